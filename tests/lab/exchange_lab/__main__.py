@@ -1,0 +1,3 @@
+from exchange_lab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Lab configuration: ``--config FILE`` (YAML or JSON); every key is optional.
+
+Example::
+
+    organization: Contoso                # OrgName in distinguished names
+    domain: contoso.com                  # AD domain; server FQDNs are <name>.<domain>
+    domain_controller: DC01.contoso.com  # OriginatingServer / the DC errors name
+    servers:                             # the Exchange servers Get-ExchangeServer returns
+      - {name: EX01, site: Default-First-Site-Name, roles: [Mailbox], version: "Version 15.2 (Build 1544.4)"}
+      - {name: EX02, site: Default-First-Site-Name, roles: [Mailbox]}
+      - {name: EX03, site: Branch-Site, roles: [Mailbox]}
+      - {name: EDGE01, site: "", roles: [Edge]}
+    local_server: EX01                   # the server the endpoint runs on (default source server)
+    latency:
+      runspace_open: 0.0                 # seconds added when a RunspacePool is opened
+      cmdlet: 0.0                        # seconds added to every cmdlet
+    faults:                              # injected on the Nth WSMan request / cmdlet (1-based, counted from start)
+      - {on_request: 5, kind: wsman_fault}   # answer a WSManFault (500) instead of the real reply
+      - {on_request: 9, kind: drop}          # close the TCP connection without answering
+      - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
+    hosts:                               # name map used by the lab's mail transport (no system resolver)
+      smarthost.contoso.net: 127.0.0.2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing as t
+
+
+@dataclasses.dataclass
+class ServerDef:
+    name: str
+    site: str = "Default-First-Site-Name"
+    roles: list[str] = dataclasses.field(default_factory=lambda: ["Mailbox"])
+    version: str = "Version 15.2 (Build 1544.4)"
+
+    @property
+    def is_edge(self) -> bool:
+        return "Edge" in self.roles
+
+
+@dataclasses.dataclass
+class FaultDef:
+    kind: str  # wsman_fault | drop | replication_delay
+    on_request: int | None = None
+    on_cmdlet: int | None = None
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class LabConfig:
+    organization: str = "Contoso"
+    domain: str = "contoso.com"
+    domain_controller: str = "DC01.contoso.com"
+    local_server: str = "EX01"
+    servers: list[ServerDef] = dataclasses.field(
+        default_factory=lambda: [
+            ServerDef("EX01"),
+            ServerDef("EX02"),
+            ServerDef("EX03", site="Branch-Site"),
+        ]
+    )
+    runspace_open_delay: float = 0.0
+    cmdlet_delay: float = 0.0
+    faults: list[FaultDef] = dataclasses.field(default_factory=list)
+    hosts: dict[str, str] = dataclasses.field(default_factory=dict)
+    extra: dict[str, t.Any] = dataclasses.field(default_factory=dict)  # sections later features read
+
+    def server(self, name: str) -> ServerDef | None:
+        wanted = name.split(".", 1)[0].lower()
+        return next((s for s in self.servers if s.name.lower() == wanted), None)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, t.Any]) -> "LabConfig":
+        data = dict(data or {})
+        cfg = cls()
+        for key in ("organization", "domain", "domain_controller", "local_server"):
+            if key in data:
+                setattr(cfg, key, str(data.pop(key)))
+        if "servers" in data:
+            cfg.servers = [ServerDef(**s) for s in data.pop("servers")]
+        latency = data.pop("latency", None) or {}
+        cfg.runspace_open_delay = float(latency.get("runspace_open", 0.0))
+        cfg.cmdlet_delay = float(latency.get("cmdlet", 0.0))
+        cfg.faults = [FaultDef(**f) for f in data.pop("faults", None) or []]
+        cfg.hosts = {str(k).lower(): str(v) for k, v in (data.pop("hosts", None) or {}).items()}
+        cfg.extra = data
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | None) -> "LabConfig":
+        if not path:
+            return cls()
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            import yaml  # PyYAML comes with ansible-core
+
+            data = yaml.safe_load(text)
+        return cls.from_dict(data or {})
