@@ -79,6 +79,9 @@ class Backend(t.Protocol):
     def invoke(self, invocation: Invocation) -> PipelineResult:
         """Run one pipeline. Must not raise except CmdletFailure (which the caller also handles)."""
 
+    def ready_info(self) -> dict[str, str]:
+        """username/password/readonly_username/readonly_password for the ready JSON."""
+
     def runspace_opened(self, user: str, runspace_id: str) -> None: ...
 
     def runspace_closed(self, user: str, runspace_id: str) -> None: ...
