@@ -1,0 +1,147 @@
+"""Start and drive an Exchange lab process from tests (and from scripts such as the benchmark).
+
+``LabProcess`` runs ``python -m exchange_lab serve`` in a subprocess exactly as a user would,
+waits for its ready file and stops it with SIGTERM. ``ready`` is the JSON the lab wrote.
+``run_cmdlet`` drives the lab with plain pypsrp, the same client the modules use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+
+LAB_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LabProcess:
+    def __init__(
+        self,
+        state_dir: str,
+        *,
+        https: bool = False,
+        auth: str = "basic",
+        config: dict[str, t.Any] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.https = https
+        self.auth = auth
+        self.config = config
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready: dict[str, t.Any] = {}
+        self.log_path = os.path.join(state_dir, "lab.log")
+
+    def start(self, timeout: float = 30.0) -> dict[str, t.Any]:
+        os.makedirs(self.state_dir, exist_ok=True)
+        ready_file = os.path.join(self.state_dir, "ready.json")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(ready_file)
+        cmd = [sys.executable, "-m", "exchange_lab", "serve", "--state", self.state_dir, "--ready-file", ready_file, "--auth", self.auth]
+        if self.https:
+            cmd.append("--https")
+        if self.config is not None:
+            cfg_path = os.path.join(self.state_dir, "lab-config.json")
+            with open(cfg_path, "w", encoding="utf-8") as handle:
+                json.dump(self.config, handle)
+            cmd += ["--config", cfg_path]
+        cmd += self.extra_args
+        env = dict(os.environ)
+        env["PYTHONPATH"] = LAB_SRC + os.pathsep + env.get("PYTHONPATH", "")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process lifetime
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lab exited with {self.proc.returncode}; see {self.log_path}:\n{self.log_tail()}")
+            if os.path.exists(ready_file):
+                with open(ready_file, encoding="utf-8") as handle:
+                    self.ready = json.load(handle)
+                return self.ready
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"lab not ready after {timeout}s; see {self.log_path}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                return "".join(handle.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout)
+
+    # --- clients -----------------------------------------------------------------------
+    def wsman(self, username: str | None = None, password: str | None = None, **kwargs: t.Any):
+        from pypsrp.wsman import WSMan
+
+        r = self.ready
+        options: dict[str, t.Any] = {
+            "port": r["port"],
+            "path": r["path"],
+            "ssl": r["scheme"] == "https",
+            "auth": r["auth"],
+            "username": username or r["username"],
+            "password": password or r["password"],
+            "cert_validation": r.get("ca_cert") or False,
+            "read_timeout": 30,
+            "connection_timeout": 10,
+        }
+        options.update(kwargs)
+        return WSMan(r["host"], **options)
+
+    def pool(self, username: str | None = None, password: str | None = None, **kwargs: t.Any):
+        from pypsrp.powershell import RunspacePool
+
+        return RunspacePool(self.wsman(username, password, **kwargs), configuration_name=self.ready["configuration_name"])
+
+    def run_cmdlet(self, name: str, parameters: dict[str, t.Any] | None = None, *, pool=None, **kwargs: t.Any):
+        """Run one cmdlet and return the pypsrp PowerShell object (output, streams, had_errors)."""
+        from pypsrp.powershell import PowerShell
+
+        def _run(p):
+            ps = PowerShell(p)
+            ps.add_cmdlet(name)
+            for key, value in (parameters or {}).items():
+                ps.add_parameter(key, value)
+            ps.invoke()
+            return ps
+
+        if pool is not None:
+            return _run(pool)
+        with self.pool(**kwargs) as own:
+            return _run(own)
+
+    def counters(self) -> dict[str, int]:
+        path = os.path.join(self.state_dir, "counters.json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return {}
+
+
+@contextlib.contextmanager
+def running_lab(**kwargs: t.Any) -> t.Iterator[LabProcess]:
+    with tempfile.TemporaryDirectory(prefix="exchange-lab-") as state:
+        lab = LabProcess(state, **kwargs)
+        lab.start()
+        try:
+            yield lab
+        finally:
+            lab.stop()
