@@ -1,0 +1,73 @@
+# mailflow.exchange: everything a fresh machine needs, behind two commands.
+#   make demo   the main job against the built-in Exchange lab, with its verification
+#   make test   the whole test suite (sanity, lint, unit, lab, integration)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+PY := $(VENV)/bin/python
+# ansible-core 2.21 needs Python >= 3.12: prefer pyenv's newest 3.12, then python3.12, then python3.
+PYTHON312 ?= $(shell (ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/python3 2>/dev/null | sort -V | tail -1) || true)
+BASE_PYTHON := $(or $(PYTHON312),$(shell command -v python3.12 2>/dev/null),python3)
+COLLECTIONS := $(ROOT)/collections
+COLL_LINK := $(COLLECTIONS)/ansible_collections/mailflow/exchange
+SANITY_ROOT := $(ROOT)/build/sanity
+SANITY_COLL := $(SANITY_ROOT)/ansible_collections/mailflow/exchange
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
+PYTEST_ARGS ?=
+
+.PHONY: help venv install collection-link test sanity lint units lab-tests integration pytest demo lab clean
+
+help:
+	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
+	@echo "make test   run the whole test suite (sets everything up)"
+	@echo "make lab    start the Exchange lab in the foreground (Ctrl-C stops it)"
+	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@touch $@
+
+venv install: $(VENV)/.installed collection-link
+
+collection-link:
+	@mkdir -p $(dir $(COLL_LINK))
+	@ln -sfn $(ROOT) $(COLL_LINK)
+
+# ansible-test needs a real copy at .../ansible_collections/mailflow/exchange and, offline, a stand-in
+# for the get-pip bootstrap script it would download.
+sanity: install
+	@pipver=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.(\d+\.\d+)", inspect.getsource(r)).group(1))'); \
+	  mkdir -p ~/.ansible/test/cache; cp hacking/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
+	@rm -rf $(SANITY_COLL) && mkdir -p $(SANITY_COLL)
+	@git ls-files -co --exclude-standard -z | grep -zv '^tests/lab/' | xargs -0 tar -cf - | tar -xf - -C $(SANITY_COLL)
+	cd $(SANITY_COLL) && $(VENV)/bin/ansible-test sanity --local --python 3.12 --color no --exclude tests/lab/
+
+lint: install
+	$(VENV)/bin/ansible-lint --offline -q
+
+units: install
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+lab-tests: install
+	$(PY) -m pytest -q tests/lab/tests $(PYTEST_ARGS)
+
+integration: install
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The whole suite; pytest runs last so the run ends with its summary line.
+test: install sanity lint
+	$(PY) -m pytest -q tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS)
+
+demo: install
+	$(PY) hacking/demo.py
+
+lab: install
+	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
+
+clean:
+	rm -rf build .pytest_cache collections
