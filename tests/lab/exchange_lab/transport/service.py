@@ -20,6 +20,7 @@ log = logging.getLogger("exchange_lab.transport")
 CONFIGURATION_NAME = "Microsoft.Exchange"
 PS_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
 RESOURCE_URI = PS_URI_PREFIX + CONFIGURATION_NAME
+SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"  # Get of a shell's state (is_alive)
 DEFAULT_IDLE = 900.0  # seconds a pool may stay unused (Exchange's default session idle time-out is 15 min)
 MAX_HOLD = 60.0
 
@@ -43,7 +44,8 @@ class WSManService:
     # -- dispatch ----------------------------------------------------------------------------------
 
     def handle(self, request: soap.Request, user: str, client_ip: str) -> bytes:
-        self._check_resource(request.resource_uri)
+        if not (request.action == soap.ACTION_GET and request.resource_uri.lower() == SHELL_URI):
+            self._check_resource(request.resource_uri)
         handlers = {
             soap.ACTION_CREATE: self._create,
             soap.ACTION_COMMAND: self._command,
