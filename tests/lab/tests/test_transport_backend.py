@@ -132,3 +132,15 @@ class TinyBackend:
 
 def make(state_dir: str, config: t.Any, metrics: t.Any) -> TinyBackend:
     return TinyBackend(state_dir, config, metrics)
+
+
+BACKEND_SPEC = f"{__file__}:make"
+
+
+def start_lab(state_dir: str, **kwargs: t.Any) -> t.Any:
+    """Start ``serve`` in a subprocess with this backend (the lead's LabProcess, extra --backend)."""
+    from labfixture import LabProcess
+
+    proc = LabProcess(state_dir, extra_args=["--backend", BACKEND_SPEC], **kwargs)
+    proc.start()
+    return proc
