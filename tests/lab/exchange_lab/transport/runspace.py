@@ -349,7 +349,7 @@ class ShellRegistry:
             self.remove(shell)
 
     def _reap(self) -> None:
-        while not self._stop.wait(5.0):
+        while not self._stop.wait(1.0):
             now = time.monotonic()
             with self._lock:
                 idle = [s for s in self._shells.values() if now - s.last_used > s.idle_timeout]

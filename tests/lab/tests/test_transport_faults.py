@@ -1,0 +1,122 @@
+"""Reliability knobs and life cycle: injected WSMan faults and dropped connections, slow pool
+opening, idle pools, SIGTERM/SIGINT, and 20 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import socket
+import time
+
+import pytest
+import requests
+from pypsrp.exceptions import WSManFaultError
+from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+
+from test_transport_backend import start_lab
+
+
+def open_pool(lab, **kwargs) -> RunspacePool:
+    kwargs.setdefault("encryption", "never" if lab.ready["auth"] == "basic" else "auto")
+    pool_kwargs = {k: kwargs.pop(k) for k in ("idle_timeout",) if k in kwargs}
+    return RunspacePool(lab.wsman(**kwargs), configuration_name="Microsoft.Exchange", **pool_kwargs)
+
+
+def echo(p, name="x") -> list:
+    ps = PowerShell(p)
+    ps.add_cmdlet("Get-LabEcho").add_parameter("Name", name)
+    ps.invoke()
+    assert ps.state == PSInvocationState.COMPLETED
+    return ps.output
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_injected_wsman_fault_and_drop(tmp_path):
+    lab = start_lab(str(tmp_path), config={"faults": [{"on_request": 1, "kind": "wsman_fault"}, {"on_request": 2, "kind": "drop"}]})
+    try:
+        with pytest.raises(WSManFaultError) as info:
+            open_pool(lab).open()  # request 1: Create -> HTTP 500 WSManFault
+        assert info.value.code == 2147500037
+        assert "fault injected by the Exchange lab" in info.value.reason
+        with pytest.raises(requests.exceptions.ConnectionError):
+            open_pool(lab).open()  # request 2: Create -> connection closed without an answer
+        with open_pool(lab) as p:  # later requests are served normally
+            assert echo(p)[0] == "user=admin"
+        counters = lab.counters()
+        assert counters["wsman_requests"] >= 6
+        assert counters["runspaces_opened"] == 1
+        assert "dropping the connection (injected fault)" in lab.log_tail(200)
+    finally:
+        assert lab.stop() == 0
+
+
+def test_slow_runspace_open(tmp_path):
+    lab = start_lab(str(tmp_path), config={"latency": {"runspace_open": 1.5}})
+    try:
+        # A client whose OperationTimeout is shorter than the delay sees WinRM's timeout fault...
+        with pytest.raises(WSManFaultError) as info:
+            open_pool(lab, operation_timeout=1, read_timeout=5).open()
+        assert info.value.code == 2150858793
+        # ...one with the default OperationTimeout waits and gets an opened pool.
+        with open_pool(lab) as p:
+            assert echo(p)[0] == "user=admin"
+    finally:
+        lab.stop()
+
+
+def test_idle_pool_is_closed_by_the_server(tmp_path):
+    lab = start_lab(str(tmp_path))
+    try:
+        p = open_pool(lab, idle_timeout=1)
+        p.open()
+        assert echo(p)[0] == "user=admin"
+        assert wait_for(lambda: lab.counters().get("runspaces_closed") == 1)
+        assert p.is_alive() is False
+    finally:
+        lab.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_with_open_pool(tmp_path, sig):
+    lab = start_lab(str(tmp_path))
+    p = open_pool(lab)
+    p.open()
+    assert echo(p)[0] == "user=admin"
+    assert lab.stop(sig) == 0
+    with pytest.raises(OSError):
+        socket.create_connection((lab.ready["host"], lab.ready["port"]), timeout=2).close()
+    assert "stopped" in lab.log_tail(5)
+
+
+def test_twenty_concurrent_clients(tmp_path):
+    lab = start_lab(str(tmp_path), auth="ntlm")
+    clients = 20
+
+    def client(number: int) -> list:
+        with open_pool(lab) as p:
+            first = echo(p, f"client-{number}")
+            ps = PowerShell(p)
+            ps.add_cmdlet("Get-LabThing")
+            ps.invoke()
+            second = echo(p, f"again-{number}")
+            return [first[2], ps.output[0], len(ps.streams.error), second[2]]
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(clients) as executor:
+            results = list(executor.map(client, range(clients)))
+        for number, result in enumerate(results):
+            assert result == [f"Name='client-{number}'", "thing-a", 1, f"Name='again-{number}'"]
+        counters = lab.counters()
+        assert counters["runspaces_opened"] == clients
+        assert counters["runspaces_closed"] == clients
+    finally:
+        assert lab.stop() == 0
