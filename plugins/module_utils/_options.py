@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+THE table of Send connector settings. Everything else derives from it: the Ansible argument
+spec, the JSON Schema, normalisation of both sides, the diff, the parameters sent to
+``New-``/``Set-SendConnector`` and their Exchange Management Shell rendering, and the docs
+consistency test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+
+BOTH = "both"  # New-SendConnector and Set-SendConnector
+CREATE = "create"  # New-SendConnector only (cannot be read back or changed)
+
+AUTH_MECHANISMS = ["None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative"]
+USAGES = ["Custom", "Internal", "Internet", "Partner"]
+TLS_AUTH_LEVELS = ["EncryptionOnly", "CertificateValidation", "DomainValidation"]
+PROTOCOL_LOGGING_LEVELS = ["None", "Verbose"]
+ERROR_POLICIES = ["Default", "DowngradeDnsFailures", "DowngradeCustomFailures", "UpgradeCustomFailures"]
+CONNECTOR_TYPES = ["Default", "XPremises"]
+
+
+class Option:
+    """One Send connector setting.
+
+    kind: bool | int | str | enum | flags | size | timespan | fqdn | domain | ip | certname |
+          spaces | hosts | servers | credential
+    """
+
+    def __init__(
+        self,
+        name: str,
+        param: str,
+        kind: str,
+        *,
+        scope: str = BOTH,
+        choices: Optional[list[str]] = None,
+        minimum: Optional[int] = None,
+        maximum: Optional[int] = None,
+        ordered: bool = False,
+        partial: bool = False,
+        nullable: bool = False,
+        secret: bool = False,
+        summary: str = "",
+    ) -> None:
+        self.name = name
+        self.param = param
+        self.kind = kind
+        self.scope = scope
+        self.choices = choices
+        self.minimum = minimum
+        self.maximum = maximum
+        self.ordered = ordered
+        self.partial = partial  # list accepts {add, remove}, sent as @{Add=...;Remove=...}
+        self.nullable = nullable  # an empty string clears the setting ($null)
+        self.secret = secret
+        self.summary = summary
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in ("spaces", "hosts", "servers", "flags")
+
+    # ---- normalisation -----------------------------------------------------------------
+    def item(self, value: Any) -> Any:
+        """Canonical form of one list item (raises ValueError)."""
+        return _ITEM[self.kind](value)
+
+    def canonical(self, value: Any) -> Any:
+        """Canonical form of a whole value, from the user or from Exchange (raises ValueError)."""
+        kind = self.kind
+        if kind == "bool":
+            return None if value is None else bool(value)
+        if kind == "int":
+            return None if value in (None, "") else int(value)
+        if kind == "str":
+            return None if value in (None, "") else str(value)
+        if kind == "enum":
+            return v.canonical_enum(value, self.choices or [])
+        if kind == "flags":
+            return v.canonical_flags(value, self.choices or [], (self.choices or [""])[0])
+        if kind == "size":
+            return v.canonical_size(value)
+        if kind == "timespan":
+            return v.format_timespan(v.parse_timespan(value))
+        if kind in ("fqdn", "domain"):
+            return v.canonical_fqdn(value)
+        if kind == "ip":
+            return v.canonical_ip(value)
+        if kind == "certname":
+            return v.canonical_certificate_name(value)
+        if kind == "credential":
+            if not value:
+                return None
+            if isinstance(value, dict):
+                user = value.get("username")
+                return {"username": user} if user else None
+            return None
+        if kind in ("spaces", "hosts", "servers"):
+            if value in (None, ""):
+                return []
+            if isinstance(value, str):
+                value = [value]
+            result: list[Any] = []
+            for item in value:
+                canon = self.item(item)
+                if canon not in result:
+                    result.append(canon)
+            return result
+        raise ValueError("unknown kind %s" % kind)
+
+    def key(self, canon: Any) -> Any:
+        """What equality means for this setting (case, order...)."""
+        if canon is None:
+            return None
+        if self.kind == "spaces":
+            return frozenset(v.address_space_key(s) for s in canon)
+        if self.kind in ("hosts", "servers"):
+            return tuple(x.lower() for x in canon) if self.ordered else frozenset(x.lower() for x in canon)
+        if self.kind == "flags":
+            return frozenset(canon)
+        if self.kind == "certname":
+            return canon.lower()
+        if self.kind == "credential":
+            return (canon.get("username") or "").lower()
+        return canon
+
+    def same(self, a: Any, b: Any) -> bool:
+        return self.key(a) == self.key(b)
+
+    # ---- wire value to send ---------------------------------------------------------------
+    def wire(self, canon: Any) -> Any:
+        """The value to send as a cmdlet parameter (canonical in, PSRP-friendly out)."""
+        if canon is None:
+            return None
+        if self.kind == "size":
+            return v.format_size(canon)
+        if self.kind == "flags":
+            return ", ".join(canon)
+        return canon
+
+
+def _item_str(value: Any) -> str:
+    return str(value)
+
+
+_ITEM: dict[str, Callable[[Any], Any]] = {
+    "spaces": v.canonical_address_space,
+    "hosts": v.canonical_smart_host,
+    "servers": v.canonical_server,
+    "flags": _item_str,
+}
+
+# The table. Order = the order parameters are rendered in commands and listed in docs.
+OPTIONS: list[Option] = [
+    Option("address_spaces", "AddressSpaces", "spaces", partial=True,
+           summary="Address spaces the connector routes; required to create it."),
+    Option("usage", "Usage", "enum", scope=CREATE, choices=USAGES,
+           summary="Usage type, chosen once at creation; Exchange cannot change or show it."),
+    Option("dns_routing_enabled", "DNSRoutingEnabled", "bool",
+           summary="Route by DNS MX records (true) or through smart hosts (false)."),
+    Option("smart_hosts", "SmartHosts", "hosts", partial=True,
+           summary="Smart hosts (IP addresses or FQDNs) mail is relayed through."),
+    Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", "enum", choices=AUTH_MECHANISMS,
+           summary="How the connector authenticates to its smart hosts."),
+    Option("authentication_credential", "AuthenticationCredential", "credential", secret=True,
+           summary="User name and password for BasicAuth and BasicAuthRequireTLS."),
+    Option("source_transport_servers", "SourceTransportServers", "servers", partial=True,
+           summary="Mailbox servers that host the connector."),
+    Option("is_scoped_connector", "IsScopedConnector", "bool",
+           summary="Visible only to transport servers in the source servers' AD site."),
+    Option("port", "Port", "int", minimum=0, maximum=65535,
+           summary="TCP port used for the smart hosts (R19)."),
+    Option("fqdn", "Fqdn", "fqdn", nullable=True,
+           summary="Name used in EHLO/HELO and to pick the TLS certificate; empty string clears it."),
+    Option("require_tls", "RequireTLS", "bool",
+           summary="Every message must go out over TLS."),
+    Option("ignore_starttls", "IgnoreSTARTTLS", "bool",
+           summary="Ignore the STARTTLS offer of the remote server."),
+    Option("tls_auth_level", "TlsAuthLevel", "enum", choices=TLS_AUTH_LEVELS, nullable=True,
+           summary="TLS authentication level; empty string clears it."),
+    Option("tls_domain", "TlsDomain", "domain", nullable=True,
+           summary="Domain the smart host certificate must match with DomainValidation."),
+    Option("tls_certificate_name", "TlsCertificateName", "certname", nullable=True,
+           summary="Local certificate, as <I>issuer<S>subject; empty string clears it."),
+    Option("max_message_size", "MaxMessageSize", "size",
+           summary="Largest message: bytes, a number with B/KB/MB/GB/TB, or unlimited."),
+    Option("protocol_logging_level", "ProtocolLoggingLevel", "enum", choices=PROTOCOL_LOGGING_LEVELS,
+           summary="SmtpSend protocol logging."),
+    Option("enabled", "Enabled", "bool", summary="Whether the connector is used for routing."),
+    Option("comment", "Comment", "str", nullable=True, summary="Free text; empty string clears it."),
+    Option("connection_inactivity_timeout", "ConnectionInactivityTimeOut", "timespan",
+           summary="Idle time before an open connection is closed ([d.]hh:mm:ss or seconds)."),
+    Option("smtp_max_messages_per_connection", "SmtpMaxMessagesPerConnection", "int", minimum=1,
+           maximum=2147483647, summary="Messages sent per connection."),
+    Option("force_helo", "ForceHELO", "bool", summary="Send HELO instead of EHLO."),
+    Option("domain_secure_enabled", "DomainSecureEnabled", "bool", summary="Mutual TLS domain security."),
+    Option("error_policies", "ErrorPolicies", "flags", choices=ERROR_POLICIES,
+           summary="How communication errors are treated."),
+    Option("use_external_dns_servers_enabled", "UseExternalDNSServersEnabled", "bool",
+           summary="Use the transport service's external DNS servers."),
+    Option("source_ip_address", "SourceIPAddress", "ip", summary="Local IP address to send from (Edge only)."),
+    Option("frontend_proxy_enabled", "FrontendProxyEnabled", "bool",
+           summary="Proxy outbound mail through the Front End Transport service."),
+    Option("cloud_services_mail_enabled", "CloudServicesMailEnabled", "bool",
+           summary="Hybrid header handling for mail to Exchange Online."),
+    Option("connector_type", "ConnectorType", "enum", choices=CONNECTOR_TYPES,
+           summary="Default, or XPremises for a hybrid connector."),
+]
+
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+BY_PARAM: dict[str, Option] = {o.param.lower(): o for o in OPTIONS}
+LIST_OPTIONS = [o.name for o in OPTIONS if o.kind in ("spaces", "hosts", "servers")]
+
+# Read-only properties returned next to the settings by send_connector_info.
+IDENTITY_KEYS = ("guid", "identity", "distinguished_name")
+
+
+def argument_spec() -> dict[str, Any]:
+    """The Ansible argument spec of the connector settings (no defaults: not given = not managed)."""
+    spec: dict[str, Any] = {}
+    for opt in OPTIONS:
+        if opt.kind == "bool":
+            entry: dict[str, Any] = {"type": "bool"}
+        elif opt.kind == "int":
+            entry = {"type": "int"}
+        elif opt.kind == "flags":
+            entry = {"type": "list", "elements": "str"}
+        elif opt.kind in ("spaces", "hosts", "servers", "size", "timespan"):
+            entry = {"type": "raw"}
+        elif opt.kind == "credential":
+            entry = {
+                "type": "dict",
+                "options": {
+                    "username": {"type": "str", "required": True},
+                    "password": {"type": "str", "required": True, "no_log": True},
+                },
+            }
+        else:
+            entry = {"type": "str"}
+        spec[opt.name] = entry
+    return spec
+
+
+def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
+    """A Get-SendConnector object (plain dict from ``_values.object_to_dict``) -> canonical settings.
+
+    Property names are matched case-insensitively. Settings Exchange does not show (usage) are
+    left out. A value that cannot be understood is kept as Exchange rendered it, so that it
+    shows up as a difference rather than crashing the module.
+    """
+    lowered = {str(k).lower(): val for k, val in props.items()}
+    state: dict[str, Any] = {}
+    for opt in OPTIONS:
+        if opt.scope == CREATE:
+            continue
+        raw = lowered.get(opt.param.lower())
+        if opt.kind == "credential" and isinstance(raw, str):
+            raw = None if raw.strip() in ("", "System.Management.Automation.PSCredential") else {"username": None}
+        try:
+            state[opt.name] = opt.canonical(raw)
+        except (ValueError, TypeError):
+            state[opt.name] = raw
+    return state
+
+
+def identity_from_exchange(props: dict[str, Any]) -> dict[str, Any]:
+    lowered = {str(k).lower(): val for k, val in props.items()}
+    guid = lowered.get("guid")
+    return {
+        "guid": str(guid) if guid is not None else None,
+        "identity": lowered.get("identity") if isinstance(lowered.get("identity"), str) else lowered.get("name"),
+        "distinguished_name": lowered.get("distinguishedname"),
+    }

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+From (what the task wants, what Exchange has) to the one cmdlet call that closes the gap.
+
+Only settings the task gives are managed. Both sides are compared in canonical form
+(``_options.Option.canonical``/``key``), so ``*`` equals ``SMTP:*;1`` and ``[192.168.3.2]``
+equals ``192.168.3.2``. A plan holds the parameters of at most one ``New-SendConnector`` or
+``Set-SendConnector`` call, the state after it, and the warnings to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, CREATE, OPTIONS
+
+
+class Credential:
+    """A user name and password on their way to a PSCredential; never rendered or returned."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
+
+    def __repr__(self) -> str:  # never leak the password through a repr
+        return "Credential(username=%r, password=<hidden>)" % self.username
+
+
+class Plan:
+    def __init__(self) -> None:
+        self.cmdlet: Optional[str] = None
+        self.params: list[tuple[str, Any]] = []
+        self.changed_keys: list[str] = []
+        self.before: dict[str, Any] = {}
+        self.after: dict[str, Any] = {}
+        self.warnings: list[str] = []
+
+    @property
+    def changed(self) -> bool:
+        return self.cmdlet is not None
+
+
+def _has_hosts(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value)
+    if isinstance(value, dict):
+        return bool(value.get("add"))
+    return False
+
+
+def implied(task: dict[str, Any]) -> dict[str, Any]:
+    """The task with what it implies: smart hosts given -> dns_routing_enabled false (R8)."""
+    result = dict(task)
+    if result.get("dns_routing_enabled") is None and _has_hosts(result.get("smart_hosts")):
+        result["dns_routing_enabled"] = False
+    return result
+
+
+def _desired_list(opt, value: Any, current: Optional[list]) -> tuple[list, Any]:
+    """(list after the change, wire value) for a list setting; wire is None when nothing changes."""
+    if isinstance(value, dict):
+        add = opt.canonical(value.get("add") or [])
+        remove = opt.canonical(value.get("remove") or [])
+        have = list(current or [])
+        have_keys = {opt.key([x]) for x in have}
+        remove_keys = {opt.key([x]) for x in remove}
+        really_remove = [x for x in have if opt.key([x]) in remove_keys]
+        really_add = [x for x in add if opt.key([x]) not in have_keys and opt.key([x]) not in remove_keys]
+        new = [x for x in have if opt.key([x]) not in remove_keys] + really_add
+        if current is None:  # creating: the add list is the whole list
+            return new, new
+        if not really_add and not really_remove:
+            return have, None
+        if opt.kind == "spaces" or not new:
+            return new, new  # AddressSpaces is sent whole; an emptied list is cleared
+        wire: dict[str, list] = {}
+        if really_add:
+            wire["Add"] = really_add
+        if really_remove:
+            wire["Remove"] = really_remove
+        return new, wire
+    new = opt.canonical(value)
+    if current is not None and opt.same(new, current):
+        return list(current), None
+    return new, new
+
+
+def plan_present(
+    name: str,
+    task: dict[str, Any],
+    current: Optional[dict[str, Any]],
+    update_password: str = "on_create",
+) -> Plan:
+    """Plan for ``state: present``. ``task`` holds only given settings (raw user values)."""
+    plan = Plan()
+    task = implied({k: val for k, val in task.items() if val is not None})
+    creating = current is None
+    plan.before = {} if creating else dict(current, name=name)
+    after: dict[str, Any] = {"name": name} if creating else dict(current, name=name)
+    params: list[tuple[str, Any]] = []
+    for opt in OPTIONS:
+        if opt.name not in task:
+            continue
+        value = task[opt.name]
+        if opt.scope == CREATE:
+            if creating:
+                canon = opt.canonical(value)
+                params.append((opt.param, opt.wire(canon)))
+            else:
+                plan.warnings.append(
+                    "%s cannot be changed on an existing Send connector (Exchange sets it only at creation and does "
+                    "not show it); it was not compared. Remove and recreate the connector to change it." % opt.name
+                )
+            continue
+        if opt.kind == "credential":
+            wanted = {"username": value["username"]}
+            have = None if creating else current.get(opt.name)
+            send = creating or update_password == "always" or not opt.same(wanted, have)
+            if send:
+                params.append((opt.param, Credential(value["username"], value["password"])))
+                after[opt.name] = wanted
+                plan.changed_keys.append(opt.name)
+            continue
+        if opt.kind in ("spaces", "hosts", "servers"):
+            new, wire = _desired_list(opt, value, None if creating else (current.get(opt.name) or []))
+            after[opt.name] = new
+            if wire is not None:
+                params.append((opt.param, wire if wire != [] else None))
+                plan.changed_keys.append(opt.name)
+            continue
+        canon = opt.canonical(value)
+        after[opt.name] = canon
+        if creating and canon is None:
+            continue
+        if creating or not opt.same(canon, current.get(opt.name)):
+            params.append((opt.param, opt.wire(canon)))
+            plan.changed_keys.append(opt.name)
+    plan.after = after
+    if creating:
+        plan.cmdlet = "New-SendConnector"
+        plan.params = [("Name", name)] + params
+    elif params:
+        plan.cmdlet = "Set-SendConnector"
+        plan.params = [("Identity", name)] + params
+    return plan
+
+
+def plan_absent(name: str, current: Optional[dict[str, Any]]) -> Plan:
+    plan = Plan()
+    if current is not None:
+        plan.before = dict(current, name=name)
+        plan.cmdlet = "Remove-SendConnector"
+        plan.params = [("Identity", name), ("Confirm", False)]
+    return plan
+
+
+def state_for_validation(after: dict[str, Any]) -> dict[str, Any]:
+    """The after-state in the shape the ``state`` schema expects (usage is never part of it)."""
+    return {k: val for k, val in after.items() if k in BY_NAME or k == "name"}

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+Render a cmdlet call as the Exchange Management Shell line an administrator would type, e.g.
+``New-SendConnector -Name 'Smart host to Internet' -AddressSpaces 'SMTP:*;1' -SmartHosts '192.168.3.2'``.
+A credential is always shown as ``(Get-Credential)``: the password never reaches a command line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
+
+_BARE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+SWITCH_PARAMS = frozenset(["Confirm", "WhatIf", "Force"])
+REDACTED = "(Get-Credential)"
+
+
+def quote(text: str) -> str:
+    return "'%s'" % text.replace("'", "''")
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, Credential):
+        return REDACTED
+    if value is None:
+        return "$null"
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        parts = ["%s=%s" % (key, render_list(val)) for key, val in value.items()]
+        return "@{%s}" % "; ".join(parts)
+    if isinstance(value, (list, tuple)):
+        return render_list(value)
+    text = str(value)
+    return text if _BARE.match(text) else quote(text)
+
+
+def render_list(values: Any) -> str:
+    if not isinstance(values, (list, tuple)):
+        return render_value(values)
+    if not values:
+        return "@()"
+    return ",".join(render_value(item) for item in values)
+
+
+def render(cmdlet: str, params: list) -> str:
+    words = [cmdlet]
+    for name, value in params:
+        if name in SWITCH_PARAMS and isinstance(value, bool):
+            words.append("-%s:%s" % (name, "$true" if value else "$false"))
+        else:
+            words.append("-%s %s" % (name, render_value(value)))
+    return " ".join(words)

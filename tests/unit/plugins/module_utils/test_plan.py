@@ -1,0 +1,123 @@
+"""Planning one New/Set/Remove call from (task, current state); rendering it as EMS lines."""
+
+from __future__ import annotations
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render
+
+NAME = "Smart host to Internet"
+SEED = {"address_spaces": ["*"], "usage": "Custom", "dns_routing_enabled": False, "smart_hosts": ["192.168.3.2"],
+        "smart_host_auth_mechanism": "None"}
+
+# What Get-SendConnector returns for the seed connector (plain dict from _values.object_to_dict).
+EXCHANGE_SEED = {
+    "Name": NAME, "AddressSpaces": ["SMTP:*;1"], "DNSRoutingEnabled": False, "SmartHosts": ["[192.168.3.2]"],
+    "SmartHostsString": "[192.168.3.2]", "SmartHostAuthMechanism": "None", "AuthenticationCredential": None,
+    "SourceTransportServers": ["EX01"], "IsScopedConnector": False, "Port": 25, "Fqdn": None, "RequireTLS": False,
+    "IgnoreSTARTTLS": False, "TlsAuthLevel": None, "TlsDomain": None, "TlsCertificateName": None,
+    "MaxMessageSize": "35 MB (36,700,160 bytes)", "ProtocolLoggingLevel": "None", "Enabled": True, "Comment": None,
+    "ConnectionInactivityTimeOut": "00:10:00", "SmtpMaxMessagesPerConnection": 20, "ForceHELO": False,
+    "DomainSecureEnabled": False, "ErrorPolicies": "Default", "UseExternalDNSServersEnabled": False,
+    "SourceIPAddress": "0.0.0.0", "FrontendProxyEnabled": False, "CloudServicesMailEnabled": False,
+    "ConnectorType": "Default", "Guid": "0f2c7a3e-1b2c-4d5e-8f90-123456789abc",
+}
+
+
+def current():
+    return _options.from_exchange(EXCHANGE_SEED)
+
+
+def test_from_exchange_normalises_every_setting():
+    state = current()
+    assert state["address_spaces"] == ["SMTP:*;1"]
+    assert state["smart_hosts"] == ["192.168.3.2"]
+    assert state["max_message_size"] == 36700160
+    assert state["connection_inactivity_timeout"] == "00:10:00"
+    assert state["error_policies"] == ["Default"]
+    assert state["source_transport_servers"] == ["EX01"]
+    assert "usage" not in state
+    assert set(state) == {o.name for o in _options.OPTIONS if o.name != "usage"}
+
+
+def test_create_renders_the_seed_command():
+    plan = _plan.plan_present(NAME, SEED, None)
+    assert plan.cmdlet == "New-SendConnector"
+    assert _render.render(plan.cmdlet, plan.params) == (
+        "New-SendConnector -Name 'Smart host to Internet' -AddressSpaces 'SMTP:*;1' -Usage Custom "
+        "-DNSRoutingEnabled $false -SmartHosts '192.168.3.2' -SmartHostAuthMechanism None"
+    )
+    assert plan.before == {} and plan.after["smart_hosts"] == ["192.168.3.2"]
+
+
+def test_same_settings_in_other_spellings_change_nothing():
+    task = {"address_spaces": ["smtp:*;1"], "smart_hosts": ["[192.168.3.2]"], "smart_host_auth_mechanism": "none",
+            "max_message_size": "35 MB", "connection_inactivity_timeout": 600, "error_policies": ["default"],
+            "source_transport_servers": ["ex01.contoso.com"], "usage": "Custom"}
+    plan = _plan.plan_present(NAME, task, current())
+    assert not plan.changed, plan.params
+    assert plan.warnings and "usage" in plan.warnings[0]
+
+
+def test_only_changed_settings_are_sent():
+    plan = _plan.plan_present(NAME, {"port": 587, "comment": "relay", "enabled": True}, current())
+    assert plan.cmdlet == "Set-SendConnector"
+    assert plan.params == [("Identity", NAME), ("Port", 587), ("Comment", "relay")]
+    assert plan.after["port"] == 587 and plan.before["port"] == 25
+
+
+def test_add_remove_becomes_a_hashtable_with_only_real_changes():
+    task = {"smart_hosts": {"add": ["192.168.3.2", "relay.contoso.net"], "remove": ["10.9.9.9"]}}
+    plan = _plan.plan_present(NAME, task, current())
+    assert plan.params == [("Identity", NAME), ("SmartHosts", {"Add": ["relay.contoso.net"]})]
+    assert _render.render(plan.cmdlet, plan.params) == (
+        "Set-SendConnector -Identity 'Smart host to Internet' -SmartHosts @{Add='relay.contoso.net'}")
+    assert plan.after["smart_hosts"] == ["192.168.3.2", "relay.contoso.net"]
+
+
+def test_address_spaces_add_sends_the_whole_list():
+    plan = _plan.plan_present(NAME, {"address_spaces": {"add": ["fabrikam.com;2"]}}, current())
+    assert plan.params[1] == ("AddressSpaces", ["SMTP:*;1", "SMTP:fabrikam.com;2"])
+
+
+def test_switch_dns_to_smart_host_in_one_call():
+    dns = dict(current(), dns_routing_enabled=True, smart_hosts=[])
+    plan = _plan.plan_present(NAME, {"smart_hosts": {"add": ["192.168.3.2"]}}, dns)
+    assert plan.params == [("Identity", NAME), ("DNSRoutingEnabled", False), ("SmartHosts", {"Add": ["192.168.3.2"]})]
+
+
+def test_switch_back_to_dns_clears_the_smart_hosts():
+    plan = _plan.plan_present(NAME, {"dns_routing_enabled": True, "smart_hosts": {"remove": ["192.168.3.2"]}}, current())
+    assert plan.params == [("Identity", NAME), ("DNSRoutingEnabled", True), ("SmartHosts", None)]
+    assert _render.render(plan.cmdlet, plan.params).endswith("-DNSRoutingEnabled $true -SmartHosts $null")
+
+
+def test_credential_update_password_modes():
+    cred = {"username": "relay", "password": "S3cret!"}
+    with_cred = dict(current(), authentication_credential={"username": "relay"})
+    on_create = _plan.plan_present(NAME, {"authentication_credential": cred}, with_cred, "on_create")
+    assert not on_create.changed
+    always = _plan.plan_present(NAME, {"authentication_credential": cred}, with_cred, "always")
+    assert always.changed
+    other_user = _plan.plan_present(NAME, {"authentication_credential": dict(cred, username="RELAY2")}, with_cred)
+    assert other_user.changed
+    line = _render.render(always.cmdlet, always.params)
+    assert line == "Set-SendConnector -Identity 'Smart host to Internet' -AuthenticationCredential (Get-Credential)"
+    assert "S3cret" not in line and "S3cret" not in repr(always.params) and "S3cret" not in str(always.after)
+
+
+def test_clear_nullable_setting():
+    have = dict(current(), fqdn="mail.contoso.com")
+    plan = _plan.plan_present(NAME, {"fqdn": ""}, have)
+    assert plan.params[1] == ("Fqdn", None)
+
+
+def test_absent():
+    assert not _plan.plan_absent(NAME, None).changed
+    plan = _plan.plan_absent(NAME, current())
+    assert _render.render(plan.cmdlet, plan.params) == "Remove-SendConnector -Identity 'Smart host to Internet' -Confirm:$false"
+
+
+def test_render_quoting():
+    assert _render.render_value("it's") == "'it''s'"
+    assert _render.render_value(["a b", "c"]) == "'a b',c"
+    assert _render.render_value([]) == "@()"
+    assert _render.render_value({"Add": ["x"], "Remove": ["y", "z"]}) == "@{Add=x; Remove=y,z}"

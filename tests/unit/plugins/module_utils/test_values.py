@@ -1,0 +1,203 @@
+"""Exchange values from the wire to Python and back (pure logic)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("35 MB (36,700,160 bytes)", 36700160),
+        ("36 MB (37,748,736 bytes)", 37748736),
+        ("152.1 MB (159,449,088 bytes)", 159449088),
+        ("10 MB (10.485.760 bytes)", 10485760),  # another culture's separators
+        ("Unlimited", "unlimited"),
+        ("unlimited", "unlimited"),
+        ("35MB", 36700160),
+        ("35 mb", 36700160),
+        ("1.5KB", 1536),
+        ("1000", 1000),
+        (2048, 2048),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_size(text, expected):
+    assert v.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["35 parsecs", "1.3B", "MB", True])
+def test_parse_size_rejects(bad):
+    with pytest.raises(ValueError):
+        v.parse_size(bad)
+
+
+def test_canonical_size_rounds_up_to_kb():
+    assert v.canonical_size(1000) == 1024
+    assert v.canonical_size("35 MB (36,700,160 bytes)") == 36700160
+    assert v.canonical_size("unlimited") == "unlimited"
+
+
+@pytest.mark.parametrize("size, text", [(36700160, "35MB"), (1536 * 1024, "1536KB"), (1536, "1536B"), (1000, "1000B"), (2 ** 30, "1GB"),
+                                        ("unlimited", "Unlimited"), (None, None)])
+def test_format_size(size, text):
+    assert v.format_size(size) == text
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("00:10:00", 600), ("1.00:00:00", 86400), ("2.03:04:05", 183845), ("00:00:01", 1), (600, 600), ("90", 90),
+     ("-00:00:05", -5), ("00:05:00.0000000", 300)],
+)
+def test_parse_timespan(text, seconds):
+    assert v.parse_timespan(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["10 minutes", "00:61:00", "25:00:00", "00:00:01.5", False])
+def test_parse_timespan_rejects(bad):
+    with pytest.raises(ValueError):
+        v.parse_timespan(bad)
+
+
+@pytest.mark.parametrize("seconds, text", [(600, "00:10:00"), (86400, "1.00:00:00"), (183845, "2.03:04:05")])
+def test_format_timespan(seconds, text):
+    assert v.format_timespan(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "raw, canon",
+    [("[192.168.3.2]", "192.168.3.2"), ("192.168.3.2", "192.168.3.2"), ("Relay.Contoso.NET", "relay.contoso.net"),
+     ("relay.contoso.net.", "relay.contoso.net"), ("[2001:DB8::1]", "2001:db8::1"), ("smarthost", "smarthost")],
+)
+def test_smart_host(raw, canon):
+    assert v.canonical_smart_host(raw) == canon
+
+
+@pytest.mark.parametrize("bad", ["bad host!", "[relay.contoso.com]", "", "192.168.3.2:25", "-x.com"])
+def test_smart_host_rejects(bad):
+    with pytest.raises(ValueError):
+        v.canonical_smart_host(bad)
+
+
+@pytest.mark.parametrize(
+    "raw, canon",
+    [
+        ("*", "SMTP:*;1"),
+        ("contoso.com", "SMTP:contoso.com;1"),
+        ("Contoso.COM;2", "SMTP:contoso.com;2"),
+        ("smtp:*.contoso.com;1", "SMTP:*.contoso.com;1"),
+        ("SMTP:contoso.com", "SMTP:contoso.com;1"),
+        ("SMTP:--;1", "SMTP:--;1"),
+        ({"domain": "fabrikam.com", "cost": 5}, "SMTP:fabrikam.com;5"),
+        ({"address": "fabrikam.com", "type": "smtp"}, "SMTP:fabrikam.com;1"),
+        ("X400:c=us;a=adatum;p=MyOrg;o=MySite;10", "X400:c=us;a=adatum;p=MyOrg;o=MySite;10"),
+        ({"type": "X400", "domain": "o=MySite;p=MyOrg", "cost": 3}, "X400:o=MySite;p=MyOrg;3"),
+    ],
+)
+def test_address_space(raw, canon):
+    assert v.canonical_address_space(raw) == canon
+
+
+@pytest.mark.parametrize(
+    "bad, reason",
+    [("*contoso.com", "R3"), ("contoso.com;0", "R2"), ("contoso.com;101", "R2"), ("X400:o=a;p=b", "R5"),
+     ({"cost": 1}, "domain"), ({"domain": "a.com", "colour": "red"}, "unknown"), ("", "empty"), ("a..com", "R3")],
+)
+def test_address_space_rejects(bad, reason):
+    with pytest.raises(ValueError, match=reason):
+        v.parse_address_space(bad)
+
+
+def test_certificate_name():
+    assert v.canonical_certificate_name("<I>CN=Contoso CA,O=Contoso<S>CN=mail.contoso.com") == (
+        "<I>CN=Contoso CA, O=Contoso<S>CN=mail.contoso.com"
+    )
+    assert v.canonical_certificate_name("") is None
+    with pytest.raises(ValueError, match="R15"):
+        v.canonical_certificate_name("CN=mail.contoso.com")
+
+
+def test_enum_and_flags():
+    assert v.canonical_enum("basicauthrequiretls", ["None", "BasicAuthRequireTLS"]) == "BasicAuthRequireTLS"
+    with pytest.raises(ValueError):
+        v.canonical_enum("Kerberos", ["None"])
+    choices = ["Default", "DowngradeDnsFailures", "DowngradeCustomFailures"]
+    assert v.canonical_flags("DowngradeCustomFailures, downgradednsfailures", choices, "Default") == [
+        "DowngradeDnsFailures", "DowngradeCustomFailures"]
+    assert v.canonical_flags(["Default", "DowngradeDnsFailures"], choices, "Default") == ["DowngradeDnsFailures"]
+    assert v.canonical_flags(None, choices, "Default") == ["Default"]
+
+
+def test_server_names():
+    assert v.canonical_server("ex01.contoso.com") == "EX01"
+    assert v.canonical_server("CONTOSO\\ex02") == "EX02"
+    with pytest.raises(ValueError):
+        v.canonical_server("10.0.0.1")
+
+
+# ---- wire shapes: what pypsrp 0.9.1 hands over -------------------------------------------------
+RAW_CONNECTOR = """<Obj RefId="0"><TN RefId="0">
+<T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig</T>
+<T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.ADConfigurationObject</T>
+<T>Deserialized.System.Object</T></TN>
+<ToString>Smart host to Internet</ToString>
+<Props>
+<S N="Name">Smart host to Internet</S>
+<G N="Guid">0f2c7a3e-1b2c-4d5e-8f90-123456789abc</G>
+<B N="DNSRoutingEnabled">false</B>
+<I32 N="Port">25</I32>
+<Nil N="TlsAuthLevel" />
+<Obj N="AddressSpaces" RefId="1"><TN RefId="1">
+<T>Deserialized.Microsoft.Exchange.Data.MultiValuedProperty`1[[Microsoft.Exchange.Data.AddressSpace, Microsoft.Exchange.Data]]</T>
+<T>Deserialized.Microsoft.Exchange.Data.MultiValuedPropertyBase</T><T>Deserialized.System.Object</T></TN>
+<LST><S>SMTP:*;1</S><S>SMTP:contoso.com;2</S></LST></Obj>
+<Obj N="SmartHosts" RefId="2"><TNRef RefId="1" />
+<LST><Obj RefId="3"><TN RefId="2"><T>Deserialized.Microsoft.Exchange.Data.SmartHost</T><T>Deserialized.System.Object</T></TN>
+<ToString>[192.168.3.2]</ToString><Props><B N="IsIPAddress">true</B></Props></Obj>
+<Obj RefId="4"><TNRef RefId="2" /><ToString>relay.contoso.com</ToString></Obj></LST></Obj>
+<Obj N="MaxMessageSize" RefId="5"><TN RefId="3"><T>Deserialized.Microsoft.Exchange.Data.Unlimited`1[[Microsoft.Exchange.Data.ByteQuantifiedSize]]</T>
+<T>Deserialized.System.ValueType</T><T>Deserialized.System.Object</T></TN><ToString>35 MB (36,700,160 bytes)</ToString></Obj>
+<Obj N="ConnectionInactivityTimeOut" RefId="6"><TN RefId="4"><T>Deserialized.Microsoft.Exchange.Data.EnhancedTimeSpan</T>
+<T>Deserialized.System.ValueType</T><T>Deserialized.System.Object</T></TN><ToString>00:10:00</ToString>
+<Props><I32 N="Minutes">10</I32></Props></Obj>
+<Obj N="SmartHostAuthMechanism" RefId="7"><TN RefId="5"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig+AuthMechanisms</T>
+<T>Deserialized.System.Enum</T><T>Deserialized.System.ValueType</T><T>Deserialized.System.Object</T></TN><ToString>None</ToString><I32>0</I32></Obj>
+<Obj N="Fqdn" RefId="8"><TN RefId="6"><T>Deserialized.Microsoft.Exchange.Data.Fqdn</T><T>Deserialized.System.Object</T></TN>
+<ToString>Mail.Contoso.com</ToString><Props><S N="Domain">Mail.Contoso.com</S></Props></Obj>
+<Obj N="SourceTransportServers" RefId="9"><TNRef RefId="1" /><LST>
+<Obj RefId="10"><TN RefId="7"><T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN>
+<ToString>EX01</ToString><Props><S N="Name">EX01</S></Props></Obj></LST></Obj>
+<Obj N="ErrorPolicies" RefId="11"><TN RefId="8"><T>Deserialized.Microsoft.Exchange.Data.ErrorPolicies</T><T>Deserialized.System.Enum</T>
+<T>Deserialized.System.Object</T></TN><ToString>DowngradeDnsFailures, DowngradeCustomFailures</ToString><I32>3</I32></Obj>
+<Obj N="Empty" RefId="12"><TNRef RefId="1" /><LST /></Obj>
+</Props></Obj>"""
+
+
+def test_pypsrp_deserialised_connector_to_dict():
+    pytest.importorskip("pypsrp")
+    from pypsrp.serializer import Serializer
+
+    obj = Serializer().deserialize(RAW_CONNECTOR)
+    props = v.object_to_dict(obj)
+    assert props["AddressSpaces"] == ["SMTP:*;1", "SMTP:contoso.com;2"]
+    assert props["SmartHosts"] == ["[192.168.3.2]", "relay.contoso.com"]
+    assert props["MaxMessageSize"] == "35 MB (36,700,160 bytes)"
+    assert props["ConnectionInactivityTimeOut"] == "00:10:00"
+    assert props["SmartHostAuthMechanism"] == "None"
+    assert props["Fqdn"] == "Mail.Contoso.com"
+    assert props["SourceTransportServers"] == ["EX01"]
+    assert props["ErrorPolicies"] == "DowngradeDnsFailures, DowngradeCustomFailures"
+    assert props["Empty"] == []
+    assert props["Guid"] == str(uuid.UUID("0f2c7a3e-1b2c-4d5e-8f90-123456789abc"))
+    assert props["DNSRoutingEnabled"] is False and props["Port"] == 25 and props["TlsAuthLevel"] is None
+
+
+def test_plain_values_pass_through():
+    assert v.to_plain(["a", 1, None]) == ["a", 1, None]
+    assert v.to_plain({"k": "v"}) == {"k": "v"}
+    assert v.to_plain("<LST><S>a</S><I32>2</I32><Nil /></LST>") == ["a", 2, None]
