@@ -81,6 +81,7 @@ class SmartHostConfig:
     cert_names: list[str] | None = None  # default: banner name, localhost, 127.0.0.1
     cert_expired: bool = False
     cert_unknown_ca: bool = False
+    cert_valid_days: int | None = None  # expire this many days from now (default: far future)
     auth: list[str] = dataclasses.field(default_factory=list)  # subset of MECHANISMS
     auth_require_tls: bool = False
     users: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -278,7 +279,9 @@ class SmartHost:
         cfg = self.config
         names = list(cfg.cert_names or [cfg.banner_name, "localhost", "127.0.0.1"])
         if cfg.mode != "plain":
-            self.certificates = make_certificates(self.state_dir, names, expired=cfg.cert_expired, unknown_ca=cfg.cert_unknown_ca)
+            self.certificates = make_certificates(
+                self.state_dir, names, expired=cfg.cert_expired, unknown_ca=cfg.cert_unknown_ca, valid_days=cfg.cert_valid_days
+            )
         maildir = mailbox.Maildir(self.maildir_path, create=True)
         handler = _Handler(cfg, maildir, self.events_path)
         family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
@@ -311,6 +314,7 @@ class SmartHost:
             "cert_names": names if self.certificates else [],
             "cert_expired": bool(self.certificates and cfg.cert_expired),
             "cert_unknown_ca": bool(self.certificates and cfg.cert_unknown_ca),
+            "cert_valid_days": cfg.cert_valid_days if self.certificates else None,
             "auth": list(cfg.auth),
             "auth_require_tls": cfg.auth_require_tls,
             "size": cfg.size,
@@ -471,6 +475,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cert-names", nargs="+", metavar="NAME", help="names in the server certificate (default: banner name, localhost, 127.0.0.1)")
     parser.add_argument("--cert-expired", action="store_true", help="serve a certificate that expired yesterday")
     parser.add_argument("--cert-unknown-ca", action="store_true", help="serve a certificate from a CA that is not in ca_cert")
+    parser.add_argument("--cert-valid-days", type=int, metavar="N", help="serve a certificate that expires N days from now")
     parser.add_argument("--auth", type=_csv, default=[], metavar="LOGIN,PLAIN", help="AUTH mechanisms to advertise")
     parser.add_argument("--auth-require-tls", action="store_true", help="advertise and accept AUTH only after STARTTLS")
     parser.add_argument("--user", help="accepted user name")
@@ -500,6 +505,7 @@ def config_from_args(args: argparse.Namespace) -> SmartHostConfig:
         cert_names=args.cert_names,
         cert_expired=args.cert_expired,
         cert_unknown_ca=args.cert_unknown_ca,
+        cert_valid_days=args.cert_valid_days,
         auth=[m.upper() for m in args.auth],
         auth_require_tls=args.auth_require_tls,
         users=users,

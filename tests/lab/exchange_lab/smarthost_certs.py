@@ -34,15 +34,22 @@ def _write(path: str, data: bytes) -> str:
     return path
 
 
-def make_certificates(state_dir: str, names: list[str], *, expired: bool = False, unknown_ca: bool = False) -> CertificateSet:
-    """Create the CA and server certificate in ``state_dir`` and a server SSLContext using them."""
+def make_certificates(
+    state_dir: str, names: list[str], *, expired: bool = False, unknown_ca: bool = False, valid_days: int | None = None
+) -> CertificateSet:
+    """Create the CA and server certificate in ``state_dir`` and a server SSLContext using them.
+
+    ``valid_days`` makes the certificate expire that many days from now (for expiry warnings).
+    """
     if not names:
         raise ValueError("cert_names: at least one name is required for the server certificate")
     trusted = trustme.CA(organization_name="exchange_lab test smart host CA")
     issuer = trustme.CA(organization_name="exchange_lab unknown CA") if unknown_ca else trusted
     validity: dict[str, datetime.datetime] = {}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if valid_days is not None:
+        validity = {"not_before": now - datetime.timedelta(days=30), "not_after": now + datetime.timedelta(days=valid_days, hours=12)}
     if expired:
-        now = datetime.datetime.now(datetime.timezone.utc)
         validity = {"not_before": now - datetime.timedelta(days=90), "not_after": now - datetime.timedelta(days=1)}
     leaf = issuer.issue_cert(*names, common_name=names[0], organization_name="exchange_lab smart host", **validity)
 
