@@ -1,0 +1,333 @@
+"""The lab's transport against real test smart hosts over SMTP on loopback.
+
+The transport (receive connector, router, queues, SMTP client, logs) runs in this process with
+a connector list the test controls; messages go in through smtplib and out to H4's SmartHost.
+The over-the-wire path through PowerShell remoting is in test_mail_e2e.py.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+import uuid
+
+import pytest
+
+from exchange_lab.config import LabConfig
+from exchange_lab.mail.listener import ReceiveConnector
+from exchange_lab.mail.logfiles import read_records
+from exchange_lab.mail.service import MailTransport
+from exchange_lab.smarthost import SmartHost, SmartHostConfig
+
+RELAY = "relay.lab.test"
+PASSWORD = "S3cret-relay-pw"
+
+
+def smart_host_connector(name: str, port: int, **kw):
+    base = {
+        "Name": name, "Guid": str(uuid.uuid4()),
+        "AddressSpaces": [{"Type": "SMTP", "Address": "*", "Cost": 1}],
+        "SmartHosts": [RELAY], "DNSRoutingEnabled": False, "Port": port, "Fqdn": None, "ForceHELO": False,
+        "IgnoreSTARTTLS": False, "RequireTLS": False, "TlsAuthLevel": None, "TlsDomain": None,
+        "SmartHostAuthMechanism": "None", "AuthenticationCredential": None, "MaxMessageSize": 36700160,
+        "ProtocolLoggingLevel": "Verbose", "Enabled": True, "IsScopedConnector": False,
+        "SourceTransportServers": ["EX01"], "ConnectionInactivityTimeOut": 600,
+    }
+    base.update(kw)
+    return base
+
+
+class Lab:
+    """An in-process transport + receive connector with a mutable connector list."""
+
+    def __init__(self, state: str, ca_bundle: str | None = None, hosts: dict[str, str] | None = None, **mail) -> None:
+        self.connectors: list[dict] = []
+        mail_cfg = {"retry_interval": 0.3, "connect_timeout": 5, **mail}
+        if ca_bundle:
+            mail_cfg["ca_bundle"] = ca_bundle
+        config = LabConfig.from_dict({"hosts": hosts if hosts is not None else {RELAY: "127.0.0.1"}, "mail": mail_cfg})
+        self.transport = MailTransport(lambda: [dict(c) for c in self.connectors], config, state)
+        self.listener = ReceiveConnector(self.transport, "127.0.0.1", 0)
+        self.port = self.listener.start()
+        self.transport.start()
+
+    def stop(self) -> None:
+        self.listener.stop()
+        self.transport.stop()
+
+    def submit(self, sender="chris@contoso.com", to=("pat@fabrikam.com",), subject="Test", body="Hello.\r\n", extra=b""):
+        message_id = f"<{uuid.uuid4()}@contoso.com>"
+        data = (
+            f"From: {sender}\r\nTo: {', '.join(to)}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\r\n{body}"
+        ).encode() + extra
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as client:
+            client.sendmail(sender, list(to), data)
+        return message_id
+
+    def events(self, server="EX01", message_id=None, event_id=None):
+        rows = self.transport.tracking.records(server)
+        if message_id:
+            rows = [r for r in rows if r["MessageId"] == message_id]
+        if event_id:
+            rows = [r for r in rows if r["EventId"] == event_id]
+        return rows
+
+    def wait_event(self, event_id, message_id, server="EX01", timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.events(server, message_id, event_id)
+            if rows:
+                return rows
+            time.sleep(0.05)
+        raise AssertionError(f"no {event_id} for {message_id} on {server}; events: {[r['EventId'] for r in self.events(server, message_id)]}")
+
+    def queue(self, connector_name):
+        with self.transport.store.lock:
+            return next(q for q in self.transport.store.queues.values() if q.connector_name == connector_name)
+
+    def protocol_log(self, server="EX01"):
+        return list(read_records(self.transport.protocol_logs.folder(server), "SEND"))
+
+
+@pytest.fixture
+def make_lab(tmp_path):
+    labs = []
+
+    def make(**kw):
+        lab = Lab(str(tmp_path / f"lab{len(labs)}"), **kw)
+        labs.append(lab)
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.stop()
+
+
+@pytest.fixture
+def make_host(tmp_path):
+    hosts = []
+
+    def make(**kw):
+        kw.setdefault("cert_names", [RELAY])
+        host = SmartHost(SmartHostConfig(state_dir=str(tmp_path / f"host{len(hosts)}"), **kw))
+        host.start()
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.stop()
+
+
+def test_basic_auth_require_tls_delivers_and_logs(make_lab, make_host):
+    host = make_host(starttls=True, auth=["LOGIN"], users={"relay": PASSWORD}, auth_require_tls=True)
+    lab = make_lab(ca_bundle=host.ready["ca_cert"])
+    lab.connectors.append(smart_host_connector(
+        "Smart host to Internet", host.ready["port"], SmartHostAuthMechanism="BasicAuthRequireTLS",
+        AuthenticationCredential={"UserName": "relay", "Password": PASSWORD}, RequireTLS=True,
+        TlsAuthLevel="DomainValidation", TlsDomain=RELAY, Fqdn="mail.contoso.com",
+    ))
+    message_id = lab.submit(subject="Through the smart host")
+    received = host.wait_for_messages(1)
+    assert [m.message_id for m in received] == [message_id]
+    assert received[0].tls and received[0].auth_user == "relay" and received[0].auth_mechanism == "LOGIN"
+    assert received[0].helo == "mail.contoso.com"
+
+    [receive] = lab.wait_event("RECEIVE", message_id)
+    assert receive["Source"] == "SMTP" and receive["Sender"] == "chris@contoso.com"
+    [send] = lab.wait_event("SEND", message_id)
+    assert send["ConnectorId"] == "Smart host to Internet"
+    assert send["ServerHostname"] == RELAY and send["ServerIp"] == "127.0.0.1"
+    assert send["RecipientStatus"][0].startswith("250 2.6.0")
+    assert send["Recipients"] == ["pat@fabrikam.com"] and send["MessageSubject"] == "Through the smart host"
+
+    lines = [r for r in lab.protocol_log() if r["session-id"] == send["SourceContext"]]
+    dialogue = [(r["event"], r["data"]) for r in sorted(lines, key=lambda r: int(r["sequence-number"]))]
+    sent = [d for e, d in dialogue if e == ">"]
+    assert sent[:2] == ["EHLO mail.contoso.com", "STARTTLS"]
+    assert "AUTH LOGIN" in sent and sent.index("AUTH LOGIN") > sent.index("STARTTLS")
+    assert sent[sent.index("AUTH LOGIN") + 1: sent.index("AUTH LOGIN") + 3] == ["****", "****"]
+    assert all(r["connector-id"] == "Smart host to Internet" for r in lines)
+    assert dialogue[0] == ("*", "") and dialogue[1][0] == "+" and dialogue[-1][0] == "-"
+    log_text = open(lab.transport.protocol_logs.writer("EX01")._path, encoding="utf-8").read()
+    assert log_text.startswith("#Software: Microsoft Exchange Server")
+    assert PASSWORD not in log_text and "cmVsYXk" not in log_text  # neither the password nor base64("relay")
+    assert lab.queue("Smart host to Internet").messages == []
+
+
+def test_plain_connector_without_tls_or_auth_and_protocol_logging_off(make_lab, make_host):
+    host = make_host(starttls=True)
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Plain", host.ready["port"], IgnoreSTARTTLS=True, ForceHELO=True,
+                                               ProtocolLoggingLevel="None"))
+    message_id = lab.submit()
+    [msg] = host.wait_for_messages(1)
+    assert not msg.tls and msg.helo == "EX01.contoso.com"
+    lab.wait_event("SEND", message_id)
+    assert lab.protocol_log() == []
+
+
+def test_wrong_password_defers_then_recovers(make_lab, make_host):
+    host = make_host(starttls=True, auth=["LOGIN"], users={"relay": PASSWORD})
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector(
+        "Auth", host.ready["port"], SmartHostAuthMechanism="BasicAuth",
+        AuthenticationCredential={"UserName": "relay", "Password": "wrong"},
+    ))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert '"535 5.7.3 Authentication unsuccessful."' in defer["RecipientStatus"][0]
+    queue = lab.queue("Auth")
+    assert queue.status in ("Retry", "Active")
+    assert queue.last_error.startswith("[{LRT=") and "{LED=451 4.4.0 Primary target IP address responded with: \"535 5.7.3" in queue.last_error
+    assert "{FQDN=relay.lab.test};{IP=127.0.0.1}" in queue.last_error
+    assert "wrong" not in queue.last_error
+    lab.connectors[0]["AuthenticationCredential"] = {"UserName": "relay", "Password": PASSWORD}
+    lab.wait_event("SEND", message_id)
+    assert [m.message_id for m in host.wait_for_messages(1)] == [message_id]
+    assert lab.queue("Auth").last_error is None and lab.queue("Auth").messages == []
+
+
+def test_basic_auth_require_tls_without_starttls_is_refused(make_lab, make_host):
+    host = make_host(auth=["LOGIN"], users={"relay": PASSWORD})
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector(
+        "Needs TLS", host.ready["port"], SmartHostAuthMechanism="BasicAuthRequireTLS",
+        AuthenticationCredential={"UserName": "relay", "Password": PASSWORD},
+    ))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "451 5.7.3 STARTTLS is required to send mail" in defer["RecipientStatus"][0]
+    sent = [r["data"] for r in lab.protocol_log() if r["event"] == ">"]
+    assert "AUTH LOGIN" not in sent and not any("MAIL FROM" in s for s in sent)
+    assert host.messages() == []
+
+
+def test_basic_auth_needs_login_mechanism(make_lab, make_host):
+    host = make_host(starttls=True, auth=["PLAIN"], users={"relay": PASSWORD})
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector(
+        "Plain only", host.ready["port"], SmartHostAuthMechanism="BasicAuth",
+        AuthenticationCredential={"UserName": "relay", "Password": PASSWORD},
+    ))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "451 5.7.3 Require basic authentication" in defer["RecipientStatus"][0]
+    assert host.messages() == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_smart_host_down_then_up(make_lab, make_host):
+    port = _free_port()
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Down", port))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    led = "451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect -> SocketError: Socket error code 10061"
+    assert led in defer["RecipientStatus"][0]
+    assert led in lab.queue("Down").last_error
+    host = make_host(port=port)
+    [msg] = host.wait_for_messages(1)
+    assert msg.message_id == message_id
+    [send] = lab.wait_event("SEND", message_id)
+    assert send["ServerHostname"] == RELAY
+
+
+def test_unknown_name_fails_like_dns_and_fails_over(make_lab, make_host):
+    host = make_host()
+    lab = make_lab(hosts={"second.lab.test": "127.0.0.1"})
+    lab.connectors.append(smart_host_connector("Two hosts", host.ready["port"], SmartHosts=["missing.lab.test", "second.lab.test"]))
+    message_id = lab.submit()
+    [send] = lab.wait_event("SEND", message_id)
+    assert send["ServerHostname"] == "second.lab.test"
+    assert lab.events(message_id=message_id, event_id="DEFER") == []
+
+    lab.connectors[0]["SmartHosts"] = ["missing.lab.test"]
+    second = lab.submit()
+    defer = lab.wait_event("DEFER", second)[0]
+    assert "451 4.4.0 DNS query failed. The error was: SMTPSEND.DNS.NonExistentDomain; nonexistent domain" in defer["RecipientStatus"][0]
+
+
+def test_relay_denied_by_smart_host_fails_with_dsn(make_lab, make_host):
+    host = make_host(allow_clients=["192.0.2.1"])
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Relay denied", host.ready["port"]))
+    message_id = lab.submit()
+    [fail] = lab.wait_event("FAIL", message_id)
+    assert fail["RecipientStatus"] == ["550 5.7.1 Unable to relay"] and fail["ConnectorId"] == "Relay denied"
+    dsn = [r for r in lab.events(event_id="DSN") if message_id in r["Reference"]]
+    assert dsn and dsn[0]["Recipients"] == ["chris@contoso.com"]
+    assert lab.queue("Relay denied").messages == []
+
+
+def test_size_above_smart_host_limit_is_returned(make_lab, make_host):
+    host = make_host(size=2000)
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Small host", host.ready["port"]))
+    message_id = lab.submit(extra=(b"x" * 98 + b"\r\n") * 30)
+    [fail] = lab.wait_event("FAIL", message_id)
+    assert fail["RecipientStatus"][0].startswith("552 5.3.4")
+    assert host.messages() == []
+
+
+def test_connector_size_limit_and_unreachable(make_lab):
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Tiny", 25, MaxMessageSize=100))
+    too_big = lab.submit()
+    [fail] = lab.wait_event("FAIL", too_big)
+    assert fail["Source"] == "ROUTING" and fail["RecipientStatus"][0].startswith("550 5.3.4")
+    lab.connectors[0]["AddressSpaces"] = [{"Type": "SMTP", "Address": "contoso.net", "Cost": 1}]
+    unreachable = lab.submit()
+    [fail] = lab.wait_event("FAIL", unreachable)
+    assert fail["RecipientStatus"][0].startswith("550 5.4.4")
+    queue = next(q for q in lab.transport.store.for_server("EX01") if q.name == "Unreachable")
+    assert [m.message_id for m in queue.messages] == [unreachable]
+
+
+def test_certificate_from_unknown_ca_fails_validation(make_lab, make_host):
+    trusted = make_host(starttls=True)
+    host = make_host(starttls=True, cert_unknown_ca=True)
+    lab = make_lab(ca_bundle=trusted.ready["ca_cert"])
+    lab.connectors.append(smart_host_connector("Validated", host.ready["port"], RequireTLS=True, TlsAuthLevel="CertificateValidation"))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "454 4.7.5 Certificate validation failure: UntrustedRoot" in defer["RecipientStatus"][0]
+
+
+def test_domain_validation_checks_tls_domain(make_lab, make_host):
+    host = make_host(starttls=True, cert_names=[RELAY])
+    lab = make_lab(ca_bundle=host.ready["ca_cert"])
+    lab.connectors.append(smart_host_connector("Domain", host.ready["port"], RequireTLS=True,
+                                               TlsAuthLevel="DomainValidation", TlsDomain="other.lab.test"))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "RemoteCertificateNameMismatch" in defer["RecipientStatus"][0]
+    lab.connectors[0]["TlsDomain"] = "*.lab.test"
+    lab.wait_event("SEND", message_id)
+
+
+def test_relaying_from_outside_the_organisation_is_denied(make_lab):
+    lab = make_lab()
+    with smtplib.SMTP("127.0.0.1", lab.port, timeout=10) as client:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+            client.sendmail("eve@evil.example", ["pat@fabrikam.com"], b"Subject: x\r\n\r\nx\r\n")
+    code, text = caught.value.recipients["pat@fabrikam.com"]
+    assert code == 550 and b"5.7.54" in text
+
+
+def test_relay_through_source_server(make_lab, make_host):
+    host = make_host()
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("From EX02", host.ready["port"], SourceTransportServers=["EX02"]))
+    message_id = lab.submit()
+    [send] = lab.wait_event("SEND", message_id, server="EX02")
+    assert send["ConnectorId"] == "From EX02"
+    [hop] = lab.wait_event("SEND", message_id, server="EX01")
+    assert hop["ConnectorId"] == "Intra-Organization SMTP Send Connector" and hop["ServerHostname"] == "EX02.contoso.com"
+    assert lab.queue("From EX02").server == "EX02"
