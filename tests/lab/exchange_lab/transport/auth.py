@@ -83,19 +83,30 @@ class BasicAuthenticator:
         return AuthResult(lab_user)
 
 
+def _user_line(domain: str, user: str, password: str) -> str:
+    """One NTLM_USER_FILE line: Heimdal ``DOMAIN:USER:PASSWORD``, or the smbpasswd form with hashes
+    when the password contains a colon (the Heimdal form cannot carry one)."""
+    if ":" not in password and ":" not in user:
+        return f"{domain}:{user}:{password}"
+    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # pyspnego's own hash helpers (pinned 0.12.4)
+
+    name = f"{domain}\\{user}" if domain else user
+    return f"{name}:1000:{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}:[U]:LCT-00000000"
+
+
 def write_ntlm_user_file(path: str, users: list[tuple[str, str, str]], realms: list[str]) -> None:
-    """Write pyspnego's NTLM_USER_FILE (``DOMAIN:USER:PASSWORD`` lines, Heimdal format).
+    """Write pyspnego's NTLM_USER_FILE (mode 0600, atomically).
 
     NTLM matches the domain the client typed exactly, so each user is listed as
-    ``DOMAIN\\user``, bare ``user`` and ``user@realm`` for every realm given.
+    ``DOMAIN\\user``, bare ``user`` and ``user@realm`` for the user's domain and every realm given.
     """
     lines: list[str] = []
     for domain, user, password in users:
-        lines.append(f"{domain}:{user}:{password}")
-        lines.append(f":{user}:{password}")
-        for realm in {domain, *realms}:
+        lines.append(_user_line(domain, user, password))
+        lines.append(_user_line("", user, password))
+        for realm in sorted({domain, *realms}):
             if realm:
-                lines.append(f":{user}@{realm}:{password}")
+                lines.append(_user_line("", f"{user}@{realm}", password))
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -13,6 +13,7 @@ import logging
 import socket
 import socketserver
 import ssl
+import sys
 import threading
 import time
 import typing as t
@@ -107,6 +108,9 @@ class WSManHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
                 pass
 
     def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # the peer went away (or we are shutting down)
+            log.debug("connection from %s ended: %s", client_address[0], sys.exc_info()[1])
+            return
         log.exception("unexpected error on the connection from %s", client_address[0])
 
 
