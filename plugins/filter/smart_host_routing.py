@@ -1,0 +1,734 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters used by the role ``mailflow.exchange.smart_host_routing``.
+
+They keep the role's YAML readable: preparing the wanted connectors, listing what to probe,
+picking the test message's protocol log session, and building the per-connector report. The
+input validation itself is the collection's JSON Schema (``module_utils``); the filter
+``smart_host_routing_input_errors`` only applies it to the role's whole input and words the
+errors with the role variable's path. No filter returns a secret.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+BASIC_AUTH = ("basicauth", "basicauthrequiretls")
+SECRET_KEYS = ("password",)
+ROLE_VAR = "smart_host_routing_connectors"
+SMART_HOSTS_VAR = "smart_host_routing_smart_hosts"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _is_list(value: t.Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _auth_mechanism(connector: dict[str, t.Any]) -> str:
+    return str(connector.get("smart_host_auth_mechanism") or "").lower()
+
+
+def _wanted_hosts(value: t.Any) -> list[str]:
+    """The smart hosts a connector will have after the change that the role should probe.
+
+    A plain list (or one string) is the whole list; ``{add: [...], remove: [...]}`` adds the
+    ``add`` ones (the others are already in use). ``[192.168.3.2]`` is probed as 192.168.3.2.
+    """
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = value.get("add") or []
+    if isinstance(value, str):
+        value = [value]
+    hosts = []
+    for item in value:
+        host = str(item).strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if host and host.lower() not in (h.lower() for h in hosts):
+            hosts.append(host)
+    return hosts
+
+
+def _redact(value: t.Any) -> t.Any:
+    """A copy of ``value`` with every password-like key replaced (for reports and stats)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if any(secret in str(key).lower() for secret in SECRET_KEYS):
+                out[key] = "********" if item else item
+            else:
+                out[key] = _redact(item)
+        return out
+    if _is_list(value):
+        return [_redact(item) for item in value]
+    return value
+
+
+def _results(registered: t.Any) -> list[dict[str, t.Any]]:
+    """The per-item results of a registered loop (an empty list for a skipped or missing task)."""
+    if isinstance(registered, dict) and _is_list(registered.get("results")):
+        return [r for r in registered["results"] if isinstance(r, dict)]
+    return []
+
+
+def _by_connector(registered: t.Any, key: str = "item") -> dict[str, list[dict[str, t.Any]]]:
+    grouped: dict[str, list[dict[str, t.Any]]] = {}
+    for result in _results(registered):
+        item = result.get(key)
+        name = item.get("connector") if isinstance(item, dict) else item
+        if name is None:
+            continue
+        grouped.setdefault(str(name), []).append(result)
+    return grouped
+
+
+# --- validate ----------------------------------------------------------------------------------
+# Keys a connector item takes besides the Send connector settings of the option table.
+CONNECTOR_KEYS = {"name": "str", "state": ("present", "absent"), "update_password": ("always", "on_create")}
+SMART_HOST_KEYS = {
+    "connector": "str",
+    "hosts": "list",
+    "state": ("present", "absent"),
+    "exclusive": "bool",
+    "fallback_to_dns": "bool",
+    "auth_mechanism": "enum",
+    "authentication_credential": "credential",
+    "update_password": ("always", "on_create"),
+}
+
+
+def _collection_utils() -> tuple[t.Any, t.Any]:
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+    except ImportError as exc:  # an incomplete collection: say so instead of validating nothing
+        raise AnsibleFilterError(
+            "smart_host_routing: the collection's JSON Schema (plugins/module_utils/_schema.py) cannot be loaded: %s" % exc
+        ) from None
+    return _options, _schema
+
+
+def _suggest(key: str, known: t.Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return " (did you mean %s?)" % close[0] if close else ""
+
+
+def _keyword_errors(item: dict[str, t.Any], spec: dict[str, t.Any], extra_known: t.Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Unknown keys and the role-level keys the connector schema does not cover."""
+    known = set(spec) | set(extra_known)
+    errors = []
+    for key in item:
+        if key not in known:
+            errors.append((str(key), "is not an option%s" % _suggest(str(key), known)))
+    for key, rule in spec.items():
+        if key not in item or item[key] is None:
+            continue
+        value = item[key]
+        if isinstance(rule, tuple) and str(value) not in rule:
+            errors.append((key, "must be one of %s, got %r" % (", ".join(rule), value)))
+        elif rule == "str" and (not isinstance(value, str) or not value.strip()):
+            errors.append((key, "must be a non-empty string"))
+        elif rule == "bool" and not isinstance(value, bool):
+            errors.append((key, "must be true or false"))
+    return errors
+
+
+def _safe_message(path: str, message: str) -> str:
+    """Never echo a value given for a secret (a wrongly typed password would be shown otherwise)."""
+    if any(secret in path.lower() for secret in SECRET_KEYS):
+        return "must be a string (the value is not shown)"
+    return message
+
+
+def _split(error: str) -> tuple[str, str]:
+    path, _, message = error.partition(": ")
+    return ("" if path == "(task)" else path), message
+
+
+def _connector_errors(connector: dict[str, t.Any]) -> list[tuple[str, str]]:
+    options, schema = _collection_utils()
+    errors = _keyword_errors(connector, CONNECTOR_KEYS, options.BY_NAME)
+    if not connector.get("name"):
+        errors.append(("name", "is required: the Send connector's name"))
+    settings = {k: val for k, val in connector.items() if k in options.BY_NAME}
+    if str(connector.get("state") or "present") == "present":
+        errors.extend(_split(e) for e in schema.validate(settings, "task"))
+    return errors
+
+
+def _smart_host_errors(item: dict[str, t.Any]) -> list[tuple[str, str]]:
+    options, _schema = _collection_utils()
+    errors = _keyword_errors(item, SMART_HOST_KEYS)
+    if not item.get("connector"):
+        errors.append(("connector", "is required: the Send connector whose smart hosts change"))
+    hosts = item.get("hosts")
+    if not isinstance(hosts, list) or not hosts:
+        errors.append(("hosts", "must be a non-empty list of IP addresses or FQDNs"))
+    else:
+        for index, host in enumerate(hosts):
+            try:
+                options.BY_NAME["smart_hosts"].item(host)
+            except (ValueError, TypeError) as err:
+                errors.append(("hosts[%d]" % index, str(err)))
+    mechanism = item.get("auth_mechanism")
+    if mechanism is not None:
+        choices = options.AUTH_MECHANISMS
+        if str(mechanism).lower() not in (c.lower() for c in choices):
+            errors.append(("auth_mechanism", "must be one of %s, got %r" % (", ".join(choices), mechanism)))
+        elif str(mechanism).lower() in BASIC_AUTH and not (item.get("authentication_credential") or {}).get("username"):
+            errors.append(("authentication_credential", "BasicAuth and BasicAuthRequireTLS need authentication_credential (R10)"))
+    return errors
+
+
+def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
+    """Every problem of the role's input, each as ``<variable path>: <rule>``; empty when valid.
+
+    The connectors are checked with the JSON Schema ``send_connector`` applies to its own
+    arguments (including every cross-field rule), plus unknown keys, ``name``, ``state`` and
+    ``update_password``; the smart host items with the option table's rules. Names must be
+    unique: two items for one connector would fight each other.
+    """
+    errors: list[str] = []
+
+    def add(where: str, found: list[tuple[str, str]]) -> None:
+        for path, message in found:
+            full = "%s%s" % (where, ("." + path) if path and not path.startswith("[") else path)
+            errors.append("%s: %s" % (full, _safe_message(path, message)))
+
+    if not _is_list(connectors):
+        return ["%s: must be a list of connectors, got %s" % (ROLE_VAR, type(connectors).__name__)]
+    seen: dict[str, int] = {}
+    for index, connector in enumerate(connectors):
+        where = "%s[%d]" % (ROLE_VAR, index)
+        if not isinstance(connector, dict):
+            errors.append("%s: must be a dictionary of send_connector options" % where)
+            continue
+        add(where, _connector_errors(connector))
+        name = str(connector.get("name") or "").lower()
+        if name and name in seen:
+            errors.append("%s.name: %r is already used by %s[%d]; give each connector once" % (where, connector.get("name"), ROLE_VAR, seen[name]))
+        elif name:
+            seen[name] = index
+    if smart_hosts is not None:
+        if not _is_list(smart_hosts):
+            errors.append("%s: must be a list, got %s" % (SMART_HOSTS_VAR, type(smart_hosts).__name__))
+        else:
+            for index, item in enumerate(smart_hosts):
+                where = "%s[%d]" % (SMART_HOSTS_VAR, index)
+                if not isinstance(item, dict):
+                    errors.append("%s: must be a dictionary of smart_host options" % where)
+                    continue
+                add(where, _smart_host_errors(item))
+    return errors
+
+
+# --- prepare -----------------------------------------------------------------------------------
+def prepare_connectors(connectors: t.Any, credential: t.Any = None) -> list[dict[str, t.Any]]:
+    """The connectors as the role applies them.
+
+    A connector whose ``smart_host_auth_mechanism`` is BasicAuth/BasicAuthRequireTLS and that has
+    no ``authentication_credential`` gets the role's smart host credential (from the AWX
+    credential's environment variables) when that has a user name.
+    """
+    if not _is_list(connectors):
+        return []
+    prepared = []
+    cred = credential if isinstance(credential, dict) else {}
+    for connector in connectors:
+        if not isinstance(connector, dict):
+            prepared.append(connector)  # kept, so that validation reports it at its index
+            continue
+        item = dict(connector)
+        if _auth_mechanism(item) in BASIC_AUTH and not item.get("authentication_credential") and cred.get("username"):
+            item["authentication_credential"] = {"username": cred.get("username"), "password": cred.get("password") or ""}
+        prepared.append(item)
+    return prepared
+
+
+def connector_names(connectors: t.Any, state: str | None = "present") -> list[str]:
+    """Names of the connectors (only those with the given state; None = all)."""
+    names = []
+    for connector in connectors if _is_list(connectors) else []:
+        if not isinstance(connector, dict) or not connector.get("name"):
+            continue
+        if state is None or str(connector.get("state") or "present") == state:
+            names.append(str(connector["name"]))
+    return names
+
+
+def by_name(connectors: t.Any) -> dict[str, dict[str, t.Any]]:
+    """Connector name -> connector (so loops iterate over names and secrets never become an item)."""
+    return {str(c["name"]): c for c in (connectors if _is_list(connectors) else []) if isinstance(c, dict) and c.get("name")}
+
+
+def probe_targets(connectors: t.Any, connect_addresses: t.Any = None) -> list[dict[str, t.Any]]:
+    """One entry per (connector, smart host) to probe before the change.
+
+    Entries carry no secret: ``{connector, host, port, connect_address}``. Connectors that are
+    removed or route by DNS (no smart hosts) are not probed.
+    """
+    addresses = {str(k).lower(): v for k, v in (connect_addresses or {}).items()} if isinstance(connect_addresses, dict) else {}
+    targets = []
+    for connector in connectors if _is_list(connectors) else []:
+        if not isinstance(connector, dict) or str(connector.get("state") or "present") != "present":
+            continue
+        for host in _wanted_hosts(connector.get("smart_hosts")):
+            targets.append(
+                {
+                    "connector": str(connector.get("name")),
+                    "host": host,
+                    "port": int(connector.get("port") or 25),
+                    "connect_address": addresses.get(host.lower()),
+                }
+            )
+    return targets
+
+
+def blocking_findings(probe_results: t.Any, fail_on: t.Any = None) -> list[dict[str, t.Any]]:
+    """The probe findings whose severity is in ``fail_on``, each with its connector."""
+    severities = {str(s).lower() for s in (fail_on if _is_list(fail_on) else ["error"])}
+    found = []
+    for result in _results(probe_results):
+        item = result.get("item") if isinstance(result.get("item"), dict) else {}
+        for finding in result.get("findings") or []:
+            if str(finding.get("severity", "")).lower() in severities:
+                entry = {"connector": item.get("connector"), "host": finding.get("host") or item.get("host")}
+                entry.update({k: finding.get(k) for k in ("severity", "code", "message", "hint")})
+                found.append(entry)
+        if result.get("failed") and not result.get("findings"):
+            found.append(
+                {
+                    "connector": item.get("connector"),
+                    "host": item.get("host"),
+                    "severity": "error",
+                    "code": "probe_failed",
+                    "message": str(result.get("msg") or "the probe failed"),
+                    "hint": "Check that the controller can reach the smart host (name, port, firewall).",
+                }
+            )
+    return found
+
+
+def format_findings(findings: t.Any) -> str:
+    """Findings as lines a person reads: connector, host, severity, message, then the hint."""
+    lines = []
+    for f in findings if _is_list(findings) else []:
+        lines.append("[%s] %s -> %s: %s (%s)" % (str(f.get("severity", "")).upper(), f.get("connector"), f.get("host"), f.get("message"), f.get("code")))
+        if f.get("hint"):
+            lines.append("    hint: %s" % f.get("hint"))
+    return "\n".join(lines)
+
+
+# --- verify --------------------------------------------------------------------------------------
+TRACE_HINTS = [
+    # (text in LastError / RecipientStatus, hint) in the order of ANCHORS B.2
+    ("4.4.397", "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."),
+    ("unable to connect", "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."),
+    ("nonexistentdomain", "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."),
+    ("dns", "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."),
+    ("tlsrequired", "RequireTLS is set but the smart host does not offer STARTTLS: enable STARTTLS there or turn off require_tls."),
+    ("starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
+    ("4.7.5", "The smart host's certificate failed the connector's TLS checks (chain, expiry or name vs tls_domain)."),
+    ("certificate", "The smart host's certificate failed the connector's TLS checks (chain, expiry or name vs tls_domain)."),
+    ("5.7.3", "The smart host refused the credentials or needs AUTH LOGIN: check the connector's authentication_credential and that the smart host offers LOGIN."),
+    ("535", "The smart host refused the credentials: update authentication_credential (update_password: always)."),
+    ("530", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
+    ("5.7.1", "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."),
+    ("relay", "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."),
+    ("5.3.4", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
+    ("timed out", "The session timed out: a port-465 (implicit TLS) smart host cannot be used, connectors only do STARTTLS."),
+]
+
+
+def _show(value: t.Any) -> str:
+    if isinstance(value, (frozenset, set)):
+        value = sorted(value)
+    return repr(value)
+
+
+def _option_difference(opt: t.Any, wanted: t.Any, current: t.Any) -> str:
+    """'' when Exchange's value satisfies the wanted one, else what differs (both canonical)."""
+    if opt.kind == "credential":
+        want_user = (wanted or {}).get("username") if isinstance(wanted, dict) else None
+        have_user = (current or {}).get("username") if isinstance(current, dict) else None
+        if want_user and have_user and want_user.lower() != have_user.lower():
+            return "user name %r, Exchange has %r" % (want_user, have_user)
+        if want_user and not current:
+            return "a credential for %r, Exchange has none" % want_user
+        return ""
+    if opt.partial and isinstance(wanted, dict):
+        have = {opt.key([item]) for item in opt.canonical(current)} if current else set()
+        missing = [x for x in wanted.get("add") or [] if opt.key([opt.item(x)]) not in have]
+        present = [x for x in wanted.get("remove") or [] if opt.key([opt.item(x)]) in have]
+        parts = []
+        if missing:
+            parts.append("%s not present" % ", ".join(map(str, missing)))
+        if present:
+            parts.append("%s still present" % ", ".join(map(str, present)))
+        return "; ".join(parts)
+    want = opt.canonical(wanted)
+    have = opt.canonical(current) if current is not None or opt.is_list else None
+    if opt.same(want, have):
+        return ""
+    return "wanted %s, Exchange has %s" % (_show(want), _show(have))
+
+
+def readback_differences(wanted: t.Any, connectors: t.Any) -> list[str]:
+    """Compare a wanted connector with the connectors send_connector_info read back.
+
+    Only the settings the user gave are compared, normalised with the collection's option table
+    (so ``*`` equals ``SMTP:*;1``); ``usage`` is create-only and cannot be read back, the password
+    cannot be read at all (its user name is compared). Returns one line per difference.
+    """
+    options, _schema = _collection_utils()
+    if not isinstance(wanted, dict):
+        return []
+    name = str(wanted.get("name") or "")
+    found = [c for c in (connectors if _is_list(connectors) else []) if isinstance(c, dict) and str(c.get("name") or "").lower() == name.lower()]
+    if str(wanted.get("state") or "present") == "absent":
+        return ["the connector still exists"] if found else []
+    if not found:
+        return ["the connector was not found"]
+    current = found[0]
+    differences = []
+    for key, value in wanted.items():
+        opt = options.BY_NAME.get(key)
+        if opt is None or value is None or opt.scope == options.CREATE:
+            continue
+        try:
+            problem = _option_difference(opt, value, current.get(key))
+        except (ValueError, TypeError) as err:
+            problem = "cannot compare: %s" % err
+        if problem:
+            differences.append("%s: %s" % (key, problem))
+    return differences
+
+
+def trace_servers(connector: t.Any, servers: t.Any = None) -> list[str]:
+    """Transport servers whose tracking logs show the test message: the given ones or the connector's sources."""
+    if _is_list(servers) and servers:
+        return [str(s) for s in servers]
+    value = connector.get("source_transport_servers") if isinstance(connector, dict) else None
+    if isinstance(value, dict):
+        value = value.get("add") or []
+    if isinstance(value, str):
+        value = [value]
+    return [str(s) for s in value or []]
+
+
+def smart_host_names(connector: t.Any) -> list[str]:
+    """The smart hosts a traced SEND may name (lower case, brackets stripped)."""
+    return [h.lower() for h in _wanted_hosts(connector.get("smart_hosts") if isinstance(connector, dict) else None)]
+
+
+def trace_hint(trace: t.Any) -> str:
+    """The hint for a trace that did not end in a SEND through the connector."""
+    if not isinstance(trace, dict):
+        return ""
+    texts = [str(trace.get("last_error") or "")]
+    for event in trace.get("events") or []:
+        if isinstance(event, dict):
+            texts.append(str(event.get("recipient_status") or ""))
+            texts.append(str(event.get("source_context") or ""))
+    blob = " ".join(texts).lower()
+    for needle, hint in TRACE_HINTS:
+        if needle in blob:
+            return hint
+    if trace.get("result") == "timeout":
+        return (
+            "No SEND event through this connector before the timeout: check the connector's address spaces cover the "
+            "test recipient, it is enabled, and the source servers (and AD replication) have picked it up."
+        )
+    return "See the events and the queue's LastError above."
+
+
+def pick_session(sessions: t.Any, connector: str, message_id: str | None = None) -> dict[str, t.Any] | None:
+    """The SmtpSend protocol log session of the test message through ``connector``.
+
+    Prefers a session that mentions the Message-ID; otherwise the newest session of the connector.
+    """
+    candidates = []
+    for session in sessions if _is_list(sessions) else []:
+        if not isinstance(session, dict):
+            continue
+        if str(session.get("connector_id") or session.get("connector") or "").lower() == str(connector).lower():
+            candidates.append(session)
+    if not candidates:
+        return None
+    if message_id:
+        mid = str(message_id).strip("<>").lower()
+        for session in candidates:
+            if mid and mid in _session_text(session).lower():
+                return session
+    return candidates[-1]
+
+
+def _session_text(session: dict[str, t.Any]) -> str:
+    parts = []
+    for line in session.get("lines") or session.get("events") or session.get("dialogue") or []:
+        if isinstance(line, dict):
+            parts.append(" ".join(str(v) for v in line.values()))
+        else:
+            parts.append(str(line))
+    return "\n".join(parts)
+
+
+def session_lines(session: t.Any) -> list[str]:
+    """A protocol log session as ``> sent`` / ``< received`` / ``* info`` lines (credentials as the log has them: redacted)."""
+    if not isinstance(session, dict):
+        return []
+    out = []
+    for line in session.get("lines") or session.get("events") or session.get("dialogue") or []:
+        if isinstance(line, dict):
+            event = str(line.get("event") or line.get("direction") or "")
+            data = str(line.get("data") if line.get("data") is not None else line.get("text", ""))
+            context = str(line.get("context") or "")
+            out.append(("%s %s %s" % (event, data, context)).strip())
+        else:
+            out.append(str(line))
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------
+def _diff_changes(result: dict[str, t.Any]) -> list[str]:
+    diff = result.get("diff")
+    if isinstance(diff, list):
+        diff = diff[0] if diff else {}
+    if not isinstance(diff, dict):
+        return []
+    before = diff.get("before") if isinstance(diff.get("before"), dict) else {}
+    after = diff.get("after") if isinstance(diff.get("after"), dict) else {}
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            changes.append("%s: %s -> %s" % (key, _redact(before.get(key)), _redact(after.get(key))))
+    return changes
+
+
+def _probe_summary(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    item = result.get("item") if isinstance(result.get("item"), dict) else {}
+    probes = result.get("probes") or [{}]
+    probe = probes[0] if isinstance(probes[0], dict) else {}
+    cert = probe.get("certificate") if isinstance(probe.get("certificate"), dict) else {}
+    tls = probe.get("tls") if isinstance(probe.get("tls"), dict) else {}
+    summary = {
+        "host": item.get("host"),
+        "port": item.get("port"),
+        "banner": probe.get("banner"),
+        "starttls": probe.get("starttls"),
+        "tls_version": tls.get("version") or probe.get("tls_version"),
+        "certificate_subject": cert.get("subject"),
+        "certificate_days_left": cert.get("days_left"),
+        "auth_mechanisms": probe.get("auth_mechanisms") or probe.get("auth_mechanisms_after_tls"),
+        "findings": [
+            {k: f.get(k) for k in ("severity", "code", "message", "hint")} for f in result.get("findings") or [] if isinstance(f, dict)
+        ],
+    }
+    if result.get("skipped"):
+        summary["skipped"] = True
+    return summary
+
+
+def summary(
+    connectors: t.Any,
+    apply: t.Any = None,
+    probes: t.Any = None,
+    readback: t.Any = None,
+    tests: t.Any = None,
+    traces: t.Any = None,
+    sessions: t.Any = None,
+    check_mode: bool = False,
+) -> list[dict[str, t.Any]]:
+    """One summary per connector from the role's registered results; no secret in it."""
+    applied = _by_connector(apply)
+    probed = _by_connector(probes)
+    tested = _by_connector(tests)
+    traced = _by_connector(traces)
+    logged = sessions if isinstance(sessions, dict) else {}
+    out = []
+    for connector in connectors if _is_list(connectors) else []:
+        if not isinstance(connector, dict):
+            continue
+        name = str(connector.get("name"))
+        entry: dict[str, t.Any] = {
+            "name": name,
+            "state": str(connector.get("state") or "present"),
+            "check_mode": bool(check_mode),
+        }
+        result = (applied.get(name) or [{}])[0]
+        entry["changed"] = bool(result.get("changed"))
+        entry["commands"] = list(result.get("commands") or [])
+        entry["changes"] = _diff_changes(result)
+        if result.get("connector"):
+            entry["connector"] = _redact(result.get("connector"))
+        entry["probes"] = [_probe_summary(r) for r in probed.get(name, [])]
+        if isinstance(readback, dict) and not readback.get("skipped") and _is_list(readback.get("connectors")):
+            differences = readback_differences(connector, readback["connectors"])
+            entry["read_back"] = "differs" if differences else "matches"
+            if differences:
+                entry["read_back_differences"] = differences
+        test = (tested.get(name) or [None])[0]
+        if test is not None and not test.get("skipped"):
+            entry["test_message_id"] = _message_id(test)
+        trace = (traced.get(name) or [None])[0]
+        if trace is not None and not trace.get("skipped"):
+            entry["trace"] = {
+                "result": trace.get("result"),
+                "events": [
+                    {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
+                    for e in trace.get("events") or []
+                    if isinstance(e, dict)
+                ],
+            }
+            if trace.get("last_error"):
+                entry["trace"]["last_error"] = trace.get("last_error")
+            if trace.get("result") != "sent":
+                entry["trace"]["hint"] = trace_hint(trace)
+        if logged.get(name):
+            entry["smtp_session"] = logged[name]
+        out.append(entry)
+    return out
+
+
+def _message_id(result: t.Any) -> str | None:
+    """The Message-ID smtp_probe returned for its test message (wherever the module put it)."""
+    if not isinstance(result, dict):
+        return None
+    for key in ("message_id",):
+        if result.get(key):
+            return str(result[key])
+    test = result.get("test_message")
+    if isinstance(test, dict) and test.get("message_id"):
+        return str(test["message_id"])
+    for probe in result.get("probes") or []:
+        if isinstance(probe, dict):
+            if probe.get("message_id"):
+                return str(probe["message_id"])
+            test = probe.get("test_message")
+            if isinstance(test, dict) and test.get("message_id"):
+                return str(test["message_id"])
+    return None
+
+
+def message_id_for(test_results: t.Any, name: str) -> str:
+    """The Message-ID of the test message submitted for connector ``name`` ('' when none)."""
+    for result in _results(test_results):
+        if str(result.get("item")) == str(name) and not result.get("skipped"):
+            return _message_id(result) or ""
+    return ""
+
+
+def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[str]:
+    """What the verification found wrong, one line per problem with its hint; empty when all is well."""
+    smart_hosts_by_connector = {name: smart_host_names(c) for name, c in by_name(connectors).items()}
+    failures = []
+    for s in summaries if _is_list(summaries) else []:
+        if not isinstance(s, dict):
+            continue
+        name = s.get("name")
+        for difference in s.get("read_back_differences") or []:
+            failures.append(
+                "%s: read back differs: %s (hint: the change is not visible yet - AD replication or another writer; "
+                "pin domain_controller and run again)" % (name, difference)
+            )
+        if "test_message_id" in s and not s.get("test_message_id"):
+            failures.append("%s: the test message was not accepted by Exchange's SMTP endpoint (hint: check smart_host_routing_smtp_server/port and that the sender may relay)" % name)
+        trace = s.get("trace")
+        if isinstance(trace, dict) and trace.get("result") != "sent":
+            failures.append(
+                "%s: the test message did not leave through the connector (trace result %s%s) (hint: %s)"
+                % (name, trace.get("result"), ", LastError: %s" % trace["last_error"] if trace.get("last_error") else "", trace.get("hint"))
+            )
+        elif isinstance(trace, dict):
+            hosts = smart_hosts_by_connector.get(name) or []
+            sends = [e for e in trace.get("events") or [] if str(e.get("event_id") or "").upper().startswith("SEND")]
+            if hosts and sends and not any(
+                str(e.get("server_hostname") or "").lower().strip("[]") in hosts or str(e.get("server_ip") or "").lower() in hosts for e in sends
+            ):
+                failures.append(
+                    "%s: the test message left to %s, which is not one of the connector's smart hosts %s "
+                    "(hint: another connector with a more specific address space or lower cost took it)"
+                    % (name, ", ".join(str(e.get("server_hostname")) for e in sends), ", ".join(hosts))
+                )
+    return failures
+
+
+def report_lines(summaries: t.Any) -> list[str]:
+    """The summaries as the lines printed at the end of the play."""
+    lines: list[str] = []
+    for s in summaries if _is_list(summaries) else []:
+        if not isinstance(s, dict):
+            continue
+        verb = "would change" if s.get("check_mode") else "changed"
+        head = "Send connector %r (%s): %s" % (s.get("name"), s.get("state"), verb if s.get("changed") else "no change")
+        lines.append(head)
+        for change in s.get("changes") or []:
+            lines.append("  change  %s" % change)
+        for command in s.get("commands") or []:
+            lines.append("  command %s" % command)
+        for probe in s.get("probes") or []:
+            details = ", ".join(
+                "%s %s" % (label, probe.get(key))
+                for label, key in (
+                    ("TLS", "tls_version"),
+                    ("cert", "certificate_subject"),
+                    ("days left", "certificate_days_left"),
+                    ("AUTH", "auth_mechanisms"),
+                )
+                if probe.get(key) not in (None, "", [])
+            )
+            lines.append("  probe   %s:%s %s" % (probe.get("host"), probe.get("port"), details or ""))
+            for f in probe.get("findings") or []:
+                lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
+        if s.get("read_back"):
+            lines.append("  read back: %s" % s["read_back"])
+            for diff in s.get("read_back_differences") or []:
+                lines.append("          %s" % diff)
+        if s.get("test_message_id"):
+            lines.append("  test message %s" % s["test_message_id"])
+        trace = s.get("trace")
+        if isinstance(trace, dict):
+            lines.append("  trace: %s" % trace.get("result"))
+            for e in trace.get("events") or []:
+                lines.append(
+                    "          %s %s connector=%s -> %s (%s) %s"
+                    % (e.get("timestamp"), e.get("event_id"), e.get("connector_id"), e.get("server_hostname"), e.get("server_ip"), e.get("recipient_status") or "")
+                )
+            if trace.get("last_error"):
+                lines.append("          LastError: %s" % trace["last_error"])
+            if trace.get("hint"):
+                lines.append("          hint: %s" % trace["hint"])
+        if s.get("smtp_session"):
+            lines.append("  SMTP session (SmtpSend protocol log):")
+            lines.extend("          %s" % line for line in s["smtp_session"])
+    return lines
+
+
+class FilterModule:
+    """Filters of the smart_host_routing role."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "smart_host_routing_input_errors": input_errors,
+            "smart_host_routing_prepare": prepare_connectors,
+            "smart_host_routing_names": connector_names,
+            "smart_host_routing_by_name": by_name,
+            "smart_host_routing_probe_targets": probe_targets,
+            "smart_host_routing_blocking_findings": blocking_findings,
+            "smart_host_routing_format_findings": format_findings,
+            "smart_host_routing_readback_differences": readback_differences,
+            "smart_host_routing_trace_servers": trace_servers,
+            "smart_host_routing_smart_host_names": smart_host_names,
+            "smart_host_routing_trace_hint": trace_hint,
+            "smart_host_routing_message_id": message_id_for,
+            "smart_host_routing_verification_failures": verification_failures,
+            "smart_host_routing_pick_session": pick_session,
+            "smart_host_routing_session_lines": session_lines,
+            "smart_host_routing_summary": summary,
+            "smart_host_routing_report_lines": report_lines,
+        }
