@@ -23,6 +23,7 @@ import ipaddress
 import socket
 import ssl
 import time
+import uuid
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
@@ -523,7 +524,7 @@ def build_message(sender: str, recipients: list[str], subject: str, body: str, h
     msg["Subject"] = subject
     msg["Date"] = email.utils.formatdate(usegmt=True)
     domain = sender.rsplit("@", 1)[-1] if "@" in sender else helo_name
-    msg["Message-ID"] = email.utils.make_msgid(idstring="mailflow-probe", domain=domain)
+    msg["Message-ID"] = f"<mailflow-probe.{uuid.uuid4().hex}@{domain}>"
     msg.set_content(body)
     return msg
 
@@ -588,7 +589,7 @@ def send_message(settings: ProbeSettings, address: str, msg: email.message.Email
         reply = link.send("DATA", "DATA")
         if reply.code != 354:
             raise ProbeError(f"DATA refused: {reply.code} {reply.text}")
-        payload = _dot_stuff(msg.as_bytes(policy=email.policy.SMTP)) + b".\r\n"
+        payload = _dot_stuff(msg.as_bytes(policy=email.policy.SMTP.clone(max_line_length=998))) + b".\r\n"
         transcript.client(f"<message {result['message_id']}, {len(payload)} bytes>")
         link.sock.sendall(payload)
         reply = link.read_reply("end of DATA")

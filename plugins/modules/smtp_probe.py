@@ -333,7 +333,7 @@ message_id:
   description: The Message-ID of the test message, when O(send_test_message) sent one.
   returned: when a test message was sent
   type: str
-  sample: <170000000000.12345.mailflow-probe@contoso.com>
+  sample: <mailflow-probe.3f2c9a0e5b7d4c1e9a8b7c6d5e4f3a2b@contoso.com>
 test_message:
   description:
     - What happened to the test message. C(host), C(address), C(port), C(message_id), C(code), C(text),

@@ -132,7 +132,7 @@ class ReceivedMessage:
 
     @property
     def message_id(self) -> str:
-        return str(self.message.get("Message-ID", ""))
+        return str(self.message.get("Message-ID", "")).strip()
 
 
 class _Server(SMTP):
@@ -250,7 +250,7 @@ class _Handler:
         with self._lock:
             key = self.maildir.add(headers + content)
         parsed = email.message_from_bytes(content, policy=email.policy.default)
-        self.record({"event": "message", "key": key, "message_id": str(parsed.get("Message-ID", "")), "size": len(content), **envelope_info})
+        self.record({"event": "message", "key": key, "message_id": str(parsed.get("Message-ID", "")).strip(), "size": len(content), **envelope_info})
         return f"250 2.6.0 {key} Queued mail for delivery"
 
 
