@@ -86,7 +86,19 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, AttributeError, ValueError) as exc:
         print(f"serve: cannot load the Exchange organisation: {exc}", file=sys.stderr)
         return 2
-    backend = factory(state_dir=state, config=cfg, metrics=metrics)
+    try:
+        backend = factory(state_dir=state, config=cfg, metrics=metrics)
+    except Exception as exc:  # noqa: BLE001 - a clear line for the user; details in the debug log
+        log.debug("organisation start-up failed", exc_info=True)
+        print(f"serve: cannot start the Exchange organisation in {state}: {exc}", file=sys.stderr)
+        return 2
+    from exchange_lab.mail import start_transport  # the mail hook: SMTP listener + transport cmdlets
+
+    try:
+        mail_transport, mail_info = start_transport(backend, cfg, state, args.host)
+    except (OSError, ValueError) as exc:
+        print(f"serve: cannot start the mail transport: {exc}", file=sys.stderr)
+        return 2
     try:
         endpoint = Endpoint(
             backend, metrics, cfg, state, host=args.host, port=args.port, auth_kind=args.auth, https=args.https
@@ -105,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
 
     endpoint.start()
-    ready = json.dumps(endpoint.ready_info(), sort_keys=True)
+    ready = json.dumps({**endpoint.ready_info(), **mail_info}, sort_keys=True)
     if args.ready_file:
         _write_atomic(os.path.abspath(args.ready_file), ready + "\n")
     sys.stdout.write(ready + "\n")
@@ -115,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     while not stop.wait(0.5):
         pass
     endpoint.stop()
+    if mail_transport is not None:
+        mail_transport.stop()
     close = getattr(backend, "close", None)
     if callable(close):
         close()

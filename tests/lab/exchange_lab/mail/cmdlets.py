@@ -8,6 +8,7 @@ transport server whose logs or queues are read, the local server when omitted.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import typing as t
 import uuid
@@ -21,9 +22,8 @@ from exchange_lab.org import shapes
 from exchange_lab.org.errors import TaskError
 from exchange_lab.org.params import Param
 from exchange_lab.org.registry import Context, register
-from exchange_lab.org.values import render_size, render_timespan
+from exchange_lab.org.values import ConvertError, render_size, render_timespan
 
-_SERVICES: dict[int, MailTransport] = {}
 
 NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 TRACKING_TYPE = "Microsoft.Exchange.Management.TransportLogSearchTasks.MessageTrackingEvent"
@@ -31,20 +31,21 @@ QUEUE_TYPE = "Microsoft.Exchange.Data.QueueViewer.ExtensibleQueueInfo"
 TRANSPORT_SERVICE_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.TransportServer"
 
 
+Handler = t.Callable[[Context, MailTransport, dict[str, t.Any]], list[t.Any]]
+
+
 def attach(org: t.Any, service: MailTransport) -> None:
-    """Make ``service`` the transport the cmdlets of ``org`` read."""
-    _SERVICES[id(org)] = service
+    """Add the transport cmdlets, reading ``service``, to ``org`` (its own table, else the global one)."""
+    add = getattr(org, "register", None) or register
+    for name, handler, options in CMDLETS:
+        add(name, _bound(handler, service), **options)
 
 
-def _service(ctx: Context) -> MailTransport:
-    service = _SERVICES.get(id(ctx.org))
-    if service is None:
-        ctx.fail(TaskError(
-            "The Microsoft Exchange Transport service isn't running in this lab (the mail transport is disabled: mail.enabled is false).",
-            exception_type="Microsoft.Exchange.Management.Tasks.TransportServiceNotRunningException",
-            category=ErrorCategory.ResourceUnavailable,
-        ))
-    return service
+def _bound(handler: Handler, service: MailTransport) -> t.Callable[[Context, dict[str, t.Any]], list[t.Any]]:
+    def run(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
+        return handler(ctx, service, args)
+
+    return run
 
 
 def _server(ctx: Context, service: MailTransport, given: str | None) -> str:
@@ -62,8 +63,6 @@ def _server(ctx: Context, service: MailTransport, given: str | None) -> str:
 
 def parse_datetime(value: t.Any) -> dt.datetime:
     """A DateTime parameter: a real DateTime, ISO-8601 text or US short date ``MM/dd/yyyy [HH:mm[:ss]]``."""
-    from exchange_lab.org.values import ConvertError
-
     if isinstance(value, dt.datetime):
         when = value
     else:
@@ -86,8 +85,6 @@ def parse_datetime(value: t.Any) -> dt.datetime:
 
 
 def parse_result_size(value: t.Any) -> int | None:
-    from exchange_lab.org.values import ConvertError
-
     if isinstance(value, str) and value.strip().lower() == "unlimited":
         return None
     try:
@@ -127,8 +124,7 @@ TRACKING_PARAMS = [
 ]
 
 
-def get_message_tracking_log(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
-    service = _service(ctx)
+def get_message_tracking_log(ctx: Context, service: MailTransport, args: dict[str, t.Any]) -> list[t.Any]:
     server = _server(ctx, service, args.get("Server"))
     query = TrackingQuery(
         start=args.get("Start"), end=args.get("End"), event_id=args.get("EventId"),
@@ -140,11 +136,15 @@ def get_message_tracking_log(ctx: Context, args: dict[str, t.Any]) -> list[t.Any
     )
     records = query.run(service.tracking.records(server))
     if query.result_size is not None and len(records) == query.result_size:
-        ctx.warn(f"There are more results, use ResultSize parameter to view more results.")
-    return [_tracking_object(record, server) for record in records]
+        ctx.warn("There are more results, use ResultSize parameter to view more results.")
+    return [_tracking_object(record, server, ctx) for record in records]
 
 
-def _tracking_object(record: dict[str, t.Any], server: str) -> t.Any:
+def _remoting(ctx: Context, server: str) -> list[tuple[str, t.Any]]:
+    return shapes.remoting_members(server, getattr(ctx, "runspace_id", "") or "")
+
+
+def _tracking_object(record: dict[str, t.Any], server: str, ctx: Context) -> t.Any:
     props: list[tuple[str, t.Any]] = []
     for name, value in record.items():
         if name == "Timestamp":
@@ -153,7 +153,7 @@ def _tracking_object(record: dict[str, t.Any], server: str) -> t.Any:
             value = _string_array(value)
         props.append((name, value))
     props += [("MessageLatency", None), ("MessageLatencyType", "None")]
-    return shapes.obj(shapes.chain(TRACKING_TYPE), TRACKING_TYPE, props, [("PSComputerName", server)])
+    return shapes.obj(shapes.chain(TRACKING_TYPE), TRACKING_TYPE, props, _remoting(ctx, server))
 
 
 # -- Get-Queue / Retry-Queue -------------------------------------------------------------------
@@ -163,8 +163,6 @@ _FILTER_TERM = re.compile(r"""^\s*\(?\s*(\w+)\s+-(eq|ne|gt|lt|ge|le|like|notlike
 
 def parse_filter(text: str) -> list[tuple[str, str, str]]:
     """A minimal OPATH filter: ``Prop -op 'value'`` terms joined by ``-and``."""
-    from exchange_lab.org.values import ConvertError
-
     terms = []
     for part in re.split(r"\s+-and\s+", text.strip(), flags=re.IGNORECASE):
         match = _FILTER_TERM.match(part)
@@ -217,21 +215,20 @@ QUEUE_PARAMS = [Param("Identity", position=0), Param("Server"), Param("Filter", 
                 Param("Exclude", kind="any"), Param("SortOrder", kind="any")]
 
 
-def get_queue(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
-    service = _service(ctx)
+def get_queue(ctx: Context, service: MailTransport, args: dict[str, t.Any]) -> list[t.Any]:
     with service.store.lock:
         selected = _select_queues(ctx, service, args)
         if not args.get("Identity") and not args.get("Filter"):
             server = _server(ctx, service, args.get("Server"))
             selected = [_submission_queue(server)] + selected
-        return [_queue_object(x) for x in selected[: args.get("ResultSize") or None]]
+        return [_queue_object(x, ctx) for x in selected[: args.get("ResultSize") or None]]
 
 
 def _submission_queue(server: str) -> q.Queue:
     return q.Queue(server.upper(), "Submission", q.SUBMISSION, "Submission")
 
 
-def _queue_object(queue: q.Queue) -> t.Any:
+def _queue_object(queue: q.Queue, ctx: Context) -> t.Any:
     identity = shapes.obj(shapes.chain("Microsoft.Exchange.Data.QueueViewer.QueueIdentity", "Microsoft.Exchange.Data.ObjectId"), queue.identity)
     guid: t.Any = None
     if queue.connector_guid:
@@ -254,11 +251,10 @@ def _queue_object(queue: q.Queue) -> t.Any:
         ("Identity", identity), ("IsValid", True), ("ObjectState", "New"),
     ]
     return shapes.obj(shapes.chain(QUEUE_TYPE, "Microsoft.Exchange.Data.QueueViewer.PagedDataObject", "Microsoft.Exchange.Data.ConfigurableObject"),
-                      queue.identity, props, [("PSComputerName", queue.server)])
+                      queue.identity, props, _remoting(ctx, queue.server))
 
 
-def retry_queue(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
-    service = _service(ctx)
+def retry_queue(ctx: Context, service: MailTransport, args: dict[str, t.Any]) -> list[t.Any]:
     if not args.get("Identity") and not args.get("Filter"):
         ctx.fail(TaskError("Retry-Queue needs -Identity or -Filter.", category=ErrorCategory.InvalidArgument))
     with service.store.lock:
@@ -275,8 +271,7 @@ RETRY_PARAMS = [Param("Identity", position=0), Param("Server"), Param("Filter", 
 
 # -- Get-TransportService ---------------------------------------------------------------------
 
-def get_transport_service(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
-    service = _service(ctx)
+def get_transport_service(ctx: Context, service: MailTransport, args: dict[str, t.Any]) -> list[t.Any]:
     identity = args.get("Identity")
     servers = [s for s in service.config.servers if not identity or s.name.lower() == str(identity).split(".", 1)[0].lower()]
     if identity and not servers:
@@ -284,12 +279,10 @@ def get_transport_service(ctx: Context, args: dict[str, t.Any]) -> list[t.Any]:
             f"The operation couldn't be performed because object '{identity}' couldn't be found on '{service.config.domain_controller}'.",
             exception_type=NOT_FOUND, category=ErrorCategory.ObjectNotFound, target=str(identity),
         ))
-    return [_transport_object(service, s.name) for s in servers]
+    return [_transport_object(service, s.name, ctx) for s in servers]
 
 
-def _transport_object(service: MailTransport, server: str) -> t.Any:
-    import os
-
+def _transport_object(service: MailTransport, server: str, ctx: Context) -> t.Any:
     s = service.settings
     root = os.path.join(service.logs_root, server.upper())
 
@@ -316,13 +309,16 @@ def _transport_object(service: MailTransport, server: str) -> t.Any:
     ]
     return shapes.obj(shapes.chain(TRANSPORT_SERVICE_TYPE, "Microsoft.Exchange.Data.Directory.ADConfigurationObject",
                                    "Microsoft.Exchange.Data.Directory.ADObject", "Microsoft.Exchange.Data.ConfigurableObject"),
-                      server, props, [("PSComputerName", server)])
+                      server, props, _remoting(ctx, server))
 
 
-register("Get-MessageTrackingLog", get_message_tracking_log, params=TRACKING_PARAMS,
-         task_class="Microsoft.Exchange.Management.TransportLogSearchTasks.GetMessageTrackingLog")
-register("Get-Queue", get_queue, params=QUEUE_PARAMS, task_class="Microsoft.Exchange.Management.QueueViewerTasks.GetQueue")
-register("Retry-Queue", retry_queue, params=RETRY_PARAMS, writes=True,
-         task_class="Microsoft.Exchange.Management.QueueViewerTasks.RetryQueue")
-register("Get-TransportService", get_transport_service, params=[Param("Identity", position=0), Param("DomainController")],
-         task_class="Microsoft.Exchange.Management.SystemConfigurationTasks.GetTransportService")
+CMDLETS: list[tuple[str, Handler, dict[str, t.Any]]] = [
+    ("Get-MessageTrackingLog", get_message_tracking_log,
+     {"params": TRACKING_PARAMS, "task_class": "Microsoft.Exchange.Management.TransportLogSearchTasks.GetMessageTrackingLog"}),
+    ("Get-Queue", get_queue, {"params": QUEUE_PARAMS, "task_class": "Microsoft.Exchange.Management.QueueViewerTasks.GetQueue"}),
+    ("Retry-Queue", retry_queue,
+     {"params": RETRY_PARAMS, "writes": True, "task_class": "Microsoft.Exchange.Management.QueueViewerTasks.RetryQueue"}),
+    ("Get-TransportService", get_transport_service,
+     {"params": [Param("Identity", position=0), Param("DomainController")],
+      "task_class": "Microsoft.Exchange.Management.SystemConfigurationTasks.GetTransportService"}),
+]
