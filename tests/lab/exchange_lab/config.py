@@ -20,6 +20,16 @@ Example::
       - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
     hosts:                               # name map used by the lab's mail transport (no system resolver)
       smarthost.contoso.net: 127.0.0.2
+    mail:                                # the mail transport (exchange_lab/mail/settings.py); all optional
+      enabled: true                      # false: no SMTP listener and no transport cmdlets
+      smtp_port: 0                       # receive connector port (0 = any free port; smtp_port in the ready JSON)
+      ca_bundle: /path/to/ca.pem         # trust for TlsAuthLevel CertificateValidation/DomainValidation
+      retry_interval: 60                 # seconds between delivery attempts of a queue in Retry (tests: 0.5)
+      message_expiration: 172800         # seconds until a queued message is returned (FAIL + DSN)
+      connect_timeout: 30                # seconds; caps the connector's ConnectionInactivityTimeOut
+      accepted_domains: [fabrikam.org]   # sender domains besides `domain` that may relay
+      receive_max_message_size: 36700160
+      send_event_id: SEND                # or SENDEXTERNAL: the tracking event of a delivery through a connector
 """
 
 from __future__ import annotations
