@@ -65,10 +65,19 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _xml_item(element: ET.Element) -> Any:
-    """Plain value of one item inside a raw <LST> (strings, numbers, or an object's ToString)."""
+def _xml_item(element: ET.Element, refs: Optional[dict[str, ET.Element]] = None) -> Any:
+    """Plain value of one item inside a raw <LST> (strings, numbers, or an object's ToString).
+
+    ``<Ref RefId="n"/>`` (PowerShell serialises a repeated object as a reference) is resolved
+    through ``refs``, the objects of the whole message by RefId.
+    """
     tag = _local(element.tag)
     text = element.text
+    if tag == "Ref":
+        target = (refs or {}).get(element.attrib.get("RefId", ""))
+        if target is None or target is element:
+            return None
+        return _xml_item(target, None)
     if tag == "Nil":
         return None
     if tag == "B":
@@ -81,27 +90,38 @@ def _xml_item(element: ET.Element) -> Any:
                 return child.text or ""
         for child in element:
             if _local(child.tag) in ("LST", "IE", "QUE", "STK"):
-                return [_xml_item(c) for c in child]
+                return [_xml_item(c, refs) for c in child]
         return None
     return text if text is not None else ""
 
 
-def parse_raw_list(text: str) -> list[Any]:
+def parse_raw_list(text: str, refs: Optional[dict[str, ET.Element]] = None) -> list[Any]:
     """Items of a ``<LST>...</LST>`` fragment pypsrp left undeserialised."""
     try:
         root = ET.fromstring(text.strip())
     except ET.ParseError:
         return []
-    return [_xml_item(child) for child in root]
+    return [_xml_item(child, refs) for child in root]
 
 
-def _multivalued_items(obj: Any) -> list[Any]:
+def ref_map(xml_text: Any) -> dict[str, ET.Element]:
+    """Every object of a serialised message by RefId (to resolve ``<Ref>`` inside raw lists)."""
+    if not isinstance(xml_text, str):
+        return {}
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return {}
+    return {el.attrib["RefId"]: el for el in root.iter() if _local(el.tag) == "Obj" and "RefId" in el.attrib}
+
+
+def _multivalued_items(obj: Any, refs: Optional[dict[str, ET.Element]] = None) -> list[Any]:
     items: list[Any] = []
     for part in getattr(obj, "property_sets", []) or []:
         if _looks_like_raw_list(part):
-            items.extend(parse_raw_list(part))
+            items.extend(parse_raw_list(part, refs))
         elif isinstance(part, list):
-            items.extend(to_plain(p) for p in part)
+            items.extend(to_plain(p, refs) for p in part)
     return items
 
 
@@ -121,7 +141,7 @@ def _is_credential(obj: Any) -> bool:
     return any(_strip_deserialized(n) == "System.Management.Automation.PSCredential" for n in _type_names(obj))
 
 
-def to_plain(value: Any) -> Any:
+def to_plain(value: Any, refs: Optional[dict[str, ET.Element]] = None) -> Any:
     """One property value as plain Python: str/int/bool/None, a list, or a credential dict.
 
     Exchange value types collapse to their ``ToString`` (what the shell shows), which the
@@ -129,20 +149,20 @@ def to_plain(value: Any) -> Any:
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         if _looks_like_raw_list(value):
-            return parse_raw_list(value)
+            return parse_raw_list(value, refs)
         return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (list, tuple, set)):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, refs) for v in value]
     if isinstance(value, dict):
-        return {str(to_plain(k)): to_plain(v) for k, v in value.items()}
+        return {str(to_plain(k, refs)): to_plain(v, refs) for k, v in value.items()}
     if isinstance(value, ET.Element):  # an undecryptable SecureString
         return None
     if _is_credential(value) or type(value).__name__ == "PSCredential":
         return {"username": _credential_username(value)}
     if _is_multivalued(value):
-        return _multivalued_items(value)
+        return _multivalued_items(value, refs)
     to_string = getattr(value, "to_string", None)
     if to_string is None:
         to_string = getattr(value, "_to_string", None)
@@ -150,7 +170,7 @@ def to_plain(value: Any) -> Any:
         return to_string
     props = object_properties(value)
     if props:
-        return {k: to_plain(v) for k, v in props.items()}
+        return {k: to_plain(v, refs) for k, v in props.items()}
     return str(value)
 
 
@@ -166,7 +186,8 @@ def object_properties(obj: Any) -> dict[str, Any]:
 
 def object_to_dict(obj: Any) -> dict[str, Any]:
     """A top-level output object (e.g. a Send connector) as {PropertyName: plain value}."""
-    return {name: to_plain(value) for name, value in object_properties(obj).items()}
+    refs = ref_map(getattr(obj, "_xml", None))
+    return {name: to_plain(value, refs) for name, value in object_properties(obj).items()}
 
 
 # --------------------------------------------------------------------------------------------

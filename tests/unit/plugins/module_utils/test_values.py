@@ -175,6 +175,8 @@ RAW_CONNECTOR = """<Obj RefId="0"><TN RefId="0">
 <Obj N="ErrorPolicies" RefId="11"><TN RefId="8"><T>Deserialized.Microsoft.Exchange.Data.ErrorPolicies</T><T>Deserialized.System.Enum</T>
 <T>Deserialized.System.Object</T></TN><ToString>DowngradeDnsFailures, DowngradeCustomFailures</ToString><I32>3</I32></Obj>
 <Obj N="Empty" RefId="12"><TNRef RefId="1" /><LST /></Obj>
+<Obj N="HomeMtaServerId" RefId="13"><TN RefId="9"><T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN><ToString>EX02</ToString><Props><S N="Name">EX02</S></Props></Obj>
+<Obj N="AlsoServers" RefId="14"><TNRef RefId="1" /><LST><Ref RefId="13" /><Ref RefId="10" /></LST></Obj>
 </Props></Obj>"""
 
 
@@ -193,6 +195,8 @@ def test_pypsrp_deserialised_connector_to_dict():
     assert props["SourceTransportServers"] == ["EX01"]
     assert props["ErrorPolicies"] == "DowngradeDnsFailures, DowngradeCustomFailures"
     assert props["Empty"] == []
+    assert props["HomeMtaServerId"] == "EX02"
+    assert props["AlsoServers"] == ["EX02", "EX01"]  # <Ref> inside a raw list resolved by RefId
     assert props["Guid"] == str(uuid.UUID("0f2c7a3e-1b2c-4d5e-8f90-123456789abc"))
     assert props["DNSRoutingEnabled"] is False and props["Port"] == 25 and props["TlsAuthLevel"] is None
 

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options and attributes shared by every module of mailflow.exchange."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The connection to Exchange's remote PowerShell endpoint (module_utils/_session.py).
+    DOCUMENTATION = r"""
+options:
+  server:
+    description:
+      - Name or address of the Exchange server whose remote PowerShell endpoint is used.
+      - Required; if not given, the value of the environment variable E(EXCHANGE_SERVER) is used.
+    type: str
+  server_port:
+    description:
+      - TCP port of the endpoint. It is not called C(port) because M(mailflow.exchange.send_connector) has an option
+        C(port), the connector's own SMTP port for its smart hosts.
+      - Defaults to V(80) with O(protocol=http) and V(443) with O(protocol=https).
+      - If not given, the environment variable E(EXCHANGE_PORT) is used.
+    type: int
+  protocol:
+    description:
+      - V(http) is what Exchange documents together with Kerberos, which encrypts the session itself.
+      - Use V(https) with O(auth=basic); basic authentication over V(http) sends the credentials in clear text.
+      - Defaults to V(http). If not given, the environment variable E(EXCHANGE_PROTOCOL) is used.
+    type: str
+    choices: [http, https]
+  path:
+    description:
+      - URL path of the endpoint. Defaults to V(PowerShell).
+      - If not given, the environment variable E(EXCHANGE_PATH) is used.
+    type: str
+  configuration_name:
+    description:
+      - The PowerShell session configuration of the endpoint.
+    type: str
+    default: Microsoft.Exchange
+  auth:
+    description:
+      - Authentication to the endpoint. Exchange expects V(kerberos); V(negotiate), V(ntlm), V(basic) and V(credssp) work
+        where the PowerShell virtual directory allows them.
+      - Defaults to V(kerberos). If not given, the environment variable E(EXCHANGE_AUTH) is used.
+    type: str
+    choices: [kerberos, negotiate, ntlm, basic, credssp]
+  username:
+    description:
+      - User to connect as, preferably as a UPN (V(admin@contoso.com)). With V(kerberos) and no user, the current ticket is used.
+      - If not given, the environment variable E(EXCHANGE_USERNAME) is used.
+    type: str
+  password:
+    description:
+      - Password of O(username). If not given, the environment variable E(EXCHANGE_PASSWORD) is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to validate the server certificate with O(protocol=https). Set to V(false) only for test systems.
+      - Defaults to V(true). If not given, the environment variable E(EXCHANGE_VALIDATE_CERTS) is used.
+    type: bool
+  ca_cert:
+    description:
+      - CA bundle (PEM) used to validate the server certificate with O(protocol=https).
+      - If not given, the environment variable E(EXCHANGE_CA_CERT) is used.
+    type: path
+  connection_timeout:
+    description:
+      - Seconds to wait for a connection to the endpoint.
+    type: int
+    default: 30
+  operation_timeout:
+    description:
+      - Seconds a single WSMan operation may take on the server.
+    type: int
+    default: 20
+  domain_controller:
+    description:
+      - Domain controller Exchange reads and writes through, passed as C(-DomainController) to every C(*-SendConnector) cmdlet.
+      - Pin it so that a change is read back from the same DC right after it is made (AD replication).
+    type: str
+notes:
+  - The modules run on the controller (or in the execution environment) and talk to Exchange over PowerShell remoting
+    with C(pypsrp). Exchange's endpoint accepts only cmdlets with parameters, which is all the modules send.
+  - Every connection option can come from an environment variable, so an AWX custom credential type with an C(env)
+    injector, molecule and the command line all work the same way. Set them once per play with
+    C(module_defaults) and the action group C(group/mailflow.exchange.exchange).
+requirements:
+  - pypsrp >= 0.9.1 (and pyspnego with its kerberos extra for O(auth=kerberos))
+  - jsonschema
+"""
+
+    # Attributes shared by all modules.
+    ATTRIBUTES = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/mailflow.exchange.exchange) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - mailflow.exchange.exchange
+  platform:
+    description: Runs on the controller (or execution environment) and manages Exchange over PowerShell remoting.
+    support: full
+    platforms: posix
+"""

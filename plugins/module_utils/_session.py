@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+The connection to Exchange's remote PowerShell endpoint, behind one small interface:
+``ExchangeSession.run(cmdlet, params) -> list[dict]``. One RunspacePool per module run,
+cmdlets only (Exchange's endpoint runs in no-language mode), keys exchanged before any
+credential is sent, and every failure turned into one clear sentence (``ExchangeError``).
+A longer-lived shared session can replace this class without touching the modules.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from typing import Any, Optional
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import object_to_dict, to_plain
+
+PYPSRP_IMPORT_ERROR = None
+try:
+    from pypsrp.complex_objects import PSCredential
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError, WinRMError
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.wsman import WSMan
+except ImportError:  # pragma: no cover - reported through missing_required_lib
+    PYPSRP_IMPORT_ERROR = traceback.format_exc()
+
+HAS_PYPSRP = PYPSRP_IMPORT_ERROR is None
+
+AUTH_CHOICES = ["kerberos", "negotiate", "ntlm", "basic", "credssp"]
+
+CONNECTION_ARGSPEC: dict[str, Any] = {
+    "server": {"type": "str", "fallback": (env_fallback, ["EXCHANGE_SERVER"])},
+    # Not "port": send_connector's own "port" is the connector's -Port (the smart hosts' SMTP port).
+    "server_port": {"type": "int", "fallback": (env_fallback, ["EXCHANGE_PORT"])},
+    "protocol": {"type": "str", "choices": ["http", "https"], "fallback": (env_fallback, ["EXCHANGE_PROTOCOL"])},
+    "path": {"type": "str", "fallback": (env_fallback, ["EXCHANGE_PATH"])},
+    "configuration_name": {"type": "str", "default": "Microsoft.Exchange"},
+    "auth": {"type": "str", "choices": AUTH_CHOICES, "fallback": (env_fallback, ["EXCHANGE_AUTH"])},
+    "username": {"type": "str", "fallback": (env_fallback, ["EXCHANGE_USERNAME"])},
+    "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["EXCHANGE_PASSWORD"])},
+    "validate_certs": {"type": "bool", "fallback": (env_fallback, ["EXCHANGE_VALIDATE_CERTS"])},
+    "ca_cert": {"type": "path", "fallback": (env_fallback, ["EXCHANGE_CA_CERT"])},
+    "connection_timeout": {"type": "int", "default": 30},
+    "operation_timeout": {"type": "int", "default": 20},
+    "domain_controller": {"type": "str"},
+}
+
+
+class ExchangeError(Exception):
+    """A failure to show the user as is: one sentence, no traceback."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class CmdletError(ExchangeError):
+    """A cmdlet reported an error (terminating or not)."""
+
+    def __init__(self, cmdlet: str, message: str, error_id: str = "", category: str = "", reason: str = "") -> None:
+        text = "%s failed: %s" % (cmdlet, message)
+        super().__init__(text, cmdlet=cmdlet, error_id=error_id, category=category)
+        self.cmdlet = cmdlet
+        self.error_message = message
+        self.error_id = error_id
+        self.category = category
+        self.reason = reason
+
+    @property
+    def not_found(self) -> bool:
+        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
+        return "objectnotfound" in haystack or "managementobjectnotfound" in haystack
+
+    @property
+    def not_recognized(self) -> bool:
+        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
+        return "commandnotfound" in haystack
+
+
+def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """Module parameters (after env fallbacks) with their defaults filled in, validated."""
+    server = params.get("server")
+    if not server:
+        raise ExchangeError("server is required: give the Exchange server's name (or set EXCHANGE_SERVER)")
+    protocol = params.get("protocol") or "http"
+    auth = params.get("auth") or "kerberos"
+    port = params.get("server_port") or (443 if protocol == "https" else 80)
+    if not 1 <= int(port) <= 65535:
+        raise ExchangeError("server_port %s is outside 1-65535" % port)
+    validate_certs = params.get("validate_certs")
+    return {
+        "server": server,
+        "port": int(port),
+        "protocol": protocol,
+        "path": (params.get("path") or "PowerShell").strip("/"),
+        "configuration_name": params.get("configuration_name") or "Microsoft.Exchange",
+        "auth": auth,
+        "username": params.get("username"),
+        "password": params.get("password"),
+        "validate_certs": True if validate_certs is None else bool(validate_certs),
+        "ca_cert": params.get("ca_cert"),
+        "connection_timeout": int(params.get("connection_timeout") or 30),
+        "operation_timeout": int(params.get("operation_timeout") or 20),
+        "domain_controller": params.get("domain_controller"),
+    }
+
+
+def endpoint_url(settings: dict[str, Any]) -> str:
+    return "%s://%s:%d/%s" % (settings["protocol"], settings["server"], settings["port"], settings["path"])
+
+
+def _error_text(record: Any) -> tuple[str, str, str, str]:
+    """(message, FullyQualifiedErrorId, category, reason) of a pypsrp ErrorRecord."""
+    message = ""
+    exception = getattr(record, "exception", None)
+    if exception is not None:
+        plain = to_plain(exception)
+        if isinstance(plain, dict):
+            message = str(plain.get("Message") or "")
+        elif plain:
+            message = str(plain)
+    message = message or getattr(record, "details_message", None) or getattr(record, "message", None) or str(record)
+    return (
+        str(message).strip(),
+        str(getattr(record, "fq_error", "") or ""),
+        str(getattr(record, "reason", "") or ""),
+        str(getattr(record, "category", "") or ""),
+    )
+
+
+class ExchangeSession:
+    """One RunspacePool on Exchange's endpoint; use as a context manager."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.url = endpoint_url(settings)
+        self._pool: Any = None
+        self._keys_exchanged = False
+        self.warnings: list[str] = []
+        self.calls: list[str] = []
+
+    # ---- life cycle ---------------------------------------------------------------------
+    def __enter__(self) -> "ExchangeSession":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _wsman(self) -> Any:
+        s = self.settings
+        ssl = s["protocol"] == "https"
+        cert_validation: Any = s["validate_certs"]
+        if ssl and cert_validation and s.get("ca_cert"):
+            cert_validation = s["ca_cert"]
+        encryption = "auto"
+        if not ssl and s["auth"] == "basic":
+            # Basic over plain HTTP has no message encryption; Exchange allows it only when the
+            # administrator enabled it, and the credentials travel in clear text.
+            encryption = "never"
+            self.warnings.append(
+                "basic authentication over http sends the Exchange credentials in clear text; use protocol https"
+            )
+        return WSMan(
+            s["server"],
+            port=s["port"],
+            path=s["path"],
+            ssl=ssl,
+            auth=s["auth"],
+            username=s.get("username"),
+            password=s.get("password"),
+            cert_validation=cert_validation,
+            connection_timeout=s["connection_timeout"],
+            operation_timeout=s["operation_timeout"],
+            read_timeout=s["operation_timeout"] + 10,
+            encryption=encryption,
+        )
+
+    def open(self) -> None:
+        def _open() -> None:
+            self._pool = RunspacePool(self._wsman(), configuration_name=self.settings["configuration_name"])
+            self._pool.open()
+
+        self._guard(_open)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            pool.close()
+        except Exception:  # closing is best effort: the work is already done or reported
+            pass
+
+    # ---- the one interface ------------------------------------------------------------
+    def run(self, cmdlet: str, params: Optional[list] = None) -> list[dict[str, Any]]:
+        """Run one cmdlet with parameters; return its output objects as plain dicts.
+
+        Raises CmdletError for an Exchange error (non-terminating ErrorRecord or Failed
+        pipeline) and ExchangeError for a transport problem.
+        """
+        params = list(params or [])
+        if any(isinstance(value, Credential) for _name, value in params) and not self._keys_exchanged:
+            self._guard(self._pool.exchange_keys)
+            self._keys_exchanged = True
+        self.calls.append(cmdlet)
+
+        def _invoke() -> Any:
+            ps = PowerShell(self._pool)
+            ps.add_cmdlet(cmdlet)
+            for name, value in params:
+                ps.add_parameter(name, self._wire(value))
+            output = ps.invoke()
+            return ps, output
+
+        ps, output = self._guard(_invoke)
+        errors = list(ps.streams.error)
+        for warning in ps.streams.warning:
+            text = getattr(warning, "message", None) or str(warning)
+            self.warnings.append("%s: %s" % (cmdlet, text))
+        if errors or ps.had_errors:
+            if errors:
+                message, error_id, reason, category = _error_text(errors[0])
+            else:
+                message, error_id, reason, category = "the pipeline failed without an error record", "", "", ""
+            raise CmdletError(cmdlet, message, error_id=error_id, category=category, reason=reason)
+        return [object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj} for obj in output]
+
+    @staticmethod
+    def _wire(value: Any) -> Any:
+        if isinstance(value, Credential):
+            return PSCredential(username=value.username, password=value.password)
+        if isinstance(value, dict):
+            return {key: ExchangeSession._wire(val) for key, val in value.items()}
+        return value
+
+    # ---- errors -------------------------------------------------------------------------
+    def _guard(self, func: Any) -> Any:
+        try:
+            return func()
+        except ExchangeError:
+            raise
+        except AuthenticationError:
+            raise ExchangeError(
+                "%s rejected the credentials of user %s with %s authentication (HTTP 401): check username and "
+                "password, and that the PowerShell virtual directory allows %s authentication"
+                % (self.url, self.settings.get("username") or "(none)", self.settings["auth"], self.settings["auth"])
+            )
+        except WinRMTransportError as err:
+            raise ExchangeError(self._http_error(err.code))
+        except WSManFaultError as err:
+            reason = (getattr(err, "reason", None) or str(err)).strip()
+            raise ExchangeError(
+                "%s refused the session (WSMan fault %s): %s; check configuration_name (%s)"
+                % (self.url, getattr(err, "code", "?"), reason, self.settings["configuration_name"])
+            )
+        except Exception as err:  # map the transport's exceptions; nothing escapes as a traceback
+            raise ExchangeError(self._network_error(err))
+
+    def _http_error(self, code: int) -> str:
+        if code == 404:
+            return "%s was not found (HTTP 404): check server, port and path (Exchange uses /PowerShell)" % self.url
+        if code == 403:
+            return "%s refused access (HTTP 403): the user may not use remote PowerShell or SSL is required" % self.url
+        if code == 401:
+            return "%s rejected the credentials (HTTP 401)" % self.url
+        return "%s answered HTTP %s instead of a remote PowerShell reply" % (self.url, code)
+
+    def _network_error(self, err: Exception) -> str:
+        chain = []
+        current: Any = err
+        while current is not None and len(chain) < 8:
+            chain.append(current)
+            current = current.__cause__ or current.__context__ or (current.args[0] if current.args and isinstance(current.args[0], BaseException) else None)
+        names = " ".join(type(e).__name__ for e in chain)
+        text = " ".join(str(e) for e in chain)
+        lowered = (names + " " + text).lower()
+        if "ssl" in lowered or "certificate" in lowered:
+            return (
+                "TLS certificate validation failed for %s: give the CA that signed the server certificate in ca_cert "
+                "(or EXCHANGE_CA_CERT), or set validate_certs false only for a test system" % self.url
+            )
+        if "timeout" in lowered or "timed out" in lowered:
+            return "%s did not answer within %s seconds (timeout): check the server and the network" % (
+                self.url, self.settings["connection_timeout"])
+        if "refused" in lowered:
+            return "could not connect to %s: connection refused (is the server listening on port %d?)" % (
+                self.url, self.settings["port"])
+        if isinstance(err, socket.gaierror) or "name or service not known" in lowered or "getaddrinfo" in lowered \
+                or "failed to resolve" in lowered or "nodename nor servname" in lowered:
+            return "could not resolve the server name %s" % self.settings["server"]
+        if "kerberos" in lowered or "gss" in lowered or "spnego" in lowered:
+            return "%s authentication to %s failed: %s" % (self.settings["auth"], self.url, str(err).splitlines()[0])
+        if isinstance(err, (ConnectionError, OSError)):
+            return "could not connect to %s: %s" % (self.url, str(err).splitlines()[0] if str(err) else type(err).__name__)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return "remote PowerShell to %s failed: %s" % (self.url, first)

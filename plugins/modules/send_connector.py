@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: send_connector
+short_description: Manage an Exchange Server Send connector
+version_added: 0.1.0
+description:
+  - Create, change or remove a Send connector of Exchange Server 2016, 2019 or Subscription Edition, for example one that
+    routes outbound mail through smart hosts, over PowerShell remoting.
+  - Only the settings a task gives are managed. Both sides are compared after normalising them, so V(*) equals
+    V(SMTP:*;1), V([192.168.3.2]) equals V(192.168.3.2), V(35MB) equals V(35 MB (36,700,160 bytes)), enum values and
+    host names compare in any case, and the order of address spaces, smart hosts and source servers does not matter.
+  - The task is validated (JSON Schema, including the parameter rules Exchange documents) before anything is sent; all
+    violations are reported at once, each with its path. The connector as it would be after the change is validated
+    again after the single read, before the single write.
+  - A run that changes nothing makes exactly one call (C(Get-SendConnector)); a change makes one more
+    (C(New-), C(Set-) or C(Remove-SendConnector)). Switching between DNS and smart-host routing happens in that one call.
+extends_documentation_fragment:
+  - mailflow.exchange.exchange
+  - mailflow.exchange.exchange.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the connector and reports the command that would run without running it.
+  diff_mode:
+    support: full
+    details: Normalised settings before and after; a password is never shown.
+  idempotent:
+    support: partial
+    details:
+      - The password of O(authentication_credential) cannot be read back from Exchange. With O(update_password=always)
+        it is sent, and the task reports a change, on every run.
+      - O(usage) is set only when the connector is created.
+options:
+  name:
+    description:
+      - Name of the Send connector; it identifies the connector in the whole organisation.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the connector or brings the given settings to the wanted values.
+      - V(absent) removes it (C(Remove-SendConnector -Confirm:$false)).
+    type: str
+    choices: [present, absent]
+    default: present
+  update_password:
+    description:
+      - V(on_create) sends the password of O(authentication_credential) only when the connector is created or the user
+        name changes, so that the task stays idempotent.
+      - V(always) sends it on every run (use it to rotate a password); the task then always reports a change.
+    type: str
+    choices: [always, on_create]
+    default: on_create
+  address_spaces:
+    description:
+      - Address spaces the connector routes mail for; required to create it.
+      - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with
+        C(domain), C(type) (default V(SMTP)) and C(cost) (1-100, default 1).
+      - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
+      - Exchange parameter C(-AddressSpaces).
+    type: raw
+  usage:
+    description:
+      - Usage type V(Custom), V(Internal), V(Internet) or V(Partner) (any case). It only sets a default maximum message
+        size.
+      - Used when the connector is created; Exchange can neither change nor show it later, so for an existing connector
+        it is not compared and a warning says so.
+      - Exchange parameter C(-Usage).
+    type: str
+  dns_routing_enabled:
+    description:
+      - V(true) routes by DNS MX records, V(false) through O(smart_hosts).
+      - When O(smart_hosts) are given and this is not, it is set to V(false) in the same call, as Exchange requires.
+      - Exchange parameter C(-DNSRoutingEnabled).
+    type: bool
+  smart_hosts:
+    description:
+      - Smart hosts (IP addresses or FQDNs) the connector relays mail through. V([192.168.3.2]) is accepted as well.
+      - A list sets the whole list; a mapping with C(add) and/or C(remove) lists is sent as C(@{Add=...; Remove=...}).
+      - Exchange parameter C(-SmartHosts).
+    type: raw
+  smart_host_auth_mechanism:
+    description:
+      - How the connector authenticates to its smart hosts, V(None), V(BasicAuth), V(BasicAuthRequireTLS),
+        V(ExchangeServer) or V(ExternalAuthoritative) (any case).
+      - V(BasicAuth) and V(BasicAuthRequireTLS) need O(authentication_credential).
+      - Exchange parameter C(-SmartHostAuthMechanism).
+    type: str
+  authentication_credential:
+    description:
+      - User name and password the connector sends to its smart hosts. The user name is read back and compared; the
+        password is not readable, see O(update_password).
+      - Exchange parameter C(-AuthenticationCredential).
+    type: dict
+    suboptions:
+      username:
+        description: User name.
+        type: str
+        required: true
+      password:
+        description: Password; never shown in output, diff or commands.
+        type: str
+        required: true
+  source_transport_servers:
+    description:
+      - Mailbox servers that host the connector, by name. A list sets the whole list; a mapping with C(add) and/or
+        C(remove) changes only those.
+      - Exchange parameter C(-SourceTransportServers).
+    type: raw
+  is_scoped_connector:
+    description:
+      - Whether only transport servers in the source servers' AD site may use the connector. Exchange parameter
+        C(-IsScopedConnector).
+    type: bool
+  port:
+    description:
+      - TCP port used to reach the smart hosts, 0-65535. Exchange parameter C(-Port).
+    type: int
+  fqdn:
+    description:
+      - Name the connector uses in EHLO/HELO and to pick its TLS certificate; an empty string clears it.
+      - Exchange parameter C(-Fqdn).
+    type: str
+  require_tls:
+    description:
+      - Whether every message must go out over TLS. Exchange parameter C(-RequireTLS).
+    type: bool
+  ignore_starttls:
+    description:
+      - Whether to ignore the STARTTLS offer of the remote server; must be V(false) with O(require_tls=true).
+      - Exchange parameter C(-IgnoreSTARTTLS).
+    type: bool
+  tls_auth_level:
+    description:
+      - V(EncryptionOnly), V(CertificateValidation) or V(DomainValidation) (any case); an empty string clears it.
+      - Needs O(require_tls=true) and O(ignore_starttls=false).
+      - Exchange parameter C(-TlsAuthLevel).
+    type: str
+  tls_domain:
+    description:
+      - Domain (V(contoso.com) or V(*.contoso.com)) the smart host certificate must match with V(DomainValidation);
+        an empty string clears it. Exchange parameter C(-TlsDomain).
+    type: str
+  tls_certificate_name:
+    description:
+      - Certificate the connector presents, as C(<I>issuer<S>subject); an empty string clears it.
+      - Exchange parameter C(-TlsCertificateName).
+    type: str
+  max_message_size:
+    description:
+      - Largest message the connector sends, as bytes, a number with B, KB, MB, GB or TB (V(35MB)), or V(unlimited).
+      - Exchange rounds bytes up to a whole KB; the comparison does the same. Exchange parameter C(-MaxMessageSize).
+    type: raw
+  protocol_logging_level:
+    description:
+      - V(None) or V(Verbose) (any case). Exchange parameter C(-ProtocolLoggingLevel).
+    type: str
+  enabled:
+    description:
+      - Whether the connector is used for routing. Exchange parameter C(-Enabled).
+    type: bool
+  comment:
+    description:
+      - Free text; an empty string clears it. Exchange parameter C(-Comment).
+    type: str
+  connection_inactivity_timeout:
+    description:
+      - Idle time before the connector closes a connection, as C([d.]hh:mm:ss) or a number of seconds, from
+        V(00:00:01) to V(1.00:00:00). Exchange parameter C(-ConnectionInactivityTimeOut).
+    type: raw
+  smtp_max_messages_per_connection:
+    description:
+      - Messages sent over one connection (at least 1). Exchange parameter C(-SmtpMaxMessagesPerConnection).
+    type: int
+  force_helo:
+    description:
+      - Whether to send HELO instead of EHLO. Exchange parameter C(-ForceHELO).
+    type: bool
+  domain_secure_enabled:
+    description:
+      - Mutual TLS domain security; needs DNS routing. Exchange parameter C(-DomainSecureEnabled).
+    type: bool
+  error_policies:
+    description:
+      - V(Default), or any of V(DowngradeDnsFailures), V(DowngradeCustomFailures), V(UpgradeCustomFailures).
+      - Exchange parameter C(-ErrorPolicies).
+    type: list
+    elements: str
+  use_external_dns_servers_enabled:
+    description:
+      - Whether to use the external DNS servers of the transport service. Exchange parameter
+        C(-UseExternalDNSServersEnabled).
+    type: bool
+  source_ip_address:
+    description:
+      - Local IP address the connector sends from (Edge Transport servers only). Exchange parameter C(-SourceIPAddress).
+    type: str
+  frontend_proxy_enabled:
+    description:
+      - Whether outbound mail is proxied through the Front End Transport service. Exchange parameter
+        C(-FrontendProxyEnabled).
+    type: bool
+  cloud_services_mail_enabled:
+    description:
+      - Hybrid header handling for mail to Exchange Online; use it only when Microsoft tells you to.
+      - Exchange parameter C(-CloudServicesMailEnabled).
+    type: bool
+  connector_type:
+    description:
+      - V(Default), or V(XPremises) for a connector to Microsoft 365 (any case). Exchange parameter C(-ConnectorType).
+    type: str
+seealso:
+  - module: mailflow.exchange.smart_host
+  - module: mailflow.exchange.send_connector_info
+author:
+  - mailflow.exchange contributors
+"""
+
+EXAMPLES = r"""
+---
+- name: Route all outbound mail through the smart host 192.168.3.2 (the documented Exchange example)
+  mailflow.exchange.send_connector:
+    server: ex01.contoso.com
+    name: Smart host to Internet
+    address_spaces: ['*']
+    usage: Custom
+    dns_routing_enabled: false
+    smart_hosts: [192.168.3.2]
+    smart_host_auth_mechanism: None
+
+- name: Authenticate to the smart host, only inside TLS, from two source servers
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    smart_hosts: [relay.contoso.net]
+    smart_host_auth_mechanism: BasicAuthRequireTLS
+    authentication_credential:
+      username: relay-user
+      password: "{{ relay_password }}"
+    source_transport_servers: [EX01, EX02]
+    require_tls: true
+    tls_auth_level: DomainValidation
+    tls_domain: relay.contoso.net
+    max_message_size: 35MB
+
+- name: Rotate the smart host password
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    authentication_credential:
+      username: relay-user
+      password: "{{ new_relay_password }}"
+    update_password: always
+
+- name: Add one address space and one smart host, keep the others
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    address_spaces:
+      add: ['fabrikam.com;2']
+    smart_hosts:
+      add: [192.168.3.3]
+
+- name: Set the connection once for every module of the collection
+  module_defaults:
+    group/mailflow.exchange.exchange:
+      server: ex01.contoso.com
+      auth: kerberos
+      domain_controller: dc01.contoso.com
+  block:
+    - name: Remove a connector
+      mailflow.exchange.send_connector:
+        name: Old relay
+        state: absent
+"""
+
+RETURN = r"""
+connector:
+  description:
+    - The connector after the task, normalised, with the same keys as the module's options (and C(name)), so it can be
+      given back as input. Empty after O(state=absent).
+    - In check mode, the state the change would produce.
+  returned: always
+  type: dict
+  sample:
+    name: Smart host to Internet
+    address_spaces: ['SMTP:*;1']
+    dns_routing_enabled: false
+    smart_hosts: [192.168.3.2]
+    smart_host_auth_mechanism: None
+    port: 25
+    max_message_size: 36700160
+    connection_inactivity_timeout: '00:10:00'
+commands:
+  description:
+    - The Exchange Management Shell lines that ran (or, in check mode, would run). A credential is shown as
+      C((Get-Credential)).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - New-SendConnector -Name 'Smart host to Internet' -AddressSpaces 'SMTP:*;1' -Usage Custom -DNSRoutingEnabled $false
+      -SmartHosts '192.168.3.2' -SmartHostAuthMechanism None
+errors:
+  description: Every validation error, each as C(path: message), when the task is invalid.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["smart_hosts[0]: 'bad host!' is neither an IP address nor a host name"]
+"""
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager, result
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
+
+
+def argument_spec():
+    spec = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
+    }
+    spec.update(_options.argument_spec())
+    return spec
+
+
+def main():
+    module = exchange_module(argument_spec(), supports_check_mode=True)
+    params = module.params
+    name = params["name"]
+    task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
+    if params["state"] == "present":
+        errors = _schema.validate(dict(implied(task), name=name), "task")
+        if errors:
+            module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
+
+    def work(session):
+        manager = ConnectorManager(session, params.get("domain_controller"), module.check_mode)
+        try:
+            if params["state"] == "absent":
+                plan = manager.absent(name)
+                return result(plan, {}, manager, module._diff)
+            plan, after = manager.present(name, task, params["update_password"])
+            res = result(plan, after, manager, module._diff)
+            for warning in manager.warnings:
+                module.warn(warning)
+            return res
+        except Exception as err:
+            err.commands = manager.commands
+            raise
+
+    run_with_session(module, work)
+
+
+if __name__ == "__main__":
+    main()

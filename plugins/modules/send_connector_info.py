@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: send_connector_info
+short_description: Read Exchange Server Send connectors
+version_added: 0.1.0
+description:
+  - Return all Send connectors of the organisation, or the one named O(name), with one C(Get-SendConnector) call.
+  - Each connector has the same keys as the options of M(mailflow.exchange.send_connector), normalised the same way,
+    so it can be given back to that module as input; C(guid), C(identity) and C(distinguished_name) are added.
+extends_documentation_fragment:
+  - mailflow.exchange.exchange
+  - mailflow.exchange.exchange.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Only reads.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Name of one Send connector. Without it, every Send connector is returned.
+      - A name that does not exist returns an empty list; it is not an error.
+    type: str
+seealso:
+  - module: mailflow.exchange.send_connector
+author:
+  - mailflow.exchange contributors
+"""
+
+EXAMPLES = r"""
+---
+- name: Read the connector of the documented smart host example
+  mailflow.exchange.send_connector_info:
+    server: ex01.contoso.com
+    name: Smart host to Internet
+  register: found
+
+- name: Show its smart hosts
+  ansible.builtin.debug:
+    msg: "{{ found.connectors[0].smart_hosts }}"
+  when: found.connectors | length > 0
+
+- name: Read every Send connector
+  mailflow.exchange.send_connector_info:
+    server: ex01.contoso.com
+  register: all_connectors
+"""
+
+RETURN = r"""
+connectors:
+  description:
+    - The connectors, each with the keys of M(mailflow.exchange.send_connector)'s options (except C(usage), which
+      Exchange does not show, and the password) plus C(name), C(guid), C(identity) and C(distinguished_name).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: Smart host to Internet
+      guid: 382bea8f-fb9a-4bc1-a16f-ee14abbb09b2
+      identity: Smart host to Internet
+      address_spaces: ['SMTP:*;1']
+      dns_routing_enabled: false
+      smart_hosts: [192.168.3.2]
+      smart_host_auth_mechanism: None
+      authentication_credential: null
+      source_transport_servers: [EX01]
+      port: 25
+      max_message_size: 36700160
+      connection_inactivity_timeout: '00:10:00'
+      error_policies: [Default]
+"""
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+
+
+def connector_info(raw):
+    info = {"name": raw.get("Name")}
+    info.update(_options.identity_from_exchange(raw))
+    info.update(_options.from_exchange(raw))
+    return info
+
+
+def main():
+    module = exchange_module({"name": {"type": "str"}}, supports_check_mode=True)
+
+    def work(session):
+        manager = ConnectorManager(session, module.params.get("domain_controller"))
+        found = manager.get_raw(module.params.get("name"))
+        return {"changed": False, "connectors": [connector_info(raw) for raw in found]}
+
+    run_with_session(module, work)
+
+
+if __name__ == "__main__":
+    main()

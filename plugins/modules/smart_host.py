@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smart_host
+short_description: Manage the smart hosts of an Exchange Server Send connector
+version_added: 0.1.0
+description:
+  - Add or remove smart hosts of one existing Send connector, as the "Add smart host" dialog of the Exchange admin
+    center does, and optionally set how the connector authenticates to them.
+  - Adding the first smart host to a connector that routes by DNS switches it to smart-host routing in the same
+    C(Set-SendConnector) call. Removing the last one is refused unless O(fallback_to_dns=true), which switches the
+    connector back to DNS routing in the same call.
+  - Smart hosts compare normalised (V([192.168.3.2]) equals V(192.168.3.2), host names in any case, order ignored). A
+    run that changes nothing makes one C(Get-SendConnector) call; a change makes one C(Set-SendConnector) call more,
+    with C(@{Add=...; Remove=...}) so that other smart hosts are left alone.
+extends_documentation_fragment:
+  - mailflow.exchange.exchange
+  - mailflow.exchange.exchange.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the connector and reports the command that would run without running it.
+  diff_mode:
+    support: full
+    details: Normalised connector settings before and after; a password is never shown.
+  idempotent:
+    support: partial
+    details: With O(update_password=always) the password is sent, and a change reported, on every run.
+options:
+  connector:
+    description:
+      - Name of the Send connector. It must exist; create it with M(mailflow.exchange.send_connector).
+    type: str
+    required: true
+  hosts:
+    description:
+      - Smart hosts, as IP addresses or FQDNs.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(present) adds the listed smart hosts that are missing; V(absent) removes the listed ones that are there.
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - With O(state=present), make O(hosts) exactly the connector's smart hosts, removing any other.
+    type: bool
+    default: false
+  fallback_to_dns:
+    description:
+      - Allow removing the last smart host; the connector then routes by DNS again (C(-DNSRoutingEnabled $true) in the
+        same call). Without it, such a task fails and changes nothing.
+    type: bool
+    default: false
+  auth_mechanism:
+    description:
+      - How the connector authenticates to its smart hosts, V(None), V(BasicAuth), V(BasicAuthRequireTLS),
+        V(ExchangeServer) or V(ExternalAuthoritative) (any case). Exchange parameter C(-SmartHostAuthMechanism).
+    type: str
+  authentication_credential:
+    description:
+      - User name and password for V(BasicAuth) and V(BasicAuthRequireTLS). Exchange parameter
+        C(-AuthenticationCredential).
+    type: dict
+    suboptions:
+      username:
+        description: User name; read back and compared.
+        type: str
+        required: true
+      password:
+        description: Password; never shown in output, diff or commands.
+        type: str
+        required: true
+  update_password:
+    description:
+      - V(on_create) sends the password only when the user name changes (or no credential is set yet).
+      - V(always) sends it on every run; the task then always reports a change.
+    type: str
+    choices: [always, on_create]
+    default: on_create
+seealso:
+  - module: mailflow.exchange.send_connector
+author:
+  - mailflow.exchange contributors
+"""
+
+EXAMPLES = r"""
+---
+- name: Add the smart host 192.168.3.2 to the documented example connector, without authentication
+  mailflow.exchange.smart_host:
+    server: ex01.contoso.com
+    connector: Smart host to Internet
+    hosts: [192.168.3.2]
+    auth_mechanism: None
+
+- name: Make relay1 and relay2 the only smart hosts, with basic authentication inside TLS
+  mailflow.exchange.smart_host:
+    connector: Smart host to Internet
+    hosts: [relay1.contoso.net, relay2.contoso.net]
+    exclusive: true
+    auth_mechanism: BasicAuthRequireTLS
+    authentication_credential:
+      username: relay-user
+      password: "{{ relay_password }}"
+
+- name: Remove the last smart host and route by DNS again
+  mailflow.exchange.smart_host:
+    connector: Smart host to Internet
+    hosts: [relay1.contoso.net, relay2.contoso.net]
+    state: absent
+    fallback_to_dns: true
+"""
+
+RETURN = r"""
+smart_hosts:
+  description: The connector's smart hosts after the task (normalised).
+  returned: success
+  type: list
+  elements: str
+  sample: [192.168.3.2]
+connector:
+  description: The connector after the task, normalised, with the keys of M(mailflow.exchange.send_connector)'s options.
+  returned: success
+  type: dict
+  sample:
+    name: Smart host to Internet
+    dns_routing_enabled: false
+    smart_hosts: [192.168.3.2]
+commands:
+  description: The Exchange Management Shell lines that ran (or would run in check mode); a credential shows as C((Get-Credential)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Set-SendConnector -Identity 'Smart host to Internet' -SmartHosts @{Add='192.168.3.2'}"]
+errors:
+  description: Every validation error, each as C(path: message), when the task is invalid.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager, ValidationFailed, result
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
+
+# Our option names -> send_connector's, so the same schema and planner serve both modules.
+RENAME = {"smart_hosts": "hosts", "smart_host_auth_mechanism": "auth_mechanism"}
+
+
+def argument_spec():
+    return {
+        "connector": {"type": "str", "required": True},
+        "hosts": {"type": "list", "elements": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "exclusive": {"type": "bool", "default": False},
+        "fallback_to_dns": {"type": "bool", "default": False},
+        "auth_mechanism": {"type": "str"},
+        "authentication_credential": _options.argument_spec()["authentication_credential"],
+        "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
+    }
+
+
+def hosts_task(params):
+    """The smart_hosts value for send_connector's planner."""
+    if params["state"] == "absent":
+        return {"remove": params["hosts"]}
+    if params["exclusive"]:
+        return list(params["hosts"])
+    return {"add": params["hosts"]}
+
+
+def validate(params):
+    errors = []
+    if params["exclusive"] and params["state"] == "absent":
+        errors.append("exclusive: only applies to state present")
+    if not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
+        errors.append("hosts: must not be empty")
+    task = {"smart_hosts": {"add": params["hosts"]} if params["hosts"] else None,
+            "smart_host_auth_mechanism": params.get("auth_mechanism"),
+            "authentication_credential": params.get("authentication_credential")}
+    errors.extend(_schema.validate(task, "task", rename=RENAME))
+    return sorted(set(errors))
+
+
+def main():
+    module = exchange_module(argument_spec(), supports_check_mode=True)
+    params = module.params
+    name = params["connector"]
+    errors = validate(params)
+    if errors:
+        module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
+
+    def work(session):
+        manager = ConnectorManager(session, params.get("domain_controller"), module.check_mode)
+        try:
+            current = manager.get(name)
+            if current is None:
+                raise ExchangeError("the Send connector '%s' does not exist; create it with "
+                                    "mailflow.exchange.send_connector first" % name)
+            task = {"smart_hosts": hosts_task(params)}
+            if params.get("auth_mechanism") is not None:
+                task["smart_host_auth_mechanism"] = params["auth_mechanism"]
+            if params.get("authentication_credential") is not None:
+                task["authentication_credential"] = params["authentication_credential"]
+            opt = _options.BY_NAME["smart_hosts"]
+            have = current.get("smart_hosts") or []
+            wanted = hosts_task(params)
+            if isinstance(wanted, dict):
+                remove = {opt.key([h]) for h in opt.canonical(wanted.get("remove") or [])}
+                left = [h for h in have if opt.key([h]) not in remove] + opt.canonical(wanted.get("add") or [])
+            else:
+                left = opt.canonical(wanted)
+            if have and not left:
+                if not params["fallback_to_dns"]:
+                    raise ValidationFailed(
+                        ["hosts: this would remove the last smart host of '%s', leaving it without a route; set "
+                         "fallback_to_dns: true to switch it to DNS routing in the same call (R8)" % name],
+                        "refused",
+                    )
+                task["dns_routing_enabled"] = True
+                if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
+                    task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
+            plan, after = manager.present(name, task, params["update_password"], rename=RENAME, current=current)
+            res = result(plan, after, manager, module._diff)
+            res["smart_hosts"] = after.get("smart_hosts") or []
+            for warning in manager.warnings:
+                module.warn(warning)
+            return res
+        except Exception as err:
+            err.commands = manager.commands
+            raise
+
+    run_with_session(module, work)
+
+
+if __name__ == "__main__":
+    main()
