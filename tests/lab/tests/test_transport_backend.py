@@ -82,6 +82,8 @@ class TinyBackend:
         names = [n for c in inv.commands for n, _ in c.parameters]
         out: list[t.Any] = [f"user={inv.user}", f"commands={'|'.join(c.name for c in inv.commands)}"]
         out += [f"{n}={v!r}" for c in inv.commands for n, v in c.parameters]
+        if inv.input:
+            out.append(f"input={[str(i) for i in inv.input]!r}")
         count = int(params.get("count", 0) or 0)
         out += [f"item-{i:05d}-" + "x" * 200 for i in range(count)]
         return api.PipelineResult(output=out, warnings=["echo warning"] if "warn" in [n.lower() for n in names if n] else [])

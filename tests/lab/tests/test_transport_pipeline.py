@@ -223,3 +223,22 @@ def test_counters_and_log_have_no_secrets(lab):
     log = lab.log_tail(10000)
     assert ADMIN[1] not in log and READER[1] not in log
     assert "Authorization" not in log
+
+
+def test_pool_level_requests(lab):
+    with pool(lab) as p:
+        assert p.get_available_runspaces() == 1
+        p.max_runspaces = 3
+        assert p.max_runspaces == 3
+        assert p.get_available_runspaces() == 3
+        p.reset_runspace_state()
+        assert run(p, "Get-LabEcho").output[0] == "user=admin"
+
+
+def test_pipeline_input_reaches_backend(lab):
+    with pool(lab) as p:
+        ps = PowerShell(p)
+        ps.add_cmdlet("Get-LabEcho")
+        ps.invoke(input=["first", "second"])
+    assert ps.state == PSInvocationState.COMPLETED
+    assert "input=['first', 'second']" in ps.output

@@ -18,7 +18,7 @@ import typing as t
 import uuid
 
 import psrpcore
-from psrpcore.types import PipelineState, PSInvocationState, PSRPMessageType
+from psrpcore.types import PipelineState, PSInvocationState, PSRPMessageType, add_note_property
 
 from exchange_lab import api
 from exchange_lab.transport import errors, soap
@@ -37,6 +37,35 @@ def shell_gone(shell_id: str, machine: str) -> soap.SoapError:
         f"on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists "
         f"on the server. Provide the correct ShellId or create a new shell and retry the operation.",
     )
+
+
+def _fix_call_id(event: psrpcore.PSRPEvent) -> None:
+    """pypsrp names a message's call id ``CI``; psrpcore 0.3.1 reads ``ci`` (PowerShell ignores case)."""
+    message = event._ps_object  # noqa: SLF001 - the raw message psrpcore keeps on the event
+    if getattr(message, "ci", None) is None:
+        value = getattr(message, "CI", None)
+        if value is not None:
+            add_note_property(message, "ci", value, force=True)
+
+
+class LabRunspacePool(psrpcore.ServerRunspacePool):
+    """psrpcore's server pool, tolerant of pypsrp's spelling of the call id."""
+
+    def _process_SetMaxRunspaces(self, event: t.Any) -> None:  # noqa: N802 - psrpcore's hook names
+        _fix_call_id(event)
+        super()._process_SetMaxRunspaces(event)
+
+    def _process_SetMinRunspaces(self, event: t.Any) -> None:  # noqa: N802
+        _fix_call_id(event)
+        super()._process_SetMinRunspaces(event)
+
+    def _process_GetAvailableRunspaces(self, event: t.Any) -> None:  # noqa: N802
+        _fix_call_id(event)
+        super()._process_GetAvailableRunspaces(event)
+
+    def _process_ResetRunspaceState(self, event: t.Any) -> None:  # noqa: N802
+        _fix_call_id(event)
+        super()._process_ResetRunspaceState(event)
 
 
 @dataclasses.dataclass
@@ -67,7 +96,7 @@ class Shell:
         self.machine = machine
         self.idle_timeout = idle_timeout
         self.cond = threading.Condition()
-        self.pool = psrpcore.ServerRunspacePool()
+        self.pool = LabRunspacePool()
         self.closed = False
         self.opened = False
         self.last_used = time.monotonic()

@@ -140,7 +140,12 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0].lower() not in VALID_PATHS:
             self._reply(404, b"", "text/html")
             return
-        result = self.server.authenticator.check(self.headers.get("Authorization"), self.conn_auth)
+        try:
+            result = self.server.authenticator.check(self.headers.get("Authorization"), self.conn_auth)
+        except Exception:  # noqa: BLE001 - a backend bug must not kill the connection thread
+            log.exception("authentication failed with an internal error")
+            self._reply(500, b"", None)
+            return
         if result.user is None:
             self._reply(401, b"", None, [("WWW-Authenticate", c) for c in result.challenge])
             return

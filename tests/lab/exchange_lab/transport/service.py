@@ -113,7 +113,10 @@ class WSManService:
         shell.create(_b64(creation.text or ""))
         self.shells.add(shell)
         self.metrics.incr("runspaces_opened")
-        self.backend.runspace_opened(user, str(shell.pool.runspace_pool_id))
+        try:
+            self.backend.runspace_opened(user, str(shell.pool.runspace_pool_id))
+        except Exception:  # noqa: BLE001 - bookkeeping only; the pool is open for the client
+            log.exception("backend.runspace_opened failed")
 
         created = soap.element("wst:ResourceCreated")
         soap.sub(created, "wsa:Address", self.endpoint)
