@@ -560,7 +560,7 @@ def render(org: t.Any, record: dict[str, t.Any], runspace_id: str, dc: str | Non
         ("Fqdn", shapes.fqdn(record["Fqdn"])),
         ("FrontendProxyEnabled", record["FrontendProxyEnabled"]),
         ("HomeMTA", shapes.ad_object_id("Microsoft MTA", f"CN=Microsoft MTA,{server_dn(cfg, record['SourceTransportServers'][0])}", None, cfg.domain)),
-        ("HomeMtaServerId", servers[0] if servers else None),
+        ("HomeMtaServerId", shapes.ad_object_id(record["SourceTransportServers"][0], server_dn(cfg, record["SourceTransportServers"][0]), server_guid(cfg, record["SourceTransportServers"][0]), cfg.domain)),
         ("IgnoreSTARTTLS", record["IgnoreSTARTTLS"]),
         ("IsCoexistenceConnector", record["IsCoexistenceConnector"]),
         ("IsScopedConnector", record["IsScopedConnector"]),

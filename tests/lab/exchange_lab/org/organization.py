@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 import typing as t
@@ -44,6 +45,7 @@ class Organization:
     """Users/RBAC, Send connectors, servers and the cmdlet table, persisted under ``state_dir``."""
 
     def __init__(self, state_dir: str, config: LabConfig, metrics: Metrics) -> None:
+        os.makedirs(state_dir, exist_ok=True)
         self.state_dir = state_dir
         self.config = config
         self.metrics = metrics

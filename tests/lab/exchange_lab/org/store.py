@@ -19,6 +19,10 @@ import threading
 import typing as t
 
 
+class StateError(ValueError):
+    """The state file exists but cannot be read; the message says which file and what to do."""
+
+
 class Store:
     def __init__(self, state_dir: str, name: str = "org.json", default: dict[str, t.Any] | None = None) -> None:
         os.makedirs(state_dir, exist_ok=True)
@@ -46,7 +50,13 @@ class Store:
         if sig is None or sig == self._sig:
             return
         with open(self.path, encoding="utf-8") as handle:
-            self.data = json.load(handle)
+            try:
+                self.data = json.load(handle)
+            except ValueError as exc:
+                raise StateError(
+                    f"{self.path} is not valid JSON ({exc}); the lab never writes a partial file, so it was changed "
+                    "by something else. Fix or remove it (that deletes the lab's Send connectors) and start again."
+                ) from None
         self._sig = sig
 
     @contextlib.contextmanager

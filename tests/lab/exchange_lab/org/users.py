@@ -38,7 +38,7 @@ class Users:
             ADMIN: {"password": secrets.token_urlsafe(18), "role": ROLE_ADMIN},
             VIEWER: {"password": secrets.token_urlsafe(18), "role": ROLE_VIEWER},
         }
-        tmp = self.path + ".tmp"
+        tmp = f"{self.path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(users, handle, indent=1)
