@@ -4,12 +4,14 @@ PSRP key exchange that carries a PSCredential's SecureString to the backend.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import ssl
 
 import pytest
 import requests
+import spnego
 from pypsrp.complex_objects import PSCredential
 from pypsrp.exceptions import AuthenticationError
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
@@ -191,3 +193,21 @@ def test_pscredential_password_reaches_backend_after_key_exchange(request, lab_n
     assert ps.state == PSInvocationState.COMPLETED, [str(e) for e in ps.streams.error]
     assert ps.output == ["CONTOSO\\relay", True, len(secret)]
     assert secret not in lab.log_tail(10000)
+
+
+def test_ntlm_authenticates_the_connection_and_refuses_plaintext(ntlm_lab):
+    """Raw HTTP with pyspnego: the handshake authenticates the TCP connection, later requests
+    on it carry no Authorization header, and an unsealed SOAP body is refused (400)."""
+    url = f"http://{ntlm_lab.ready['host']}:{ntlm_lab.ready['port']}/PowerShell"
+    context = spnego.client(ADMIN[0], ADMIN[1], protocol="ntlm")
+    with requests.Session() as session:
+        first = session.post(url, data=b"", headers={"Authorization": "NTLM " + base64.b64encode(context.step()).decode()})
+        assert first.status_code == 401
+        challenge = base64.b64decode(first.headers["WWW-Authenticate"].split(" ", 1)[1])
+        token = context.step(challenge)
+        done = session.post(url, data=b"", headers={"Authorization": "NTLM " + base64.b64encode(token).decode()})
+        assert done.status_code == 200
+        plain = session.post(url, data=b"<s:Envelope/>", headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        assert plain.status_code == 400
+    with requests.Session() as other:  # a new connection is not authenticated
+        assert other.post(url, data=b"<s:Envelope/>").status_code == 401

@@ -38,6 +38,12 @@ def is_encrypted(content_type: str) -> bool:
     return content_type.lower().startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
 
 
+def protocol_of(content_type_header: str) -> str:
+    """The ``protocol=`` of a request's Content-Type (the reply is sealed under the same name)."""
+    match = re.search(r'protocol="?([^";]+)"?', content_type_header)
+    return match.group(1) if match else SPNEGO_PROTOCOL
+
+
 def content_type(protocol: str = SPNEGO_PROTOCOL) -> str:
     return f'multipart/encrypted;protocol="{protocol}";boundary="{BOUNDARY}"'
 

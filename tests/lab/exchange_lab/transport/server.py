@@ -220,8 +220,9 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
             _short(request.action if request else "?"), status, (time.monotonic() - started) * 1000,
         )
         if encrypted:
-            payload = encryption.wrap(self.conn_auth.context, reply)
-            self._reply(status, payload, encryption.content_type(), extra)
+            protocol = encryption.protocol_of(self.headers.get("Content-Type", ""))
+            payload = encryption.wrap(self.conn_auth.context, reply, protocol)
+            self._reply(status, payload, encryption.content_type(protocol), extra)
         else:
             self._reply(status, reply, "application/soap+xml;charset=UTF-8", extra)
 
