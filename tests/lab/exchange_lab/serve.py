@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", required=True, help="directory for the lab's state (created if missing)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
-    parser.add_argument("--https", action="store_true", help="serve HTTPS with a fresh CA (its PEM goes to the state dir)")
+    parser.add_argument(
+        "--https", action="store_true", help="serve HTTPS with a fresh CA (its PEM goes to the state dir)"
+    )
     parser.add_argument("--auth", choices=("basic", "ntlm", "negotiate"), default="basic", help="HTTP authentication")
     parser.add_argument("--ready-file", help="write the ready JSON here too (atomically)")
     parser.add_argument("--config", help="lab configuration file (YAML or JSON)")

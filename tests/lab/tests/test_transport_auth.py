@@ -201,7 +201,9 @@ def test_ntlm_authenticates_the_connection_and_refuses_plaintext(ntlm_lab):
     url = f"http://{ntlm_lab.ready['host']}:{ntlm_lab.ready['port']}/PowerShell"
     context = spnego.client(ADMIN[0], ADMIN[1], protocol="ntlm")
     with requests.Session() as session:
-        first = session.post(url, data=b"", headers={"Authorization": "NTLM " + base64.b64encode(context.step()).decode()})
+        first = session.post(
+            url, data=b"", headers={"Authorization": "NTLM " + base64.b64encode(context.step()).decode()}
+        )
         assert first.status_code == 401
         challenge = base64.b64decode(first.headers["WWW-Authenticate"].split(" ", 1)[1])
         token = context.step(challenge)

@@ -86,7 +86,9 @@ class TinyBackend:
             out.append(f"input={[str(i) for i in inv.input]!r}")
         count = int(params.get("count", 0) or 0)
         out += [f"item-{i:05d}-" + "x" * 200 for i in range(count)]
-        return api.PipelineResult(output=out, warnings=["echo warning"] if "warn" in [n.lower() for n in names if n] else [])
+        return api.PipelineResult(
+            output=out, warnings=["echo warning"] if "warn" in [n.lower() for n in names if n] else []
+        )
 
     def _test_labcredential(self, inv: api.Invocation, params: dict[str, t.Any]) -> api.PipelineResult:
         cred = params["credential"]
@@ -114,7 +116,7 @@ class TinyBackend:
     def _set_labthing(self, inv: api.Invocation, params: dict[str, t.Any]) -> api.PipelineResult:
         raise api.CmdletFailure(
             api.ErrorInfo(
-                message="Cannot bind parameter 'Port' to the target. Exception setting \"Port\": \"The value must be between 1 and 65535.\"",
+                message='Cannot bind parameter \'Port\' to the target. Exception setting "Port": "The value must be between 1 and 65535."',
                 fully_qualified_error_id="ParameterBindingFailed,Microsoft.Exchange.Management.Tasks.SetLabThing",
                 category=CATEGORY_INVALID_ARGUMENT,
                 exception_type="System.Management.Automation.ParameterBindingException",

@@ -41,7 +41,9 @@ def wait_for(predicate, timeout=20.0):
 
 
 def test_injected_wsman_fault_and_drop(tmp_path):
-    lab = start_lab(str(tmp_path), config={"faults": [{"on_request": 1, "kind": "wsman_fault"}, {"on_request": 2, "kind": "drop"}]})
+    lab = start_lab(
+        str(tmp_path), config={"faults": [{"on_request": 1, "kind": "wsman_fault"}, {"on_request": 2, "kind": "drop"}]}
+    )
     try:
         with pytest.raises(WSManFaultError) as info:
             open_pool(lab).open()  # request 1: Create -> HTTP 500 WSManFault

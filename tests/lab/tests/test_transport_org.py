@@ -47,7 +47,10 @@ def test_send_connector_life_over_the_wire(org_lab):
     [connector] = [c for c in got.output if str(c) == "To partner"]
     assert len(got.output) == len(before) + 1
     assert str(connector) == "To partner"
-    assert connector.types[0] == "Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig"
+    assert (
+        connector.types[0]
+        == "Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig"
+    )
     assert connector.types[-1] == "Deserialized.System.Object"
     assert missing.output == []
     assert "couldn't be found" in str(missing.streams.error[0])

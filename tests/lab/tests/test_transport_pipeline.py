@@ -102,7 +102,10 @@ def test_non_terminating_error_shape(lab):
     assert ps.state == PSInvocationState.COMPLETED
     assert ps.had_errors is False  # as against real Exchange: only a Failed state sets it
     [error] = ps.streams.error
-    assert str(error) == "The operation couldn't be performed because object 'thing-b' couldn't be found on 'DC01.contoso.com'."
+    assert (
+        str(error)
+        == "The operation couldn't be performed because object 'thing-b' couldn't be found on 'DC01.contoso.com'."
+    )
     assert error.fq_error.endswith("8D2B1F3C,Microsoft.Exchange.Management.Tasks.GetLabThing")
     assert error.fq_error.startswith("[Server=EX01,")
     assert error.category == 13

@@ -22,7 +22,9 @@ def ntlm_pair(tmp_path, monkeypatch):
     user_file = tmp_path / "ntlm_users"
     auth.write_ntlm_user_file(str(user_file), [("CONTOSO", "admin", "Pa55-word")], ["contoso.com"])
     monkeypatch.setenv("NTLM_USER_FILE", str(user_file))
-    client = spnego.client("CONTOSO\\admin", "Pa55-word", protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm)
+    client = spnego.client(
+        "CONTOSO\\admin", "Pa55-word", protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm
+    )
     server = spnego.server(protocol="ntlm")
     token = client.step()
     while not client.complete or not server.complete:

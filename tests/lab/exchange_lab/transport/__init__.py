@@ -58,7 +58,9 @@ class Endpoint:
         authenticator = self._authenticator(auth_kind)
         scheme = "https" if https else "http"
         self.service = WSManService(backend, metrics, machine, "", open_delay=config.runspace_open_delay)
-        self.server = WSManHTTPServer((host, port), self.service, authenticator, FaultPlan(config.faults, metrics), ssl_context)
+        self.server = WSManHTTPServer(
+            (host, port), self.service, authenticator, FaultPlan(config.faults, metrics), ssl_context
+        )
         self.port = self.server.server_address[1]
         self.service.endpoint = f"{scheme}://{host}:{self.port}/{PATH}"
         self._thread: threading.Thread | None = None

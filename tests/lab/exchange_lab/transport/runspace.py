@@ -138,7 +138,10 @@ class Shell:
             if run is not None and not run.started:
                 run.started = True
                 worker = threading.Thread(
-                    target=self._run_pipeline, args=(run, event.pipeline), name=f"pipeline-{run.command_id}", daemon=True
+                    target=self._run_pipeline,
+                    args=(run, event.pipeline),
+                    name=f"pipeline-{run.command_id}",
+                    daemon=True,
                 )
                 worker.start()
         elif isinstance(event, psrpcore.PipelineInputEvent):

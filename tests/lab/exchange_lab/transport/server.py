@@ -204,20 +204,32 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
         except soap.SoapError as exc:
             status = 500
             reply = soap.fault(
-                request.message_id if request else "", exc.code, exc.subcode, exc.message,
-                self.server.service.machine, exc.sender,
+                request.message_id if request else "",
+                exc.code,
+                exc.subcode,
+                exc.message,
+                self.server.service.machine,
+                exc.sender,
             )
         except Exception:  # noqa: BLE001 - never crash the server on one request
             log.exception("#%d internal error", number)
             status = 500
             reply = soap.fault(
-                request.message_id if request else "", soap.CODE_INTERNAL_ERROR, "w:InternalError",
+                request.message_id if request else "",
+                soap.CODE_INTERNAL_ERROR,
+                "w:InternalError",
                 "The WS-Management service cannot process the request because of an internal error.",
-                self.server.service.machine, False,
+                self.server.service.machine,
+                False,
             )
         log.info(
-            "#%d %s %s %s -> %d (%.0f ms)", number, self.client_address[0], user,
-            _short(request.action if request else "?"), status, (time.monotonic() - started) * 1000,
+            "#%d %s %s %s -> %d (%.0f ms)",
+            number,
+            self.client_address[0],
+            user,
+            _short(request.action if request else "?"),
+            status,
+            (time.monotonic() - started) * 1000,
         )
         if encrypted:
             protocol = encryption.protocol_of(self.headers.get("Content-Type", ""))

@@ -220,4 +220,3 @@ def _b64(text: str) -> bytes:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise soap.SoapError(soap.CODE_INVALID_MESSAGE, "w:InvalidMessage", "A stream is not valid base64.") from None
-

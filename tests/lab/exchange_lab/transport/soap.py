@@ -93,7 +93,9 @@ def parse_request(data: bytes) -> Request:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise SoapError(CODE_INVALID_MESSAGE, "w:InvalidMessage", f"The request is not well-formed XML: {exc}") from None
+        raise SoapError(
+            CODE_INVALID_MESSAGE, "w:InvalidMessage", f"The request is not well-formed XML: {exc}"
+        ) from None
     header = root.find("s:Header", NS)
     body = root.find("s:Body", NS)
     if root.tag != f"{{{NS['s']}}}Envelope" or header is None or body is None:
@@ -103,7 +105,9 @@ def parse_request(data: bytes) -> Request:
         element = header.find(path, NS)
         return (element.text or "").strip() if element is not None else ""
 
-    selectors = {s.attrib.get("Name", ""): (s.text or "") for s in header.findall("wsman:SelectorSet/wsman:Selector", NS)}
+    selectors = {
+        s.attrib.get("Name", ""): (s.text or "") for s in header.findall("wsman:SelectorSet/wsman:Selector", NS)
+    }
     options = {o.attrib.get("Name", ""): (o.text or "") for o in header.findall("wsman:OptionSet/wsman:Option", NS)}
     try:
         max_env = int(text("wsman:MaxEnvelopeSize") or 153600)
