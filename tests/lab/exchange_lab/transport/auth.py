@@ -15,7 +15,6 @@ import base64
 import binascii
 import dataclasses
 import os
-import threading
 import typing as t
 
 import spnego
@@ -117,22 +116,34 @@ def write_ntlm_user_file(path: str, users: list[tuple[str, str, str]], realms: l
 class SpnegoAuthenticator:
     """NTLM or Negotiate (SPNEGO, NTLM inside; raw NTLM tokens accepted too) via pyspnego.
 
-    pyspnego's NTLM acceptor reads credentials from the file named by ``NTLM_USER_FILE``.
+    pyspnego's NTLM acceptor reads credentials from the file named by ``NTLM_USER_FILE``
+    (``user_file``). For Kerberos, pass ``protocol="kerberos"`` (challenge scheme ``Kerberos``)
+    or ``"negotiate"`` with ``server_kwargs={"hostname": ..., "service": "HTTP"}`` and a keytab
+    in ``KRB5_KTNAME``; ``user_file`` may then be None.
     """
 
-    def __init__(self, protocol: str, user_file: str, allowed: t.Callable[[str], str | None]) -> None:
-        if protocol not in ("ntlm", "negotiate"):
+    SCHEMES = {"ntlm": "NTLM", "negotiate": "Negotiate", "kerberos": "Kerberos"}
+
+    def __init__(
+        self,
+        protocol: str,
+        user_file: str | None,
+        allowed: t.Callable[[str], str | None],
+        server_kwargs: dict[str, t.Any] | None = None,
+    ) -> None:
+        if protocol not in self.SCHEMES:
             raise ValueError(f"unsupported SPNEGO protocol {protocol!r}")
         self.name = protocol
         self._protocol = protocol
-        self._scheme = "NTLM" if protocol == "ntlm" else "Negotiate"
+        self._scheme = self.SCHEMES[protocol]
         self._allowed = allowed
-        os.environ["NTLM_USER_FILE"] = user_file
-        self._lock = threading.Lock()
+        self._server_kwargs = dict(server_kwargs or {})
+        if user_file:
+            os.environ["NTLM_USER_FILE"] = user_file
 
     def check(self, authorization: str | None, conn: ConnectionAuth) -> AuthResult:
         scheme, _, value = (authorization or "").partition(" ")
-        if scheme.lower() not in ("negotiate", "ntlm"):
+        if scheme.lower() not in ("negotiate", "ntlm", "kerberos"):
             if conn.user:  # connection already authenticated (no header on later requests)
                 return AuthResult(conn.user)
             return AuthResult(None, [self._scheme])
@@ -143,7 +154,7 @@ class SpnegoAuthenticator:
             return AuthResult(None, [self._scheme])
         if conn.pending is None or token.startswith(b"NTLMSSP\x00\x01") or token[:1] == b"\x60":
             # A new handshake (first leg) replaces whatever the connection had.
-            conn.pending = spnego.server(protocol=self._protocol, options=spnego.NegotiateOptions.none)
+            conn.pending = spnego.server(protocol=self._protocol, **self._server_kwargs)
             conn.user = None
             conn.context = None
         context = conn.pending
