@@ -1,0 +1,204 @@
+"""message_trace against the Exchange lab: real PSRP (pypsrp over NTLM), real SMTP, real smart hosts.
+
+The module runs as Ansible runs it (a separate Python process fed an args file, its JSON result read
+from stdout). Connectors are created over PowerShell remoting, messages submitted with smtplib to the
+lab's receive connector, and the module must find them in Get-MessageTrackingLog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
+
+from exchange_lab.smarthost import SmartHost, SmartHostConfig  # noqa: E402
+from labfixture import LabProcess  # noqa: E402
+
+MODULE = os.path.join(ROOT, "plugins", "modules", "message_trace.py")
+RELAY = "relay.lab.test"
+DENY = "deny.lab.test"
+DOWN = "down.lab.test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def collections_path(tmp_path_factory) -> str:
+    base = tmp_path_factory.mktemp("collections")
+    link = base / "ansible_collections" / "mailflow" / "exchange"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(ROOT)
+    return str(base)
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    host = SmartHost(SmartHostConfig(state_dir=str(tmp_path_factory.mktemp("relay")), cert_names=[RELAY], starttls=True))
+    host.start()
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def denying(tmp_path_factory):
+    host = SmartHost(SmartHostConfig(state_dir=str(tmp_path_factory.mktemp("deny")), allow_clients=["192.0.2.1"]))
+    host.start()
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, relay, denying):
+    config = {
+        "hosts": {RELAY: "127.0.0.1", DENY: "127.0.0.1", DOWN: "127.0.0.1"},
+        "mail": {"retry_interval": 0.5, "connect_timeout": 5},
+    }
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm", config=config)
+    proc.start()
+    down_port = _free_port()
+    with proc.pool() as pool:
+        pool.exchange_keys()
+        for name, spaces, host, port, sources in (
+            ("Smart host to Internet", ["*"], RELAY, relay.ready["port"], ["EX01"]),
+            ("Denied relay", ["denied.example"], DENY, denying.ready["port"], ["EX01"]),
+            ("Down relay", ["down.example"], DOWN, down_port, ["EX01"]),
+            ("Branch relay", ["branch.example"], RELAY, relay.ready["port"], ["EX02"]),
+        ):
+            ps = proc.run_cmdlet("New-SendConnector", {
+                "Name": name, "AddressSpaces": spaces, "SmartHosts": [host], "DNSRoutingEnabled": False,
+                "Port": port, "SourceTransportServers": sources,
+            }, pool=pool)
+            assert not ps.had_errors, [str(e) for e in ps.streams.error]
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def trace(lab, collections_path, tmp_path):
+    def run(**args) -> dict:
+        r = lab.ready
+        payload = {
+            "server": r["host"], "server_port": r["port"], "protocol": "http", "auth": "ntlm",
+            "username": r["username"], "password": r["password"], "poll_interval": 0.2, "timeout": 20,
+        }
+        payload.update(args)
+        args_file = tmp_path / f"args-{uuid.uuid4().hex}.json"
+        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+        env = dict(os.environ, PYTHONPATH=collections_path)
+        proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, timeout=120)
+        assert "Traceback" not in proc.stderr + proc.stdout
+        assert r["password"] not in proc.stdout
+        return json.loads(proc.stdout)
+
+    return run
+
+
+def submit(lab, to, subject="Trace me", sender="chris@contoso.com"):
+    message_id = f"<{uuid.uuid4()}@contoso.com>"
+    data = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\r\nHello.\r\n"
+    with smtplib.SMTP(lab.ready["smtp_host"], lab.ready["smtp_port"], timeout=10) as client:
+        client.sendmail(sender, [to], data.encode())
+    return message_id
+
+
+def test_waits_until_sent_through_the_connector(lab, trace, relay):
+    message_id = submit(lab, "pat@fabrikam.com", subject="Leaves through Smart host to Internet")
+    result = trace(message_id=message_id, connector="Smart host to Internet", wait_for="send", start="-10m")
+    assert result["result"] == "sent", result
+    assert result["changed"] is False and result["servers"] == ["EX01"]
+    assert [e["event_id"] for e in result["events"]] == ["RECEIVE", "SEND"]
+    sent = result["sent"]
+    assert sent["connector_id"] == "Smart host to Internet"
+    assert sent["server_hostname"] == RELAY and sent["server_ip"] == "127.0.0.1"
+    assert sent["recipient_status"][0].startswith("250") and sent["recipients"] == ["pat@fabrikam.com"]
+    assert sent["message_id"] == message_id and sent["server"] == "EX01"
+    assert sent["timestamp"].endswith("Z") and sent["subject"] == "Leaves through Smart host to Internet"
+    assert any(m.message_id == message_id for m in relay.messages())
+    assert "last_error" not in result
+
+
+def test_search_once_on_every_mailbox_server_by_sender_and_subject(lab, trace):
+    subject = f"Once {uuid.uuid4().hex[:8]}"
+    message_id = submit(lab, "pat@fabrikam.com", subject=subject, sender="alex@contoso.com")
+    waited = trace(message_id=message_id, wait_for="send")
+    assert waited["result"] == "sent"
+    result = trace(sender="alex@contoso.com", subject=subject[5:])
+    assert result["servers"] == ["EX01", "EX02", "EX03"]
+    assert result["result"] == "sent"
+    assert {e["message_id"] for e in result["events"]} == {message_id}
+    # the id without brackets and a recipient filter find the same message
+    bare = trace(message_id=message_id.strip("<>"), recipients=["PAT@fabrikam.com"], servers=["EX01"])
+    assert [e["event_id"] for e in bare["events"]] == ["RECEIVE", "SEND"]
+
+
+def test_relayed_to_a_source_server(lab, trace):
+    message_id = submit(lab, "pat@branch.example")
+    result = trace(message_id=message_id, connector="Branch relay", wait_for="send", servers=["EX01", "EX02"])
+    assert result["result"] == "sent"
+    assert result["sent"]["server"] == "EX02" and result["sent"]["connector_id"] == "Branch relay"
+    hops = [e for e in result["events"] if e["server"] == "EX01" and e["event_id"] == "SEND"]
+    assert hops and hops[0]["connector_id"] == "Intra-Organization SMTP Send Connector"
+    # by default only the connector's source servers are searched
+    only_source = trace(message_id=message_id, connector="Branch relay")
+    assert only_source["servers"] == ["EX02"] and only_source["result"] == "sent"
+
+
+def test_permanent_failure_is_explained(lab, trace):
+    message_id = submit(lab, "pat@denied.example")
+    result = trace(message_id=message_id, connector="Denied relay", wait_for="send")
+    assert result["result"] == "failed"
+    assert "FAIL" in [e["event_id"] for e in result["events"]]
+    assert result["last_error"] == "550 5.7.1 Unable to relay"
+    assert result["sent"] is None
+
+
+def test_deferred_returns_queue_last_error(lab, trace):
+    message_id = submit(lab, "pat@down.example")
+    result = trace(message_id=message_id, connector="Down relay", wait_for="send")
+    assert result["result"] == "deferred"
+    assert "421 4.2.1 Unable to connect -> SocketError: Socket error code 10061" in result["last_error"]
+    [queue] = result["queues"]
+    assert queue["delivery_type"] == "SmartHostConnectorDelivery" and queue["next_hop_domain"] == DOWN
+    assert queue["server"] == "EX01" and queue["message_count"] >= 1
+
+
+def test_timeout_when_waiting_through_retries(lab, trace):
+    message_id = submit(lab, "pat@down.example")
+    result = trace(message_id=message_id, connector="Down relay", wait_for="send", stop_on_defer=False, timeout=2)
+    assert result["result"] == "timeout" and result["attempts"] >= 2
+    assert "4.4.397" in result["last_error"]
+
+
+def test_nothing_found(lab, trace):
+    result = trace(message_id=f"<{uuid.uuid4()}@contoso.com>", servers=["EX01"])
+    assert result["result"] == "not_found" and result["events"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        ({"message_id": "<x@y>", "start": "yesterday-ish"}, "start: 'yesterday-ish' is not a time"),
+        ({"message_id": "<x@y>", "start": "-1h", "end": "-2h"}, "must be later than start"),
+        ({"message_id": "<x@y>", "connector": "No such connector"}, "no Send connector named 'No such connector'"),
+        ({"wait_for": "send"}, "wait_for=send needs something that identifies the message"),
+        ({"message_id": "<x@y>", "servers": ["EX99"]}, "EX99"),
+    ],
+)
+def test_clear_errors(trace, args, text):
+    result = trace(**args)
+    assert result.get("failed") is True
+    assert text in result["msg"]
