@@ -269,14 +269,16 @@ def resolve(host: str, port: int) -> dict[str, Any]:
     """A/AAAA for ``host`` through the system resolver (getaddrinfo)."""
     name = host.strip("[]")
     if _is_ip(name):
-        return {"name": name, "a": [name] if ipaddress.ip_address(name).version == 4 else [], "aaaa": [name] if ipaddress.ip_address(name).version == 6 else [], "ip_literal": True, "error": None}
+        version = ipaddress.ip_address(name).version
+        return {"name": name, "a": [name] if version == 4 else [], "aaaa": [name] if version == 6 else [], "ip_literal": True, "error": None}
     result: dict[str, Any] = {"name": name, "a": [], "aaaa": [], "ip_literal": False, "error": None}
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         result["error"] = exc.strerror or str(exc)
         return result
-    for family, _, _, _, sockaddr in infos:
+    for info in infos:
+        family, sockaddr = info[0], info[4]
         key = "a" if family == socket.AF_INET else "aaaa" if family == socket.AF_INET6 else None
         if key and sockaddr[0] not in result[key]:
             result[key].append(sockaddr[0])
@@ -313,8 +315,7 @@ class _Prober:
 
     # connection helpers ----------------------------------------------------------------------
     def _reconnect(self) -> SmtpLink:
-        link, _ = _connect(self.record["address"], self.s.port, self.deadline, self.transcript)
-        return link
+        return _connect(self.record["address"], self.s.port, self.deadline, self.transcript)[0]
 
     def _tls_on_connect(self, link: SmtpLink, verify: bool) -> None:
         link.start_tls(verifying_context(self.s.ca_cert) if verify else plain_context(), self.sni)
@@ -347,7 +348,8 @@ class _Prober:
             link.close()
             link = self._redo_until_tls(implicit)
         tls_sock = link.sock
-        assert isinstance(tls_sock, ssl.SSLSocket)
+        if not isinstance(tls_sock, ssl.SSLSocket):
+            raise ProbeError("internal: TLS was not established")
         cipher = tls_sock.cipher() or (None, None, None)
         self.record["tls"].update({"version": tls_sock.version(), "cipher": cipher[0], "bits": cipher[2]})
         self.transcript.note(f"TLS established: {tls_sock.version()} {cipher[0]}")
@@ -555,7 +557,7 @@ def send_message(settings: ProbeSettings, address: str, msg: email.message.Email
     }
     link: Optional[SmtpLink] = None
     try:
-        link, _ = _connect(address, settings.port, deadline, transcript)
+        link = _connect(address, settings.port, deadline, transcript)[0]
         sni = None if settings.is_ip else settings.host.rstrip(".")
         if settings.port in IMPLICIT_TLS_PORTS:
             link.start_tls(plain_context(), sni)
