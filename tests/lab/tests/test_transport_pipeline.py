@@ -245,3 +245,28 @@ def test_pipeline_input_reaches_backend(lab):
         ps.invoke(input=["first", "second"])
     assert ps.state == PSInvocationState.COMPLETED
     assert "input=['first', 'second']" in ps.output
+
+
+def test_large_command_spans_command_and_send(lab):
+    big = "y" * 400_000  # more than one client fragment: the rest of CreatePipeline comes in Send
+    with pool(lab) as p:
+        ps = run(p, "Get-LabEcho", ("Name", big))
+    assert ps.state == PSInvocationState.COMPLETED
+    assert f"Name={big!r}" in ps.output
+
+
+def test_malformed_requests_get_http_or_wsman_errors(lab):
+    url = f"http://{lab.ready['host']}:{lab.ready['port']}/PowerShell"
+    not_xml = requests.post(url, data=b"this is not xml", auth=ADMIN, timeout=10)
+    assert not_xml.status_code == 500
+    assert b"WSManFault" in not_xml.content
+    bad_chunk = requests.post(
+        url, data=iter([b"abc"]), auth=ADMIN, headers={"Transfer-Encoding": "chunked"}, timeout=10
+    )
+    assert bad_chunk.status_code == 500  # chunked bodies are read; "abc" is still not a SOAP envelope
+    with pytest.raises(WSManFaultError) as info:
+        wsman(lab).invoke(
+            "http://example.invalid/Frobnicate", "http://schemas.microsoft.com/powershell/Microsoft.Exchange", None
+        )
+    assert info.value.code == 2150858771
+    assert "not supported" in info.value.reason

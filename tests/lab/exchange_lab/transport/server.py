@@ -239,26 +239,30 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
             self._reply(status, reply, "application/soap+xml;charset=UTF-8", extra)
 
     def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None after answering 400/413 itself."""
+        status = 413
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             data = bytearray()
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            while len(data) <= MAX_BODY:
+                try:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                except ValueError:
+                    status = 400
+                    break
                 if size == 0:
                     self.rfile.readline()
                     return bytes(data)
                 data += self.rfile.read(size)
                 self.rfile.readline()
-                if len(data) > MAX_BODY:
-                    break
         else:
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
-                length = -1
+                length, status = -1, 400
             if 0 <= length <= MAX_BODY:
                 return self.rfile.read(length) if length else b""
         self.close_connection = True
-        self._reply(413, b"", None)
+        self._reply(status, b"", None)
         return None
 
     def _reply(
