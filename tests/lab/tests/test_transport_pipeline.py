@@ -270,3 +270,15 @@ def test_malformed_requests_get_http_or_wsman_errors(lab):
         )
     assert info.value.code == 2150858771
     assert "not supported" in info.value.reason
+
+
+def test_another_users_shell_is_not_found(lab):
+    from pypsrp.shell import WinRS
+
+    with pool(lab) as p:
+        intruder = WinRS(wsman(lab, READER[0], READER[1]), resource_uri=p.shell.resource_uri, id=p.id)
+        intruder._selector_set = p.shell._selector_set  # the admin's ShellId, reused by another user
+        with pytest.raises(WSManFaultError) as info:
+            intruder.receive("stdout")
+        assert info.value.code == 2150858843
+        assert run(p, "Get-LabEcho").output[0] == "user=admin"  # the owner is unaffected
