@@ -331,3 +331,55 @@ def test_relay_through_source_server(make_lab, make_host):
     [hop] = lab.wait_event("SEND", message_id, server="EX01")
     assert hop["ConnectorId"] == "Intra-Organization SMTP Send Connector" and hop["ServerHostname"] == "EX02.contoso.com"
     assert lab.queue("From EX02").server == "EX02"
+
+
+def test_queued_message_survives_a_restart(tmp_path, make_host):
+    port = _free_port()
+    state = str(tmp_path / "restart")
+    first = Lab(state)
+    try:
+        first.connectors.append(smart_host_connector("Later", port))
+        message_id = first.submit()
+        first.wait_event("DEFER", message_id)
+        connectors = first.connectors
+    finally:
+        first.stop()
+    host = make_host(port=port)
+    second = Lab(state)
+    try:
+        second.connectors.extend(connectors)
+        assert [m.message_id for m in host.wait_for_messages(1)] == [message_id]
+        second.wait_event("SEND", message_id)
+    finally:
+        second.stop()
+
+
+def test_dns_routed_connector_resolves_the_recipient_domain_in_the_name_map(make_lab):
+    lab = make_lab(hosts={})
+    lab.connectors.append(smart_host_connector("Internet by DNS", 25, SmartHosts=[], DNSRoutingEnabled=True))
+    message_id = lab.submit(to=("pat@nowhere.example",))
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert defer["RecipientStatus"][0].startswith("451 4.4.0 DNS query failed")
+    queue = lab.queue("Internet by DNS")
+    assert queue.delivery_type == "DnsConnectorDelivery" and queue.next_hop_domain == "nowhere.example"
+
+
+def test_sendexternal_event_when_configured(make_lab, make_host):
+    host = make_host()
+    lab = make_lab(send_event_id="SENDEXTERNAL")
+    lab.connectors.append(smart_host_connector("External", host.ready["port"]))
+    message_id = lab.submit()
+    [send] = lab.wait_event("SENDEXTERNAL", message_id)
+    assert send["ConnectorId"] == "External"
+
+
+def test_mail_settings_are_checked():
+    from exchange_lab.mail.settings import MailConfigError, MailSettings
+
+    with pytest.raises(MailConfigError, match="mail: unknown key"):
+        MailSettings.from_extra({"mail": {"retry_intervall": 1}})
+    with pytest.raises(MailConfigError, match="mail.retry_interval"):
+        MailSettings.from_extra({"mail": {"retry_interval": "soon"}})
+    with pytest.raises(MailConfigError, match="send_event_id"):
+        MailSettings.from_extra({"mail": {"send_event_id": "DELIVER"}})
+    assert MailSettings.from_extra({}).retry_interval == 60.0

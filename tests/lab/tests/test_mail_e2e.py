@@ -235,3 +235,20 @@ def test_tracking_is_per_server_and_unknown_server_is_an_error(mail_lab, pool):
     ps.invoke()
     assert ps.had_errors or ps.state == PSInvocationState.FAILED
     assert "couldn't be found" in " ".join(str(e) for e in ps.streams.error)
+
+
+def test_wrong_mail_config_stops_serve_with_a_clear_message(tmp_path):
+    proc = LabProcess(str(tmp_path / "bad"), config={"mail": {"retry_intervall": 1}})
+    with pytest.raises(RuntimeError) as caught:
+        proc.start(timeout=20)
+    assert "cannot start the mail transport: mail: unknown key(s) retry_intervall" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_get_queue_filter_syntax_error_names_the_parameter(pool):
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Get-Queue").add_parameter("Filter", "Status equals Retry")
+    ps.invoke()
+    text = " ".join(str(e) for e in ps.streams.error)
+    assert ps.state == PSInvocationState.FAILED or ps.had_errors
+    assert "Filter" in text and "Invalid filter syntax" in text

@@ -259,6 +259,8 @@ def retry_queue(ctx: Context, service: MailTransport, args: dict[str, t.Any]) ->
         ctx.fail(TaskError("Retry-Queue needs -Identity or -Filter.", category=ErrorCategory.InvalidArgument))
     with service.store.lock:
         selected = _select_queues(ctx, service, args)
+    if args.get("WhatIf"):
+        return []
     for queue in selected:
         service.retry(queue, resubmit=bool(args.get("Resubmit")))
     ctx.wrote = True

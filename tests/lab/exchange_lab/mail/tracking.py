@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import threading
 import typing as t
 
 from exchange_lab.mail.logfiles import HourlyLog, iso_ms, parse_iso_ms, read_records, utcnow
@@ -103,16 +104,18 @@ class TrackingLog:
         self.logs_root = logs_root
         self._max_bytes = max_bytes
         self._writers: dict[str, HourlyLog] = {}
+        self._lock = threading.Lock()
 
     def folder(self, server: str) -> str:
         return os.path.join(self.logs_root, server.upper(), "MessageTracking")
 
     def write(self, server: str, event: TrackingEvent) -> None:
         key = server.upper()
-        writer = self._writers.get(key)
-        if writer is None:
-            writer = HourlyLog(self.folder(key), "MSGTRK", "Message Tracking Log", FIELDS, self._max_bytes)
-            self._writers[key] = writer
+        with self._lock:
+            writer = self._writers.get(key)
+            if writer is None:
+                writer = HourlyLog(self.folder(key), "MSGTRK", "Message Tracking Log", FIELDS, self._max_bytes)
+                self._writers[key] = writer
         writer.write(event.values(), event.timestamp)
 
     def records(self, server: str) -> list[dict[str, t.Any]]:
