@@ -126,6 +126,9 @@ class TinyBackend:
             )
         )
 
+    def _get_labnull(self, inv: api.Invocation, params: dict[str, t.Any]) -> api.PipelineResult:
+        return api.PipelineResult(output=[None, "after-null", 0, False, ""])
+
     def _invoke_labcrash(self, inv: api.Invocation, params: dict[str, t.Any]) -> api.PipelineResult:
         raise RuntimeError("boom: a bug in the backend")
 

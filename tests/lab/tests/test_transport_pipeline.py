@@ -282,3 +282,10 @@ def test_another_users_shell_is_not_found(lab):
             intruder.receive("stdout")
         assert info.value.code == 2150858843
         assert run(p, "Get-LabEcho").output[0] == "user=admin"  # the owner is unaffected
+
+
+def test_null_and_falsy_output_values(lab):
+    with pool(lab) as p:
+        ps = run(p, "Get-LabNull")
+    assert ps.state == PSInvocationState.COMPLETED
+    assert ps.output == [None, "after-null", 0, False, ""]

@@ -68,6 +68,18 @@ class LabRunspacePool(psrpcore.ServerRunspacePool):
         super()._process_ResetRunspaceState(event)
 
 
+class _NullOutput:
+    """An output ``$null``: serialises as ``<Nil />`` like PowerShell's (psrpcore sends a bare None as
+    an empty message, which pypsrp cannot parse)."""
+
+    @classmethod
+    def ToPSObjectForRemoting(cls, instance: t.Any, **kwargs: t.Any) -> None:  # noqa: N802 - psrpcore's hook
+        return None
+
+
+_NULL = _NullOutput()
+
+
 @dataclasses.dataclass
 class PipelineRun:
     pipeline: psrpcore.ServerPipeline
@@ -313,7 +325,7 @@ class Shell:
             pipeline = run.pipeline
             try:
                 for value in result.output:
-                    pipeline.write_output(value)
+                    pipeline.write_output(_NULL if value is None else value)
                 for info in result.errors:
                     pipeline.prepare_message(errors.error_record(info), message_type=PSRPMessageType.ErrorRecord)
                 for text in result.warnings:
