@@ -447,53 +447,6 @@ def trace_hint(trace: t.Any) -> str:
     return "See the events and the queue's LastError above."
 
 
-def pick_session(sessions: t.Any, connector: str, message_id: str | None = None) -> dict[str, t.Any] | None:
-    """The SmtpSend protocol log session of the test message through ``connector``.
-
-    Prefers a session that mentions the Message-ID; otherwise the newest session of the connector.
-    """
-    candidates = []
-    for session in sessions if _is_list(sessions) else []:
-        if not isinstance(session, dict):
-            continue
-        if str(session.get("connector_id") or session.get("connector") or "").lower() == str(connector).lower():
-            candidates.append(session)
-    if not candidates:
-        return None
-    if message_id:
-        mid = str(message_id).strip("<>").lower()
-        for session in candidates:
-            if mid and mid in _session_text(session).lower():
-                return session
-    return candidates[-1]
-
-
-def _session_text(session: dict[str, t.Any]) -> str:
-    parts = []
-    for line in session.get("lines") or session.get("events") or session.get("dialogue") or []:
-        if isinstance(line, dict):
-            parts.append(" ".join(str(v) for v in line.values()))
-        else:
-            parts.append(str(line))
-    return "\n".join(parts)
-
-
-def session_lines(session: t.Any) -> list[str]:
-    """A protocol log session as ``> sent`` / ``< received`` / ``* info`` lines (credentials as the log has them: redacted)."""
-    if not isinstance(session, dict):
-        return []
-    out = []
-    for line in session.get("lines") or session.get("events") or session.get("dialogue") or []:
-        if isinstance(line, dict):
-            event = str(line.get("event") or line.get("direction") or "")
-            data = str(line.get("data") if line.get("data") is not None else line.get("text", ""))
-            context = str(line.get("context") or "")
-            out.append(("%s %s %s" % (event, data, context)).strip())
-        else:
-            out.append(str(line))
-    return out
-
-
 # --- report --------------------------------------------------------------------------------------
 def _diff_changes(result: dict[str, t.Any]) -> list[str]:
     diff = result.get("diff")
@@ -511,26 +464,34 @@ def _diff_changes(result: dict[str, t.Any]) -> list[str]:
 
 
 def _probe_summary(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The facts of one smtp_probe record a person wants in the report (no transcript, no secret)."""
     item = result.get("item") if isinstance(result.get("item"), dict) else {}
     probes = result.get("probes") or [{}]
     probe = probes[0] if isinstance(probes[0], dict) else {}
-    cert = probe.get("certificate") if isinstance(probe.get("certificate"), dict) else {}
-    tls = probe.get("tls") if isinstance(probe.get("tls"), dict) else {}
+
+    def part(key: str) -> dict[str, t.Any]:
+        value = probe.get(key)
+        return value if isinstance(value, dict) else {}
+
+    cert, tls, auth, banner, ehlo = part("certificate"), part("tls"), part("auth"), part("banner"), part("ehlo")
+    login = auth.get("login") if isinstance(auth.get("login"), dict) else {}
     summary = {
         "host": item.get("host"),
         "port": item.get("port"),
-        "banner": probe.get("banner"),
-        "starttls": probe.get("starttls"),
-        "tls_version": tls.get("version") or probe.get("tls_version"),
+        "address": probe.get("address"),
+        "banner": banner.get("text"),
+        "starttls": ehlo.get("starttls"),
+        "tls_version": tls.get("version"),
         "certificate_subject": cert.get("subject"),
         "certificate_days_left": cert.get("days_left"),
-        "auth_mechanisms": probe.get("auth_mechanisms") or probe.get("auth_mechanisms_after_tls"),
+        "auth_mechanisms": auth.get("mechanisms_after_tls") or auth.get("mechanisms_before_tls"),
+        "auth_login": ("ok" if login.get("ok") else "failed") if login.get("attempted") else None,
         "findings": [
             {k: f.get(k) for k in ("severity", "code", "message", "hint")} for f in result.get("findings") or [] if isinstance(f, dict)
         ],
     }
-    if result.get("skipped"):
-        summary["skipped"] = True
+    if probe.get("error"):
+        summary["error"] = probe.get("error")
     return summary
 
 
@@ -679,6 +640,7 @@ def report_lines(summaries: t.Any) -> list[str]:
                     ("cert", "certificate_subject"),
                     ("days left", "certificate_days_left"),
                     ("AUTH", "auth_mechanisms"),
+                    ("AUTH LOGIN", "auth_login"),
                 )
                 if probe.get(key) not in (None, "", [])
             )
@@ -727,8 +689,6 @@ class FilterModule:
             "smart_host_routing_trace_hint": trace_hint,
             "smart_host_routing_message_id": message_id_for,
             "smart_host_routing_verification_failures": verification_failures,
-            "smart_host_routing_pick_session": pick_session,
-            "smart_host_routing_session_lines": session_lines,
             "smart_host_routing_summary": summary,
             "smart_host_routing_report_lines": report_lines,
         }
