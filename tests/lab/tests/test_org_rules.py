@@ -98,12 +98,14 @@ TERMINATING_NEW = [
     ("no-address-spaces", {}, "MissingMandatoryParameter", ["AddressSpaces"]),
     ("credential-string", {**SH, "AuthenticationCredential": "user:pw"}, "ParameterArgumentTransformationError", ["AuthenticationCredential", "PSCredential"]),
     ("confirm-prompt", {"AddressSpaces": ["*"], "Confirm": True}, "HostFunctionNotImplemented", ["confirmation"]),
+    ("null-name", {"AddressSpaces": ["*"], "Name": None}, "ParameterArgumentValidationErrorNullNotAllowed", ["'Name'", "null"]),
+    ("empty-name", {"AddressSpaces": ["*"], "Name": ""}, "ParameterArgumentValidationErrorEmptyStringNotAllowed", ["'Name'"]),
 ]
 
 
 @pytest.mark.parametrize("label,params,error_id,words", TERMINATING_NEW, ids=[c[0] for c in TERMINATING_NEW])
 def test_new_rejects_terminating(h, label, params, error_id, words):
-    result = h.run("New-SendConnector", Name="C1", **params)
+    result = h.run("New-SendConnector", **{"Name": "C1", **params})
     assert result.failure is not None, result.errors
     assert result.failure.fully_qualified_error_id.startswith(error_id)
     for word in words:
@@ -131,7 +133,9 @@ TASK_NEW = [
     ("unknown-source", {"AddressSpaces": ["*"], "SourceTransportServers": ["EX09"]}, "ManagementObjectNotFoundException", ["EX09", "DC01.contoso.com"]),
     ("edge-source", {"AddressSpaces": ["*"], "SourceTransportServers": ["EDGE01"]}, "ArgumentException", ["SourceTransportServers", "Edge"]),
     ("linked", {"LinkedReceiveConnector": "EX01\\Default EX01"}, "ArgumentException", ["LinkedReceiveConnector"]),
-    ("empty-name", {"AddressSpaces": ["*"], "Name": " "}, "ArgumentException", ["Name"]),
+    ("blank-name", {"AddressSpaces": ["*"], "Name": " "}, "ArgumentException", ["Name"]),
+    ("bad-name", {"AddressSpaces": ["*"], "Name": "a/b"}, "ArgumentException", ["Name", "a/b"]),
+    ("duplicate-space", {"AddressSpaces": ["contoso.com", "SMTP:Contoso.com;2"]}, "DataValidationException", ["AddressSpaces", "more than once"]),
 ]
 
 
@@ -265,6 +269,23 @@ def test_whatif_and_confirm_change_nothing(hs):
     prompt = hs.run("Set-SendConnector", "DNS", Port=2525, cf=True)
     assert prompt.failure.fully_qualified_error_id.startswith("HostFunctionNotImplemented,")
     assert hs.run("Remove-SendConnector", "DNS", wi=True).failure is None
+    assert hs.org.connectors() == before
+
+
+def test_set_without_change_warns_and_writes_nothing(hs):
+    before = hs.org.connectors()
+    result = hs.run("Set-SendConnector", "DNS", Port=25, Enabled=True)
+    assert result.errors == [] and result.failure is None
+    assert result.warnings == ["The command completed successfully but no settings of 'DNS' have been modified."]
+    assert hs.org.connectors() == before and hs.metrics.snapshot()["writes"] == 2
+
+
+@pytest.mark.parametrize("cmdlet", ["Set-SendConnector", "Remove-SendConnector"])
+def test_null_identity_is_refused_on_writes(hs, cmdlet):
+    before = hs.org.connectors()
+    result = hs.run(cmdlet, Identity=None, Confirm=False)
+    assert result.failure.fully_qualified_error_id.startswith("ParameterArgumentValidationErrorNullNotAllowed,")
+    assert "'Identity'" in result.failure.message
     assert hs.org.connectors() == before
 
 

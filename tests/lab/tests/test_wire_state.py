@@ -83,3 +83,16 @@ def test_twenty_concurrent_clients(lab):
         left = [str(c) for c in run(pool, "Get-SendConnector").output]
     assert not [n for n in left if n.startswith("Concurrent")]
     assert lab.counters()["writes"] - before == 60  # New + Set + Remove for each of the 20 clients
+
+
+def test_replication_delay_fault(lab_factory):
+    lab = lab_factory(config={"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]})
+    with lab.pool(encryption="never") as pool:
+        assert run(pool, "New-SendConnector", Name="Seen", AddressSpaces=["*"]).streams.error == []  # cmdlet 1
+        assert run(pool, "New-SendConnector", Name="Replicating", AddressSpaces=["contoso.com"]).streams.error == []  # cmdlet 2
+        listed = [str(c) for c in run(pool, "Get-SendConnector").output]
+        missing = run(pool, "Get-SendConnector", Identity="Replicating")
+        again = run(pool, "New-SendConnector", Name="Replicating", AddressSpaces=["*"])
+    assert "Seen" in listed and "Replicating" not in listed
+    assert "ManagementObjectNotFoundException" in missing.streams.error[0].fq_error
+    assert "ADObjectAlreadyExistsException" in again.streams.error[0].fq_error  # the write did happen

@@ -293,6 +293,15 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
             f"the organization; this connector is hosted on Mailbox servers ({', '.join(record['SourceTransportServers'])}).",
             "AddressSpaces", "DashDash",
         )
+    seen: set[tuple[str, str]] = set()
+    for space in spaces:
+        key = (space["Type"].upper(), space["Address"].lower())
+        if key in seen:
+            return _rule(
+                f"AddressSpaces: the address space '{space['Type']}:{space['Address']}' is listed more than once.",
+                "AddressSpaces", "DuplicateSpace",
+            )
+        seen.add(key)
     if not record["SourceTransportServers"]:
         return _rule("SourceTransportServers: a Send connector needs at least one source transport server.", "SourceTransportServers", "NoSource")
     non_smtp = [s for s in spaces if s["Type"] != "SMTP"]
@@ -476,8 +485,11 @@ def set_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
             return []
         _prompt(ctx, args, f'Modifying Send connector "{current["Name"]}".')
         _warn_source_ip(ctx, args)
-        if args.get("WhatIf") or record == current:
-            return []  # Exchange writes nothing (and warns on the console) when nothing changed
+        if record == current:
+            ctx.warn(f"The command completed successfully but no settings of '{current['Name']}' have been modified.")
+            return []
+        if args.get("WhatIf"):
+            return []
         record["WhenChanged"] = now_iso()
         index = data["connectors"].index(current)
         data["connectors"][index] = record

@@ -137,6 +137,16 @@ class Binder:
         missing = [p.name for p in self.params.values() if p.mandatory and p.name not in raw]
         if missing:
             raise errors.missing_mandatory(self.cmdlet, missing, self.klass)
+        for p in self.params.values():
+            if p.mandatory and (raw[p.name] is None or raw[p.name] == ""):
+                what, rule = ("null", "NullNotAllowed") if raw[p.name] is None else ("an empty string", "EmptyStringNotAllowed")
+                raise errors.engine_failure(
+                    self.cmdlet,
+                    f"Cannot bind argument to parameter '{p.name}' because it is {what}.",
+                    f"ParameterArgumentValidationError{rule}",
+                    exception_type="System.Management.Automation.ParameterBindingValidationException",
+                    klass=self.klass,
+                )
         return {name: self.convert(self.params[name], value) for name, value in raw.items()}
 
     # --- conversions -------------------------------------------------------------------
