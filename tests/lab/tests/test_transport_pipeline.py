@@ -289,3 +289,11 @@ def test_null_and_falsy_output_values(lab):
         ps = run(p, "Get-LabNull")
     assert ps.state == PSInvocationState.COMPLETED
     assert ps.output == [None, "after-null", 0, False, ""]
+
+
+def test_application_private_data_looks_like_windows_powershell(lab):
+    with pool(lab) as p:
+        table = p.application_private_data.data["PSVersionTable"]
+    assert str(table["PSVersion"]).startswith("5.1.")
+    assert table["PSEdition"] == "Desktop"
+    assert str(table["PSRemotingProtocolVersion"]) == "2.3"

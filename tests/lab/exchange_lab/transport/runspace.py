@@ -18,7 +18,7 @@ import typing as t
 import uuid
 
 import psrpcore
-from psrpcore.types import PipelineState, PSInvocationState, PSRPMessageType, add_note_property
+from psrpcore.types import PipelineState, PSInvocationState, PSRPMessageType, PSVersion, add_note_property
 
 from exchange_lab import api
 from exchange_lab.transport import errors, soap
@@ -48,8 +48,27 @@ def _fix_call_id(event: psrpcore.PSRPEvent) -> None:
             add_note_property(message, "ci", value, force=True)
 
 
+def _private_data() -> dict[str, t.Any]:
+    """ApplicationPrivateData of Windows PowerShell 5.1 on Windows Server 2019 (Exchange 2019's host)."""
+    return {
+        "PSVersionTable": {
+            "PSVersion": PSVersion("5.1.17763.1"),
+            "PSEdition": "Desktop",
+            "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.1")],
+            "BuildVersion": PSVersion("10.0.17763.1"),
+            "CLRVersion": PSVersion("4.0.30319.42000"),
+            "WSManStackVersion": PSVersion("3.0"),
+            "PSRemotingProtocolVersion": PSVersion("2.3"),
+            "SerializationVersion": PSVersion("1.1.0.1"),
+        }
+    }
+
+
 class LabRunspacePool(psrpcore.ServerRunspacePool):
     """psrpcore's server pool, tolerant of pypsrp's spelling of the call id."""
+
+    def __init__(self) -> None:
+        super().__init__(application_private_data=_private_data())
 
     def _process_SetMaxRunspaces(self, event: t.Any) -> None:  # noqa: N802 - psrpcore's hook names
         _fix_call_id(event)
