@@ -22,11 +22,14 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying anything.
     support: full
-    details: Only reads.
+    details: Only reads; the search runs in check mode too.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: full
 options:
   message_id:
@@ -107,7 +110,7 @@ seealso:
   - module: mailflow.exchange.smtp_probe
   - module: mailflow.exchange.send_connector
 author:
-  - mailflow.exchange contributors
+  - mailflow.exchange maintainers (@mailflow-exchange)
 """
 
 EXAMPLES = r"""
@@ -214,7 +217,9 @@ last_error:
   description: C(LastError) of the queue holding the message (or the failure's recipient status) when it was not sent.
   returned: when RV(result) is V(failed), V(deferred) or V(timeout) and an error is known
   type: str
-  sample: '[{LRT=5/1/2026 1:05:00 PM};{LED=451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect -> SocketError: Socket error code 10061};{FQDN=relay.contoso.com};{IP=192.168.3.2}]'
+  sample: >-
+    [{LRT=5/1/2026 1:05:00 PM};{LED=451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect ->
+    SocketError: Socket error code 10061};{FQDN=relay.contoso.com};{IP=192.168.3.2}]
 queues:
   description: Queues of the searched servers that have a C(LastError) (when RV(result) is not V(sent)).
   returned: when RV(result) is V(failed), V(deferred) or V(timeout)

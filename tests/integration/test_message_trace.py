@@ -99,7 +99,7 @@ def trace(lab, collections_path, tmp_path):
         args_file = tmp_path / f"args-{uuid.uuid4().hex}.json"
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
         env = dict(os.environ, PYTHONPATH=collections_path)
-        proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, timeout=120)
+        proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, timeout=120, check=False)
         assert "Traceback" not in proc.stderr + proc.stdout
         assert r["password"] not in proc.stdout
         return json.loads(proc.stdout)
