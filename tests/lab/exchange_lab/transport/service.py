@@ -46,8 +46,9 @@ class WSManService:
     def handle(self, request: soap.Request, user: str, client_ip: str) -> bytes:
         if not (request.action == soap.ACTION_GET and request.resource_uri.lower() == SHELL_URI):
             self._check_resource(request.resource_uri)
-        handlers = {
-            soap.ACTION_CREATE: self._create,
+        if request.action == soap.ACTION_CREATE:
+            return self._create(request, user, client_ip)
+        shell_handlers = {
             soap.ACTION_COMMAND: self._command,
             soap.ACTION_SEND: self._send,
             soap.ACTION_RECEIVE: self._receive,
@@ -55,7 +56,7 @@ class WSManService:
             soap.ACTION_DELETE: self._delete,
             soap.ACTION_GET: self._get,
         }
-        handler = handlers.get(request.action)
+        handler = shell_handlers.get(request.action)
         if handler is None:
             raise soap.SoapError(
                 soap.CODE_ACTION_NOT_SUPPORTED,
@@ -63,9 +64,7 @@ class WSManService:
                 f"The WS-Management service cannot process the request. The action {request.action or '(none)'} "
                 f"is not supported by the resource {request.resource_uri}.",
             )
-        if request.action == soap.ACTION_CREATE:
-            return self._create(request, user, client_ip)
-        return handler(request, self._shell(request, user))  # type: ignore[operator]
+        return handler(request, self._shell(request, user))
 
     def close(self) -> None:
         self.shells.close_all()
