@@ -42,8 +42,8 @@ def _rows(text: str, strict: bool, source: str) -> Iterable[dict[str, Any]]:
         if not line.strip():
             continue
         if line.startswith("#"):
-            key, _, value = line[1:].partition(":")
-            key = key.strip().lower()
+            parts = line[1:].partition(":")
+            key, value = parts[0].strip().lower(), parts[2]
             headers[key] = value.strip()
             if key == "fields":
                 fields = [f.strip().lower() for f in value.split(",") if f.strip()]
@@ -52,7 +52,7 @@ def _rows(text: str, strict: bool, source: str) -> Iterable[dict[str, Any]]:
                     raise ProtocolLogError(f"{source} line {number}: #Fields lacks {', '.join(missing)}")
             continue
         try:
-            values = next(csv.reader([line], strict=True))
+            values = list(csv.reader([line], strict=True))[0]
         except csv.Error as exc:
             if strict:
                 raise ProtocolLogError(f"{source} line {number}: not a CSV row ({exc})") from None

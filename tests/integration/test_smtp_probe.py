@@ -55,9 +55,9 @@ def smarthost(tmp_path):
 
 @pytest.fixture
 def probe(collections_path, tmp_path):
-    """Run the module like Ansible does; returns (result, raw stdout+stderr)."""
+    """Run the module like Ansible does; returns its result (and the raw stdout+stderr with with_output)."""
 
-    def run(args: dict, check_mode: bool = False) -> tuple[dict, str]:
+    def run(args: dict, check_mode: bool = False, with_output: bool = False):
         payload = dict(args)
         payload.setdefault("timeout", 5)
         if check_mode:
@@ -65,9 +65,10 @@ def probe(collections_path, tmp_path):
         args_file = tmp_path / "args.json"
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
         env = dict(os.environ, PYTHONPATH=collections_path)
-        proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, timeout=60, check=False)
         assert "Traceback" not in proc.stderr + proc.stdout
-        return json.loads(proc.stdout), proc.stdout + proc.stderr
+        result = json.loads(proc.stdout)
+        return (result, proc.stdout + proc.stderr) if with_output else result
 
     return run
 
@@ -90,7 +91,7 @@ def test_clean_smart_host_has_no_error_findings(smarthost, probe):
         ready, require_tls=True, tls_auth_level="DomainValidation", tls_domain=NAME,
         smart_host_auth_mechanism="BasicAuthRequireTLS", authentication_credential={"username": "relay", "password": PASSWORD},
         max_message_size="35MB", mail_from="chris@contoso.com", rcpt_to=["pat@fabrikam.com"],
-    ))
+    ), with_output=True)
     assert not result.get("failed"), result.get("msg")
     assert codes(result, "error") == set() and result["summary"]["error"] == 0
     (rec,) = result["probes"]
@@ -109,20 +110,20 @@ def test_clean_smart_host_has_no_error_findings(smarthost, probe):
 
 def test_no_starttls_with_require_tls_or_basic_auth_require_tls(smarthost, probe):
     ready = smarthost(auth=["LOGIN"], users={"relay": PASSWORD})
-    result, _ = probe(base_args(ready, require_tls=True))
+    result = probe(base_args(ready, require_tls=True))
     assert result["failed"] and "STARTTLS_NOT_OFFERED" in codes(result, "error")
-    result, _ = probe(base_args(ready, smart_host_auth_mechanism="BasicAuthRequireTLS", authentication_credential={"username": "relay", "password": PASSWORD}))
+    result = probe(base_args(ready, smart_host_auth_mechanism="BasicAuthRequireTLS", authentication_credential={"username": "relay", "password": PASSWORD}))
     assert {"STARTTLS_NOT_OFFERED", "AUTH_NOT_OFFERED"} <= codes(result, "error")
     # BasicAuthRequireTLS never sends the password without TLS
     assert result["probes"][0]["auth"]["login"]["attempted"] is False
     # without any TLS requirement, the same host is only worth an info
-    result, _ = probe(base_args(ready))
+    result = probe(base_args(ready))
     assert not result.get("failed") and "STARTTLS_NOT_OFFERED" in codes(result, "info")
 
 
 def test_plain_only_with_basic_auth_names_the_problem(smarthost, probe):
     ready = smarthost(starttls=True, auth=["PLAIN"], users={"relay": PASSWORD})
-    result, _ = probe(base_args(ready, smart_host_auth_mechanism="BasicAuth"))
+    result = probe(base_args(ready, smart_host_auth_mechanism="BasicAuth"))
     assert result["failed"]
     (finding,) = [f for f in result["findings"] if f["code"] == "AUTH_LOGIN_NOT_OFFERED"]
     assert finding["severity"] == "error" and "only AUTH PLAIN" in finding["message"] and "LOGIN" in finding["hint"]
@@ -131,7 +132,7 @@ def test_plain_only_with_basic_auth_names_the_problem(smarthost, probe):
 
 def test_certificate_name_mismatch(smarthost, probe):
     ready = smarthost(starttls=True, auth=["LOGIN"], users={"relay": PASSWORD}, cert_names=["other.contoso.net"])
-    result, _ = probe(base_args(ready, smart_host_auth_mechanism="BasicAuthRequireTLS", require_tls=True))
+    result = probe(base_args(ready, smart_host_auth_mechanism="BasicAuthRequireTLS", require_tls=True))
     (finding,) = [f for f in result["findings"] if f["code"] == "CERT_NAME_MISMATCH"]
     assert finding["severity"] == "error" and "other.contoso.net" in finding["message"]
     assert result["probes"][0]["certificate"]["host_match"]["matched"] is False
@@ -139,17 +140,17 @@ def test_certificate_name_mismatch(smarthost, probe):
 
 def test_wildcard_certificate_matches_one_label_only(smarthost, probe):
     ready = smarthost(starttls=True, cert_names=["*.contoso.net"])
-    result, _ = probe(base_args(ready, require_tls=True, tls_auth_level="DomainValidation", tls_domain="*.contoso.net"))
+    result = probe(base_args(ready, require_tls=True, tls_auth_level="DomainValidation", tls_domain="*.contoso.net"))
     assert codes(result, "error") == set(), result["findings"]
     deeper = dict(base_args(ready, require_tls=True, tls_auth_level="DomainValidation", tls_domain="contoso.net"), hosts=["a.relay.contoso.net"])
-    result, _ = probe(deeper)
+    result = probe(deeper)
     assert {"CERT_TLS_DOMAIN_MISMATCH"} <= codes(result, "error")
     assert "CERT_NAME_MISMATCH" in codes(result, "warning")
 
 
 def test_unknown_ca_is_untrusted(smarthost, probe):
     ready = smarthost(starttls=True, cert_unknown_ca=True, cert_names=[NAME])
-    result, _ = probe(base_args(ready, require_tls=True, tls_auth_level="CertificateValidation"))
+    result = probe(base_args(ready, require_tls=True, tls_auth_level="CertificateValidation"))
     (finding,) = [f for f in result["findings"] if f["code"] == "CERT_UNTRUSTED"]
     assert finding["severity"] == "error" and "unable to get local issuer certificate" in finding["message"]
     rec = result["probes"][0]
@@ -159,29 +160,29 @@ def test_unknown_ca_is_untrusted(smarthost, probe):
 
 def test_expired_and_expiring_certificates(smarthost, probe):
     expired = smarthost(starttls=True, cert_expired=True, cert_names=[NAME])
-    result, _ = probe(base_args(expired, require_tls=True, tls_auth_level="CertificateValidation"))
+    result = probe(base_args(expired, require_tls=True, tls_auth_level="CertificateValidation"))
     assert {"CERT_EXPIRED", "CERT_UNTRUSTED"} <= codes(result, "error")
     assert result["probes"][0]["certificate"]["days_left"] < 0
     soon = smarthost(starttls=True, cert_valid_days=10, cert_names=[NAME])
-    result, _ = probe(base_args(soon, require_tls=True))
+    result = probe(base_args(soon, require_tls=True))
     assert not result.get("failed") and "CERT_EXPIRES_SOON" in codes(result, "warning")
     assert result["probes"][0]["certificate"]["days_left"] == 10
-    result, _ = probe(base_args(soon, require_tls=True, fail_on=["error", "warning"]))
+    result = probe(base_args(soon, require_tls=True, fail_on=["error", "warning"]))
     assert result["failed"] and "CERT_EXPIRES_SOON" in result["msg"]
 
 
 def test_size_below_max_message_size(smarthost, probe):
     ready = smarthost(size=10 * 1024 * 1024)
-    result, _ = probe(base_args(ready, max_message_size="35MB"))
+    result = probe(base_args(ready, max_message_size="35MB"))
     (finding,) = [f for f in result["findings"] if f["code"] == "SIZE_TOO_SMALL"]
     assert finding["severity"] == "error" and "10485760" in finding["message"] and "36700160" in finding["message"]
-    result, _ = probe(base_args(ready, max_message_size="10 MB (10,485,760 bytes)"))
+    result = probe(base_args(ready, max_message_size="10 MB (10,485,760 bytes)"))
     assert "SIZE_TOO_SMALL" not in codes(result)
 
 
 def test_implicit_tls_port(smarthost, probe):
     ready = smarthost(implicit_tls=True, cert_names=[NAME])
-    result, _ = probe(base_args(ready, timeout=3))
+    result = probe(base_args(ready, timeout=3))
     assert "IMPLICIT_TLS" in codes(result, "error")
     rec = result["probes"][0]
     assert rec["implicit_tls"] is True and rec["banner"]["code"] == 220 and rec["tls"]["version"]
@@ -191,19 +192,19 @@ def test_unreachable_port(probe):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result, _ = probe({"hosts": ["127.0.0.1"], "port": port, "timeout": 3})
+    result = probe({"hosts": ["127.0.0.1"], "port": port, "timeout": 3})
     assert result["failed"] and codes(result, "error") == {"TCP_CONNECT_FAILED"}
     assert result["probes"][0]["tcp"]["ok"] is False
 
 
 def test_unresolvable_name(probe):
-    result, _ = probe({"hosts": ["no-such-host.invalid"], "timeout": 3})
+    result = probe({"hosts": ["no-such-host.invalid"], "timeout": 3})
     assert codes(result, "error") == {"DNS_NO_ADDRESS"}
 
 
 def test_relay_denied_at_rcpt(smarthost, probe):
     ready = smarthost(allow_clients=["192.0.2.0/24"])
-    result, _ = probe(base_args(ready, mail_from="chris@contoso.com", rcpt_to=["pat@fabrikam.com"]))
+    result = probe(base_args(ready, mail_from="chris@contoso.com", rcpt_to=["pat@fabrikam.com"]))
     (finding,) = [f for f in result["findings"] if f["code"] == "RELAY_DENIED"]
     assert finding["severity"] == "error" and "550 5.7.1 Unable to relay" in finding["message"]
 
@@ -211,7 +212,7 @@ def test_relay_denied_at_rcpt(smarthost, probe):
 def test_bad_credentials_535(smarthost, probe):
     ready = smarthost(starttls=True, auth=["LOGIN"], users={"relay": "the-right-one"}, cert_names=[NAME])
     result, raw = probe(base_args(ready, smart_host_auth_mechanism="BasicAuthRequireTLS", require_tls=True,
-                                  authentication_credential={"username": "relay", "password": PASSWORD}))
+                                  authentication_credential={"username": "relay", "password": PASSWORD}), with_output=True)
     (finding,) = [f for f in result["findings"] if f["code"] == "AUTH_FAILED"]
     assert "535 5.7.3 Authentication unsuccessful" in finding["message"]
     assert PASSWORD not in raw and PASSWORD_B64 not in raw
@@ -221,7 +222,7 @@ def test_several_hosts_concurrently_in_order(smarthost, probe):
     ready = smarthost(starttls=True)
     # One port for all hosts, as on a connector: the smart host listens on 127.0.0.1 only, so the
     # IPv6 loopback stands for a smart host that is down.
-    result, _ = probe({"hosts": ["127.0.0.1", "localhost", "[::1]"], "port": ready["port"], "timeout": 3, "fail_on": []})
+    result = probe({"hosts": ["127.0.0.1", "localhost", "[::1]"], "port": ready["port"], "timeout": 3, "fail_on": []})
     assert not result.get("failed")
     assert [p["host"] for p in result["probes"]] == ["127.0.0.1", "localhost", "::1"]
     assert result["probes"][0]["ehlo"]["starttls"] is True and result["probes"][1]["ehlo"]["starttls"] is True
@@ -233,10 +234,10 @@ def test_send_test_message_and_check_mode(smarthost, probe):
     ready = smarthost(starttls=True, auth=["LOGIN"], users={"relay": PASSWORD})
     args = base_args(ready, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "relay", "password": PASSWORD},
                      send_test_message={"from": "chris@contoso.com", "to": ["pat@fabrikam.com"], "subject": "probe test"})
-    result, _ = probe(args, check_mode=True)
+    result = probe(args, check_mode=True)
     assert result["test_message"]["skipped"] is True and not result["changed"]
     assert read_maildir(ready["maildir"]) == []
-    result, raw = probe(args)
+    result, raw = probe(args, with_output=True)
     assert result["changed"] is True and result["test_message"]["queued"] is True
     (msg,) = read_maildir(ready["maildir"])
     assert msg.message_id == result["message_id"]
@@ -246,7 +247,7 @@ def test_send_test_message_and_check_mode(smarthost, probe):
 
 
 def test_invalid_combinations_fail_before_probing(probe):
-    result, _ = probe({"hosts": ["a.example", "b.example"], "connect_address": "127.0.0.1", "tls_auth_level": "DomainValidation", "max_message_size": "lots"})
+    result = probe({"hosts": ["a.example", "b.example"], "connect_address": "127.0.0.1", "tls_auth_level": "DomainValidation", "max_message_size": "lots"})
     assert result["failed"]
     for fragment in ("connect_address: only allowed with exactly one", "tls_auth_level: Exchange accepts TlsAuthLevel only with RequireTLS",
                      "tls_domain: required when tls_auth_level is DomainValidation", "max_message_size: 'lots' is not a size"):
@@ -290,7 +291,7 @@ def test_playbook_at_vvvv_never_shows_the_password(smarthost, collections_path, 
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"))
     playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     proc = subprocess.run([playbook_bin, "-vvvv", "-i", "localhost,", "-c", "local", str(playbook)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert "ok: [localhost]" in output and '"code": 235' in output

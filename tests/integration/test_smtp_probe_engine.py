@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import sys
@@ -15,7 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 from exchange_lab.smarthost import SmartHost, SmartHostConfig  # noqa: E402
 
 try:
-    import ansible_collections.mailflow.exchange  # noqa: F401
+    importlib.import_module("ansible_collections.mailflow.exchange")
 except ImportError:  # a plain checkout: the same git-ignored link tests/unit/conftest.py and `make` use
     _link = os.path.join(ROOT, "collections", "ansible_collections", "mailflow", "exchange")
     if not os.path.exists(_link):

@@ -127,7 +127,7 @@ def test_several_files_and_a_session_split_across_them():
 
 
 def test_fields_header_decides_the_column_order():
-    text = "#Fields: session-id,sequence-number,event,data\n" "ABC,1,<,250 OK\n" "ABC,0,>,EHLO x\n"
+    text = "#Fields: session-id,sequence-number,event,data\nABC,1,<,250 OK\nABC,0,>,EHLO x\n"
     (session,) = parse(text)
     assert session["dialogue"] == ["> EHLO x", "< 250 OK"] and session["connector"] == ""
 
