@@ -53,6 +53,13 @@ def open_pool(lab, **kwargs) -> RunspacePool:
     return RunspacePool(lab.wsman(**kwargs), configuration_name="Microsoft.Exchange")
 
 
+@pytest.fixture(scope="module")
+def https_ntlm_lab(tmp_path_factory):
+    proc = start_lab(str(tmp_path_factory.mktemp("lab")), https=True, auth="negotiate")
+    yield proc
+    proc.stop()
+
+
 # --- HTTPS ------------------------------------------------------------------------------------
 
 
@@ -179,7 +186,7 @@ def test_negotiate_bad_password_is_authentication_error(negotiate_lab):
 # --- key exchange and SecureString ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lab_name", ["ntlm_lab", "https_lab"])
+@pytest.mark.parametrize("lab_name", ["ntlm_lab", "https_lab", "https_ntlm_lab"])
 def test_pscredential_password_reaches_backend_after_key_exchange(request, lab_name):
     lab = request.getfixturevalue(lab_name)
     secret = "Smart-host pässword 42!"
@@ -213,3 +220,13 @@ def test_ntlm_authenticates_the_connection_and_refuses_plaintext(ntlm_lab):
         assert plain.status_code == 400
     with requests.Session() as other:  # a new connection is not authenticated
         assert other.post(url, data=b"<s:Envelope/>").status_code == 401
+
+
+@pytest.mark.parametrize("client_auth", ["negotiate", "ntlm"])
+def test_negotiate_over_https_relies_on_tls_not_sealing(https_ntlm_lab, client_auth):
+    with open_pool(https_ntlm_lab, auth=client_auth) as p:
+        wire = capture_wire(p)
+        assert echo(p)[0] == "user=admin"
+    assert wire
+    for response in wire:  # TLS protects the body: no WinRM sealing on top
+        assert response.request.headers["Content-Type"].startswith("application/soap+xml")
