@@ -88,7 +88,7 @@ while True:
 def test_kill_9_mid_write_never_corrupts(tmp_path):
     state = str(tmp_path)
     rng = random.Random(7)
-    for _round in range(12):
+    for _round in range(8):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, state, LAB_SRC], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.02, 0.25))

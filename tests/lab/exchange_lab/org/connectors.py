@@ -54,7 +54,9 @@ ROUTING_GROUP = "CN=Exchange Routing Group (DWBGZMFD01QNBJR),CN=Routing Groups,C
 def _timeout(value: t.Any) -> int:
     seconds = parse_timespan(value)
     if not 1 <= seconds <= 86400:
-        raise RangeError(f"The value {render_timespan(seconds)} is out of range; ConnectionInactivityTimeOut must be between 00:00:01 and 1.00:00:00.")
+        raise RangeError(
+            f"The value {render_timespan(seconds)} is out of range; ConnectionInactivityTimeOut must be between 00:00:01 and 1.00:00:00."
+        )
     return seconds
 
 
@@ -62,12 +64,16 @@ def _credential(value: t.Any) -> dict[str, str]:
     user = getattr(value, "UserName", None)
     password = getattr(value, "Password", None)
     if user is None or password is None:
-        raise ConvertError(f'Cannot convert the "{value}" value of type "{type(value).__name__}" to type "System.Management.Automation.PSCredential".')
+        raise ConvertError(
+            f'Cannot convert the "{value}" value of type "{type(value).__name__}" to type "System.Management.Automation.PSCredential".'
+        )
     if hasattr(password, "decrypt"):
         try:
             password = password.decrypt()
         except Exception:  # noqa: BLE001 - no session key: the client skipped exchange_keys()
-            raise ConvertError("The credential's password (a SecureString) can't be decrypted; exchange session keys first.") from None
+            raise ConvertError(
+                "The credential's password (a SecureString) can't be decrypted; exchange session keys first."
+            ) from None
     if not str(user).strip():
         raise ConvertError("The credential's UserName is empty.")
     return {"UserName": str(user), "Password": str(password)}
@@ -81,17 +87,34 @@ def _server_name(value: t.Any) -> str:
 
 
 SHARED = [
-    Param("AddressSpaces", "list", parse=parse_address_space, hashtable=True, dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.AddressSpace]"),
+    Param(
+        "AddressSpaces",
+        "list",
+        parse=parse_address_space,
+        hashtable=True,
+        dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.AddressSpace]",
+    ),
     Param("AuthenticationCredential", "custom", parse=_credential),
     Param("CloudServicesMailEnabled", "bool"),
     Param("Comment"),
     Param("ConnectionInactivityTimeOut", "custom", parse=_timeout),
-    Param("ConnectorType", "enum", choices=("Default", "XPremises"), dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.TenantConnectorType", nullable=False),
+    Param(
+        "ConnectorType",
+        "enum",
+        choices=("Default", "XPremises"),
+        dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.TenantConnectorType",
+        nullable=False,
+    ),
     Param("DNSRoutingEnabled", "bool"),
     Param("DomainController", "custom", parse=parse_fqdn),
     Param("DomainSecureEnabled", "bool"),
     Param("Enabled", "bool"),
-    Param("ErrorPolicies", "flags", choices=ERROR_POLICIES, dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.ErrorPolicies"),
+    Param(
+        "ErrorPolicies",
+        "flags",
+        choices=ERROR_POLICIES,
+        dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.ErrorPolicies",
+    ),
     Param("Force", "switch"),
     Param("ForceHELO", "bool"),
     Param("Fqdn", "custom", parse=parse_fqdn),
@@ -102,14 +125,38 @@ SHARED = [
     Param("LinkedReceiveConnector"),
     Param("MaxMessageSize", "custom", parse=parse_size),
     Param("Port", "int", range=(0, 65535)),
-    Param("ProtocolLoggingLevel", "enum", choices=("None", "Verbose"), dotnet="Microsoft.Exchange.Data.ProtocolLoggingLevel", nullable=False),
+    Param(
+        "ProtocolLoggingLevel",
+        "enum",
+        choices=("None", "Verbose"),
+        dotnet="Microsoft.Exchange.Data.ProtocolLoggingLevel",
+        nullable=False,
+    ),
     Param("RequireOorg", "bool"),
     Param("RequireTLS", "bool"),
-    Param("SmartHostAuthMechanism", "enum", choices=AUTH, dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.AuthMechanisms", nullable=False),
-    Param("SmartHosts", "list", parse=parse_smart_host, hashtable=True, dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.SmartHost]"),
+    Param(
+        "SmartHostAuthMechanism",
+        "enum",
+        choices=AUTH,
+        dotnet="Microsoft.Exchange.Data.Directory.SystemConfiguration.AuthMechanisms",
+        nullable=False,
+    ),
+    Param(
+        "SmartHosts",
+        "list",
+        parse=parse_smart_host,
+        hashtable=True,
+        dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.SmartHost]",
+    ),
     Param("SmtpMaxMessagesPerConnection", "int", range=(1, 2**31 - 1)),
     Param("SourceIPAddress", "custom", parse=parse_ipv4),
-    Param("SourceTransportServers", "list", parse=_server_name, hashtable=True, dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.Directory.ADObjectId]"),
+    Param(
+        "SourceTransportServers",
+        "list",
+        parse=_server_name,
+        hashtable=True,
+        dotnet="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.Directory.ADObjectId]",
+    ),
     Param("TlsAuthLevel", "enum", choices=TLS_LEVELS, dotnet="Microsoft.Exchange.Data.TlsAuthLevel"),
     Param("TlsCertificateName", "custom", parse=parse_certificate_name),
     Param("TlsDomain", "custom", parse=parse_tls_domain),
@@ -117,21 +164,53 @@ SHARED = [
 ]
 NEW_PARAMS = [
     Param("Name", position=0, mandatory=True),
-    Param("Usage", "enum", choices=USAGES, dotnet="Microsoft.Exchange.Management.SystemConfigurationTasks.NewSendConnector+UsageType", nullable=False),
+    Param(
+        "Usage",
+        "enum",
+        choices=USAGES,
+        dotnet="Microsoft.Exchange.Management.SystemConfigurationTasks.NewSendConnector+UsageType",
+        nullable=False,
+    ),
     *(Param(u, "switch") for u in USAGES),
     *SHARED,
 ]
 SET_PARAMS = [Param("Identity", "any", position=0, mandatory=True, pipeline=True), Param("Name"), *SHARED]
-GET_PARAMS = [Param("Identity", "any", position=0, pipeline=True), Param("DomainController", "custom", parse=parse_fqdn)]
-REMOVE_PARAMS = [Param("Identity", "any", position=0, mandatory=True, pipeline=True), Param("DomainController", "custom", parse=parse_fqdn)]
+GET_PARAMS = [
+    Param("Identity", "any", position=0, pipeline=True),
+    Param("DomainController", "custom", parse=parse_fqdn),
+]
+REMOVE_PARAMS = [
+    Param("Identity", "any", position=0, mandatory=True, pipeline=True),
+    Param("DomainController", "custom", parse=parse_fqdn),
+]
 
 # Parameters copied 1:1 onto the record.
 PLAIN = (
-    "CloudServicesMailEnabled", "Comment", "ConnectorType", "DNSRoutingEnabled", "DomainSecureEnabled", "Enabled",
-    "ForceHELO", "Fqdn", "FrontendProxyEnabled", "IgnoreSTARTTLS", "IsCoexistenceConnector", "IsScopedConnector",
-    "Port", "ProtocolLoggingLevel", "RequireOorg", "RequireTLS", "SmartHostAuthMechanism", "SmtpMaxMessagesPerConnection",
-    "TlsAuthLevel", "TlsCertificateName", "TlsDomain", "UseExternalDNSServersEnabled", "ConnectionInactivityTimeOut",
-    "MaxMessageSize", "AuthenticationCredential",
+    "CloudServicesMailEnabled",
+    "Comment",
+    "ConnectorType",
+    "DNSRoutingEnabled",
+    "DomainSecureEnabled",
+    "Enabled",
+    "ForceHELO",
+    "Fqdn",
+    "FrontendProxyEnabled",
+    "IgnoreSTARTTLS",
+    "IsCoexistenceConnector",
+    "IsScopedConnector",
+    "Port",
+    "ProtocolLoggingLevel",
+    "RequireOorg",
+    "RequireTLS",
+    "SmartHostAuthMechanism",
+    "SmtpMaxMessagesPerConnection",
+    "TlsAuthLevel",
+    "TlsCertificateName",
+    "TlsDomain",
+    "UseExternalDNSServersEnabled",
+    "ConnectionInactivityTimeOut",
+    "MaxMessageSize",
+    "AuthenticationCredential",
 )
 NOT_NULL = ("Port", "SmtpMaxMessagesPerConnection", "ConnectionInactivityTimeOut")
 
@@ -144,17 +223,41 @@ def defaults(name: str, usage: str, local_server: str) -> dict[str, t.Any]:
     """A brand-new connector per §5 "Emulator defaults" (only MaxMessageSize depends on usage)."""
     stamp = now_iso()
     return {
-        "Name": name, "Guid": str(uuid.uuid4()), "Usage": usage,
-        "AddressSpaces": [], "SmartHosts": [], "DNSRoutingEnabled": True, "Port": 25, "Fqdn": None,
-        "ForceHELO": False, "IgnoreSTARTTLS": False, "RequireTLS": False, "TlsAuthLevel": None, "TlsDomain": None,
-        "TlsCertificateName": None, "SmartHostAuthMechanism": "None", "AuthenticationCredential": None,
-        "MaxMessageSize": None if usage == "Internal" else DEFAULT_SIZE, "ProtocolLoggingLevel": "None",
-        "Enabled": True, "IsScopedConnector": False, "SourceTransportServers": [local_server],
-        "ConnectionInactivityTimeOut": 600, "SmtpMaxMessagesPerConnection": 20, "ErrorPolicies": "Default",
-        "DomainSecureEnabled": False, "FrontendProxyEnabled": False, "UseExternalDNSServersEnabled": False,
-        "CloudServicesMailEnabled": False, "ConnectorType": "Default", "RequireOorg": False,
-        "IsCoexistenceConnector": False, "SourceIPAddress": "0.0.0.0", "Comment": None,
-        "WhenCreated": stamp, "WhenChanged": stamp,
+        "Name": name,
+        "Guid": str(uuid.uuid4()),
+        "Usage": usage,
+        "AddressSpaces": [],
+        "SmartHosts": [],
+        "DNSRoutingEnabled": True,
+        "Port": 25,
+        "Fqdn": None,
+        "ForceHELO": False,
+        "IgnoreSTARTTLS": False,
+        "RequireTLS": False,
+        "TlsAuthLevel": None,
+        "TlsDomain": None,
+        "TlsCertificateName": None,
+        "SmartHostAuthMechanism": "None",
+        "AuthenticationCredential": None,
+        "MaxMessageSize": None if usage == "Internal" else DEFAULT_SIZE,
+        "ProtocolLoggingLevel": "None",
+        "Enabled": True,
+        "IsScopedConnector": False,
+        "SourceTransportServers": [local_server],
+        "ConnectionInactivityTimeOut": 600,
+        "SmtpMaxMessagesPerConnection": 20,
+        "ErrorPolicies": "Default",
+        "DomainSecureEnabled": False,
+        "FrontendProxyEnabled": False,
+        "UseExternalDNSServersEnabled": False,
+        "CloudServicesMailEnabled": False,
+        "ConnectorType": "Default",
+        "RequireOorg": False,
+        "IsCoexistenceConnector": False,
+        "SourceIPAddress": "0.0.0.0",
+        "Comment": None,
+        "WhenCreated": stamp,
+        "WhenChanged": stamp,
     }
 
 
@@ -178,7 +281,9 @@ def identity_text(value: t.Any) -> str | None:
     return str(value)
 
 
-def find(records: list[dict[str, t.Any]], identity: str, servers: t.Callable[[str], t.Any], wildcard: bool) -> list[dict[str, t.Any]]:
+def find(
+    records: list[dict[str, t.Any]], identity: str, servers: t.Callable[[str], t.Any], wildcard: bool
+) -> list[dict[str, t.Any]]:
     text = identity.strip()
     try:
         wanted = str(uuid.UUID(text))
@@ -197,7 +302,10 @@ def find(records: list[dict[str, t.Any]], identity: str, servers: t.Callable[[st
 def not_found(identity: str, dc: str) -> TaskError:
     return TaskError(
         f"The operation couldn't be performed because object '{identity}' couldn't be found on '{dc}'.",
-        NOT_FOUND, ErrorCategory.NotSpecified, target=identity, code="NotFound",
+        NOT_FOUND,
+        ErrorCategory.NotSpecified,
+        target=identity,
+        code="NotFound",
     )
 
 
@@ -205,14 +313,29 @@ def resolve_one(ctx: "Context", records: list[dict[str, t.Any]], raw: t.Any) -> 
     identity = identity_text(raw)
     cfg = ctx.org.config
     if identity is None or not identity.strip():
-        ctx.error(TaskError("The Identity parameter can't be empty or $null for this cmdlet.", ARGUMENT, ErrorCategory.InvalidArgument, code="NullIdentity"))
+        ctx.error(
+            TaskError(
+                "The Identity parameter can't be empty or $null for this cmdlet.",
+                ARGUMENT,
+                ErrorCategory.InvalidArgument,
+                code="NullIdentity",
+            )
+        )
         return None
     found = find(records, identity, cfg.server, wildcard=True)
     if not found:
         ctx.error(not_found(identity, cfg.domain_controller))
         return None
     if len(found) > 1:
-        ctx.error(TaskError(f"The operation couldn't be performed because '{identity}' matches multiple entries.", AMBIGUOUS, ErrorCategory.NotSpecified, target=identity, code="Ambiguous"))
+        ctx.error(
+            TaskError(
+                f"The operation couldn't be performed because '{identity}' matches multiple entries.",
+                AMBIGUOUS,
+                ErrorCategory.NotSpecified,
+                target=identity,
+                code="Ambiguous",
+            )
+        )
         return None
     return found[0]
 
@@ -231,7 +354,10 @@ def _resolve_servers(ctx: "Context", names: list[str]) -> list[str]:
             raise TaskError(
                 f"SourceTransportServers: '{server.name}' is an Edge Transport server. A Send connector created in the "
                 "organization needs Mailbox servers as source servers; Edge servers get connectors through EdgeSync.",
-                ARGUMENT, ErrorCategory.InvalidArgument, target=server.name, code="EdgeSource",
+                ARGUMENT,
+                ErrorCategory.InvalidArgument,
+                target=server.name,
+                code="EdgeSource",
             )
         if server.name not in result:
             result.append(server.name)
@@ -291,7 +417,8 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
         return _rule(
             'AddressSpaces: "--" (every accepted domain) is valid only on Edge Transport connectors that send into '
             f"the organization; this connector is hosted on Mailbox servers ({', '.join(record['SourceTransportServers'])}).",
-            "AddressSpaces", "DashDash",
+            "AddressSpaces",
+            "DashDash",
         )
     seen: set[tuple[str, str]] = set()
     for space in spaces:
@@ -299,64 +426,85 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
         if key in seen:
             return _rule(
                 f"AddressSpaces: the address space '{space['Type']}:{space['Address']}' is listed more than once.",
-                "AddressSpaces", "DuplicateSpace",
+                "AddressSpaces",
+                "DuplicateSpace",
             )
         seen.add(key)
     if not record["SourceTransportServers"]:
-        return _rule("SourceTransportServers: a Send connector needs at least one source transport server.", "SourceTransportServers", "NoSource")
+        return _rule(
+            "SourceTransportServers: a Send connector needs at least one source transport server.",
+            "SourceTransportServers",
+            "NoSource",
+        )
     non_smtp = [s for s in spaces if s["Type"] != "SMTP"]
     if non_smtp and (not hosts or dns):
         first = non_smtp[0]
         return _rule(
             f"AddressSpaces: the non-SMTP address space '{first['Type']}:{first['Address']};{first['Cost']}' requires smart "
             "hosts: set SmartHosts and DNSRoutingEnabled $false.",
-            "AddressSpaces", "NonSmtpNeedsSmartHost",
+            "AddressSpaces",
+            "NonSmtpNeedsSmartHost",
         )
     if hosts and dns:
         return _rule(
             "SmartHosts: smart hosts can be used only when DNSRoutingEnabled is $false. Set -DNSRoutingEnabled $false "
             "in the same command, or clear SmartHosts to route with DNS.",
-            "SmartHosts", "SmartHostsNeedNoDns",
+            "SmartHosts",
+            "SmartHostsNeedNoDns",
         )
     if not hosts and not dns:
         return _rule(
             "DNSRoutingEnabled: when DNSRoutingEnabled is $false, SmartHosts must list at least one smart host. "
             "Set -SmartHosts in the same command.",
-            "DNSRoutingEnabled", "NoDnsNeedsSmartHosts",
+            "DNSRoutingEnabled",
+            "NoDnsNeedsSmartHosts",
         )
     mech = record["SmartHostAuthMechanism"]
     if mech != "None" and dns:
         return _rule(
             f"SmartHostAuthMechanism: '{mech}' is used only with smart hosts (SmartHosts set and DNSRoutingEnabled "
             "$false); use None for a DNS-routed connector.",
-            "SmartHostAuthMechanism", "AuthNeedsSmartHost",
+            "SmartHostAuthMechanism",
+            "AuthNeedsSmartHost",
         )
     if mech in ("BasicAuth", "BasicAuthRequireTLS") and not record["AuthenticationCredential"]:
-        return _rule(f"AuthenticationCredential: SmartHostAuthMechanism '{mech}' requires AuthenticationCredential.", "AuthenticationCredential", "BasicNeedsCredential")
+        return _rule(
+            f"AuthenticationCredential: SmartHostAuthMechanism '{mech}' requires AuthenticationCredential.",
+            "AuthenticationCredential",
+            "BasicNeedsCredential",
+        )
     if record["RequireTLS"] and record["IgnoreSTARTTLS"]:
-        return _rule("IgnoreSTARTTLS: IgnoreSTARTTLS must be $false when RequireTLS is $true.", "IgnoreSTARTTLS", "RequireTlsIgnoreStartTls")
+        return _rule(
+            "IgnoreSTARTTLS: IgnoreSTARTTLS must be $false when RequireTLS is $true.",
+            "IgnoreSTARTTLS",
+            "RequireTlsIgnoreStartTls",
+        )
     level = record["TlsAuthLevel"]
     if level and (not record["RequireTLS"] or record["IgnoreSTARTTLS"]):
         return _rule(
             f"TlsAuthLevel: '{level}' can be set only when RequireTLS is $true and IgnoreSTARTTLS is $false.",
-            "TlsAuthLevel", "TlsAuthLevelNeedsTls",
+            "TlsAuthLevel",
+            "TlsAuthLevelNeedsTls",
         )
     if level == "DomainValidation" and not dns and not record["TlsDomain"]:
         return _rule(
             "TlsDomain: TlsAuthLevel DomainValidation on a smart-host connector (DNSRoutingEnabled $false) requires TlsDomain.",
-            "TlsDomain", "DomainValidationNeedsTlsDomain",
+            "TlsDomain",
+            "DomainValidationNeedsTlsDomain",
         )
     if record["DomainSecureEnabled"]:
         if not dns or record["IgnoreSTARTTLS"]:
             return _rule(
                 "DomainSecureEnabled: domain security (mutual TLS) requires DNSRoutingEnabled $true and IgnoreSTARTTLS $false.",
-                "DomainSecureEnabled", "DomainSecureNeedsDnsTls",
+                "DomainSecureEnabled",
+                "DomainSecureNeedsDnsTls",
             )
         wild = [s for s in spaces if "*" in s["Address"]]
         if wild:
             return _rule(
                 f"DomainSecureEnabled: domain security can't be used with the wildcard address space '{wild[0]['Address']}'.",
-                "DomainSecureEnabled", "DomainSecureWildcard",
+                "DomainSecureEnabled",
+                "DomainSecureWildcard",
             )
     return None
 
@@ -367,7 +515,10 @@ def check_unique(ctx: "Context", records: list[dict[str, t.Any]], record: dict[s
             return TaskError(
                 f"Active Directory operation failed on {ctx.org.config.domain_controller}. The object "
                 f"'{distinguished_name(ctx.org.config, record['Name'])}' already exists.",
-                ALREADY_EXISTS, ErrorCategory.NotSpecified, target=record["Name"], code="AlreadyExists",
+                ALREADY_EXISTS,
+                ErrorCategory.NotSpecified,
+                target=record["Name"],
+                code="AlreadyExists",
             )
     return None
 
@@ -378,7 +529,9 @@ def check_name(name: str | None) -> TaskError | None:
     if len(name) > 64 or any(c in name for c in '\\/,=+<>;"#'):
         return _rule(
             f"Name: '{name}' isn't a valid connector name; use at most 64 characters and none of \\ / , = + < > ; \" #.",
-            "Name", "BadName", ARGUMENT,
+            "Name",
+            "BadName",
+            ARGUMENT,
         )
     return None
 
@@ -393,7 +546,10 @@ def _usage(args: dict[str, t.Any]) -> tuple[str | None, TaskError | None]:
     if len(chosen) > 1:
         return None, _rule(
             "Usage: the usage type can be given only once; -Custom, -Internal, -Internet, -Partner and -Usage exclude "
-            f"one another (got {', '.join(chosen)}).", "Usage", "UsageConflict", ARGUMENT,
+            f"one another (got {', '.join(chosen)}).",
+            "Usage",
+            "UsageConflict",
+            ARGUMENT,
         )
     if "Usage" in args:
         return args["Usage"], None
@@ -420,7 +576,9 @@ def _linked(args: dict[str, t.Any]) -> TaskError | None:
     if args.get("LinkedReceiveConnector"):
         return _rule(
             "LinkedReceiveConnector: linked Receive connectors were removed after Exchange 2010; use AddressSpaces.",
-            "LinkedReceiveConnector", "Linked", ARGUMENT,
+            "LinkedReceiveConnector",
+            "Linked",
+            ARGUMENT,
         )
     return None
 
@@ -549,30 +707,59 @@ def render(org: t.Any, record: dict[str, t.Any], runspace_id: str, dc: str | Non
     cfg = org.config
     dn = distinguished_name(cfg, record["Name"])
     identity = shapes.ad_object_id(record["Name"], dn, record["Guid"], cfg.domain)
-    servers = [shapes.ad_object_id(s, server_dn(cfg, s), server_guid(cfg, s), cfg.domain) for s in record["SourceTransportServers"]]
+    servers = [
+        shapes.ad_object_id(s, server_dn(cfg, s), server_guid(cfg, s), cfg.domain)
+        for s in record["SourceTransportServers"]
+    ]
     hosts = [shapes.smart_host(h, render_smart_host(h), is_ip(h)) for h in record["SmartHosts"]]
     size_text = render_size(record["MaxMessageSize"])
     cert = record["TlsCertificateName"]
     cred = record["AuthenticationCredential"]
     smtp_asm = "Microsoft.Exchange.Data.AddressSpace"
-    schema_dn = "CN=ms-Exch-Routing-SMTP-Connector,CN=Schema,CN=Configuration," + ",".join(f"DC={p}" for p in cfg.domain.split("."))
+    schema_dn = "CN=ms-Exch-Routing-SMTP-Connector,CN=Schema,CN=Configuration," + ",".join(
+        f"DC={p}" for p in cfg.domain.split(".")
+    )
     props: list[tuple[str, t.Any]] = [
         ("AddressSpaces", shapes.mvp(smtp_asm, [shapes.address_space(s) for s in record["AddressSpaces"]])),
         ("AuthenticationCredential", shapes.credential(cred["UserName"]) if cred else None),
         ("CloudServicesMailEnabled", record["CloudServicesMailEnabled"]),
         ("Comment", record["Comment"]),
         ("ConnectedDomains", shapes.mvp("Microsoft.Exchange.Data.ConnectedDomain", [])),
-        ("ConnectionInactivityTimeOut", shapes.timespan(record["ConnectionInactivityTimeOut"], render_timespan(record["ConnectionInactivityTimeOut"]))),
+        (
+            "ConnectionInactivityTimeOut",
+            shapes.timespan(
+                record["ConnectionInactivityTimeOut"], render_timespan(record["ConnectionInactivityTimeOut"])
+            ),
+        ),
         ("ConnectorType", shapes.enum_value(shapes.TenantConnectorType, record["ConnectorType"])),
         ("DNSRoutingEnabled", record["DNSRoutingEnabled"]),
         ("DomainSecureEnabled", record["DomainSecureEnabled"]),
         ("Enabled", record["Enabled"]),
-        ("ErrorPolicies", shapes.flags_value(shapes.ErrorPolicies, [p.strip() for p in record["ErrorPolicies"].split(",")])),
+        (
+            "ErrorPolicies",
+            shapes.flags_value(shapes.ErrorPolicies, [p.strip() for p in record["ErrorPolicies"].split(",")]),
+        ),
         ("ForceHELO", record["ForceHELO"]),
         ("Fqdn", shapes.fqdn(record["Fqdn"])),
         ("FrontendProxyEnabled", record["FrontendProxyEnabled"]),
-        ("HomeMTA", shapes.ad_object_id("Microsoft MTA", f"CN=Microsoft MTA,{server_dn(cfg, record['SourceTransportServers'][0])}", None, cfg.domain)),
-        ("HomeMtaServerId", shapes.ad_object_id(record["SourceTransportServers"][0], server_dn(cfg, record["SourceTransportServers"][0]), server_guid(cfg, record["SourceTransportServers"][0]), cfg.domain)),
+        (
+            "HomeMTA",
+            shapes.ad_object_id(
+                "Microsoft MTA",
+                f"CN=Microsoft MTA,{server_dn(cfg, record['SourceTransportServers'][0])}",
+                None,
+                cfg.domain,
+            ),
+        ),
+        (
+            "HomeMtaServerId",
+            shapes.ad_object_id(
+                record["SourceTransportServers"][0],
+                server_dn(cfg, record["SourceTransportServers"][0]),
+                server_guid(cfg, record["SourceTransportServers"][0]),
+                cfg.domain,
+            ),
+        ),
         ("IgnoreSTARTTLS", record["IgnoreSTARTTLS"]),
         ("IsCoexistenceConnector", record["IsCoexistenceConnector"]),
         ("IsScopedConnector", record["IsScopedConnector"]),
@@ -589,24 +776,67 @@ def render(org: t.Any, record: dict[str, t.Any], runspace_id: str, dc: str | Non
         ("SmartHostsString", ",".join(render_smart_host(h) for h in record["SmartHosts"])),
         ("SmtpMaxMessagesPerConnection", record["SmtpMaxMessagesPerConnection"]),
         ("SourceIPAddress", shapes.ip_address(record["SourceIPAddress"])),
-        ("SourceRoutingGroup", shapes.obj(shapes.chain("Microsoft.Exchange.Data.Directory.SystemConfiguration.RoutingGroupId"), "Exchange Routing Group (DWBGZMFD01QNBJR)")),
+        (
+            "SourceRoutingGroup",
+            shapes.obj(
+                shapes.chain("Microsoft.Exchange.Data.Directory.SystemConfiguration.RoutingGroupId"),
+                "Exchange Routing Group (DWBGZMFD01QNBJR)",
+            ),
+        ),
         ("SourceTransportServers", shapes.mvp("Microsoft.Exchange.Data.Directory.ADObjectId", servers)),
         ("TlsAuthLevel", shapes.enum_value(shapes.TlsAuthLevel, record["TlsAuthLevel"])),
         ("TlsCertificateName", shapes.certificate_name(*split_certificate_name(cert)) if cert else None),
-        ("TlsDomain", shapes.obj(shapes.chain("Microsoft.Exchange.Data.SmtpDomainWithSubdomains"), record["TlsDomain"], [("Domain", record["TlsDomain"].lstrip("*.")), ("IncludeSubDomains", record["TlsDomain"].startswith("*"))]) if record["TlsDomain"] else None),
+        (
+            "TlsDomain",
+            (
+                shapes.obj(
+                    shapes.chain("Microsoft.Exchange.Data.SmtpDomainWithSubdomains"),
+                    record["TlsDomain"],
+                    [
+                        ("Domain", record["TlsDomain"].lstrip("*.")),
+                        ("IncludeSubDomains", record["TlsDomain"].startswith("*")),
+                    ],
+                )
+                if record["TlsDomain"]
+                else None
+            ),
+        ),
         ("UseExternalDNSServersEnabled", record["UseExternalDNSServersEnabled"]),
         ("AdminDisplayName", ""),
-        ("ExchangeVersion", shapes.obj(shapes.chain("Microsoft.Exchange.Data.ExchangeObjectVersion"), "0.1 (8.0.535.0)", [("ExchangeBuild", "8.0.535.0")])),
+        (
+            "ExchangeVersion",
+            shapes.obj(
+                shapes.chain("Microsoft.Exchange.Data.ExchangeObjectVersion"),
+                "0.1 (8.0.535.0)",
+                [("ExchangeBuild", "8.0.535.0")],
+            ),
+        ),
         ("DistinguishedName", dn),
         ("Identity", identity),
         ("Guid", uuid.UUID(record["Guid"])),
-        ("ObjectCategory", shapes.ad_object_id("ms-Exch-Routing-SMTP-Connector", schema_dn, None, cfg.domain, to_string=f"{cfg.domain}/Configuration/Schema/ms-Exch-Routing-SMTP-Connector")),
+        (
+            "ObjectCategory",
+            shapes.ad_object_id(
+                "ms-Exch-Routing-SMTP-Connector",
+                schema_dn,
+                None,
+                cfg.domain,
+                to_string=f"{cfg.domain}/Configuration/Schema/ms-Exch-Routing-SMTP-Connector",
+            ),
+        ),
         ("ObjectClass", shapes.string_mvp(["top", "mailGateway", "msExchRoutingSMTPConnector"])),
         ("WhenChanged", shapes.dt_local(record["WhenChanged"])),
         ("WhenCreated", shapes.dt_local(record["WhenCreated"])),
         ("WhenChangedUTC", shapes.dt_utc(record["WhenChanged"])),
         ("WhenCreatedUTC", shapes.dt_utc(record["WhenCreated"])),
-        ("OrganizationId", shapes.obj(shapes.chain("Microsoft.Exchange.Data.Directory.OrganizationId"), "", [("OrganizationalUnit", None), ("ConfigurationUnit", None)])),
+        (
+            "OrganizationId",
+            shapes.obj(
+                shapes.chain("Microsoft.Exchange.Data.Directory.OrganizationId"),
+                "",
+                [("OrganizationalUnit", None), ("ConfigurationUnit", None)],
+            ),
+        ),
         ("Id", identity),
         ("OriginatingServer", dc or cfg.domain_controller),
         ("IsValid", True),

@@ -128,7 +128,10 @@ def command_not_found(name: str) -> CmdletFailure:
 
 def parameter_not_found(cmdlet: str, name: str, klass: str | None = None) -> CmdletFailure:
     return engine_failure(
-        cmdlet, f"A parameter cannot be found that matches parameter name '{name}'.", "NamedParameterNotFound", klass=klass
+        cmdlet,
+        f"A parameter cannot be found that matches parameter name '{name}'.",
+        "NamedParameterNotFound",
+        klass=klass,
     )
 
 

@@ -29,13 +29,21 @@ def _builtin_table() -> dict[str, CmdletDef]:
     register("New-SendConnector", connectors.new_send_connector, writes=True, params=connectors.NEW_PARAMS, table=table)
     register("Set-SendConnector", connectors.set_send_connector, writes=True, params=connectors.SET_PARAMS, table=table)
     register(
-        "Remove-SendConnector", connectors.remove_send_connector, writes=True, params=connectors.REMOVE_PARAMS,
-        confirm_by_default=True, table=table,
+        "Remove-SendConnector",
+        connectors.remove_send_connector,
+        writes=True,
+        params=connectors.REMOVE_PARAMS,
+        confirm_by_default=True,
+        table=table,
     )
     register("Get-ExchangeServer", servers.get_exchange_server, params=servers.GET_SERVER_PARAMS, table=table)
     register(
-        "Set-ADServerSettings", servers.set_ad_server_settings, params=servers.AD_SETTINGS_PARAMS, should_process=True,
-        task_class="Microsoft.Exchange.Management.RecipientTasks.SetAdServerSettings", table=table,
+        "Set-ADServerSettings",
+        servers.set_ad_server_settings,
+        params=servers.AD_SETTINGS_PARAMS,
+        should_process=True,
+        task_class="Microsoft.Exchange.Management.RecipientTasks.SetAdServerSettings",
+        table=table,
     )
     register("Get-LabCounter", servers.get_lab_counter, params=[], task_class="ExchangeLab.GetLabCounter", table=table)
     return table
@@ -81,7 +89,9 @@ class Organization:
 
     # --- extensions -----------------------------------------------------------------------
 
-    def register(self, name: str, handler: Handler, writes: bool = False, params: list[Param] | None = None, **kwargs: t.Any) -> CmdletDef:
+    def register(
+        self, name: str, handler: Handler, writes: bool = False, params: list[Param] | None = None, **kwargs: t.Any
+    ) -> CmdletDef:
         """Add a cmdlet to this organisation only (see :func:`exchange_lab.org.register` for all)."""
         return register(name, handler, writes=writes, params=params, table=self.cmdlets, **kwargs)
 
@@ -157,7 +167,14 @@ class Organization:
                 outputs.extend(self._run_one(invocation, call.parameters, cmd, item, result))
             result.output = outputs
 
-    def _run_one(self, invocation: Invocation, pairs: list[tuple[str | None, t.Any]], cmd: CmdletDef, item: t.Any, result: PipelineResult) -> list[t.Any]:
+    def _run_one(
+        self,
+        invocation: Invocation,
+        pairs: list[tuple[str | None, t.Any]],
+        cmd: CmdletDef,
+        item: t.Any,
+        result: PipelineResult,
+    ) -> list[t.Any]:
         counted = cmd.name.lower() not in UNCOUNTED
         delay = 0.0
         if counted:

@@ -19,9 +19,17 @@ except ImportError:  # pragma: no cover
     _PSCredential = None  # type: ignore[assignment,misc]
 
 COMMON = {
-    "Verbose": ("vb",), "Debug": ("db",), "ErrorAction": ("ea",), "WarningAction": ("wa",),
-    "InformationAction": ("infa",), "ErrorVariable": ("ev",), "WarningVariable": ("wv",),
-    "InformationVariable": ("iv",), "OutVariable": ("ov",), "OutBuffer": ("ob",), "PipelineVariable": ("pv",),
+    "Verbose": ("vb",),
+    "Debug": ("db",),
+    "ErrorAction": ("ea",),
+    "WarningAction": ("wa",),
+    "InformationAction": ("infa",),
+    "ErrorVariable": ("ev",),
+    "WarningVariable": ("wv",),
+    "InformationVariable": ("iv",),
+    "OutVariable": ("ov",),
+    "OutBuffer": ("ob",),
+    "PipelineVariable": ("pv",),
 }
 SHOULD_PROCESS = {"WhatIf": ("wi",), "Confirm": ("cf",)}
 _BOOL_MSG = (
@@ -88,7 +96,9 @@ class Binder:
             self._add(p.name, p.aliases)
         for name, aliases in extra.items():
             if name not in self.params:
-                self.params[name] = Param(name, kind="switch" if name in ("Verbose", "Debug", "WhatIf", "Confirm") else "any")
+                self.params[name] = Param(
+                    name, kind="switch" if name in ("Verbose", "Debug", "WhatIf", "Confirm") else "any"
+                )
                 self._add(name, aliases)
 
     def _add(self, name: str, aliases: t.Iterable[str]) -> None:
@@ -107,7 +117,9 @@ class Binder:
             raise errors.ambiguous_parameter(self.cmdlet, given.lstrip("-"), matches, self.klass)
         raise errors.parameter_not_found(self.cmdlet, given.lstrip("-").rstrip(":"), self.klass)
 
-    def bind(self, pairs: list[tuple[str | None, t.Any]], pipeline_value: t.Any = None, has_pipeline: bool = False) -> dict[str, t.Any]:
+    def bind(
+        self, pairs: list[tuple[str | None, t.Any]], pipeline_value: t.Any = None, has_pipeline: bool = False
+    ) -> dict[str, t.Any]:
         raw: dict[str, t.Any] = {}
         positionals: list[t.Any] = []
         for name, value in pairs:
@@ -139,7 +151,9 @@ class Binder:
             raise errors.missing_mandatory(self.cmdlet, missing, self.klass)
         for p in self.params.values():
             if p.mandatory and (raw[p.name] is None or raw[p.name] == ""):
-                what, rule = ("null", "NullNotAllowed") if raw[p.name] is None else ("an empty string", "EmptyStringNotAllowed")
+                what, rule = (
+                    ("null", "NullNotAllowed") if raw[p.name] is None else ("an empty string", "EmptyStringNotAllowed")
+                )
                 raise errors.engine_failure(
                     self.cmdlet,
                     f"Cannot bind argument to parameter '{p.name}' because it is {what}.",
@@ -165,7 +179,10 @@ class Binder:
             low, high = param.range
             if not low <= converted <= high:
                 raise errors.binding_error(
-                    self.cmdlet, param.name, f"The value {converted} is out of range; {param.name} must be between {low} and {high}.", self.klass
+                    self.cmdlet,
+                    param.name,
+                    f"The value {converted} is out of range; {param.name} must be between {low} and {high}.",
+                    self.klass,
                 )
         return converted
 
@@ -198,7 +215,9 @@ class Binder:
         if isinstance(value, int):
             return value != 0
         if value is None:
-            raise ConvertError('Cannot convert value "" to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.')
+            raise ConvertError(
+                'Cannot convert value "" to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.'
+            )
         raise ConvertError(_BOOL_MSG)
 
     @staticmethod
@@ -212,9 +231,13 @@ class Binder:
         elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
             number = int(value.strip())
         else:
-            raise ConvertError(f'Cannot convert value "{value}" to type "System.Int32". Error: "Input string was not in a correct format."')
+            raise ConvertError(
+                f'Cannot convert value "{value}" to type "System.Int32". Error: "Input string was not in a correct format."'
+            )
         if not -(2**31) <= number < 2**31:
-            raise ConvertError(f'Cannot convert value "{value}" to type "System.Int32". Error: "Value was either too large or too small for an Int32."')
+            raise ConvertError(
+                f'Cannot convert value "{value}" to type "System.Int32". Error: "Value was either too large or too small for an Int32."'
+            )
         return number
 
     @staticmethod
@@ -224,7 +247,7 @@ class Binder:
                 return choice
         raise ConvertError(
             f'Cannot convert value "{text}" to type "{param.dotnet}". Error: "Unable to match the identifier name '
-            f'{text} to a valid enumerator name. Specify one of the following enumerator names and try again: '
+            f"{text} to a valid enumerator name. Specify one of the following enumerator names and try again: "
             f'{", ".join(param.choices)}"'
         )
 

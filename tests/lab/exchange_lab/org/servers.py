@@ -50,8 +50,17 @@ def render_server(ctx: "Context", server: t.Any) -> t.Any:
         ("Name", server.name),
         ("DataPath", "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Mailbox"),
         ("Domain", cfg.domain),
-        ("Edition", shapes.obj(shapes.chain("Microsoft.Exchange.Data.ServerEditionType", "System.Enum", "System.ValueType"), "Enterprise")),
-        ("ExchangeLegacyDN", f"/o={cfg.organization}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={server.name}"),
+        (
+            "Edition",
+            shapes.obj(
+                shapes.chain("Microsoft.Exchange.Data.ServerEditionType", "System.Enum", "System.ValueType"),
+                "Enterprise",
+            ),
+        ),
+        (
+            "ExchangeLegacyDN",
+            f"/o={cfg.organization}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={server.name}",
+        ),
         ("Fqdn", fqdn),
         ("IsHubTransportServer", not server.is_edge),
         ("IsClientAccessServer", not server.is_edge),
@@ -93,15 +102,30 @@ def get_exchange_server(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
     if identity is not None and identity.strip():
         wanted = identity.strip().lower()
         if any(c in wanted for c in "*?"):
-            servers = [s for s in servers if fnmatch.fnmatchcase(s.name.lower(), wanted) or fnmatch.fnmatchcase(f"{s.name}.{cfg.domain}".lower(), wanted)]
+            servers = [
+                s
+                for s in servers
+                if fnmatch.fnmatchcase(s.name.lower(), wanted)
+                or fnmatch.fnmatchcase(f"{s.name}.{cfg.domain}".lower(), wanted)
+            ]
         else:
             found = cfg.server(wanted)
-            servers = [found] if found is not None and (wanted == found.name.lower() or wanted == f"{found.name}.{cfg.domain}".lower()) else []
+            servers = (
+                [found]
+                if found is not None
+                and (wanted == found.name.lower() or wanted == f"{found.name}.{cfg.domain}".lower())
+                else []
+            )
         if not servers:
-            ctx.error(TaskError(
-                f"The operation couldn't be performed because object '{identity}' couldn't be found on '{cfg.domain_controller}'.",
-                NOT_FOUND, ErrorCategory.NotSpecified, target=identity, code="ServerNotFound",
-            ))
+            ctx.error(
+                TaskError(
+                    f"The operation couldn't be performed because object '{identity}' couldn't be found on '{cfg.domain_controller}'.",
+                    NOT_FOUND,
+                    ErrorCategory.NotSpecified,
+                    target=identity,
+                    code="ServerNotFound",
+                )
+            )
             return []
     return [render_server(ctx, s) for s in sorted(servers, key=lambda s: s.name.lower())]
 

@@ -25,7 +25,12 @@ def chain(*names: str) -> list[str]:
     return [D + n for n in names] + [D + "System.Object"]
 
 
-def obj(types: list[str], to_string: str | None, props: t.Iterable[tuple[str, t.Any]] = (), extended: t.Iterable[tuple[str, t.Any]] = ()) -> PSObject:
+def obj(
+    types: list[str],
+    to_string: str | None,
+    props: t.Iterable[tuple[str, t.Any]] = (),
+    extended: t.Iterable[tuple[str, t.Any]] = (),
+) -> PSObject:
     """A property bag with the given (already prefixed) type chain."""
     value = PSObject()
     meta = value.PSObject
@@ -164,9 +169,16 @@ def timespan(seconds: int, text: str) -> PSObject:
         chain("Microsoft.Exchange.Data.EnhancedTimeSpan", "System.ValueType"),
         text,
         [
-            ("Days", days), ("Hours", hours), ("Milliseconds", 0), ("Minutes", minutes), ("Seconds", secs),
-            ("Ticks", PSInt64(ticks)), ("TotalDays", PSDouble(seconds / 86400.0)), ("TotalHours", PSDouble(seconds / 3600.0)),
-            ("TotalMilliseconds", PSDouble(seconds * 1000.0)), ("TotalMinutes", PSDouble(seconds / 60.0)),
+            ("Days", days),
+            ("Hours", hours),
+            ("Milliseconds", 0),
+            ("Minutes", minutes),
+            ("Seconds", secs),
+            ("Ticks", PSInt64(ticks)),
+            ("TotalDays", PSDouble(seconds / 86400.0)),
+            ("TotalHours", PSDouble(seconds / 3600.0)),
+            ("TotalMilliseconds", PSDouble(seconds * 1000.0)),
+            ("TotalMinutes", PSDouble(seconds / 60.0)),
             ("TotalSeconds", PSDouble(float(seconds))),
             ("Sign", 1 if seconds >= 0 else -1),
         ],
@@ -222,7 +234,11 @@ def certificate_name(issuer: str, subject: str) -> PSObject:
 
 def credential(username: str) -> PSObject:
     """What a client sees of a stored credential: the user name, never the password."""
-    return obj(chain("System.Management.Automation.PSCredential"), "System.Management.Automation.PSCredential", [("UserName", username), ("Password", None)])
+    return obj(
+        chain("System.Management.Automation.PSCredential"),
+        "System.Management.Automation.PSCredential",
+        [("UserName", username), ("Password", None)],
+    )
 
 
 def dt_local(iso: str) -> datetime.datetime:

@@ -24,12 +24,16 @@ class OrgHarness:
         self.org = Organization(state_dir, self.config, self.metrics)
         self.user = user
 
-    def run(self, cmdlet: str, *positional: t.Any, _user: str | None = None, _script: bool = False, **params: t.Any) -> PipelineResult:
+    def run(
+        self, cmdlet: str, *positional: t.Any, _user: str | None = None, _script: bool = False, **params: t.Any
+    ) -> PipelineResult:
         """``run("Set-SendConnector", "X", Port=26)``; a switch is ``Internet=None``."""
         pairs: list[tuple[str | None, t.Any]] = [(None, v) for v in positional]
         pairs += list(params.items())
         call = CommandCall(cmdlet, pairs, is_script=_script)
-        return self.org.invoke(Invocation(user=_user or self.user, commands=[call], runspace_id="6f2e5d8c-2b0a-4d55-9a53-1d2f6a0b7c11"))
+        return self.org.invoke(
+            Invocation(user=_user or self.user, commands=[call], runspace_id="6f2e5d8c-2b0a-4d55-9a53-1d2f6a0b7c11")
+        )
 
     def pipeline(self, *calls: CommandCall, user: str | None = None) -> PipelineResult:
         return self.org.invoke(Invocation(user=user or self.user, commands=list(calls)))

@@ -113,7 +113,9 @@ def parse_address_space(text: str) -> AddressSpace:
     if not space.strip():
         raise ConvertError(f'The {addr_type} address space "{whole}" has no address.')
     if addr_type.upper() == "X400" and not re.fullmatch(r"([A-Za-z]+=[^;]*;)*[A-Za-z]+=[^;]*", space.strip()):
-        raise ConvertError(f'The X400 address space "{whole}" isn\'t valid RFC 1685 syntax, e.g. "o=MySite;p=MyOrg;a=adatum;c=us".')
+        raise ConvertError(
+            f'The X400 address space "{whole}" isn\'t valid RFC 1685 syntax, e.g. "o=MySite;p=MyOrg;a=adatum;c=us".'
+        )
     return AddressSpace(addr_type, space.strip(), cost)
 
 
@@ -126,7 +128,9 @@ def parse_smart_host(text: str) -> str:
     inner = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     if is_ip(inner) or (inner == value and is_domain(inner)) or inner == "--":
         return inner
-    raise ConvertError(f'"{text}" isn\'t a valid smart host. Use a host name such as "relay.contoso.com" or an IP address such as "192.168.3.2".')
+    raise ConvertError(
+        f'"{text}" isn\'t a valid smart host. Use a host name such as "relay.contoso.com" or an IP address such as "192.168.3.2".'
+    )
 
 
 def render_smart_host(host: str) -> str:
@@ -146,7 +150,9 @@ def parse_tls_domain(text: str) -> str:
     body = value[2:] if value.startswith("*.") else value
     if value == "*" or ("*" not in body and is_domain(body)):
         return value
-    raise ConvertError(f'"{text}" isn\'t a valid SMTP domain. Use "contoso.com" or "*.contoso.com"; wildcards are allowed only as the whole first label.')
+    raise ConvertError(
+        f'"{text}" isn\'t a valid SMTP domain. Use "contoso.com" or "*.contoso.com"; wildcards are allowed only as the whole first label.'
+    )
 
 
 _CERT_NAME = re.compile(r"^<I>(?P<issuer>[^<>]*\S[^<>]*)<S>(?P<subject>[^<>]*\S[^<>]*)$")
@@ -183,7 +189,9 @@ def parse_ipv4(text: str) -> str:
 def parse_size(value: object) -> int | None:
     """MaxMessageSize input -> bytes (None = Unlimited). Bytes round up to the next KB (R17)."""
     if isinstance(value, bool):
-        raise ConvertError(f'Cannot convert value "{value}" to type "Microsoft.Exchange.Data.Unlimited`1[Microsoft.Exchange.Data.ByteQuantifiedSize]".')
+        raise ConvertError(
+            f'Cannot convert value "{value}" to type "Microsoft.Exchange.Data.Unlimited`1[Microsoft.Exchange.Data.ByteQuantifiedSize]".'
+        )
     if isinstance(value, int):
         number, unit, text = float(value), "B", str(value)
     else:
@@ -199,7 +207,9 @@ def parse_size(value: object) -> int | None:
         number, unit = float(match.group(1)), (match.group(2) or "B").upper()
     size = number * _UNITS[unit]
     if size > MAX_MESSAGE_SIZE or size < 0:
-        raise RangeError(f"The value {text} is out of range; MaxMessageSize must be between 0 and {MAX_MESSAGE_SIZE} bytes (2 GB is 2147483648 bytes and too large).")
+        raise RangeError(
+            f"The value {text} is out of range; MaxMessageSize must be between 0 and {MAX_MESSAGE_SIZE} bytes (2 GB is 2147483648 bytes and too large)."
+        )
     if unit != "B":
         return int(size)
     rounded = int(math.ceil(size / 1024.0) * 1024)  # byte values round up to the next whole KB
@@ -234,7 +244,9 @@ def parse_timespan(value: object) -> int:
         return int(text) * 86400
     match = _TIMESPAN.match(text)
     if not match or int(match.group("h")) > 23 or int(match.group("m")) > 59 or int(match.group("s") or 0) > 59:
-        raise ConvertError(f'Cannot convert value "{text}" to type "Microsoft.Exchange.Data.EnhancedTimeSpan". Error: "Use the format dd.hh:mm:ss, e.g. 00:10:00 or 1.00:00:00."')
+        raise ConvertError(
+            f'Cannot convert value "{text}" to type "Microsoft.Exchange.Data.EnhancedTimeSpan". Error: "Use the format dd.hh:mm:ss, e.g. 00:10:00 or 1.00:00:00."'
+        )
     days = int(match.group("d") or 0)
     return days * 86400 + int(match.group("h")) * 3600 + int(match.group("m")) * 60 + int(match.group("s") or 0)
 
