@@ -383,3 +383,42 @@ def test_mail_settings_are_checked():
     with pytest.raises(MailConfigError, match="send_event_id"):
         MailSettings.from_extra({"mail": {"send_event_id": "DELIVER"}})
     assert MailSettings.from_extra({}).retry_interval == 60.0
+
+
+def test_log_files_on_disk_follow_exchange_formats(make_lab, make_host):
+    import os
+    import re
+
+    from exchange_lab.mail.tracking import FIELDS as TRACKING_FIELDS
+
+    host = make_host(starttls=True)
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Formats", host.ready["port"]))
+    message_id = lab.submit(subject="Commas, \"quotes\" and more")
+    lab.wait_event("SEND", message_id)
+
+    folder = lab.transport.tracking.folder("EX01")
+    assert folder.endswith(os.path.join("logs", "EX01", "MessageTracking"))
+    [name] = os.listdir(folder)
+    assert re.fullmatch(r"MSGTRK\d{10}-1\.LOG", name)
+    lines = open(os.path.join(folder, name), encoding="utf-8", newline="").read().split("\r\n")
+    assert lines[0] == "#Software: Microsoft Exchange Server"
+    assert re.fullmatch(r"#Version: 15\.\d\d\.\d{4}\.\d{3}", lines[1])
+    assert lines[2] == "#Log-Type: Message Tracking Log"
+    assert re.fullmatch(r"#Date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[3])
+    assert lines[4] == "#Fields: " + ",".join(TRACKING_FIELDS)
+    assert TRACKING_FIELDS[:3] == ["date-time", "client-ip", "client-hostname"] and TRACKING_FIELDS[-1] == "schema-version"
+    assert any('"Commas, ""quotes"" and more"' in line for line in lines[5:])
+    [send] = lab.events(message_id=message_id, event_id="SEND")
+    assert send["MessageSubject"] == 'Commas, "quotes" and more'
+
+    proto = lab.transport.protocol_logs.folder("EX01")
+    assert proto.endswith(os.path.join("logs", "EX01", "ProtocolLog", "SmtpSend"))
+    [name] = os.listdir(proto)
+    assert re.fullmatch(r"SEND\d{10}-1\.LOG", name)
+    text = open(os.path.join(proto, name), encoding="utf-8", newline="").read()
+    assert "#Log-type: SMTP Send Protocol Log\r\n" in text
+    assert "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" in text
+    ehlo_reply = next(r["data"] for r in lab.protocol_log() if r["event"] == "<" and r["data"].startswith("250-"))
+    assert ehlo_reply.startswith("250-smarthost.lab.test Hello [127.0.0.1] SIZE ") and "STARTTLS" in ehlo_reply
+    assert " 250-" not in ehlo_reply  # continuation lines are folded into one log line like Exchange does

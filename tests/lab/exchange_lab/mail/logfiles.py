@@ -43,8 +43,11 @@ def csv_line(values: t.Sequence[str]) -> str:
 class HourlyLog:
     """One log folder: files named ``<prefix><yyyymmddhh>-<n>.LOG``."""
 
-    def __init__(self, folder: str, prefix: str, log_type: str, fields: t.Sequence[str], max_bytes: int = 10485760) -> None:
+    def __init__(
+        self, folder: str, prefix: str, log_type: str, fields: t.Sequence[str], max_bytes: int = 10485760, type_key: str = "Log-type"
+    ) -> None:
         self.folder = folder
+        self.type_key = type_key
         self.prefix = prefix
         self.log_type = log_type
         self.fields = list(fields)
@@ -57,7 +60,7 @@ class HourlyLog:
         return (
             "#Software: Microsoft Exchange Server\r\n"
             f"#Version: {EXCHANGE_VERSION}\r\n"
-            f"#Log-type: {self.log_type}\r\n"
+            f"#{self.type_key}: {self.log_type}\r\n"
             f"#Date: {iso_ms(when)}\r\n"
             f"#Fields: {','.join(self.fields)}\r\n"
         )

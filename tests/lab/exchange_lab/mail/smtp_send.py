@@ -134,7 +134,7 @@ class _Wire:
             if len(raw) < 4 or raw[3] != "-":
                 break
         code = int(lines[-1][:3]) if lines[-1][:3].isdigit() else 0
-        self.log.event("<", " ".join(lines))
+        self.log.event("<", " ".join([lines[0]] + [line[4:] for line in lines[1:]]))
         return code, lines
 
     def _readline(self) -> str:

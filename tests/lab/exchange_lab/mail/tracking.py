@@ -114,7 +114,7 @@ class TrackingLog:
         with self._lock:
             writer = self._writers.get(key)
             if writer is None:
-                writer = HourlyLog(self.folder(key), "MSGTRK", "Message Tracking Log", FIELDS, self._max_bytes)
+                writer = HourlyLog(self.folder(key), "MSGTRK", "Message Tracking Log", FIELDS, self._max_bytes, type_key="Log-Type")
                 self._writers[key] = writer
         writer.write(event.values(), event.timestamp)
 
