@@ -272,26 +272,31 @@ class SmartHost:
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> dict[str, t.Any]:
-        """Bind, start serving and return the ready info (also kept in ``self.ready``)."""
+        """Bind, start serving and return the ready info (also kept in ``self.ready``).
+
+        After :meth:`stop`, ``start()`` again serves on the same port with the same CA and
+        certificate ("smart host down, then up").
+        """
         if self._thread is not None:
             raise SmartHostError("smart host already running")
         os.makedirs(self.state_dir, exist_ok=True)
         cfg = self.config
         names = list(cfg.cert_names or [cfg.banner_name, "localhost", "127.0.0.1"])
-        if cfg.mode != "plain":
+        if cfg.mode != "plain" and self.certificates is None:  # a restart keeps its CA and certificate
             self.certificates = make_certificates(
                 self.state_dir, names, expired=cfg.cert_expired, unknown_ca=cfg.cert_unknown_ca, valid_days=cfg.cert_valid_days
             )
         maildir = mailbox.Maildir(self.maildir_path, create=True)
         handler = _Handler(cfg, maildir, self.events_path)
+        wanted_port = cfg.port or self.ready.get("port", 0)  # a restart comes back on the same port
         family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((cfg.host, cfg.port))
+            sock.bind((cfg.host, wanted_port))
         except OSError as exc:
             sock.close()
-            raise SmartHostError(f"--host/--port: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}") from None
+            raise SmartHostError(f"--host/--port: cannot listen on {cfg.host}:{wanted_port}: {exc.strerror or exc}") from None
         sock.listen(64)
         sock.setblocking(False)
         port = sock.getsockname()[1]
@@ -376,6 +381,7 @@ class SmartHost:
         self._thread.join(30)
         self._thread = None
         self._server = None
+        self._loop = None
 
     def __enter__(self) -> "SmartHost":
         self.start()

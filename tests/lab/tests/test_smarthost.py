@@ -148,6 +148,20 @@ def test_invalid_configurations_name_the_option(tmp_path):
         SmartHost(SmartHostConfig(state_dir=str(tmp_path), auth=["CRAM-MD5"], users={"u": "p"}))
 
 
+def test_restart_keeps_port_and_certificate(smarthost):
+    host = smarthost(starttls=True)
+    before = dict(host.ready)
+    ca_pem = open(before["ca_cert"], encoding="ascii").read()
+    host.stop()
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", before["port"], timeout=2)
+    after = host.start()
+    assert after["port"] == before["port"] and open(after["ca_cert"], encoding="ascii").read() == ca_pem
+    with smtplib.SMTP("127.0.0.1", after["port"]) as client:
+        client.starttls(context=client_context(after["ca_cert"], hostname_check=False))
+        assert client.noop()[0] == 250
+
+
 def test_stop_then_restart_on_the_same_port(smarthost, tmp_path):
     first = smarthost()
     port = first.ready["port"]
