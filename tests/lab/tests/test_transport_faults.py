@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -122,3 +123,28 @@ def test_twenty_concurrent_clients(tmp_path):
         assert counters["runspaces_closed"] == clients
     finally:
         assert lab.stop() == 0
+
+
+def test_sigterm_while_a_receive_is_held(tmp_path):
+    lab = start_lab(str(tmp_path))
+    p = open_pool(lab)
+    p.open()
+    ps = PowerShell(p)
+    ps.add_cmdlet("Start-LabSleep").add_parameter("Seconds", 30)
+    ps.begin_invoke()
+    outcome: list[BaseException | None] = []
+
+    def poll() -> None:
+        try:
+            ps.poll_invoke()  # the server holds this Receive: the cmdlet has no output yet
+            ps.poll_invoke()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    assert wait_for(lambda: "Receive" in lab.log_tail(3))
+    assert lab.stop() == 0  # within LabProcess.stop's own 15 s limit, else it kills and returns -9
+    waiter.join(30)
+    assert outcome and outcome[0] is not None  # the client learns the pool is gone

@@ -84,10 +84,10 @@ class Endpoint:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self.server.shutdown()  # no new requests
+        self.service.close()  # close pools: wakes held Receives, tells the backend
         self.server.close_connections()
         self.server.server_close()
-        self.service.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
