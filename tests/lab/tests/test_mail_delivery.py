@@ -7,6 +7,7 @@ The over-the-wire path through PowerShell remoting is in test_mail_e2e.py.
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import time
@@ -422,3 +423,18 @@ def test_log_files_on_disk_follow_exchange_formats(make_lab, make_host):
     ehlo_reply = next(r["data"] for r in lab.protocol_log() if r["event"] == "<" and r["data"].startswith("250-"))
     assert ehlo_reply.startswith("250-smarthost.lab.test Hello [127.0.0.1] SIZE ") and "STARTTLS" in ehlo_reply
     assert " 250-" not in ehlo_reply  # continuation lines are folded into one log line like Exchange does
+
+
+def test_unreachable_next_hop_defers_the_whole_queue_with_one_connection_attempt(make_lab):
+    port = _free_port()
+    lab = make_lab(retry_interval=30)
+    lab.connectors.append(smart_host_connector("Nobody home", port))
+    lab.transport.stop()  # hold deliveries until every message is queued
+    first, second = lab.submit(), lab.submit()
+    lab.transport = MailTransport(lab.transport.connectors, lab.transport.config, os.path.dirname(lab.transport.logs_root))
+    lab.listener.transport = lab.transport
+    lab.transport.start()
+    for message_id in (first, second):
+        assert "Socket error code 10061" in lab.wait_event("DEFER", message_id)[0]["RecipientStatus"][0]
+    attempts = [r for r in lab.protocol_log() if r["context"] == "attempting to connect"]
+    assert len(attempts) == 1

@@ -261,9 +261,15 @@ class MailTransport:
         try:
             with self.store.lock:
                 pending = list(queue.messages)
-            errors = []
+            errors: list[str] = []
+            down: DeliveryResult | None = None
             for msg in pending:
-                error = self._attempt(queue, msg)
+                if down is not None:  # the next hop is unreachable: the rest of the queue waits too
+                    error = self._settle(queue, msg, down, queue.connector_name, "")
+                else:
+                    error, result = self._attempt(queue, msg)
+                    if result is not None and result.unreachable:
+                        down = dataclasses.replace(result, accepted=[], rejected={})
                 if error:
                     errors.append(error)
             with self.store.lock:
@@ -293,15 +299,15 @@ class MailTransport:
                 queue.messages.remove(msg)
             self.store.drop_body(msg)
 
-    def _attempt(self, queue: q.Queue, msg: q.QueuedMessage) -> str | None:
-        """One delivery attempt; returns the formatted LastError when the message stays queued."""
+    def _attempt(self, queue: q.Queue, msg: q.QueuedMessage) -> tuple[str | None, DeliveryResult | None]:
+        """One delivery attempt: (formatted LastError when the message stays queued, the result)."""
         server = queue.server
         connector = self._connector(queue.connector_name)
         if connector is None or not connector.get("Enabled", True):
             with self.store.lock:
                 self._remove(queue, msg)
                 self._route(server, msg, msg.recipients)
-            return None
+            return None, None
         settings = SendSettings.from_connector(connector, self.fqdn(server), self.settings.ca_bundle, self.settings.connect_timeout)
         if queue.delivery_type == DNS_CONNECTOR:
             settings.smart_hosts, settings.port = [queue.next_hop_domain], 25
@@ -316,7 +322,7 @@ class MailTransport:
 
         result = SmartHostClient(settings, self.resolver).deliver(envelope, new_session)
         msg.attempts += 1
-        return self._settle(queue, msg, result, settings.connector_name, sessions[-1].session_id if sessions else "")
+        return self._settle(queue, msg, result, settings.connector_name, sessions[-1].session_id if sessions else ""), result
 
     def _settle(self, queue: q.Queue, msg: q.QueuedMessage, result: DeliveryResult, connector_name: str, session_id: str) -> str | None:
         server = queue.server

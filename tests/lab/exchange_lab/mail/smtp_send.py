@@ -108,6 +108,7 @@ class DeliveryResult:
     server_ip: str = ""
     local_endpoint: str = ""
     transient_error: str | None = None  # LED text when the remaining recipients stay queued
+    unreachable: bool = False  # no smart host could even be connected to (DNS or socket errors only)
     permanent_error: str | None = None  # status when the whole message is returned (NDR)
     last_host: str = ""
     last_ip: str = ""
@@ -234,6 +235,7 @@ class SmartHostClient:
                 return result
             failures.append((host, address, failure))
         result.transient_error = self._last_error(failures)
+        result.unreachable = bool(failures) and all(f.kind in ("dns", "socket") for _h, _a, f in failures)
         return result
 
     def _last_error(self, failures: list[tuple[str, str, HostFailure]]) -> str:
