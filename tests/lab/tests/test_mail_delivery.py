@@ -438,3 +438,30 @@ def test_unreachable_next_hop_defers_the_whole_queue_with_one_connection_attempt
         assert "Socket error code 10061" in lab.wait_event("DEFER", message_id)[0]["RecipientStatus"][0]
     attempts = [r for r in lab.protocol_log() if r["context"] == "attempting to connect"]
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize(
+    ("host_kw", "connector_kw", "expect"),
+    [
+        ({"starttls": True, "cert_unknown_ca": True}, {"RequireTLS": True, "TlsAuthLevel": "EncryptionOnly"}, "sent"),
+        ({"starttls": True, "cert_expired": True}, {"RequireTLS": True, "TlsAuthLevel": "CertificateValidation"},
+         "454 4.7.5 Certificate validation failure: NotTimeValid"),
+        ({}, {"RequireTLS": True}, "451 5.7.3 STARTTLS is required to send mail"),
+        ({"starttls": True}, {"RequireTLS": True, "TlsAuthLevel": "CertificateValidation"}, "sent"),
+    ],
+    ids=["encryption-only-accepts-any-certificate", "expired-certificate", "require-tls-without-starttls", "trusted-chain"],
+)
+def test_tls_policies(make_lab, make_host, host_kw, connector_kw, expect):
+    host = make_host(**host_kw)
+    ca = host.ready["ca_cert"] if not host_kw.get("cert_unknown_ca") else None
+    lab = make_lab(ca_bundle=ca)
+    lab.connectors.append(smart_host_connector("TLS policy", host.ready["port"], **connector_kw))
+    message_id = lab.submit()
+    if expect == "sent":
+        [msg] = host.wait_for_messages(1)
+        assert msg.message_id == message_id and msg.tls
+        lab.wait_event("SEND", message_id)
+    else:
+        defer = lab.wait_event("DEFER", message_id)[0]
+        assert expect in defer["RecipientStatus"][0]
+        assert host.messages() == []
