@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -69,3 +70,60 @@ def test_playbook_reads_and_selects_sessions(tmp_path):
     assert session["starttls"] is True and session["auth_mechanism"] == "LOGIN"
     assert session["replies"][0] == "250-relay.contoso.com Hello, [10.0.0.5] STARTTLS"
     assert session["remote_endpoint"] == "192.168.3.2:25"
+
+
+def test_parser_reads_what_the_lab_transport_writes(tmp_path):
+    """Contract between the lab's SmtpSend writer (exchange_lab.mail.protocol_log) and the parser."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+    from exchange_lab.mail.protocol_log import ProtocolLogs  # pylint: disable=import-outside-toplevel
+
+    parse_and_select = _parser()
+    logs = ProtocolLogs(str(tmp_path / "logs"))
+    first = logs.session("EX01", "Smart host to Internet", verbose=True)
+    second = logs.session("EX01", "Relay, partners", verbose=True)
+    first.local, first.remote = "127.0.0.1:50001", "127.0.0.2:2525"
+    second.local, second.remote = "127.0.0.1:50002", "127.0.0.3:25"
+    first.event("*", "", "attempting to connect")
+    second.event("*", "", "attempting to connect")
+    first.event("+")
+    second.event("+")
+    first.event("<", "220 relay ready, go ahead")
+    first.event(">", "STARTTLS")
+    first.event("<", "220 2.0.0 Ready to start TLS")
+    first.event("*", "CN=relay.contoso.net, O=Contoso", "Certificate subject")
+    first.event("*", "", "sending message with RecordId 1 and InternetMessageId <abc@ex01.contoso.com>")
+    second.event("-", "", "Local")
+    first.event("-", "", "Local")
+    files = sorted(os.path.join(folder, name) for folder, _, names in os.walk(tmp_path / "logs") for name in names)
+    assert files and all(name.rsplit(os.sep, 1)[-1].startswith("SEND") for name in files)
+    texts = [open(path, encoding="utf-8").read() for path in files]
+    sessions, picked = parse_and_select(texts, connector="Smart host to Internet", message_id="abc@ex01.contoso.com")
+    assert len(sessions) == 2
+    (session,) = picked
+    assert session["session_id"] == first.session_id and session["remote_endpoint"] == "127.0.0.2:2525"
+    assert session["starttls"] is True and session["complete"] is True and session["sequence_gaps"] is False
+    assert session["replies"][0] == "220 relay ready, go ahead"
+    assert session["lines"][5]["data"] == "CN=relay.contoso.net, O=Contoso"
+    (other,) = [s for s in sessions if s["session_id"] == second.session_id]
+    assert other["connector"] == "Relay, partners"
+
+
+def _parser():
+    """The filter functions, imported from this checkout (as the collection loader would)."""
+    try:
+        importlib.import_module("ansible_collections.mailflow.exchange")
+    except ImportError:
+        link = os.path.join(ROOT, "collections", "ansible_collections", "mailflow", "exchange")
+        if not os.path.exists(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(ROOT, link)
+        sys.path.insert(0, os.path.join(ROOT, "collections"))
+        for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
+            del sys.modules[name]
+    filters = importlib.import_module("ansible_collections.mailflow.exchange.plugins.filter.protocol_log").FilterModule().filters()
+
+    def parse_and_select(texts, **criteria):
+        sessions = filters["smtp_protocol_log"](texts)
+        return sessions, filters["smtp_protocol_sessions"](sessions, **criteria)
+
+    return parse_and_select
