@@ -94,7 +94,7 @@ def test_parser_reads_what_the_lab_transport_writes(tmp_path):
     first.event("*", "", "sending message with RecordId 1 and InternetMessageId <abc@ex01.contoso.com>")
     second.event("-", "", "Local")
     first.event("-", "", "Local")
-    files = sorted(os.path.join(folder, name) for folder, _, names in os.walk(tmp_path / "logs") for name in names)
+    files = sorted(os.path.join(walk[0], name) for walk in os.walk(tmp_path / "logs") for name in walk[2])
     assert files and all(name.rsplit(os.sep, 1)[-1].startswith("SEND") for name in files)
     texts = [open(path, encoding="utf-8").read() for path in files]
     sessions, picked = parse_and_select(texts, connector="Smart host to Internet", message_id="abc@ex01.contoso.com")
