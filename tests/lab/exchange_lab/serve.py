@@ -2,7 +2,9 @@
 
 Prints one JSON line when listening (and writes it atomically to ``--ready-file``): host, port,
 scheme, path, configuration_name, auth, username/password, readonly_username/readonly_password,
-ca_cert (with ``--https``), state_dir, pid. Logs go to stderr.
+ca_cert (with ``--https``), state_dir, pid, and from the mail transport smtp_host, smtp_port
+(the receive connector) and logs_dir (``<state>/logs/<server>/{MessageTracking,ProtocolLog/SmtpSend}``).
+Logs go to stderr.
 """
 
 from __future__ import annotations
