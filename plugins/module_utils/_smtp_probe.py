@@ -310,7 +310,6 @@ class _Prober:
         self.record = empty_record(settings)
         self.transcript = Transcript()
         self.deadline = time.monotonic() + settings.timeout
-        self.link: Optional[SmtpLink] = None
         self.sni = None if settings.is_ip else settings.host.rstrip(".")
 
     # connection helpers ----------------------------------------------------------------------
@@ -414,6 +413,8 @@ class _Prober:
                 self.record["tls"] = None
                 self._set_banner(link.read_reply("banner"))
                 return link
+            if self.record["tls"] is not None:
+                self.record["tls"]["error"] = str(getattr(exc, "reason", None) or exc)
             raise ProbeError(f"TLS handshake on connect failed: {exc}") from None
         self._set_banner(link.read_reply("banner"))
         return link
@@ -506,8 +507,6 @@ class _Prober:
         finally:
             if link is not None:
                 link.close()
-            if self.link is not None:
-                self.link.close()
         self.record["transcript"] = self.transcript.lines
         self.record["duration_ms"] = round((time.monotonic() - started) * 1000.0, 1)
         return self.record
