@@ -105,6 +105,17 @@ class SmartHostConfig:
             raise SmartHostError("--auth needs accepted credentials: give --user/--password or --users-file")
         if self.auth_require_tls and self.mode == "plain":
             raise SmartHostError("--auth-require-tls needs --starttls or --implicit-tls")
+        # --cert-names alone is tolerated in plain mode (callers often pass it by default); asking for a
+        # broken certificate without TLS is a mistake worth naming.
+        cert_options = [
+            name
+            for name, on in (("--cert-expired", self.cert_expired), ("--cert-unknown-ca", self.cert_unknown_ca), ("--cert-valid-days", self.cert_valid_days is not None))
+            if on
+        ]
+        if cert_options and self.mode == "plain":
+            raise SmartHostError(f"{', '.join(cert_options)}: a certificate is only served with --starttls or --implicit-tls")
+        if self.cert_expired and self.cert_valid_days is not None:
+            raise SmartHostError("--cert-expired and --cert-valid-days exclude each other")
         if self.require_starttls and not self.starttls:
             raise SmartHostError("--require-starttls needs --starttls")
         if self.size < 0:

@@ -144,6 +144,8 @@ def test_invalid_configurations_name_the_option(tmp_path):
         SmartHost(SmartHostConfig(state_dir=str(tmp_path), auth=["LOGIN"]))
     with pytest.raises(SmartHostError, match="--auth-require-tls"):
         SmartHost(SmartHostConfig(state_dir=str(tmp_path), auth=["LOGIN"], users={"u": "p"}, auth_require_tls=True))
+    with pytest.raises(SmartHostError, match="--cert-expired: a certificate is only served with --starttls or --implicit-tls"):
+        SmartHost(SmartHostConfig(state_dir=str(tmp_path), cert_expired=True))
     with pytest.raises(SmartHostError, match="CRAM-MD5"):
         SmartHost(SmartHostConfig(state_dir=str(tmp_path), auth=["CRAM-MD5"], users={"u": "p"}))
 
