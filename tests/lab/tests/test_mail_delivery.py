@@ -110,7 +110,8 @@ def make_host(tmp_path):
     hosts = []
 
     def make(**kw):
-        kw.setdefault("cert_names", [RELAY])
+        if kw.get("starttls") or kw.get("implicit_tls"):
+            kw.setdefault("cert_names", [RELAY])
         host = SmartHost(SmartHostConfig(state_dir=str(tmp_path / f"host{len(hosts)}"), **kw))
         host.start()
         hosts.append(host)
@@ -465,3 +466,29 @@ def test_tls_policies(make_lab, make_host, host_kw, connector_kw, expect):
         defer = lab.wait_event("DEFER", message_id)[0]
         assert expect in defer["RecipientStatus"][0]
         assert host.messages() == []
+
+
+def test_message_expires_from_the_retry_queue_with_fail_and_dsn(make_lab):
+    lab = make_lab(message_expiration=0.5)
+    lab.connectors.append(smart_host_connector("Never up", _free_port()))
+    message_id = lab.submit()
+    [fail] = lab.wait_event("FAIL", message_id)
+    assert fail["Source"] == "QUEUE"
+    assert fail["RecipientStatus"][0].startswith("550 4.4.7 QUEUE.Expired; message expired")
+    assert "4.4.397" in fail["RecipientStatus"][0]
+    assert any(message_id in r["Reference"] for r in lab.events(event_id="DSN"))
+    assert lab.queue("Never up").messages == []
+
+
+def test_many_concurrent_submissions_all_arrive_once(make_lab, make_host):
+    import concurrent.futures
+
+    host = make_host()
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Busy", host.ready["port"]))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda n: lab.submit(subject=f"n{n}"), range(20)))
+    received = host.wait_for_messages(20)
+    assert sorted(m.message_id for m in received) == sorted(ids)
+    for message_id in ids:
+        assert len(lab.wait_event("SEND", message_id)) == 1
