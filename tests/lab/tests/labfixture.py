@@ -99,6 +99,9 @@ class LabProcess:
             "username": username or r["username"],
             "password": password or r["password"],
             "cert_validation": r.get("ca_cert") or False,
+            # pypsrp refuses Basic over plain HTTP unless told not to encrypt (only NTLM, Negotiate
+            # and Kerberos can seal messages); every other combination encrypts as it should.
+            "encryption": "never" if (r["scheme"] == "http" and r["auth"] == "basic") else "auto",
             "read_timeout": 30,
             "connection_timeout": 10,
         }
