@@ -14,15 +14,16 @@ the name it connects to, and ``localhost`` reaches 127.0.0.1 on any machine with
 ``/etc/hosts`` changes. Connecting by ``127.0.0.1`` instead asks for ``HTTP/127.0.0.1``, which
 the realm does not have: the "no matching SPN" case, as with an IP address against Exchange.
 
-``clock_offset`` runs the KDC under ``faketime`` (libfaketime), so its clock is off by that many
-seconds: the real "clock skew too great" error. The realm's ``krb5.conf`` sets
-``kdc_timesync = 0`` so that the client does not silently adopt the KDC's clock.
+``clock_offset`` preloads libfaketime into the KDC, so its clock is off by that many seconds: the
+real "clock skew too great" error. The realm's ``krb5.conf`` sets ``kdc_timesync = 0`` so that
+the client does not silently adopt the KDC's clock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import json
 import os
 import secrets
@@ -63,12 +64,23 @@ def find_tool(name: str) -> str | None:
     return None
 
 
+def find_faketime_library() -> str | None:
+    """Path of libfaketime.so.1 (Debian: /usr/lib/<triplet>/faketime/), or None."""
+    patterns = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1", "/usr/lib64/faketime/libfaketime.so.1")
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
 def missing_tools(with_faketime: bool = False) -> list[str]:
-    """The krb5 programs this module needs that are not installed (empty when all are)."""
-    names = ["kdb5_util", "kadmin.local", "krb5kdc", "kinit", "klist", "kdestroy"]
-    if with_faketime:
-        names.append("faketime")
-    return [name for name in names if not find_tool(name)]
+    """The krb5 programs (and libfaketime) this module needs that are not installed (empty when all are)."""
+    names = ["kdb5_util", "kadmin.local", "krb5kdc", "kinit", "klist"]
+    missing = [name for name in names if not find_tool(name)]
+    if with_faketime and not find_faketime_library():
+        missing.append("libfaketime")
+    return missing
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -214,6 +226,13 @@ class KerberosRealm:
             raise KdcError(f"{os.path.basename(argv[0])} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
         return result.stdout
 
+    @staticmethod
+    def _faketime_library() -> str:
+        path = find_faketime_library()
+        if not path:
+            raise KdcError("libfaketime is not installed (Debian package: faketime); it is needed for clock_offset")
+        return path
+
     def _tool(self, name: str) -> str:
         path = find_tool(name)
         if not path:
@@ -253,10 +272,14 @@ class KerberosRealm:
             self.create()
         assert self.port is not None
         argv = [self._tool("krb5kdc"), "-n", "-r", self.realm, "-P", os.path.join(self.directory, "krb5kdc.pid")]
-        if self.clock_offset:
-            argv = [self._tool("faketime"), "-f", f"{self.clock_offset:+d}s", *argv]
         env = dict(os.environ)
         env.update(self.env())
+        if self.clock_offset:
+            # libfaketime preloaded into krb5kdc itself (not the faketime wrapper, which would fork
+            # and leave the KDC behind when stopped): its clock runs clock_offset seconds off.
+            env["LD_PRELOAD"] = self._faketime_library()
+            env["FAKETIME"] = f"{self.clock_offset:+d}s"
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         out = open(self.stdout_path, "ab")  # noqa: SIM115 - kept open for the process lifetime
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent
@@ -276,7 +299,8 @@ class KerberosRealm:
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: the KDC and nothing else
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
