@@ -127,10 +127,10 @@ class MailTransport:
 
     def _prepare(self, data: bytes, server: str, client_ip: str, helo: str, now: dt.datetime) -> tuple[bytes, str, str]:
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
-        message_id = str(headers.get("Message-ID", "") or "").strip()
+        message_id = "".join(str(headers.get("Message-ID", "") or "").split())  # unfolded, no blanks
         prepend = (
-            f"Received: from {helo or client_ip} ({client_ip}) by {self.fqdn(server)} ({client_ip and self.host}) "
-            f"with Microsoft SMTP Server; {email.utils.format_datetime(now)}\r\n"
+            f"Received: from {helo or client_ip} ({client_ip}) by {self.fqdn(server)} ({self.host}) "
+            f"with Microsoft SMTP Server id 15.2.1544.4; {email.utils.format_datetime(now)}\r\n"
         )
         if not message_id:
             message_id = f"<{uuid.uuid4()}@{self.fqdn(server)}>"
