@@ -15,7 +15,7 @@ from typing import Any
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
 
-_BARE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_BARE = re.compile(r"^[A-Za-z0-9]+$")
 SWITCH_PARAMS = frozenset(["Confirm", "WhatIf", "Force"])
 REDACTED = "(Get-Credential)"
 

@@ -140,9 +140,8 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
             then_props[key] = dict(sub, **{MSG: rule["message"]})
         for key in rule["needs"]:
             then_props.setdefault(key, {})
-            then_props[key] = dict(then_props[key], **{"not": {"anyOf": [{"type": "null"},
-                                                                           {"type": "array", "maxItems": 0}]},
-                                                          MSG: rule["message"]})
+            empty = {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}
+            then_props[key] = dict(then_props[key], **{"not": empty, MSG: rule["message"]})
         then: dict[str, Any] = {"properties": then_props}
         if mode == "state" and (rule["then"] or rule["needs"]):
             then["required"] = list(rule["needs"]) + list(rule["then"])

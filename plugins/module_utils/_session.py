@@ -24,7 +24,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._values import o
 PYPSRP_IMPORT_ERROR = None
 try:
     from pypsrp.complex_objects import PSCredential
-    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError, WinRMError
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.wsman import WSMan
 except ImportError:  # pragma: no cover - reported through missing_required_lib
@@ -230,7 +230,14 @@ class ExchangeSession:
                 message, error_id, reason, category = _error_text(errors[0])
             else:
                 message, error_id, reason, category = "the pipeline failed without an error record", "", "", ""
-            raise CmdletError(cmdlet, message, error_id=error_id, category=category, reason=reason)
+            error = CmdletError(cmdlet, message, error_id=error_id, category=category, reason=reason)
+            if error.not_recognized:
+                error.message = (
+                    "%s failed: the account %s may not run it; Exchange role-based access control does not offer this "
+                    "cmdlet in its session (give it a role that manages Send connectors, e.g. Organization Management)"
+                    % (cmdlet, self.settings.get("username") or "in use")
+                )
+            raise error
         return [object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj} for obj in output]
 
     @staticmethod

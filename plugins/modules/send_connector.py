@@ -25,12 +25,15 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the connector.
     support: full
     details: Reads the connector and reports the command that would run without running it.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Normalised settings before and after; a password is never shown.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: partial
     details:
       - The password of O(authentication_credential) cannot be read back from Exchange. With O(update_password=always)
@@ -219,7 +222,7 @@ seealso:
   - module: mailflow.exchange.smart_host
   - module: mailflow.exchange.send_connector_info
 author:
-  - mailflow.exchange contributors
+  - mailflow.exchange maintainers (@mailflow-exchange)
 """
 
 EXAMPLES = r"""
@@ -305,7 +308,7 @@ commands:
     - New-SendConnector -Name 'Smart host to Internet' -AddressSpaces 'SMTP:*;1' -Usage Custom -DNSRoutingEnabled $false
       -SmartHosts '192.168.3.2' -SmartHostAuthMechanism None
 errors:
-  description: Every validation error, each as C(path: message), when the task is invalid.
+  description: "Every validation error, each as C(path: message), when the task is invalid."
   returned: failure
   type: list
   elements: str

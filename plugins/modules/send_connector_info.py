@@ -18,11 +18,14 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the connector.
     support: full
     details: Only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: full
 options:
   name:
@@ -33,7 +36,7 @@ options:
 seealso:
   - module: mailflow.exchange.send_connector
 author:
-  - mailflow.exchange contributors
+  - mailflow.exchange maintainers (@mailflow-exchange)
 """
 
 EXAMPLES = r"""

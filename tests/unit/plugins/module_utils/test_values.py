@@ -165,7 +165,8 @@ RAW_CONNECTOR = """<Obj RefId="0"><TN RefId="0">
 <Obj N="ConnectionInactivityTimeOut" RefId="6"><TN RefId="4"><T>Deserialized.Microsoft.Exchange.Data.EnhancedTimeSpan</T>
 <T>Deserialized.System.ValueType</T><T>Deserialized.System.Object</T></TN><ToString>00:10:00</ToString>
 <Props><I32 N="Minutes">10</I32></Props></Obj>
-<Obj N="SmartHostAuthMechanism" RefId="7"><TN RefId="5"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig+AuthMechanisms</T>
+<Obj N="SmartHostAuthMechanism" RefId="7"><TN RefId="5">
+<T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig+AuthMechanisms</T>
 <T>Deserialized.System.Enum</T><T>Deserialized.System.ValueType</T><T>Deserialized.System.Object</T></TN><ToString>None</ToString><I32>0</I32></Obj>
 <Obj N="Fqdn" RefId="8"><TN RefId="6"><T>Deserialized.Microsoft.Exchange.Data.Fqdn</T><T>Deserialized.System.Object</T></TN>
 <ToString>Mail.Contoso.com</ToString><Props><S N="Domain">Mail.Contoso.com</S></Props></Obj>
@@ -175,7 +176,9 @@ RAW_CONNECTOR = """<Obj RefId="0"><TN RefId="0">
 <Obj N="ErrorPolicies" RefId="11"><TN RefId="8"><T>Deserialized.Microsoft.Exchange.Data.ErrorPolicies</T><T>Deserialized.System.Enum</T>
 <T>Deserialized.System.Object</T></TN><ToString>DowngradeDnsFailures, DowngradeCustomFailures</ToString><I32>3</I32></Obj>
 <Obj N="Empty" RefId="12"><TNRef RefId="1" /><LST /></Obj>
-<Obj N="HomeMtaServerId" RefId="13"><TN RefId="9"><T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN><ToString>EX02</ToString><Props><S N="Name">EX02</S></Props></Obj>
+<Obj N="HomeMtaServerId" RefId="13"><TN RefId="9">
+<T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN>
+<ToString>EX02</ToString><Props><S N="Name">EX02</S></Props></Obj>
 <Obj N="AlsoServers" RefId="14"><TNRef RefId="1" /><LST><Ref RefId="13" /><Ref RefId="10" /></LST></Obj>
 </Props></Obj>"""
 
