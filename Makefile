@@ -13,7 +13,8 @@ PYTHON312 ?= $(shell (ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/pyt
 BASE_PYTHON := $(or $(PYTHON312),$(shell command -v python3.12 2>/dev/null),python3)
 COLLECTIONS := $(ROOT)/collections
 COLL_LINK := $(COLLECTIONS)/ansible_collections/mailflow/exchange
-SANITY_ROOT := $(ROOT)/build/sanity
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/mailflow-exchange-sanity-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
+# (outside the git checkout: inside it ansible-test would ask git for the files and find none)
 SANITY_COLL := $(SANITY_ROOT)/ansible_collections/mailflow/exchange
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
@@ -44,7 +45,7 @@ sanity: install
 	@pipver=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.(\d+\.\d+)", inspect.getsource(r)).group(1))'); \
 	  mkdir -p ~/.ansible/test/cache; cp hacking/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
 	@rm -rf $(SANITY_COLL) && mkdir -p $(SANITY_COLL)
-	@git ls-files -co --exclude-standard -z | grep -zv '^tests/lab/' | xargs -0 tar -cf - | tar -xf - -C $(SANITY_COLL)
+	@git ls-files -co --exclude-standard -z | grep -zv '^tests/lab/' | tar --null -T - -cf - | tar -xf - -C $(SANITY_COLL)
 	cd $(SANITY_COLL) && $(VENV)/bin/ansible-test sanity --local --python 3.12 --color no
 
 lint: install

@@ -59,7 +59,9 @@ def recap_changed(output: str) -> int:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mailflow-demo-") as work:
         banner("Starting a test smart host (STARTTLS, certificate for smarthost.lab.test)")
-        smart_host = SmartHost(SmartHostConfig(state_dir=os.path.join(work, "smarthost"), starttls=True, cert_names=[SMART_HOST_NAME], banner_name=SMART_HOST_NAME))
+        smart_host = SmartHost(
+            SmartHostConfig(state_dir=os.path.join(work, "smarthost"), starttls=True, cert_names=[SMART_HOST_NAME], banner_name=SMART_HOST_NAME)
+        )
         smart_host.start()
         lab = LabProcess(
             os.path.join(work, "lab"),
@@ -90,7 +92,7 @@ def main() -> int:
                     "SMART_HOST_READY": smart_host_ready,
                 }
             )
-            first_rc, _ = run_playbook(env, "First run")
+            first_rc = run_playbook(env, "First run")[0]
             second_rc, second = run_playbook(env, "Second run (nothing should change)")
             changed = recap_changed(second)
             banner("Result")
