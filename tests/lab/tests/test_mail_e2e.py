@@ -252,3 +252,26 @@ def test_get_queue_filter_syntax_error_names_the_parameter(pool):
     text = " ".join(str(e) for e in ps.streams.error)
     assert ps.state == PSInvocationState.FAILED or ps.had_errors
     assert "Filter" in text and "Invalid filter syntax" in text
+
+
+def test_result_size_limits_and_warns(mail_lab, pool):
+    for _ in range(2):
+        submit(mail_lab, "pat@fabrikam.com", subject="Result size")
+    wait_for(lambda: len(run(pool, "Get-MessageTrackingLog", Server="EX01", MessageSubject="Result size", EventId="RECEIVE").output) >= 2)
+    limited = run(pool, "Get-MessageTrackingLog", Server="EX01", MessageSubject="Result size", EventId="RECEIVE", ResultSize=1)
+    assert len(limited.output) == 1
+    assert any("ResultSize" in str(w.message) for w in limited.streams.warning)
+    everything = run(pool, "Get-MessageTrackingLog", Server="EX01", ResultSize="Unlimited")
+    assert len(everything.output) > 2 and not everything.streams.warning
+
+
+def test_get_queue_lists_submission_and_retry_queue_whatif(mail_lab, pool):
+    queues = run(pool, "Get-Queue", Server="EX01").output
+    assert str(prop(queues[0], "Identity")) == "EX01\\Submission"
+    assert queues[0].types[0] == "Deserialized.Microsoft.Exchange.Data.QueueViewer.ExtensibleQueueInfo"
+    ps = run(pool, "Retry-Queue", Identity="EX01\\Submission", WhatIf=True)
+    assert ps.output == []
+    missing = PowerShell(pool)
+    missing.add_cmdlet("Get-Queue").add_parameter("Identity", "EX01\\999")
+    missing.invoke()
+    assert "couldn't be found" in " ".join(str(e) for e in missing.streams.error)

@@ -132,11 +132,12 @@ def get_message_tracking_log(ctx: Context, service: MailTransport, args: dict[st
         recipients=_strings(args.get("Recipients")), sender=args.get("Sender"),
         internal_message_id=args.get("InternalMessageId"), reference=args.get("Reference"),
         network_message_id=args.get("NetworkMessageId"), source=args.get("Source"),
-        result_size=args.get("ResultSize", 1000) if "ResultSize" in args else 1000,
+        result_size=args["ResultSize"] if "ResultSize" in args else 1000,
     )
-    records = query.run(service.tracking.records(server))
-    if query.result_size is not None and len(records) == query.result_size:
+    records = [r for r in service.tracking.records(server) if query.matches(r)]
+    if query.result_size is not None and len(records) > query.result_size:
         ctx.warn("There are more results, use ResultSize parameter to view more results.")
+        records = records[: query.result_size]
     return [_tracking_object(record, server, ctx) for record in records]
 
 
@@ -198,13 +199,13 @@ def _select_queues(ctx: Context, service: MailTransport, args: dict[str, t.Any])
     if identity:
         server_part, _, name = str(identity).rpartition("\\")
         server = _server(ctx, service, server_part or None)
-        found = [x for x in service.store.for_server(server) if name.lower() in (x.name.lower(), x.next_hop_domain.lower())]
+        found = [x for x in _all_queues(service, server) if name.lower() in (x.name.lower(), x.next_hop_domain.lower())]
         if not found:
             ctx.fail(TaskError(f"The queue '{identity}' couldn't be found.", exception_type=NOT_FOUND,
                                category=ErrorCategory.ObjectNotFound, target=str(identity)))
         return found
     server = _server(ctx, service, args.get("Server"))
-    selected = service.store.for_server(server)
+    selected = _all_queues(service, server)
     for prop, op, value in args.get("Filter") or []:
         selected = [x for x in selected if _compare(_queue_fields(x).get(prop, getattr(x, prop, None)), op, value)]
     return selected
@@ -218,14 +219,12 @@ QUEUE_PARAMS = [Param("Identity", position=0), Param("Server"), Param("Filter", 
 def get_queue(ctx: Context, service: MailTransport, args: dict[str, t.Any]) -> list[t.Any]:
     with service.store.lock:
         selected = _select_queues(ctx, service, args)
-        if not args.get("Identity") and not args.get("Filter"):
-            server = _server(ctx, service, args.get("Server"))
-            selected = [_submission_queue(server)] + selected
         return [_queue_object(x, ctx) for x in selected[: args.get("ResultSize") or None]]
 
 
-def _submission_queue(server: str) -> q.Queue:
-    return q.Queue(server.upper(), "Submission", q.SUBMISSION, "Submission")
+def _all_queues(service: MailTransport, server: str) -> list[q.Queue]:
+    """The server's queues, led by its (always empty) Submission queue."""
+    return [q.Queue(server.upper(), "Submission", q.SUBMISSION, "Submission")] + service.store.for_server(server)
 
 
 def _queue_object(queue: q.Queue, ctx: Context) -> t.Any:
