@@ -28,7 +28,7 @@ description:
     and trace it with M(mailflow.exchange.message_trace).
   - Several hosts are probed at the same time, each within O(timeout) seconds.
 author:
-  - mailflow.exchange contributors
+  - mailflow.exchange contributors (@mailflow)
 requirements:
   - cryptography (to read the smart host's certificate)
 options:
@@ -256,7 +256,7 @@ probes:
       description: C(code) and C(text) of the reply to STARTTLS, when sent.
       type: dict
     tls:
-      description: C(version), C(cipher), C(bits), C(error), and C(chain) (as in RV(probes[].certificate.chain)).
+      description: C(version), C(cipher), C(bits), C(error), and C(chain) (as in the C(certificate) entry).
       type: dict
     certificate:
       description:
@@ -343,7 +343,9 @@ test_message:
 """
 
 import concurrent.futures
+import ipaddress
 import socket
+import ssl
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -403,6 +405,14 @@ def argument_spec() -> dict:
     )
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
 def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
     """Check combinations (every problem at once) and build the intent; fails the module on errors."""
     p = module.params
@@ -410,6 +420,16 @@ def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
     hosts = [h.strip().strip("[]") for h in p["hosts"] if h and h.strip()]
     if not hosts:
         errors.append("hosts: give at least one smart host")
+    for host in hosts:
+        if ":" in host and not _is_ip(host):
+            errors.append(f"hosts: {host!r} carries a port; Send connectors have one port for all smart hosts, give it as port")
+    if p["connect_address"] and not _is_ip(p["connect_address"].strip("[]")):
+        errors.append(f"connect_address: {p['connect_address']!r} is not an IP address")
+    if p["ca_cert"]:
+        try:
+            ssl.create_default_context(cafile=p["ca_cert"])
+        except (OSError, ssl.SSLError) as exc:
+            errors.append(f"ca_cert: cannot load {p['ca_cert']} as PEM CA certificates ({getattr(exc, 'strerror', None) or exc})")
     if p["connect_address"] and len(hosts) != 1:
         errors.append("connect_address: only allowed with exactly one entry in hosts")
     if not 1 <= p["port"] <= 65535:

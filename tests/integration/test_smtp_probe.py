@@ -255,6 +255,17 @@ def test_invalid_combinations_fail_before_probing(probe):
     assert "probes" not in result
 
 
+def test_bad_ca_cert_port_in_host_and_connect_address_are_named(probe, tmp_path):
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello")
+    result = probe({"hosts": ["relay.contoso.net:587"], "ca_cert": str(not_pem), "connect_address": "relay"})
+    assert result["failed"]
+    assert "hosts: 'relay.contoso.net:587' carries a port" in result["msg"]
+    assert f"ca_cert: cannot load {not_pem}" in result["msg"]
+    assert "connect_address: 'relay' is not an IP address" in result["msg"]
+    assert probe({"hosts": ["::1"], "ca_cert": str(tmp_path / "missing.pem")})["msg"].count("ca_cert: cannot load") == 1
+
+
 def test_playbook_at_vvvv_never_shows_the_password(smarthost, collections_path, tmp_path):
     ready = smarthost(starttls=True, auth=["LOGIN"], users={"relay": PASSWORD}, cert_names=[NAME])
     playbook = tmp_path / "probe.yml"
