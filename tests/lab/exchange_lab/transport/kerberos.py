@@ -51,6 +51,13 @@ class KerberosAuthenticator:
             os.environ["KRB5_KTNAME"] = keytab if ":" in keytab else f"FILE:{keytab}"
         self._allowed = allowed
         self._realm = realm.upper() if realm else None
+        keytab_path = os.environ.get("KRB5_KTNAME", "FILE:/etc/krb5.keytab").split(":", 1)[-1]
+        if not os.path.exists(keytab_path):
+            log.warning(
+                "Kerberos: no keytab at %s, so every Kerberos login will fail; set KRB5_KTNAME and KRB5_CONFIG "
+                "(python -m exchange_lab kdc prints them)",
+                keytab_path,
+            )
 
     def check(self, authorization: str | None, conn: ConnectionAuth) -> AuthResult:
         scheme, _, value = (authorization or "").partition(" ")
