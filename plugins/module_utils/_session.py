@@ -179,7 +179,7 @@ class ExchangeSession:
             cert_validation=cert_validation,
             connection_timeout=s["connection_timeout"],
             operation_timeout=s["operation_timeout"],
-            read_timeout=s["operation_timeout"] + 10,
+            read_timeout=s["operation_timeout"] + 5,
             encryption=encryption,
         )
 
@@ -289,14 +289,14 @@ class ExchangeSession:
         names = " ".join(type(e).__name__ for e in chain)
         text = " ".join(str(e) for e in chain)
         lowered = (names + " " + text).lower()
+        if "timeout" in lowered or "timed out" in lowered:
+            return "%s did not answer in time (connection_timeout %ss, operation_timeout %ss): check the server and the network" % (
+                self.url, self.settings["connection_timeout"], self.settings["operation_timeout"])
         if "ssl" in lowered or "certificate" in lowered:
             return (
                 "TLS certificate validation failed for %s: give the CA that signed the server certificate in ca_cert "
                 "(or EXCHANGE_CA_CERT), or set validate_certs false only for a test system" % self.url
             )
-        if "timeout" in lowered or "timed out" in lowered:
-            return "%s did not answer within %s seconds (timeout): check the server and the network" % (
-                self.url, self.settings["connection_timeout"])
         if "refused" in lowered:
             return "could not connect to %s: connection refused (is the server listening on port %d?)" % (
                 self.url, self.settings["port"])

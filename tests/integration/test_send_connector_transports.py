@@ -1,0 +1,134 @@
+"""The modules over each way of reaching Exchange: HTTPS with the lab's CA, NTLM; and each way it can fail.
+
+Every failure must be one clear sentence in ``msg`` (no traceback), and nothing must be written.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from send_connector_harness import Ansible, LabProcess
+
+LIFE = """
+- name: create
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    address_spaces: ['*']
+    usage: Custom
+    smart_hosts: [192.168.3.2]
+    smart_host_auth_mechanism: None
+- name: create again
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    address_spaces: ['SMTP:*;1']
+    smart_hosts: ['[192.168.3.2]']
+- name: credential
+  mailflow.exchange.smart_host:
+    connector: Smart host to Internet
+    hosts: [relay.contoso.net]
+    auth_mechanism: BasicAuth
+    authentication_credential: {username: relay-user, password: "{{ relay_password }}"}
+- name: info
+  mailflow.exchange.send_connector_info:
+- name: absent
+  mailflow.exchange.send_connector:
+    name: Smart host to Internet
+    state: absent
+"""
+
+
+def walk_life_cycle(ansible):
+    run = ansible.play(LIFE, vars_={"relay_password": "Pw-over-the-wire-1"})
+    assert run.result("create")["changed"] is True, run.stdout[-2000:]
+    assert run.result("create again")["changed"] is False
+    cred = run.result("credential")
+    assert cred["changed"] is True and cred["connector"]["authentication_credential"] == {"username": "relay-user"}
+    connectors = run.result("info")["connectors"]
+    assert [c["name"] for c in connectors] == ["Smart host to Internet"]
+    assert connectors[0]["smart_hosts"] == ["192.168.3.2", "relay.contoso.net"]
+    assert run.result("absent")["changed"] is True
+    assert "Pw-over-the-wire-1" not in run.stdout + run.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def https_lab(tmp_path_factory):
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), https=True, auth="basic")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ntlm_lab(tmp_path_factory):
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_https_with_the_lab_ca(https_lab, tmp_path):
+    ansible = Ansible(https_lab, str(tmp_path))
+    run = walk_life_cycle(ansible)
+    assert "clear text" not in run.stdout  # https: no warning about basic over http
+
+
+def test_ntlm_with_message_encryption(ntlm_lab, tmp_path):
+    walk_life_cycle(Ansible(ntlm_lab, str(tmp_path)))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_each_connection_failure_is_one_clear_sentence(https_lab, tmp_path):
+    ansible = Ansible(https_lab, str(tmp_path))
+    silent = socket.socket()  # accepts connections (backlog) but never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        run = ansible.play("""
+        - name: refused
+          mailflow.exchange.send_connector_info: {server_port: "{{ closed_port }}"}
+          ignore_errors: true
+        - name: untrusted certificate
+          mailflow.exchange.send_connector_info: {ca_cert: /etc/ssl/certs/ca-certificates.crt}
+          ignore_errors: true
+        - name: wrong password
+          mailflow.exchange.send_connector_info: {password: not-the-password}
+          ignore_errors: true
+        - name: wrong path
+          mailflow.exchange.send_connector_info: {path: wsman-nothing-here}
+          ignore_errors: true
+        - name: no answer
+          mailflow.exchange.send_connector_info:
+            server_port: "{{ silent_port }}"
+            connection_timeout: 2
+            operation_timeout: 1
+          ignore_errors: true
+        - name: no server
+          mailflow.exchange.send_connector_info:
+          environment: {EXCHANGE_SERVER: ""}
+          ignore_errors: true
+        """, vars_={"closed_port": _closed_port(), "silent_port": silent.getsockname()[1]})
+    finally:
+        silent.close()
+    expected = {
+        "refused": "connection refused",
+        "untrusted certificate": "TLS certificate validation failed",
+        "wrong password": "rejected the credentials of user admin with basic authentication (HTTP 401)",
+        "wrong path": "was not found (HTTP 404)",
+        "no answer": "did not answer",
+        "no server": "server is required",
+    }
+    for task, text in expected.items():
+        res = run.result(task)
+        assert res["failed"], (task, res)
+        assert text in res["msg"], (task, res["msg"])
+        assert "\n" not in res["msg"] and "Traceback" not in res["msg"], res["msg"]
+        assert "exception" not in res or "Traceback" not in res.get("msg", "")
+    assert "Traceback" not in run.stdout
