@@ -275,3 +275,55 @@ def test_get_queue_lists_submission_and_retry_queue_whatif(mail_lab, pool):
     missing.add_cmdlet("Get-Queue").add_parameter("Identity", "EX01\\999")
     missing.invoke()
     assert "couldn't be found" in " ".join(str(e) for e in missing.streams.error)
+
+
+@pytest.fixture(scope="module")
+def any_auth_host(tmp_path_factory):
+    """STARTTLS, AUTH LOGIN for 'relay', and loopback clients may also relay without AUTH."""
+    host = SmartHost(SmartHostConfig(
+        state_dir=str(tmp_path_factory.mktemp("anyauth")), starttls=True, cert_names=[RELAY],
+        auth=["LOGIN"], users={"relay": PASSWORD}, allow_clients=["127.0.0.0/8"],
+    ))
+    host.start()
+    yield host
+    host.stop()
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "extra", "tls", "auth"),
+    [
+        ("None", {}, True, False),
+        ("None", {"IgnoreSTARTTLS": True}, False, False),
+        ("ExternalAuthoritative", {}, True, False),
+        ("BasicAuth", {}, True, True),
+        ("BasicAuthRequireTLS", {"RequireTLS": True}, True, True),
+    ],
+    ids=["none", "none-ignore-starttls", "external-authoritative", "basic", "basic-require-tls"],
+)
+def test_each_auth_mechanism_end_to_end(mail_lab, pool, any_auth_host, mechanism, extra, tls, auth):
+    tag = uuid.uuid4().hex[:8]
+    name = f"Auth {mechanism} {tag}"
+    params = dict(extra, SmartHostAuthMechanism=mechanism)
+    if mechanism.startswith("BasicAuth"):
+        params["AuthenticationCredential"] = PSCredential(username="relay", password=PASSWORD)
+    new_connector(pool, name, [f"{tag}.example"], RELAY, any_auth_host.ready["port"], **params)
+    message_id = submit(mail_lab, f"pat@{tag}.example")
+    arrived = wait_for(lambda: [m for m in any_auth_host.messages() if m.message_id == message_id])
+    assert arrived, f"not delivered; tracking: {[prop(e, 'EventId') for e in tracking(pool, message_id)]}"
+    assert arrived[0].tls is tls and (arrived[0].auth_user == "relay") is auth
+    [send] = wait_for(lambda: tracking(pool, message_id, "SEND"))
+    assert prop(send, "ConnectorId") == name and prop(send, "ServerHostname") == RELAY
+    [service] = run(pool, "Get-TransportService", Identity="EX01").output
+    lines = sorted((r for r in read_records(prop(service, "SendProtocolLogPath"), "SEND") if r["session-id"] == prop(send, "SourceContext")),
+                   key=lambda r: int(r["sequence-number"]))
+    sent = [r["data"] for r in lines if r["event"] == ">"]
+    assert ("STARTTLS" in sent) is tls and ("AUTH LOGIN" in sent) is auth
+
+
+def test_exchange_server_auth_is_not_offered_by_a_plain_relay(mail_lab, pool, any_auth_host):
+    guid = new_connector(pool, "Exchange auth", ["exauth.example"], RELAY, any_auth_host.ready["port"],
+                         SmartHostAuthMechanism="ExchangeServer")
+    message_id = submit(mail_lab, "pat@exauth.example")
+    assert wait_for(lambda: tracking(pool, message_id, "DEFER"))
+    [queue] = queue_for(pool, guid)
+    assert "451 5.7.3 Cannot achieve Exchange Server authentication" in prop(queue, "LastError")

@@ -30,6 +30,7 @@ WSAETIMEDOUT = 10060
 
 STARTTLS_REQUIRED = "451 5.7.3 STARTTLS is required to send mail"
 BASIC_AUTH_UNAVAILABLE = "451 5.7.3 Require basic authentication"
+EXCHANGE_AUTH_UNAVAILABLE = "451 5.7.3 Cannot achieve Exchange Server authentication"
 DNS_FAILED = "451 4.4.0 DNS query failed. The error was: SMTPSEND.DNS.NonExistentDomain; nonexistent domain"
 SIZE_EXCEEDED = "552 5.3.4 Message size exceeds fixed maximum message size"
 
@@ -324,6 +325,11 @@ class SmartHostClient:
             raise HostFailure(STARTTLS_REQUIRED, "response")
         if s.auth_mechanism in ("BasicAuth", "BasicAuthRequireTLS"):
             self._auth_login(wire, caps, tls)
+        elif s.auth_mechanism == "ExchangeServer":
+            # Exchange-to-Exchange GSSAPI/X-EXPS is not emulated: a smart host that offers neither
+            # (every non-Exchange relay) fails the way Exchange reports it.
+            self._quit(wire)
+            raise HostFailure(EXCHANGE_AUTH_UNAVAILABLE, "response")
         self._transfer(wire, caps, env, result)
 
     def _handshake(self, host: str, wire: _Wire) -> None:
