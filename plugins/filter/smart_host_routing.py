@@ -634,7 +634,7 @@ def report_lines(summaries: t.Any) -> list[str]:
             lines.append("  command %s" % command)
         for probe in s.get("probes") or []:
             details = ", ".join(
-                "%s %s" % (label, probe.get(key))
+                "%s %s" % (label, ", ".join(map(str, probe[key])) if _is_list(probe.get(key)) else probe.get(key))
                 for label, key in (
                     ("TLS", "tls_version"),
                     ("cert", "certificate_subject"),
