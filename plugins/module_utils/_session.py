@@ -20,6 +20,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
 from ansible_collections.mailflow.exchange.plugins.module_utils._values import object_to_dict, to_plain
+from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
 
 PYPSRP_IMPORT_ERROR = None
 try:
@@ -186,6 +187,7 @@ class ExchangeSession:
     def open(self) -> None:
         def _open() -> None:
             self._pool = RunspacePool(self._wsman(), configuration_name=self.settings["configuration_name"])
+            read_inner_lists(self._pool._serializer)
             self._pool.open()
 
         self._guard(_open)

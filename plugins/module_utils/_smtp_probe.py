@@ -22,6 +22,7 @@ import email.utils
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import uuid
 from typing import Any, Optional
@@ -515,6 +516,34 @@ class _Prober:
 def probe_host(settings: ProbeSettings) -> dict[str, Any]:
     """Probe one smart host; always returns a record, never raises."""
     return _Prober(settings).run()
+
+
+def probe_hosts(all_settings: list[ProbeSettings], grace: float = 2.0) -> list[dict[str, Any]]:
+    """Probe every host at the same time, one daemon thread each, records in the given order.
+
+    Socket operations honour each host's timeout; name resolution cannot be interrupted, so a
+    host whose thread is still busy ``grace`` seconds after the longest timeout gets a record that
+    says so, and its thread is left behind (daemon threads do not keep the process alive).
+    """
+    results: list[Optional[dict[str, Any]]] = [None] * len(all_settings)
+
+    def work(index: int, settings: ProbeSettings) -> None:
+        results[index] = probe_host(settings)
+
+    threads = [threading.Thread(target=work, args=(i, s), name=f"smtp-probe-{s.host}", daemon=True) for i, s in enumerate(all_settings)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + max((s.timeout for s in all_settings), default=0.0) + grace
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    final = []
+    for settings, record in zip(all_settings, results):
+        if record is None:
+            record = empty_record(settings)
+            record["error"] = f"the probe did not finish within {settings.timeout:g} seconds (name resolution hanging?)"
+            record["transcript"] = [f"* stopped: {record['error']}"]
+        final.append(record)
+    return final
 
 
 # -- test message -----------------------------------------------------------------------------

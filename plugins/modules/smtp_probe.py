@@ -342,7 +342,6 @@ test_message:
   type: dict
 """
 
-import concurrent.futures
 import ipaddress
 import socket
 import ssl
@@ -357,7 +356,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import (
     ProbeSettings,
     build_message,
-    probe_host,
+    probe_hosts,
     send_message,
 )
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import (
@@ -487,12 +486,6 @@ def settings_for(module: AnsibleModule, host: str, helo_name: str) -> ProbeSetti
     )
 
 
-def run_probes(all_settings: list[ProbeSettings]) -> list[dict]:
-    workers = min(len(all_settings), 16)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(probe_host, all_settings))
-
-
 def submit_test_message(module: AnsibleModule, all_settings: list[ProbeSettings], probes: list[dict]) -> dict:
     spec = module.params["send_test_message"]
     if module.check_mode:
@@ -516,7 +509,7 @@ def main() -> None:
     hosts, intent = validate(module)
     helo_name = module.params["helo_name"] or socket.getfqdn()
     all_settings = [settings_for(module, host, helo_name) for host in hosts]
-    probes = run_probes(all_settings)
+    probes = probe_hosts(all_settings)
     findings = [finding for probe in probes for finding in evaluate(probe, intent)]
     summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITIES}
     result: dict = dict(changed=False, probes=probes, findings=findings, summary=summary)

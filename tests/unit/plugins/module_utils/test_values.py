@@ -208,3 +208,34 @@ def test_plain_values_pass_through():
     assert v.to_plain(["a", 1, None]) == ["a", 1, None]
     assert v.to_plain({"k": "v"}) == {"k": "v"}
     assert v.to_plain("<LST><S>a</S><I32>2</I32><Nil /></LST>") == ["a", 2, None]
+
+
+# A type first seen inside a MultiValuedProperty and referenced afterwards (<TNRef>, <Ref>): plain pypsrp 0.9.1
+# raises KeyError on the TNRef; with _wire.read_inner_lists the list is read like any other.
+TNREF_AFTER_LIST = """<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig</T>
+<T>Deserialized.System.Object</T></TN><Props>
+<Obj N="SourceTransportServers" RefId="1"><TN RefId="1">
+<T>Deserialized.Microsoft.Exchange.Data.MultiValuedProperty`1[[Microsoft.Exchange.Data.Directory.ADObjectId]]</T>
+<T>Deserialized.System.Object</T></TN><LST>
+<Obj RefId="2"><TN RefId="2"><T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN>
+<ToString>EX01</ToString><Props><S N="Name">EX01</S></Props></Obj></LST></Obj>
+<Obj N="HomeMtaServerId" RefId="3"><TNRef RefId="2" /><ToString>EX01</ToString></Obj>
+<Ref N="Again" RefId="2" />
+</Props></Obj>"""
+
+
+def test_lists_are_read_so_later_references_resolve():
+    pytest.importorskip("pypsrp")
+    from pypsrp.serializer import Serializer
+
+    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
+
+    with pytest.raises(KeyError):
+        Serializer().deserialize(TNREF_AFTER_LIST)  # the pypsrp 0.9.1 behaviour this works around
+    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(TNREF_AFTER_LIST))
+    assert props["SourceTransportServers"] == ["EX01"]
+    assert props["HomeMtaServerId"] == "EX01" and props["Again"] == "EX01"
+    # the connector shape still reads the same with the patched serializer
+    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(RAW_CONNECTOR))
+    assert props["SmartHosts"] == ["[192.168.3.2]", "relay.contoso.com"] and props["AlsoServers"] == ["EX02", "EX01"]
+    assert props["Empty"] == [] and props["AddressSpaces"] == ["SMTP:*;1", "SMTP:contoso.com;2"]
