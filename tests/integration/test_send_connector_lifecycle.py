@@ -131,7 +131,7 @@ def test_change_each_kind_of_setting_then_no_change(ansible, lab):
       register: runs
     """
     before = lab.counters()
-    twice = [c[1] for c in CHANGES for _ in (1, 2)]
+    twice = [settings for _kind, settings, _fragment in CHANGES for _repeat in (1, 2)]
     run = ansible.play(play, vars_={"changes": twice})
     results = run.result("change, then the same again")["results"]
     assert len(results) == 2 * len(CHANGES)

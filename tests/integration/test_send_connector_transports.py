@@ -132,3 +132,35 @@ def test_each_connection_failure_is_one_clear_sentence(https_lab, tmp_path):
         assert "\n" not in res["msg"] and "Traceback" not in res["msg"], res["msg"]
         assert "exception" not in res or "Traceback" not in res.get("msg", "")
     assert "Traceback" not in run.stdout
+
+
+def test_module_defaults_group_and_domain_controller(https_lab, tmp_path):
+    """Connection options set once for the action group win over a wrong environment; the DC is pinned."""
+    ansible = Ansible(https_lab, str(tmp_path))
+    ready = https_lab.ready
+    run = ansible.play("""
+    - name: with module_defaults
+      module_defaults:
+        group/mailflow.exchange.exchange:
+          server_port: "{{ lab_port }}"
+          domain_controller: DC01.contoso.com
+      block:
+        - name: create via group defaults
+          mailflow.exchange.send_connector:
+            name: Pinned
+            address_spaces: [contoso.com]
+        - name: read via group defaults
+          mailflow.exchange.send_connector_info:
+            name: Pinned
+        - name: remove via group defaults
+          mailflow.exchange.send_connector:
+            name: Pinned
+            state: absent
+    """, env={"EXCHANGE_PORT": "1"}, vars_={"lab_port": ready["port"]})
+    created = run.result("create via group defaults")
+    assert created["changed"] is True, created
+    assert created["commands"] == [
+        "New-SendConnector -Name Pinned -AddressSpaces 'SMTP:contoso.com;1' -DomainController 'DC01.contoso.com'"]
+    assert run.result("read via group defaults")["connectors"][0]["address_spaces"] == ["SMTP:contoso.com;1"]
+    assert run.result("remove via group defaults")["commands"] == [
+        "Remove-SendConnector -Identity Pinned -Confirm:$false -DomainController 'DC01.contoso.com'"]

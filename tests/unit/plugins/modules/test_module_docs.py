@@ -48,9 +48,9 @@ def test_every_module_has_attributes_examples_return_and_seed_example_first():
         assert {"check_mode", "diff_mode", "idempotent"} <= set(doc["attributes"])
         assert yaml.safe_load(module.RETURN)
         examples = yaml.safe_load(module.EXAMPLES)
-        assert examples and all(k.startswith(("mailflow.exchange.", "ansible.builtin.")) or k in ("name", "register", "when",
-                                                                            "module_defaults", "block")
-                                for task in examples for k in task)
+        keywords = ("name", "register", "when", "module_defaults", "block")
+        prefixes = ("mailflow.exchange.", "ansible.builtin.")
+        assert examples and all(k.startswith(prefixes) or k in keywords for task in examples for k in task)
     first = yaml.safe_load(send_connector.EXAMPLES)[0]["mailflow.exchange.send_connector"]
     assert first["name"] == "Smart host to Internet" and first["address_spaces"] == ["*"]
     assert first["usage"] == "Custom" and first["smart_hosts"] == ["192.168.3.2"]
