@@ -102,5 +102,9 @@ def result(plan: _plan.Plan, after: dict[str, Any], manager: ConnectorManager, d
         "commands": list(manager.commands),
     }
     if diff_mode:
-        res["diff"] = {"before": plan.before, "after": after}
+        shown = dict(after)
+        if "authentication_credential" in plan.changed_keys and shown.get("authentication_credential"):
+            # the password itself is never shown; say that it was sent
+            shown["authentication_credential"] = dict(shown["authentication_credential"], password="(updated)")
+        res["diff"] = {"before": plan.before, "after": shown}
     return res

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
 from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, OPTIONS
+from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 JSONSCHEMA_IMPORT_ERROR = None
 try:
@@ -249,7 +250,13 @@ def _message(error) -> str:
 
 
 def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | None = None) -> list[str]:
-    """All violations as ``path: message`` strings (empty when valid). None values count as not given."""
+    """All violations as ``path: message`` strings (empty when valid). None values count as not given.
+
+    In ``task`` mode the task is read with what it implies (smart hosts given -> DNS routing off),
+    as the modules apply it.
+    """
+    if mode == "task":
+        data = implied(data)
     instance = {k: val for k, val in data.items() if val is not None}
     validator = _validator_class()(build_schema(mode))
     found: list[tuple[str, str]] = []

@@ -1,0 +1,79 @@
+"""Connection settings and the one-sentence failure messages (pure logic; the wire is tested against the lab)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _session
+
+
+def settings(**params):
+    base = {"server": "ex01.contoso.com"}
+    base.update(params)
+    return _session.connection_settings(base)
+
+
+def test_defaults_follow_exchange():
+    s = settings()
+    assert (s["protocol"], s["port"], s["path"], s["auth"]) == (
+        "http", 80, "PowerShell", "kerberos")
+    assert s["configuration_name"] == "Microsoft.Exchange" and s["validate_certs"] is True
+    assert settings(protocol="https")["port"] == 443
+    assert _session.endpoint_url(settings(server_port=8080, path="/PowerShell/")) == "http://ex01.contoso.com:8080/PowerShell"
+
+
+def test_missing_server_and_bad_port_are_sentences():
+    with pytest.raises(_session.ExchangeError, match="server is required.*EXCHANGE_SERVER"):
+        _session.connection_settings({})
+    with pytest.raises(_session.ExchangeError, match="server_port 70000"):
+        settings(server_port=70000)
+
+
+def test_every_env_fallback_is_declared():
+    env = {name: entry["fallback"][1][0] for name, entry in _session.CONNECTION_ARGSPEC.items() if "fallback" in entry}
+    assert env["server"] == "EXCHANGE_SERVER" and env["server_port"] == "EXCHANGE_PORT"
+    assert env["password"] == "EXCHANGE_PASSWORD" and _session.CONNECTION_ARGSPEC["password"]["no_log"]
+
+
+class _Wrapped(Exception):
+    pass
+
+
+def _chain(inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as err:
+            raise _Wrapped("HTTPConnectionPool(host='ex01', port=80): Max retries exceeded") from err
+    except _Wrapped as outer:
+        return outer
+
+
+@pytest.mark.parametrize(
+    "error, text",
+    [
+        (_chain(ConnectionRefusedError(111, "Connection refused")), "connection refused (is the server listening on port 80?)"),
+        (_chain(socket.timeout("timed out")), "did not answer in time"),
+        (_chain(OSError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")), "TLS certificate validation failed"),
+        (_chain(socket.gaierror(-2, "Name or service not known")), "could not resolve the server name ex01.contoso.com"),
+        (RuntimeError("something else\nwith a second line"), "remote PowerShell to http://ex01.contoso.com:80/PowerShell failed: something else"),
+    ],
+)
+def test_network_errors_become_one_sentence(error, text):
+    message = _session.ExchangeSession(settings())._network_error(error)
+    assert text in message and "\n" not in message
+
+
+@pytest.mark.parametrize("code, text", [(404, "was not found (HTTP 404)"), (403, "refused access (HTTP 403)"),
+                                        (500, "answered HTTP 500")])
+def test_http_errors(code, text):
+    assert text in _session.ExchangeSession(settings())._http_error(code)
+
+
+def test_cmdlet_error_kinds():
+    nf = _session.CmdletError("Get-SendConnector", "couldn't be found", error_id="[Server=EX01] ... ManagementObjectNotFoundException")
+    assert nf.not_found and not nf.not_recognized
+    cnf = _session.CmdletError("Set-SendConnector", "not recognized", reason="CommandNotFoundException")
+    assert cnf.not_recognized and str(cnf).startswith("Set-SendConnector failed:")
