@@ -1,0 +1,124 @@
+"""An Exchange lab and a test smart host wired together the way the role's tests need them.
+
+The smart host (``exchange_lab.smarthost.SmartHost``) listens on loopback with a certificate for
+``smarthost.lab.test``; the lab (``python -m exchange_lab serve`` via ``LabProcess``) resolves that
+name to it and trusts its CA, so the lab's transport delivers the role's test message through
+the connector. Both ready files are written where ``playbooks/inventory/lab.yml`` reads them
+(``EXCHANGE_LAB_READY``, ``SMART_HOST_READY``). Credentials in the environment are what the AWX
+credential types inject (see :func:`render_injectors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import typing as t
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))  # labfixture
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))  # exchange_lab
+
+from labfixture import LabProcess  # noqa: E402
+
+SMART_HOST_NAME = "smarthost.lab.test"
+LAB_INVENTORY = os.path.join(ROOT, "playbooks", "inventory", "lab.yml")
+CREDENTIAL_TYPES = os.path.join(ROOT, "awx", "credential_types")
+
+
+def collections_path() -> str:
+    """``<repo>/collections`` holding ansible_collections/mailflow/exchange -> the repository (as make does)."""
+    base = os.path.join(ROOT, "collections")
+    link = os.path.join(base, "ansible_collections", "mailflow", "exchange")
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+    return base
+
+
+def _write_json(path: str, data: dict[str, t.Any]) -> str:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    return path
+
+
+@contextlib.contextmanager
+def lab_with_smart_host(workdir: str, **smart_host_options: t.Any) -> t.Iterator[dict[str, t.Any]]:
+    """Start a test smart host and a lab that routes to it; yield paths and ready data.
+
+    ``smart_host_options`` are ``SmartHostConfig`` fields (starttls, auth, users, ...); the
+    certificate always names ``smarthost.lab.test``.
+    """
+    from exchange_lab.smarthost import SmartHost, SmartHostConfig
+
+    smart_dir = os.path.join(workdir, "smarthost")
+    lab_dir = os.path.join(workdir, "lab")
+    os.makedirs(smart_dir, exist_ok=True)
+    os.makedirs(lab_dir, exist_ok=True)
+    options = {"cert_names": [SMART_HOST_NAME], "banner_name": SMART_HOST_NAME}
+    options.update(smart_host_options)
+    with SmartHost(SmartHostConfig(state_dir=smart_dir, **options)) as smart_host:
+        smart_ready = _write_json(os.path.join(smart_dir, "ready.json"), smart_host.ready)
+        lab = LabProcess(
+            lab_dir,
+            config={"hosts": {SMART_HOST_NAME: smart_host.ready["host"]}, "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2}},
+        )
+        lab.start()
+        try:
+            yield {
+                "lab": lab,
+                "smart_host": smart_host,
+                "lab_ready_file": os.path.join(lab_dir, "ready.json"),
+                "smart_host_ready_file": smart_ready,
+            }
+        finally:
+            lab.stop()
+
+
+def exchange_inputs(lab: LabProcess) -> dict[str, t.Any]:
+    """The inputs a user would type into an "Exchange management" credential for this lab."""
+    ready = lab.ready
+    return {
+        "server": ready["host"],
+        "port": str(ready["port"]),
+        "protocol": ready["scheme"],
+        "path": ready["path"],
+        "auth": ready["auth"],
+        "username": ready["username"],
+        "password": ready["password"],
+        "validate_certs": False,
+        "ca_cert": "",
+    }
+
+
+def load_credential_type(name: str) -> dict[str, t.Any]:
+    with open(os.path.join(CREDENTIAL_TYPES, name + ".yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def render_injectors(credential_type: dict[str, t.Any], inputs: dict[str, t.Any], files_dir: str) -> dict[str, str]:
+    """The environment a job gets from one credential, rendered the way AWX does it.
+
+    AWX renders each injector template with Jinja2 in a sandbox: the inputs by their ids, and
+    ``tower.filename.<id>`` for each ``file`` injector, whose rendered content it writes to a
+    private file first. Missing optional inputs render as empty strings.
+    """
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment()
+    fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
+    values = {key: inputs.get(key, fields[key].get("default", "")) for key in fields}
+    injectors = credential_type.get("injectors") or {}
+    filenames: dict[str, str] = {}
+    for key, template in (injectors.get("file") or {}).items():
+        ident = key.split(".", 1)[1] if "." in key else "template"
+        path = os.path.join(files_dir, "credential_%s_%s" % (credential_type["name"].split()[0].lower(), ident))
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(env.from_string(template).render(**values))
+        filenames[ident] = path
+    context = dict(values, tower={"filename": filenames}, awx={"filename": filenames})
+    return {name: env.from_string(str(template)).render(**context) for name, template in (injectors.get("env") or {}).items()}

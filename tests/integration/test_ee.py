@@ -1,0 +1,104 @@
+"""Execution environment metadata: what ansible-builder reads from the built collection.
+
+The collection is built and installed as a user (or AWX's EE build) would get it, then
+``ansible-builder introspect --sanitize`` reports the Python and system requirements it found.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=BIN) or shutil.which(name)
+    if not path:
+        pytest.fail("%s is not installed: run `make install` (requirements-test.txt pins it)" % name)
+    return path
+
+
+def _run(cmd: list[str], **kwargs) -> str:
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=120, check=False, **kwargs)
+    assert proc.returncode == 0, "%s failed:\n%s" % (" ".join(cmd), proc.stdout)
+    return proc.stdout
+
+
+def _names(requirements: list[str]) -> dict[str, str]:
+    """'pyspnego[kerberos]==0.12.4  # from ...' -> {'pyspnego[kerberos]': '==0.12.4'}."""
+    found = {}
+    for line in requirements:
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"^([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)\s*(.*)$", line)
+        if match:
+            found[match.group(1).lower()] = match.group(2).replace(" ", "")
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> str:
+    """The collection built with ansible-galaxy and installed offline, as an EE build gets it."""
+    work = tmp_path_factory.mktemp("ee")
+    galaxy = _tool("ansible-galaxy")
+    _run([galaxy, "collection", "build", "--output-path", str(work), ROOT], cwd=ROOT)
+    tarballs = glob.glob(str(work / "mailflow-exchange-*.tar.gz"))
+    assert len(tarballs) == 1
+    with tarfile.open(tarballs[0]) as tar:
+        members = set(tar.getnames())
+    for needed in ("meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"):
+        assert needed in members, "%s is not in the built collection (build_ignore?)" % needed
+    _run([galaxy, "collection", "install", "--offline", "--force", "-p", str(work / "collections"), tarballs[0]])
+    return str(work / "collections")
+
+
+@pytest.fixture(scope="module")
+def introspected(installed) -> dict:
+    output = _run([_tool("ansible-builder"), "introspect", "--sanitize", installed])
+    data = yaml.safe_load(output)
+    assert isinstance(data, dict), output
+    return data
+
+
+def test_introspect_python_requirements(introspected):
+    python = _names(introspected.get("python") or [])
+    # PowerShell remoting, Kerberos through pyspnego's extra, schema validation, certificates.
+    for name in ("pypsrp", "pyspnego[kerberos]", "gssapi", "krb5", "jsonschema", "cryptography"):
+        assert name in python, "%s missing from the EE requirements: %s" % (name, sorted(python))
+    assert all(spec.startswith("==") for spec in python.values()), python
+    assert all("mailflow.exchange" in line for line in introspected["python"])
+
+
+def test_introspect_system_requirements(introspected):
+    system = introspected.get("system") or []
+    packages = {line.split()[0]: line for line in system}
+    # Kerberos client libraries for both package families, and headers to build gssapi/krb5.
+    for name in ("krb5-libs", "krb5-workstation", "libkrb5-3", "krb5-user", "krb5-devel", "libkrb5-dev", "gcc"):
+        assert name in packages, "%s missing from the EE system requirements" % name
+    # The KDC and fake clock are for the project's own tests, never for an execution environment.
+    for line in system:
+        profiles = re.search(r"\[([^\]]*)\]", line)
+        assert not (profiles and "test" in profiles.group(1).split()), "test-only package in the EE: %s" % line
+    assert "krb5-kdc" not in packages
+
+
+def test_ee_requirements_keep_the_runtime_pins():
+    def read(path: str) -> dict[str, str]:
+        with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
+            return _names([line for line in handle if line.strip() and not line.startswith(("#", "-"))])
+
+    runtime = read("requirements.txt")
+    ee = read("meta/ee-requirements.txt")
+    assert runtime, "requirements.txt lists nothing"
+    assert ee == runtime, "meta/ee-requirements.txt and requirements.txt disagree: %s vs %s" % (ee, runtime)
