@@ -492,3 +492,30 @@ def test_many_concurrent_submissions_all_arrive_once(make_lab, make_host):
     assert sorted(m.message_id for m in received) == sorted(ids)
     for message_id in ids:
         assert len(lab.wait_event("SEND", message_id)) == 1
+
+
+def test_disabling_a_connector_reroutes_its_queued_messages(make_lab, make_host):
+    host = make_host()
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Primary", _free_port(), AddressSpaces=[{"Type": "SMTP", "Address": "fabrikam.com", "Cost": 1}]))
+    lab.connectors.append(smart_host_connector("Backup", host.ready["port"]))
+    message_id = lab.submit()
+    lab.wait_event("DEFER", message_id)
+    lab.connectors[0]["Enabled"] = False
+    [send] = lab.wait_event("SEND", message_id)
+    assert send["ConnectorId"] == "Backup"
+    assert [m.message_id for m in host.wait_for_messages(1)] == [message_id]
+
+
+def test_renamed_connector_keeps_its_queue(make_lab, make_host):
+    port = _free_port()
+    lab = make_lab()
+    lab.connectors.append(smart_host_connector("Old name", port))
+    message_id = lab.submit()
+    lab.wait_event("DEFER", message_id)
+    queue = lab.queue("Old name")
+    lab.connectors[0]["Name"] = "New name"
+    host = make_host(port=port)
+    [send] = lab.wait_event("SEND", message_id)
+    assert send["ConnectorId"] == "New name" and queue.connector_name == "New name"
+    assert host.wait_for_messages(1)

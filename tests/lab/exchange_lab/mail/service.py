@@ -251,9 +251,14 @@ class MailTransport:
         ]
         return max(0.05, min(waits)) if waits else 5.0
 
-    def _connector(self, name: str) -> dict[str, t.Any] | None:
-        for connector in self.connectors():
-            if str(connector.get("Name", "")).lower() == name.lower():
+    def _connector(self, queue: q.Queue) -> dict[str, t.Any] | None:
+        """The queue's connector as it is now (by GUID, so a rename keeps the queue), or None."""
+        connectors = self.connectors()
+        for connector in connectors:
+            if queue.connector_guid and str(connector.get("Guid", "")).lower() == queue.connector_guid.lower():
+                return connector
+        for connector in connectors:
+            if str(connector.get("Name", "")).lower() == queue.connector_name.lower():
                 return connector
         return None
 
@@ -302,12 +307,13 @@ class MailTransport:
     def _attempt(self, queue: q.Queue, msg: q.QueuedMessage) -> tuple[str | None, DeliveryResult | None]:
         """One delivery attempt: (formatted LastError when the message stays queued, the result)."""
         server = queue.server
-        connector = self._connector(queue.connector_name)
+        connector = self._connector(queue)
         if connector is None or not connector.get("Enabled", True):
             with self.store.lock:
                 self._remove(queue, msg)
                 self._route(server, msg, msg.recipients)
             return None, None
+        queue.connector_name = str(connector.get("Name", queue.connector_name))
         settings = SendSettings.from_connector(connector, self.fqdn(server), self.settings.ca_bundle, self.settings.connect_timeout)
         if queue.delivery_type == DNS_CONNECTOR:
             settings.smart_hosts, settings.port = [queue.next_hop_domain], 25
