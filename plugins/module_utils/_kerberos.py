@@ -96,7 +96,7 @@ def _chain_text(err: BaseException) -> str:
 _PATTERNS = (
     (r"no module named '?(gssapi|krb5)|protocol kerberos is not available|kerberos is not available", "missing_lib"),
     (r"clock skew too great", "clock_skew"),
-    (r"preauthentication failed|password incorrect|decrypt integrity check failed", "wrong_password"),
+    (r"pre-?authentication failed|password incorrect|decrypt integrity check failed", "wrong_password"),
     (r"client '?[^ ]*'? not found in kerberos database|client not found in kerberos database", "unknown_principal"),
     (r"server '?[^ ]*'? not found in kerberos database|server not found in kerberos database", "no_spn"),
     (r"cannot contact any kdc", "kdc_unreachable"),

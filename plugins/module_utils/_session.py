@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.mailflow.exchange.plugins.module_utils import _kerberos
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
 from ansible_collections.mailflow.exchange.plugins.module_utils._values import object_to_dict, to_plain
 from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
@@ -103,8 +104,8 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         "path": (params.get("path") or "PowerShell").strip("/"),
         "configuration_name": params.get("configuration_name") or "Microsoft.Exchange",
         "auth": auth,
-        "username": params.get("username"),
-        "password": params.get("password"),
+        "username": params.get("username") or None,  # an empty EXCHANGE_* variable means "not given"
+        "password": params.get("password") or None,
         "validate_certs": True if validate_certs is None else bool(validate_certs),
         "ca_cert": params.get("ca_cert"),
         "connection_timeout": int(params.get("connection_timeout") or 30),
@@ -169,19 +170,24 @@ class ExchangeSession:
             self.warnings.append(
                 "basic authentication over http sends the Exchange credentials in clear text; use protocol https"
             )
+        try:
+            username = _kerberos.principal_name(s.get("username"), s["auth"])
+        except ValueError as err:
+            raise ExchangeError(str(err))
         return WSMan(
             s["server"],
             port=s["port"],
             path=s["path"],
             ssl=ssl,
             auth=s["auth"],
-            username=s.get("username"),
+            username=username,
             password=s.get("password"),
             cert_validation=cert_validation,
             connection_timeout=s["connection_timeout"],
             operation_timeout=s["operation_timeout"],
             read_timeout=s["operation_timeout"] + 5,
             encryption=encryption,
+            **_kerberos.wsman_options(s["auth"])
         )
 
     def open(self) -> None:
@@ -190,7 +196,9 @@ class ExchangeSession:
             read_inner_lists(self._pool._serializer)
             self._pool.open()
 
-        self._guard(_open)
+        diagnostics = _kerberos.NegotiateDiagnostics()
+        with diagnostics:  # keeps why negotiate gave up on Kerberos, if it does
+            self._guard(_open, diagnostics)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -251,27 +259,34 @@ class ExchangeSession:
         return value
 
     # ---- errors -------------------------------------------------------------------------
-    def _guard(self, func: Any) -> Any:
+    def _guard(self, func: Any, diagnostics: Any = None) -> Any:
         try:
             return func()
         except ExchangeError:
             raise
-        except AuthenticationError:
+        except Exception as err:
+            kerberos = _kerberos.explain(err, dict(self.settings, url=self.url), diagnostics)
+            if kerberos:
+                raise ExchangeError(kerberos)
+            return self._map_error(err)
+
+    def _map_error(self, err: Exception) -> Any:
+        """Raise the ExchangeError (one sentence) that explains a transport failure."""
+        if isinstance(err, AuthenticationError):
             raise ExchangeError(
                 "%s rejected the credentials of user %s with %s authentication (HTTP 401): check username and "
                 "password, and that the PowerShell virtual directory allows %s authentication"
                 % (self.url, self.settings.get("username") or "(none)", self.settings["auth"], self.settings["auth"])
             )
-        except WinRMTransportError as err:
+        if isinstance(err, WinRMTransportError):
             raise ExchangeError(self._http_error(err.code))
-        except WSManFaultError as err:
+        if isinstance(err, WSManFaultError):
             reason = (getattr(err, "reason", None) or str(err)).strip()
             raise ExchangeError(
                 "%s refused the session (WSMan fault %s): %s; check configuration_name (%s)"
                 % (self.url, getattr(err, "code", "?"), reason, self.settings["configuration_name"])
             )
-        except Exception as err:  # map the transport's exceptions; nothing escapes as a traceback
-            raise ExchangeError(self._network_error(err))
+        raise ExchangeError(self._network_error(err))
 
     def _http_error(self, code: int) -> str:
         if code == 404:
