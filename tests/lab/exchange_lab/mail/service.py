@@ -310,15 +310,21 @@ class MailTransport:
         connector = self._connector(queue)
         if connector is None or not connector.get("Enabled", True):
             with self.store.lock:
+                self._route(server, msg, msg.recipients)  # first, so the body stays in use
                 self._remove(queue, msg)
-                self._route(server, msg, msg.recipients)
             return None, None
         queue.connector_name = str(connector.get("Name", queue.connector_name))
         settings = SendSettings.from_connector(connector, self.fqdn(server), self.settings.ca_bundle, self.settings.connect_timeout)
         if queue.delivery_type == DNS_CONNECTOR:
             settings.smart_hosts, settings.port = [queue.next_hop_domain], 25
             settings.auth_mechanism = "None"
-        envelope = Envelope(msg.sender, list(msg.recipients), q.QueueStore.read_body(msg), msg.message_id, msg.record_id)
+        try:
+            body = q.QueueStore.read_body(msg)
+        except OSError as exc:  # the queue database lost the message: return it rather than retry forever
+            self._fail(server, msg, msg.recipients, f"550 5.3.0 Message lost from the queue database ({exc.__class__.__name__})", "QUEUE")
+            self._remove(queue, msg)
+            return None, None
+        envelope = Envelope(msg.sender, list(msg.recipients), body, msg.message_id, msg.record_id)
         verbose = str(connector.get("ProtocolLoggingLevel") or "None") == "Verbose"
         sessions: list[SendSessionLog] = []
 
