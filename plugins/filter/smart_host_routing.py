@@ -12,6 +12,7 @@ errors with the role variable's path. No filter returns a secret.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ansible.errors import AnsibleFilterError
@@ -156,7 +157,7 @@ def _connector_errors(connector: dict[str, t.Any]) -> list[tuple[str, str]]:
     if not connector.get("name"):
         errors.append(("name", "is required: the Send connector's name"))
     settings = {k: val for k, val in connector.items() if k in options.BY_NAME}
-    if str(connector.get("state") or "present") == "present":
+    if str(connector.get("state") or "present") != "absent":  # a removed connector's settings do not matter
         errors.extend(_split(e) for e in schema.validate(settings, "task"))
     return errors
 
@@ -325,26 +326,6 @@ def format_findings(findings: t.Any) -> str:
 
 
 # --- verify --------------------------------------------------------------------------------------
-TRACE_HINTS = [
-    # (text in LastError / RecipientStatus, hint) in the order of ANCHORS B.2
-    ("4.4.397", "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."),
-    ("unable to connect", "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."),
-    ("nonexistentdomain", "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."),
-    ("dns", "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."),
-    ("tlsrequired", "RequireTLS is set but the smart host does not offer STARTTLS: enable STARTTLS there or turn off require_tls."),
-    ("starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
-    ("4.7.5", "The smart host's certificate failed the connector's TLS checks (chain, expiry or name vs tls_domain)."),
-    ("certificate", "The smart host's certificate failed the connector's TLS checks (chain, expiry or name vs tls_domain)."),
-    ("5.7.3", "The smart host refused the credentials or needs AUTH LOGIN: check the connector's authentication_credential and that the smart host offers LOGIN."),
-    ("535", "The smart host refused the credentials: update authentication_credential (update_password: always)."),
-    ("530", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
-    ("5.7.1", "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."),
-    ("relay", "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."),
-    ("5.3.4", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
-    ("timed out", "The session timed out: a port-465 (implicit TLS) smart host cannot be used, connectors only do STARTTLS."),
-]
-
-
 def _show(value: t.Any) -> str:
     if isinstance(value, (frozenset, set)):
         value = sorted(value)
@@ -426,6 +407,24 @@ def smart_host_names(connector: t.Any) -> list[str]:
     return [h.lower() for h in _wanted_hosts(connector.get("smart_hosts") if isinstance(connector, dict) else None)]
 
 
+_UNREACHABLE = "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."
+_NO_DNS = "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."
+_CERT = "The smart host's certificate failed the connector's TLS checks (chain, expiry, or name vs tls_domain)."
+_RELAY = "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."
+# (pattern in LastError / RecipientStatus, hint), in the order of the failure modes of ANCHORS B.2.
+TRACE_HINTS = [
+    (r"4\.4\.397|unable to connect|socket error|connection refused", _UNREACHABLE),
+    (r"nonexistentdomain|\bdns\b", _NO_DNS),
+    (r"implicit tls|tls on connect|timed out", "The session timed out: a port-465 (implicit TLS) smart host cannot be used, connectors only do STARTTLS."),
+    (r"tlsrequired|starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
+    (r"\b4\.7\.5\b|certificate", _CERT),
+    (r"\b5\.7\.3\b|\b535\b", "The smart host refused the credentials or wants AUTH LOGIN: check authentication_credential (update_password: always) and that it offers LOGIN."),
+    (r"\b530\b|\b5\.7\.0\b", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
+    (r"\b5\.7\.1\b|unable to relay|relay access denied", _RELAY),
+    (r"\b5\.3\.4\b|\b552\b", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
+]
+
+
 def trace_hint(trace: t.Any) -> str:
     """The hint for a trace that did not end in a SEND through the connector."""
     if not isinstance(trace, dict):
@@ -436,8 +435,8 @@ def trace_hint(trace: t.Any) -> str:
             texts.append(str(event.get("recipient_status") or ""))
             texts.append(str(event.get("source_context") or ""))
     blob = " ".join(texts).lower()
-    for needle, hint in TRACE_HINTS:
-        if needle in blob:
+    for pattern, hint in TRACE_HINTS:
+        if re.search(pattern, blob):
             return hint
     if trace.get("result") == "timeout":
         return (

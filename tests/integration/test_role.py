@@ -1,0 +1,155 @@
+"""The role smart_host_routing through the main playbook, against the lab and a test smart host.
+
+What molecule does not cover: validation errors all at once with nothing touched, check mode
+without a single write, preflight naming the AUTH PLAIN-only smart host, and a failed trace that
+fails the play with the relay hint after printing the report. Each run is a real
+``ansible-playbook mailflow.exchange.smart_host -i playbooks/inventory/lab.yml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import typing as t
+
+import pytest
+import yaml
+
+from role_lab import LAB_INVENTORY, collections_path, lab_with_smart_host
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.path.dirname(sys.executable)
+SEED = "Smart host to Internet"
+
+
+class PlaybookRun:
+    def __init__(self, proc: subprocess.CompletedProcess, records: list[dict[str, t.Any]]) -> None:
+        self.rc = proc.returncode
+        self.output = proc.stdout
+        self.records = records
+
+    def task(self, suffix: str) -> dict[str, t.Any]:
+        found = [r for r in self.records if r["task"].endswith(suffix)]
+        assert found, "task %r did not run (rc %s):\n%s" % (suffix, self.rc, self.output[-6000:])
+        return found[-1]
+
+    @property
+    def report(self) -> list[dict[str, t.Any]]:
+        return self.task("Report | Summarise each connector")["result"]["ansible_facts"]["smart_host_routing_report"]
+
+
+def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, str] | None = None) -> PlaybookRun:
+    ready = lab["lab"].ready
+    records = tmp_path / ("records-%s.json" % secrets.token_hex(4))
+    extra = tmp_path / ("extra-%s.yml" % secrets.token_hex(4))
+    extra.write_text(yaml.safe_dump(extra_vars))
+    full_env = dict(os.environ)
+    full_env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+            "RECORD_RESULTS_FILE": str(records),
+            "ANSIBLE_NOCOLOR": "1",
+            "EXCHANGE_SERVER": ready["host"],
+            "EXCHANGE_PORT": str(ready["port"]),
+            "EXCHANGE_PROTOCOL": ready["scheme"],
+            "EXCHANGE_AUTH": ready["auth"],
+            "EXCHANGE_USERNAME": ready["username"],
+            "EXCHANGE_PASSWORD": ready["password"],
+            "EXCHANGE_LAB_READY": lab["lab_ready_file"],
+            "SMART_HOST_READY": lab["smart_host_ready_file"],
+        }
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY, "-e", "@%s" % extra, *args],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+    )
+    data = json.loads(records.read_text()) if records.exists() else []
+    return PlaybookRun(proc, data)
+
+
+@pytest.fixture
+def lab_starttls(tmp_path):
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        yield lab
+
+
+def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
+    bad = {
+        "smart_host_connectors": [
+            {"name": SEED, "address_spaces": ["*"], "smart_hosts": ["bad host!"], "smart_host": ["x"], "port": 70000,
+             "authentication_credential": {"username": "relay", "password": 424242}},
+            {"name": SEED.upper(), "address_spaces": []},
+        ]
+    }
+    run = run_playbook(lab_starttls, tmp_path, bad)
+    assert run.rc != 0
+    message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
+    for expected in (
+        "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a host name",
+        "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)",
+        "smart_host_routing_connectors[0].port: 70000 is greater than the maximum of 65535",
+        "smart_host_routing_connectors[0].authentication_credential.password: must be a string (the value is not shown)",
+        "smart_host_routing_connectors[1].address_spaces: must not be empty",
+        "smart_host_routing_connectors[1].name: 'SMART HOST TO INTERNET' is already used by smart_host_routing_connectors[0]",
+    ):
+        assert expected in message, message
+    assert "424242" not in run.output
+    # Nothing touched: no probe ran, and the lab never even saw a session.
+    assert not [r for r in run.records if "Preflight" in r["task"] or "Apply" in r["task"]]
+    assert lab_starttls["lab"].counters().get("runspaces_opened", 0) == 0
+
+
+def test_check_mode_shows_the_change_and_writes_nothing(lab_starttls, tmp_path):
+    run = run_playbook(lab_starttls, tmp_path, {}, "--check", "--diff")
+    assert run.rc == 0, run.output[-6000:]
+    [summary] = run.report
+    assert summary["name"] == SEED and summary["changed"] is True and summary["check_mode"] is True
+    assert summary["commands"] and summary["commands"][0].startswith("New-SendConnector -Name 'Smart host to Internet'")
+    assert "-AddressSpaces 'SMTP:*;1'" in summary["commands"][0]
+    assert "Send connector 'Smart host to Internet' (present): would change" in run.output
+    assert run.task("Verify | Read the connectors back")["status"] == "skipped"
+    counters = lab_starttls["lab"].counters()
+    assert counters.get("writes", 0) == 0, counters
+    assert counters.get("cmdlet:Get-SendConnector", 0) >= 1  # it did look
+
+
+def test_preflight_names_a_smart_host_that_offers_only_auth_plain(tmp_path):
+    password = secrets.token_urlsafe(12)
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, auth=["PLAIN"], users={"relay": password}) as lab:
+        run = run_playbook(
+            lab, tmp_path, {"smart_host_auth_mechanism": "BasicAuth"},
+            env={"SMART_HOST_USERNAME": "relay", "SMART_HOST_PASSWORD": password},
+        )
+        assert run.rc != 0
+        failed = run.task("Preflight | Stop before any change when a smart host cannot work with its connector")
+        assert failed["status"] == "failed"
+        message = failed["result"]["msg"]
+        assert "no connector was changed" in message
+        assert "AUTH_LOGIN_NOT_OFFERED" in message and "smarthost.lab.test" in message
+        assert "hint:" in message and "LOGIN" in message
+        assert password not in run.output
+        assert lab["lab"].counters().get("writes", 0) == 0
+
+
+def test_a_relay_refusal_fails_verification_with_its_hint_after_the_report(tmp_path):
+    # The smart host accepts the probe's session (no MAIL/RCPT), but refuses to relay for anyone.
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, allow_clients=["192.0.2.1"]) as lab:
+        run = run_playbook(lab, tmp_path, {"smart_host_routing_trace_timeout": 20})
+        assert run.rc != 0
+        [summary] = run.report
+        assert summary["changed"] is True and summary["read_back"] == "matches"
+        assert summary["trace"]["result"] in ("failed", "deferred"), summary["trace"]
+        assert "relay" in summary["trace"]["hint"]
+        failed = run.task("Report | Fail when the verification found a problem")
+        assert failed["status"] == "failed"
+        assert "did not leave through the connector" in failed["result"]["msg"]
+        assert "allow the transport servers' IP addresses on the smart host" in failed["result"]["msg"]
+        # The report was printed before the failure.
+        assert run.output.index("trace: ") < run.output.index("the verification found")
+
