@@ -195,6 +195,11 @@ class ExchangeSession:
             self._pool = RunspacePool(self._wsman(), configuration_name=self.settings["configuration_name"])
             read_inner_lists(self._pool._serializer)
             self._pool.open()
+            # Exchange returns AuthenticationCredential as a PSCredential whose password is a
+            # SecureString, which needs the session key. pypsrp 0.9.1 ignores a key request the
+            # server starts (its handler never calls exchange_keys), so start the exchange here.
+            self._pool.exchange_keys()
+            self._keys_exchanged = True
 
         diagnostics = _kerberos.NegotiateDiagnostics()
         with diagnostics:  # keeps why negotiate gave up on Kerberos, if it does
