@@ -202,3 +202,10 @@ def test_clear_errors(trace, args, text):
     result = trace(**args)
     assert result.get("failed") is True
     assert text in result["msg"]
+
+
+def test_check_mode_searches_too(lab, trace):
+    message_id = submit(lab, "pat@fabrikam.com")
+    assert trace(message_id=message_id, wait_for="send")["result"] == "sent"
+    checked = trace(message_id=message_id, _ansible_check_mode=True)
+    assert checked["result"] == "sent" and checked["changed"] is False
