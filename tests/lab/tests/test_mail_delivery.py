@@ -519,3 +519,13 @@ def test_renamed_connector_keeps_its_queue(make_lab, make_host):
     [send] = lab.wait_event("SEND", message_id)
     assert send["ConnectorId"] == "New name" and queue.connector_name == "New name"
     assert host.wait_for_messages(1)
+
+
+def test_implicit_tls_port_times_out_like_exchange(make_lab, make_host):
+    host = make_host(implicit_tls=True)
+    lab = make_lab(connect_timeout=0.5)
+    lab.connectors.append(smart_host_connector("Port 465", host.ready["port"]))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "451 4.4.397 Error communicating with target host. -> 421 4.4.1 Connection timed out" in defer["RecipientStatus"][0]
+    assert host.messages() == []

@@ -89,8 +89,8 @@ class HostFailure(Exception):
     """One smart host could not take the message.
 
     ``status`` is the SMTP-style text; ``kind`` says how Exchange words it in LastError:
-    ``socket`` (could not connect), ``dns``, ``response`` (the host or a local TLS/AUTH rule
-    refused); ``permanent`` marks a 5xx answer to MAIL/RCPT/DATA or a size refusal (NDR).
+    ``socket`` (could not connect), ``dns``, ``session`` (the connection timed out or dropped
+    mid-session), ``response`` (the host or a local TLS/AUTH rule refused); ``permanent`` marks a 5xx answer to MAIL/RCPT/DATA or a size refusal (NDR).
     """
 
     def __init__(self, status: str, kind: str, permanent: bool = False) -> None:
@@ -247,6 +247,8 @@ class SmartHostClient:
             return failure.status
         if failure.kind == "socket":
             return f"451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect -> {failure.status}"
+        if failure.kind == "session":
+            return f"451 4.4.397 Error communicating with target host. -> {failure.status}"
         endpoint = f"{address}:{self.settings.port}"
         return (
             f'451 4.4.0 Primary target IP address responded with: "{failure.status}." Attempted failover to alternate host, '
@@ -275,9 +277,12 @@ class SmartHostClient:
         wire = _Wire(sock, log)
         try:
             self._dialogue(host, wire, env, result)
+        except TimeoutError:
+            log.event("*", "", "Connection timed out waiting for the remote server")
+            raise HostFailure("421 4.4.1 Connection timed out", "session") from None
         except OSError as exc:
             log.event("*", "", f"Connection lost: {exc.__class__.__name__}")
-            raise HostFailure(f"SocketError: Socket error code {WSAETIMEDOUT if isinstance(exc, TimeoutError) else 10054}", "socket") from None
+            raise HostFailure(f"421 4.4.2 Connection dropped due to {exc.__class__.__name__}", "session") from None
         finally:
             try:
                 wire.sock.close()
