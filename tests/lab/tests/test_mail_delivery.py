@@ -529,3 +529,14 @@ def test_implicit_tls_port_times_out_like_exchange(make_lab, make_host):
     defer = lab.wait_event("DEFER", message_id)[0]
     assert "451 4.4.397 Error communicating with target host. -> 421 4.4.1 Connection timed out" in defer["RecipientStatus"][0]
     assert host.messages() == []
+
+
+def test_smart_host_off_this_machine_is_never_contacted(make_lab):
+    """The seed's 192.168.3.2 (or any non-loopback address) defers like a firewalled host, no packet sent."""
+    lab = make_lab(hosts={"relay.outside.test": "198.51.100.7"})
+    lab.connectors.append(smart_host_connector("Outside", 25, SmartHosts=["192.168.3.2", "relay.outside.test"]))
+    message_id = lab.submit()
+    defer = lab.wait_event("DEFER", message_id)[0]
+    assert "421 4.2.1 Unable to connect -> SocketError: Socket error code 10060" in defer["RecipientStatus"][0]
+    notes = [r for r in lab.protocol_log() if "only to loopback" in (r.get("context") or "")]
+    assert {r["remote-endpoint"] for r in notes} == {"192.168.3.2:25", "198.51.100.7:25"}

@@ -207,6 +207,13 @@ def _verify_reason(err: ssl.SSLCertVerificationError) -> str:
     return getattr(err, "verify_message", "") or "ChainError"
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class SmartHostClient:
     """Delivers envelopes through one connector's smart hosts, in order, with fail-over."""
 
@@ -262,6 +269,11 @@ class SmartHostClient:
         s = self.settings
         log.remote = f"{address}:{s.port}"
         log.event("*", "", "attempting to connect")
+        if not _is_loopback(address):
+            # The lab is a test bed: it never sends traffic off this machine. A smart host such as
+            # the documented 192.168.3.2 behaves like a host behind a firewall that drops SYNs.
+            log.event("*", "", f"Failed to connect. Winsock error code: {WSAETIMEDOUT} (the lab delivers only to loopback addresses)")
+            raise HostFailure(f"SocketError: Socket error code {WSAETIMEDOUT}", "socket")
         try:
             sock = socket.create_connection((address, s.port), timeout=s.timeout)
         except TimeoutError:
