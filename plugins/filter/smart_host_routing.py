@@ -326,6 +326,36 @@ def format_findings(findings: t.Any) -> str:
 
 
 # --- verify --------------------------------------------------------------------------------------
+def plan(connectors: t.Any, credential: t.Any = None, connect_addresses: t.Any = None, trace_server_names: t.Any = None) -> dict[str, t.Any]:
+    """Everything the role's stages iterate over, from the wanted connectors.
+
+    ``connectors`` (prepared, see :func:`prepare_connectors`; they may hold the smart host
+    password, so this value is only ever used in task variables, never printed), ``by_name``,
+    ``names`` (every connector), ``probe_targets`` (no secret), ``test_names`` (present
+    connectors with smart hosts) and ``trace_servers`` (name -> transport servers to search).
+    """
+    prepared = prepare_connectors(connectors, credential)
+    targets = probe_targets(prepared, connect_addresses)
+    tested: list[str] = []
+    for target in targets:
+        if target["connector"] not in tested:
+            tested.append(target["connector"])
+    named = by_name(prepared)
+    return {
+        "connectors": prepared,
+        "by_name": named,
+        "names": connector_names(prepared, None),
+        "probe_targets": targets,
+        "test_names": tested,
+        "trace_servers": {name: trace_servers(named.get(name), trace_server_names) for name in tested},
+    }
+
+
+def preflight_problems(probe_results: t.Any, fail_on: t.Any = None) -> list[str]:
+    """The blocking probe findings as lines a person reads, each with its hint."""
+    return format_findings(blocking_findings(probe_results, fail_on)).splitlines()
+
+
 def _show(value: t.Any) -> str:
     if isinstance(value, (frozenset, set)):
         value = sorted(value)
@@ -575,14 +605,6 @@ def _message_id(result: t.Any) -> str | None:
     return None
 
 
-def message_id_for(test_results: t.Any, name: str) -> str:
-    """The Message-ID of the test message submitted for connector ``name`` ('' when none)."""
-    for result in _results(test_results):
-        if str(result.get("item")) == str(name) and not result.get("skipped"):
-            return _message_id(result) or ""
-    return ""
-
-
 def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[str]:
     """What the verification found wrong, one line per problem with its hint; empty when all is well."""
     smart_hosts_by_connector = {name: smart_host_names(c) for name, c in by_name(connectors).items()}
@@ -676,18 +698,9 @@ class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
             "smart_host_routing_input_errors": input_errors,
-            "smart_host_routing_prepare": prepare_connectors,
-            "smart_host_routing_names": connector_names,
-            "smart_host_routing_by_name": by_name,
-            "smart_host_routing_probe_targets": probe_targets,
-            "smart_host_routing_blocking_findings": blocking_findings,
-            "smart_host_routing_format_findings": format_findings,
-            "smart_host_routing_readback_differences": readback_differences,
-            "smart_host_routing_trace_servers": trace_servers,
-            "smart_host_routing_smart_host_names": smart_host_names,
-            "smart_host_routing_trace_hint": trace_hint,
-            "smart_host_routing_message_id": message_id_for,
-            "smart_host_routing_verification_failures": verification_failures,
+            "smart_host_routing_plan": plan,
+            "smart_host_routing_preflight_problems": preflight_problems,
             "smart_host_routing_summary": summary,
+            "smart_host_routing_verification_failures": verification_failures,
             "smart_host_routing_report_lines": report_lines,
         }
