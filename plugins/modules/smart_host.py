@@ -187,7 +187,7 @@ def validate(params):
         errors.append("exclusive: only applies to state present")
     if not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
         errors.append("hosts: must not be empty")
-    task = {"smart_hosts": {"add": params["hosts"]} if params["hosts"] else None,
+    task = {"smart_hosts": list(params["hosts"]) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
             "smart_host_auth_mechanism": params.get("auth_mechanism"),
             "authentication_credential": params.get("authentication_credential")}
     errors.extend(_schema.validate(task, "task", rename=RENAME))

@@ -1,0 +1,36 @@
+"""smart_host's translation of its options into send_connector's, and its own rules (pure logic)."""
+
+from __future__ import annotations
+
+from ansible_collections.mailflow.exchange.plugins.modules import smart_host
+
+
+def params(**overrides):
+    base = {"connector": "Smart host to Internet", "hosts": ["192.168.3.2"], "state": "present", "exclusive": False,
+            "fallback_to_dns": False, "auth_mechanism": None, "authentication_credential": None,
+            "update_password": "on_create"}
+    base.update(overrides)
+    return base
+
+
+def test_present_adds_absent_removes_exclusive_sets():
+    assert smart_host.hosts_task(params()) == {"add": ["192.168.3.2"]}
+    assert smart_host.hosts_task(params(state="absent")) == {"remove": ["192.168.3.2"]}
+    assert smart_host.hosts_task(params(exclusive=True)) == ["192.168.3.2"]
+
+
+def test_valid_task():
+    assert smart_host.validate(params(auth_mechanism="basicauthrequiretls",
+                                      authentication_credential={"username": "u", "password": "p"})) == []
+
+
+def test_errors_use_this_modules_option_names():
+    errors = smart_host.validate(params(hosts=["ok.example", "bad host!"], auth_mechanism="Kerberos"))
+    assert any(e.startswith("hosts[1]:") for e in errors), errors
+    assert any(e.startswith("auth_mechanism:") for e in errors), errors
+
+
+def test_exclusive_only_with_present_and_hosts_not_empty():
+    assert "exclusive: only applies to state present" in smart_host.validate(params(state="absent", exclusive=True))
+    assert "hosts: must not be empty" in smart_host.validate(params(hosts=[]))
+    assert smart_host.validate(params(hosts=[], exclusive=True, fallback_to_dns=True)) == []
