@@ -667,7 +667,8 @@ def report_lines(summaries: t.Any) -> list[str]:
             )
             lines.append("  probe   %s:%s %s" % (probe.get("host"), probe.get("port"), details or ""))
             for f in probe.get("findings") or []:
-                lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
+                if str(f.get("severity", "")).lower() != "info":  # info findings stay in the summary data
+                    lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
         if s.get("read_back"):
             lines.append("  read back: %s" % s["read_back"])
             for diff in s.get("read_back_differences") or []:
@@ -680,7 +681,14 @@ def report_lines(summaries: t.Any) -> list[str]:
             for e in trace.get("events") or []:
                 lines.append(
                     "          %s %s connector=%s -> %s (%s) %s"
-                    % (e.get("timestamp"), e.get("event_id"), e.get("connector_id"), e.get("server_hostname"), e.get("server_ip"), e.get("recipient_status") or "")
+                    % (
+                        e.get("timestamp"),
+                        e.get("event_id"),
+                        e.get("connector_id"),
+                        e.get("server_hostname"),
+                        e.get("server_ip"),
+                        "; ".join(map(str, e["recipient_status"])) if _is_list(e.get("recipient_status")) else e.get("recipient_status") or "",
+                    )
                 )
             if trace.get("last_error"):
                 lines.append("          LastError: %s" % trace["last_error"])
