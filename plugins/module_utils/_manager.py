@@ -81,6 +81,8 @@ class ConnectorManager:
                 "the Send connector '%s' does not exist" % name,
             )
         self.warnings.extend(plan.warnings)
+        if plan.errors:
+            raise ValidationFailed(plan.errors, "the Send connector '%s' cannot be changed" % name)
         self.check_state(plan, rename)
         output = self.execute(plan)
         after = plan.after

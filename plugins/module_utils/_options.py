@@ -238,7 +238,9 @@ def argument_spec() -> dict[str, Any]:
                 "type": "dict",
                 "options": {
                     "username": {"type": "str", "required": True},
-                    "password": {"type": "str", "required": True, "no_log": True},
+                    # Not required: Exchange cannot show it, so send_connector_info returns the user name
+                    # only and its output must still be valid input (sent only when needed).
+                    "password": {"type": "str", "no_log": True},
                 },
             }
         else:

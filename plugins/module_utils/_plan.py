@@ -37,6 +37,7 @@ class Plan:
         self.before: dict[str, Any] = {}
         self.after: dict[str, Any] = {}
         self.warnings: list[str] = []
+        self.errors: list[str] = []
 
     @property
     def changed(self) -> bool:
@@ -117,10 +118,16 @@ def plan_present(
             continue
         if opt.kind == "credential":
             wanted = {"username": value["username"]}
+            password = value.get("password")
             have = None if creating else current.get(opt.name)
-            send = creating or update_password == "always" or not opt.same(wanted, have)
-            if send:
-                params.append((opt.param, Credential(value["username"], value["password"])))
+            needed = creating or not opt.same(wanted, have)
+            if needed and password is None:
+                plan.errors.append(
+                    "%s.password: required to set the credential of user %s (Exchange cannot show the current "
+                    "password, so it cannot be kept)" % (opt.name, value["username"])
+                )
+            elif needed or (update_password == "always" and password is not None):
+                params.append((opt.param, Credential(value["username"], password)))
                 after[opt.name] = wanted
                 plan.changed_keys.append(opt.name)
             continue

@@ -107,9 +107,12 @@ options:
         type: str
         required: true
       password:
-        description: Password; never shown in output, diff or commands.
+        description:
+          - Password; never shown in output, diff or commands.
+          - Needed whenever the credential is sent (a new connector or credential, another user name, or
+            O(update_password=always)). Without it the user name is only compared, so the output of
+            M(mailflow.exchange.send_connector_info) can be given back as input.
         type: str
-        required: true
   source_transport_servers:
     description:
       - Mailbox servers that host the connector, by name. A list sets the whole list; a mapping with C(add) and/or

@@ -79,9 +79,12 @@ options:
         type: str
         required: true
       password:
-        description: Password; never shown in output, diff or commands.
+        description:
+          - Password; never shown in output, diff or commands.
+          - Needed whenever the credential is sent (a new connector or credential, another user name, or
+            O(update_password=always)). Without it the user name is only compared, so the output of
+            M(mailflow.exchange.send_connector_info) can be given back as input.
         type: str
-        required: true
   update_password:
     description:
       - V(on_create) sends the password only when the user name changes (or no credential is set yet).

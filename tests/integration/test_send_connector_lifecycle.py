@@ -298,6 +298,15 @@ def test_credential_update_password_both_ways(ansible, lab):
     assert other.result("same user")["changed"] is False  # on_create keeps the old password for the same user
     renamed = ansible.play(cred_task("renamed", "on_create", "relay-user2"), vars_={"relay_password": "x-Other-1"})
     assert renamed.result("renamed")["changed"] is True
+    # with a credential set, the info output (user name, no password) is still valid input, and changes nothing
+    conn = info(ansible)[0]
+    settings = {k: v for k, v in conn.items() if k not in ("guid", "identity", "distinguished_name")}
+    assert settings["authentication_credential"] == {"username": "relay-user2"}
+    round_trip = ansible.play("""
+    - name: round trip
+      mailflow.exchange.send_connector: "{{ settings }}"
+    """, vars_={"settings": settings})
+    assert round_trip.result("round trip")["changed"] is False
 
 
 def test_password_never_appears_at_vvvv(ansible):

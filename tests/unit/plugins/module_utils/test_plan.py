@@ -121,3 +121,11 @@ def test_render_quoting():
     assert _render.render_value(["a b", "c"]) == "'a b',c"
     assert _render.render_value([]) == "@()"
     assert _render.render_value({"Add": ["x"], "Remove": ["y", "z"]}) == "@{Add=x; Remove=y,z}"
+
+
+def test_credential_without_password_only_compares_the_user_name():
+    with_cred = dict(current(), authentication_credential={"username": "relay"})
+    same = _plan.plan_present(NAME, {"authentication_credential": {"username": "RELAY"}}, with_cred, "always")
+    assert not same.changed and not same.errors
+    other = _plan.plan_present(NAME, {"authentication_credential": {"username": "relay2"}}, with_cred)
+    assert not other.changed and other.errors and other.errors[0].startswith("authentication_credential.password:")
