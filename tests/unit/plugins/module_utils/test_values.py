@@ -239,3 +239,32 @@ def test_lists_are_read_so_later_references_resolve():
     props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(RAW_CONNECTOR))
     assert props["SmartHosts"] == ["[192.168.3.2]", "relay.contoso.com"] and props["AlsoServers"] == ["EX02", "EX01"]
     assert props["Empty"] == [] and props["AddressSpaces"] == ["SMTP:*;1", "SMTP:contoso.com;2"]
+
+
+# Real Exchange returns AuthenticationCredential as a (deserialised) PSCredential and TlsCertificateName as an
+# SmtpX509Identifier object whose ToString is <I>issuer<S>subject.
+CREDENTIAL_AND_CERT = """<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig</T>
+<T>Deserialized.System.Object</T></TN><Props>
+<Obj N="AuthenticationCredential" RefId="1"><TN RefId="1"><T>Deserialized.System.Management.Automation.PSCredential</T>
+<T>Deserialized.System.Object</T></TN><ToString>System.Management.Automation.PSCredential</ToString>
+<Props><S N="UserName">relay-user</S><SS N="Password">AAECAwQFBgcICQoLDA0ODw==</SS></Props></Obj>
+<Obj N="TlsCertificateName" RefId="2"><TN RefId="2"><T>Deserialized.Microsoft.Exchange.Data.SmtpX509Identifier</T>
+<T>Deserialized.System.Object</T></TN><ToString>&lt;I&gt;CN=Contoso CA, O=Contoso&lt;S&gt;CN=mail.contoso.com</ToString>
+<Props><S N="CertificateIssuer">CN=Contoso CA, O=Contoso</S><S N="CertificateSubject">CN=mail.contoso.com</S></Props></Obj>
+</Props></Obj>"""
+
+
+def test_credential_shows_only_the_user_name_and_certificate_name_reads_back():
+    pytest.importorskip("pypsrp")
+    from pypsrp.serializer import Serializer
+
+    from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
+
+    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(CREDENTIAL_AND_CERT))
+    assert props["AuthenticationCredential"] == {"username": "relay-user"}
+    state = _options.from_exchange(props)
+    assert state["authentication_credential"] == {"username": "relay-user"}
+    assert state["tls_certificate_name"] == "<I>CN=Contoso CA, O=Contoso<S>CN=mail.contoso.com"
+    assert _options.BY_NAME["tls_certificate_name"].same(
+        state["tls_certificate_name"], v.canonical_certificate_name("<I>cn=Contoso CA,O=Contoso<S>CN=mail.contoso.com"))
