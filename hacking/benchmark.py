@@ -93,7 +93,7 @@ def timed(func: t.Callable[[], t.Any]) -> tuple[float, t.Any]:
 @contextlib.contextmanager
 def lab_process(work: str, label: str, **kwargs: t.Any) -> t.Iterator[LabProcess]:
     lab = LabProcess(os.path.join(work, label), **kwargs)
-    seconds, _ = timed(lab.start)
+    seconds = timed(lab.start)[0]
     print(f"  lab '{label}' ready in {seconds * 1000:.0f} ms (process start to ready file)")
     try:
         yield lab
@@ -131,7 +131,7 @@ def heading(text: str) -> None:
 def bench_runspace(lab: LabProcess, n: int) -> None:
     opens: list[float] = []
     closes: list[float] = []
-    for _ in range(n):
+    for _sample in range(n):
         pool = lab.pool()
         opens.append(timed(pool.open)[0])
         closes.append(timed(pool.close)[0])
@@ -164,12 +164,12 @@ def bench_throughput(lab: LabProcess, clients_list: tuple[int, ...], total: int)
     for clients in clients_list:
         per_client = max(2, total // clients)
         pools = []
-        open_time, _ = timed(lambda: _open_pools(lab, clients, pools))
+        open_time = timed(lambda: _open_pools(lab, clients, pools))[0]
         barrier = threading.Barrier(clients + 1)
 
         def worker(pool: t.Any) -> int:
             barrier.wait()
-            for _ in range(per_client):
+            for _call in range(per_client):
                 run(lab, pool, "Get-SendConnector")
             return per_client
 
@@ -197,7 +197,7 @@ def _open_pools(lab: LabProcess, count: int, into: list[t.Any]) -> None:
             pool.open()
             return pool
 
-        into.extend(executor.map(lambda _: _one(), range(count)))
+        into.extend(executor.map(lambda _index: _one(), range(count)))
 
 
 def bench_transports(work: str, n: int) -> None:
@@ -206,7 +206,7 @@ def bench_transports(work: str, n: int) -> None:
         with lab_process(work, label, **kwargs) as lab:
             opens: list[float] = []
             cmdlets: list[float] = []
-            for _ in range(n):
+            for _sample in range(n):
                 pool = lab.pool()
                 opens.append(timed(pool.open)[0])
                 try:
