@@ -83,7 +83,7 @@ def _by_connector(registered: t.Any, key: str = "item") -> dict[str, list[dict[s
         name = item.get("connector") if isinstance(item, dict) else item
         if name is None:
             continue
-        grouped.setdefault(str(name), []).append(result)
+        grouped.setdefault(str(name).lower(), []).append(result)  # connector names are case-insensitive
     return grouped
 
 
@@ -251,6 +251,19 @@ def prepare_connectors(connectors: t.Any, credential: t.Any = None) -> list[dict
     return prepared
 
 
+def prepare_smart_hosts(items: t.Any, credential: t.Any = None) -> list[t.Any]:
+    """Smart host items as the role applies them: BasicAuth items without a credential get the role's."""
+    cred = credential if isinstance(credential, dict) else {}
+    prepared: list[t.Any] = []
+    for item in items if _is_list(items) else []:
+        if isinstance(item, dict):
+            item = dict(item)
+            if str(item.get("auth_mechanism") or "").lower() in BASIC_AUTH and not item.get("authentication_credential") and cred.get("username"):
+                item["authentication_credential"] = {"username": cred.get("username"), "password": cred.get("password") or ""}
+        prepared.append(item)
+    return prepared
+
+
 def connector_names(connectors: t.Any, state: str | None = "present") -> list[str]:
     """Names of the connectors (only those with the given state; None = all)."""
     names = []
@@ -267,11 +280,35 @@ def by_name(connectors: t.Any) -> dict[str, dict[str, t.Any]]:
     return {str(c["name"]): c for c in (connectors if _is_list(connectors) else []) if isinstance(c, dict) and c.get("name")}
 
 
-def probe_targets(connectors: t.Any, connect_addresses: t.Any = None) -> list[dict[str, t.Any]]:
-    """One entry per (connector, smart host) to probe before the change.
+PROBE_SETTINGS = ("require_tls", "tls_auth_level", "tls_domain", "smart_host_auth_mechanism", "max_message_size")
 
-    Entries carry no secret: ``{connector, host, port, connect_address}``. Connectors that are
-    removed or route by DNS (no smart hosts) are not probed.
+
+def _probe_settings(connector: dict[str, t.Any], helo_name: t.Any = None) -> dict[str, t.Any]:
+    """The connector settings smtp_probe compares a smart host with (no secret)."""
+    settings = {key: connector.get(key) for key in PROBE_SETTINGS if connector.get(key) not in (None, "")}
+    if "max_message_size" in settings:
+        settings["max_message_size"] = str(settings["max_message_size"])
+    helo = connector.get("fqdn") or helo_name
+    if helo:
+        settings["helo_name"] = str(helo)
+    return settings
+
+
+def probe_targets(
+    connectors: t.Any,
+    connect_addresses: t.Any = None,
+    smart_hosts: t.Any = None,
+    existing: t.Any = None,
+    helo_name: t.Any = None,
+) -> list[dict[str, t.Any]]:
+    """One entry per (connector, smart host) to probe before the change; no entry carries a secret.
+
+    ``{connector, host, port, connect_address, settings, credential_from}``: ``settings`` are the
+    connector's intended values smtp_probe checks against, ``credential_from`` says where the
+    task finds the credential (``connector`` by name, or ``smart_host`` item by ``index``).
+    Connectors that are removed or route by DNS are not probed. Smart host items that add hosts
+    to an existing connector are probed with that connector's current settings (``existing``,
+    as send_connector_info returns them) and the item's auth mechanism.
     """
     addresses = {str(k).lower(): v for k, v in (connect_addresses or {}).items()} if isinstance(connect_addresses, dict) else {}
     targets = []
@@ -285,6 +322,28 @@ def probe_targets(connectors: t.Any, connect_addresses: t.Any = None) -> list[di
                     "host": host,
                     "port": int(connector.get("port") or 25),
                     "connect_address": addresses.get(host.lower()),
+                    "settings": _probe_settings(connector, helo_name),
+                    "credential_from": "connector",
+                    "index": None,
+                }
+            )
+    current = {str(c.get("name", "")).lower(): c for c in (existing if _is_list(existing) else []) if isinstance(c, dict)}
+    for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
+        if not isinstance(item, dict) or str(item.get("state") or "present") != "present":
+            continue
+        base = dict(current.get(str(item.get("connector", "")).lower()) or {})
+        if item.get("auth_mechanism"):
+            base["smart_host_auth_mechanism"] = item["auth_mechanism"]
+        for host in _wanted_hosts(item.get("hosts")):
+            targets.append(
+                {
+                    "connector": str(base.get("name") or item.get("connector")),  # Exchange's spelling
+                    "host": host,
+                    "port": int(base.get("port") or 25),
+                    "connect_address": addresses.get(host.lower()),
+                    "settings": _probe_settings(base, helo_name),
+                    "credential_from": "smart_host",
+                    "index": index,
                 }
             )
     return targets
@@ -326,28 +385,39 @@ def format_findings(findings: t.Any) -> str:
 
 
 # --- verify --------------------------------------------------------------------------------------
-def plan(connectors: t.Any, credential: t.Any = None, connect_addresses: t.Any = None, trace_server_names: t.Any = None) -> dict[str, t.Any]:
-    """Everything the role's stages iterate over, from the wanted connectors.
+def plan(
+    connectors: t.Any,
+    credential: t.Any = None,
+    connect_addresses: t.Any = None,
+    trace_server_names: t.Any = None,
+    smart_hosts: t.Any = None,
+    existing: t.Any = None,
+    helo_name: t.Any = None,
+) -> dict[str, t.Any]:
+    """Everything the role's stages iterate over, from the wanted connectors and smart host items.
 
-    ``connectors`` (prepared, see :func:`prepare_connectors`; they may hold the smart host
-    password, so this value is only ever used in task variables, never printed), ``by_name``,
-    ``names`` (every connector), ``probe_targets`` (no secret), ``test_names`` (present
-    connectors with smart hosts) and ``trace_servers`` (name -> transport servers to search).
+    ``connectors`` and ``smart_hosts`` as applied (see :func:`prepare_connectors`; they may hold the
+    smart host password, so this value is only ever used in task arguments, never printed),
+    ``by_name``, ``names`` (every connector), ``probe_targets`` (no secret), ``test_names``
+    (present connectors with smart hosts) and ``trace_servers`` (name -> servers to search).
     """
     prepared = prepare_connectors(connectors, credential)
-    targets = probe_targets(prepared, connect_addresses)
+    items = prepare_smart_hosts(smart_hosts, credential)
+    targets = probe_targets(prepared, connect_addresses, items, existing, helo_name)
     tested: list[str] = []
     for target in targets:
-        if target["connector"] not in tested:
+        if target["connector"].lower() not in (n.lower() for n in tested):
             tested.append(target["connector"])
     named = by_name(prepared)
+    current = {str(c.get("name", "")).lower(): c for c in (existing if _is_list(existing) else []) if isinstance(c, dict)}
     return {
         "connectors": prepared,
+        "smart_hosts": items,
         "by_name": named,
         "names": connector_names(prepared, None),
         "probe_targets": targets,
         "test_names": tested,
-        "trace_servers": {name: trace_servers(named.get(name), trace_server_names) for name in tested},
+        "trace_servers": {name: trace_servers(named.get(name) or current.get(name.lower()), trace_server_names) for name in tested},
     }
 
 
@@ -524,6 +594,55 @@ def _probe_summary(result: dict[str, t.Any]) -> dict[str, t.Any]:
     return summary
 
 
+def _verification(
+    entry: dict[str, t.Any],
+    wanted: dict[str, t.Any],
+    probed: dict[str, list[dict[str, t.Any]]],
+    readback: t.Any,
+    tested: dict[str, list[dict[str, t.Any]]],
+    traced: dict[str, list[dict[str, t.Any]]],
+    logged: dict[str, t.Any],
+) -> None:
+    """Add probes, read-back, test message, trace and SMTP session of one connector to its entry."""
+    name = entry["name"].lower()
+    entry["probes"] = [_probe_summary(r) for r in probed.get(name, [])]
+    if isinstance(readback, dict) and not readback.get("skipped") and _is_list(readback.get("connectors")):
+        differences = readback_differences(wanted, readback["connectors"])
+        entry["read_back"] = "differs" if differences else "matches"
+        if differences:
+            entry["read_back_differences"] = differences
+    test = (tested.get(name) or [None])[0]
+    if test is not None and not test.get("skipped"):
+        entry["test_message_id"] = _message_id(test)
+    trace = (traced.get(name) or [None])[0]
+    if trace is not None and not trace.get("skipped"):
+        entry["trace"] = {
+            "result": trace.get("result"),
+            "events": [
+                {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
+                for e in trace.get("events") or []
+                if isinstance(e, dict)
+            ],
+        }
+        if trace.get("last_error"):
+            entry["trace"]["last_error"] = trace.get("last_error")
+        if trace.get("result") != "sent":
+            entry["trace"]["hint"] = trace_hint(trace)
+    session = next((lines for key, lines in logged.items() if str(key).lower() == name), None)
+    if session:
+        entry["smtp_session"] = session
+
+
+def _smart_host_wanted(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """What a smart host item means for the connector's SmartHosts, as send_connector would say it."""
+    hosts = list(item.get("hosts") or [])
+    if str(item.get("state") or "present") == "absent":
+        return {"name": item.get("connector"), "smart_hosts": {"remove": hosts}}
+    if item.get("exclusive"):
+        return {"name": item.get("connector"), "smart_hosts": hosts}
+    return {"name": item.get("connector"), "smart_hosts": {"add": hosts}}
+
+
 def summary(
     connectors: t.Any,
     apply: t.Any = None,
@@ -533,55 +652,60 @@ def summary(
     traces: t.Any = None,
     sessions: t.Any = None,
     check_mode: bool = False,
+    smart_hosts: t.Any = None,
+    smart_host_changes: t.Any = None,
 ) -> list[dict[str, t.Any]]:
-    """One summary per connector from the role's registered results; no secret in it."""
+    """One summary per connector from the role's registered results; no secret in it.
+
+    Connectors changed through ``smart_hosts`` items (the smart_host module) get an entry too,
+    with ``smart_host_changes``; their read-back checks the hosts the items added or removed.
+    """
     applied = _by_connector(apply)
     probed = _by_connector(probes)
     tested = _by_connector(tests)
     traced = _by_connector(traces)
     logged = sessions if isinstance(sessions, dict) else {}
-    out = []
+    out: list[dict[str, t.Any]] = []
     for connector in connectors if _is_list(connectors) else []:
         if not isinstance(connector, dict):
             continue
         name = str(connector.get("name"))
-        entry: dict[str, t.Any] = {
-            "name": name,
-            "state": str(connector.get("state") or "present"),
-            "check_mode": bool(check_mode),
-        }
-        result = (applied.get(name) or [{}])[0]
+        entry: dict[str, t.Any] = {"name": name, "state": str(connector.get("state") or "present"), "check_mode": bool(check_mode)}
+        result = (applied.get(name.lower()) or [{}])[0]
         entry["changed"] = bool(result.get("changed"))
         entry["commands"] = list(result.get("commands") or [])
         entry["changes"] = _diff_changes(result)
         if result.get("connector"):
             entry["connector"] = _redact(result.get("connector"))
-        entry["probes"] = [_probe_summary(r) for r in probed.get(name, [])]
-        if isinstance(readback, dict) and not readback.get("skipped") and _is_list(readback.get("connectors")):
-            differences = readback_differences(connector, readback["connectors"])
-            entry["read_back"] = "differs" if differences else "matches"
-            if differences:
-                entry["read_back_differences"] = differences
-        test = (tested.get(name) or [None])[0]
-        if test is not None and not test.get("skipped"):
-            entry["test_message_id"] = _message_id(test)
-        trace = (traced.get(name) or [None])[0]
-        if trace is not None and not trace.get("skipped"):
-            entry["trace"] = {
-                "result": trace.get("result"),
-                "events": [
-                    {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
-                    for e in trace.get("events") or []
-                    if isinstance(e, dict)
-                ],
-            }
-            if trace.get("last_error"):
-                entry["trace"]["last_error"] = trace.get("last_error")
-            if trace.get("result") != "sent":
-                entry["trace"]["hint"] = trace_hint(trace)
-        if logged.get(name):
-            entry["smtp_session"] = logged[name]
+        _verification(entry, connector, probed, readback, tested, traced, logged)
         out.append(entry)
+    item_results = {r.get("item"): r for r in _results(smart_host_changes)}
+    for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
+        if not isinstance(item, dict):
+            continue
+        name = str(item.get("connector"))
+        result = item_results.get(index) or {}
+        entry = next((e for e in out if e["name"].lower() == name.lower()), None)
+        if entry is None:
+            entry = {"name": name, "state": "present", "check_mode": bool(check_mode), "changed": False, "commands": [], "changes": []}
+            _verification(entry, _smart_host_wanted(item), probed, readback, tested, traced, logged)
+            out.append(entry)
+        elif isinstance(readback, dict) and _is_list(readback.get("connectors")):
+            extra = readback_differences(_smart_host_wanted(item), readback["connectors"])
+            if extra:
+                entry["read_back"] = "differs"
+                entry.setdefault("read_back_differences", []).extend(extra)
+        entry["changed"] = bool(entry.get("changed") or result.get("changed"))
+        entry["commands"] = list(entry.get("commands") or []) + list(result.get("commands") or [])
+        entry.setdefault("smart_host_changes", []).append(
+            {
+                "hosts": list(item.get("hosts") or []),
+                "state": str(item.get("state") or "present"),
+                "exclusive": bool(item.get("exclusive")),
+                "changed": bool(result.get("changed")),
+                "smart_hosts_after": result.get("smart_hosts"),
+            }
+        )
     return out
 
 
@@ -651,6 +775,16 @@ def report_lines(summaries: t.Any) -> list[str]:
         lines.append(head)
         for change in s.get("changes") or []:
             lines.append("  change  %s" % change)
+        for change in s.get("smart_host_changes") or []:
+            lines.append(
+                "  smart hosts %s%s %s -> %s"
+                % (
+                    change.get("state"),
+                    " (exclusive)" if change.get("exclusive") else "",
+                    ", ".join(map(str, change.get("hosts") or [])),
+                    ", ".join(map(str, change.get("smart_hosts_after") or [])) or "-",
+                )
+            )
         for command in s.get("commands") or []:
             lines.append("  command %s" % command)
         for probe in s.get("probes") or []:

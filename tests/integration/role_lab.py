@@ -46,11 +46,12 @@ def _write_json(path: str, data: dict[str, t.Any]) -> str:
 
 
 @contextlib.contextmanager
-def lab_with_smart_host(workdir: str, **smart_host_options: t.Any) -> t.Iterator[dict[str, t.Any]]:
+def lab_with_smart_host(workdir: str, aliases: t.Sequence[str] = (), **smart_host_options: t.Any) -> t.Iterator[dict[str, t.Any]]:
     """Start a test smart host and a lab that routes to it; yield paths and ready data.
 
     ``smart_host_options`` are ``SmartHostConfig`` fields (starttls, auth, users, ...); the
-    certificate always names ``smarthost.lab.test``.
+    certificate names ``smarthost.lab.test`` and the ``aliases``, which the lab also resolves to
+    the smart host (a second "smart host" at the same address).
     """
     from exchange_lab.smarthost import SmartHost, SmartHostConfig
 
@@ -58,13 +59,16 @@ def lab_with_smart_host(workdir: str, **smart_host_options: t.Any) -> t.Iterator
     lab_dir = os.path.join(workdir, "lab")
     os.makedirs(smart_dir, exist_ok=True)
     os.makedirs(lab_dir, exist_ok=True)
-    options = {"cert_names": [SMART_HOST_NAME], "banner_name": SMART_HOST_NAME}
+    options = {"cert_names": [SMART_HOST_NAME, *aliases], "banner_name": SMART_HOST_NAME}
     options.update(smart_host_options)
     with SmartHost(SmartHostConfig(state_dir=smart_dir, **options)) as smart_host:
         smart_ready = _write_json(os.path.join(smart_dir, "ready.json"), smart_host.ready)
         lab = LabProcess(
             lab_dir,
-            config={"hosts": {SMART_HOST_NAME: smart_host.ready["host"]}, "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2}},
+            config={
+                "hosts": {name: smart_host.ready["host"] for name in (SMART_HOST_NAME, *aliases)},
+                "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2},
+            },
         )
         lab.start()
         try:

@@ -153,3 +153,30 @@ def test_a_relay_refusal_fails_verification_with_its_hint_after_the_report(tmp_p
         # The report was printed before the failure.
         assert run.output.index("trace: ") < run.output.index("the verification found")
 
+
+
+def test_smart_host_items_add_a_relay_to_the_existing_connector(tmp_path):
+    with lab_with_smart_host(str(tmp_path / "services"), aliases=["relay2.lab.test"], starttls=True) as lab:
+        address = lab["smart_host"].ready["host"]
+        created = run_playbook(lab, tmp_path, {"smart_host_routing_verify": False})
+        assert created.rc == 0, created.output[-6000:]
+
+        add = {
+            "smart_host_connectors": [],
+            "smart_host_routing_smart_hosts": [{"connector": SEED.lower(), "hosts": ["relay2.lab.test"]}],
+            "smart_host_routing_connect_addresses": {"smarthost.lab.test": address, "relay2.lab.test": address},
+        }
+        first = run_playbook(lab, tmp_path, add)
+        assert first.rc == 0, first.output[-6000:]
+        [summary] = first.report
+        assert summary["name"] == SEED.lower() and summary["changed"] is True
+        assert summary["smart_host_changes"][0]["smart_hosts_after"] == ["smarthost.lab.test", "relay2.lab.test"]
+        assert [p["host"] for p in summary["probes"]] == ["relay2.lab.test"]
+        assert summary["probes"][0]["port"] == lab["smart_host"].ready["port"]  # the existing connector's port
+        assert summary["read_back"] == "matches"
+        assert summary["trace"]["result"] == "sent"
+        assert any(c.startswith("Set-SendConnector") for c in summary["commands"]), summary["commands"]
+
+        again = run_playbook(lab, tmp_path, add)
+        assert again.rc == 0
+        assert again.report[0]["changed"] is False

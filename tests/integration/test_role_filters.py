@@ -72,18 +72,42 @@ def test_prepare_fills_the_smart_host_credential_only_where_needed():
 
 def test_probe_targets_carry_no_secret_and_follow_the_list_modes():
     connectors = [
-        dict(SEED, authentication_credential={"username": "relay", "password": "pw"}),
-        {"name": "partial", "smart_hosts": {"add": ["new.contoso.net"], "remove": ["old.contoso.net"]}},
+        dict(SEED, authentication_credential={"username": "relay", "password": "pw"}, require_tls=True, max_message_size=36700160),
+        {"name": "partial", "smart_hosts": {"add": ["new.contoso.net"], "remove": ["old.contoso.net"]}, "fqdn": "mail.contoso.com"},
         {"name": "dns", "address_spaces": ["*"], "dns_routing_enabled": True},
         dict(SEED, name="gone", state="absent"),
     ]
-    targets = f.probe_targets(connectors, {"relay.contoso.net": "127.0.0.9"})
-    assert targets == [
-        {"connector": "Smart host to Internet", "host": "192.168.3.2", "port": 587, "connect_address": None},
-        {"connector": "Smart host to Internet", "host": "relay.contoso.net", "port": 587, "connect_address": "127.0.0.9"},
-        {"connector": "partial", "host": "new.contoso.net", "port": 25, "connect_address": None},
+    targets = f.probe_targets(connectors, {"relay.contoso.net": "127.0.0.9"}, helo_name="ex01.contoso.com")
+    assert [(t["connector"], t["host"], t["port"], t["connect_address"]) for t in targets] == [
+        ("Smart host to Internet", "192.168.3.2", 587, None),
+        ("Smart host to Internet", "relay.contoso.net", 587, "127.0.0.9"),
+        ("partial", "new.contoso.net", 25, None),
     ]
+    assert targets[0]["settings"] == {
+        "smart_host_auth_mechanism": "BasicAuth", "require_tls": True, "max_message_size": "36700160", "helo_name": "ex01.contoso.com",
+    }
+    assert targets[2]["settings"] == {"helo_name": "mail.contoso.com"}  # the connector's Fqdn is what Exchange says
+    assert all(t["credential_from"] == "connector" for t in targets)
     assert "pw" not in repr(targets)
+
+
+def test_smart_host_items_are_probed_with_the_existing_connector_settings():
+    existing = [{"name": "Smart host to Internet", "port": 2525, "require_tls": True, "tls_auth_level": "DomainValidation",
+                 "tls_domain": "contoso.net", "smart_host_auth_mechanism": "None", "source_transport_servers": ["EX02"]}]
+    items = [
+        {"connector": "smart host to internet", "hosts": ["relay3.contoso.net"], "auth_mechanism": "BasicAuth"},
+        {"connector": "Smart host to Internet", "hosts": ["relay1.contoso.net"], "state": "absent"},
+    ]
+    result = f.plan([], {"username": "relay", "password": "pw"}, {}, [], items, existing)
+    [target] = result["probe_targets"]
+    assert (target["host"], target["port"], target["credential_from"], target["index"]) == ("relay3.contoso.net", 2525, "smart_host", 0)
+    assert target["settings"]["smart_host_auth_mechanism"] == "BasicAuth"  # the item's, not the connector's
+    assert target["settings"]["tls_domain"] == "contoso.net"
+    assert result["smart_hosts"][0]["authentication_credential"] == {"username": "relay", "password": "pw"}
+    assert "authentication_credential" not in items[0]
+    assert target["connector"] == "Smart host to Internet"  # Exchange's spelling, for the trace
+    assert result["test_names"] == ["Smart host to Internet"]
+    assert result["trace_servers"] == {"Smart host to Internet": ["EX02"]}
 
 
 def test_blocking_findings_honour_fail_on_and_failed_probes():
