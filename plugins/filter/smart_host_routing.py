@@ -147,7 +147,7 @@ def _safe_message(path: str, message: str) -> str:
 
 
 def _split(error: str) -> tuple[str, str]:
-    path, _, message = error.partition(": ")
+    path, _sep, message = error.partition(": ")
     return ("" if path == "(task)" else path), message
 
 
@@ -518,7 +518,10 @@ TRACE_HINTS = [
     (r"implicit tls|tls on connect|timed out", "The session timed out: a port-465 (implicit TLS) smart host cannot be used, connectors only do STARTTLS."),
     (r"tlsrequired|starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
     (r"\b4\.7\.5\b|certificate", _CERT),
-    (r"\b5\.7\.3\b|\b535\b", "The smart host refused the credentials or wants AUTH LOGIN: check authentication_credential (update_password: always) and that it offers LOGIN."),
+    (
+        r"\b5\.7\.3\b|\b535\b",
+        "The smart host refused the credentials or wants AUTH LOGIN: check authentication_credential (update_password: always) and that it offers LOGIN.",
+    ),
     (r"\b530\b|\b5\.7\.0\b", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
     (r"\b5\.7\.1\b|unable to relay|relay access denied", _RELAY),
     (r"\b5\.3\.4\b|\b552\b", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
@@ -743,7 +746,10 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
                 "pin domain_controller and run again)" % (name, difference)
             )
         if "test_message_id" in s and not s.get("test_message_id"):
-            failures.append("%s: the test message was not accepted by Exchange's SMTP endpoint (hint: check smart_host_routing_smtp_server/port and that the sender may relay)" % name)
+            failures.append(
+                "%s: the test message was not accepted by Exchange's SMTP endpoint "
+                "(hint: check smart_host_routing_smtp_server/port and that the sender may relay)" % name
+            )
         trace = s.get("trace")
         if isinstance(trace, dict) and trace.get("result") != "sent":
             failures.append(

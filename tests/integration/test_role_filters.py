@@ -154,7 +154,8 @@ def test_readback_compares_normalised_values_of_the_given_settings_only():
 
 def test_summary_and_report_never_contain_a_secret():
     connectors = [dict(SEED, authentication_credential={"username": "relay", "password": "s3cr3t-pw"})]
-    apply = {"results": [{"item": SEED["name"], "changed": True, "commands": ["New-SendConnector -Name 'Smart host to Internet' -AuthenticationCredential (Get-Credential)"],
+    command = "New-SendConnector -Name 'Smart host to Internet' -AuthenticationCredential (Get-Credential)"
+    apply = {"results": [{"item": SEED["name"], "changed": True, "commands": [command],
                           "connector": {"name": SEED["name"], "authentication_credential": {"username": "relay", "password": "s3cr3t-pw"}},
                           "diff": {"before": {}, "after": {"port": 587, "authentication_credential": {"username": "relay", "password": "s3cr3t-pw"}}}}]}
     probes = {"results": [{"item": {"connector": SEED["name"], "host": "relay.contoso.net", "port": 587},

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from role_lab import LAB_INVENTORY, collections_path, exchange_inputs, lab_with_smart_host, load_credential_type, render_injectors
