@@ -179,3 +179,16 @@ def test_smart_host_items_add_a_relay_to_the_existing_connector(tmp_path):
         again = run_playbook(lab, tmp_path, add)
         assert again.rc == 0
         assert again.report[0]["changed"] is False
+
+
+def test_protocol_logging_is_turned_on_for_the_test_and_back_off(lab_starttls, tmp_path):
+    run = run_playbook(lab_starttls, tmp_path, {"smart_host_connector_settings": {}})  # the connector does not log
+    assert run.rc == 0, run.output[-6000:]
+    assert run.task("Verify | Turn on SmtpSend protocol logging for the test")["status"] == "ok"
+    assert run.task("Verify | Turn SmtpSend protocol logging back off")["status"] == "ok"
+    [summary] = run.report
+    session = "\n".join(summary["smtp_session"])
+    assert "> STARTTLS" in session and "InternetMessageId %s" % summary["test_message_id"] in session
+    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED})
+    assert not ps.had_errors
+    assert str(ps.output[0].adapted_properties["ProtocolLoggingLevel"]) == "None"
