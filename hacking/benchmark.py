@@ -8,7 +8,7 @@ Run from the repository root (``make collection-link`` once, for the module-leve
 Sections (each starts its own lab on 127.0.0.1 with ``labfixture.LabProcess``):
 
 1. lab start-up, RunspacePool open/close latency (median/p95 over N);
-2. Get/New/Set/Remove-SendConnector latency over one pool;
+2. Get/New/Set/Remove-SendConnector latency over one pool, and Get-SendConnector by result size;
 3. the same with the lab's ``latency`` knobs (runspace_open, cmdlet) set, i.e. a slow Exchange;
 4. throughput with 1, 5 and 20 concurrent clients (one pool each, Get-SendConnector);
 5. HTTP Basic vs HTTPS Basic vs NTLM with WinRM message encryption: pool open + one cmdlet;
@@ -155,6 +155,21 @@ def bench_cmdlets(lab: LabProcess, n: int, base: int) -> None:
             )
     for name, values in samples.items():
         print(f"  {name:<28} {summary(values)}")
+
+
+def bench_output_size(lab: LabProcess, n: int, sizes: tuple[int, ...] = (0, 1, 3, 10)) -> None:
+    """Get-SendConnector latency by how many connectors it returns (each is a large serialised object)."""
+    with lab.pool() as pool:
+        made = 0
+        for size in sizes:
+            while made < size:
+                run(lab, pool, "New-SendConnector", connector_params(500 + made))
+                made += 1
+            samples = [timed(lambda: run(lab, pool, "Get-SendConnector"))[0] for _sample in range(n)]
+            label = f"Get-SendConnector, {size} conn."
+            print(f"  {label:<28} {summary(samples)}")
+        for index in range(made):
+            run(lab, pool, "Remove-SendConnector", {"Identity": f"Bench {500 + index}", "Confirm": False})
 
 
 def bench_throughput(lab: LabProcess, clients_list: tuple[int, ...], total: int) -> None:
@@ -333,6 +348,7 @@ def _fast_lab(work: str, n: int) -> None:
     with lab_process(work, "fast") as lab:
         bench_runspace(lab, n)
         bench_cmdlets(lab, n, 0)
+        bench_output_size(lab, max(3, n // 4))
 
 
 def _slow_lab(work: str, n: int) -> None:
@@ -343,7 +359,7 @@ def _slow_lab(work: str, n: int) -> None:
 
 def _throughput(work: str, quick: bool) -> None:
     with lab_process(work, "throughput") as lab:
-        bench_throughput(lab, (1, 5, 20), 40 if quick else 200)
+        bench_throughput(lab, (1, 5, 20), 20 if quick else 200)
 
 
 if __name__ == "__main__":
