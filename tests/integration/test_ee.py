@@ -47,12 +47,31 @@ def _names(requirements: list[str]) -> dict[str, str]:
     return found
 
 
+def _checkout(target: str) -> str:
+    """The files of the checkout (tracked and not ignored), as a fresh clone has them, copied to ``target``.
+
+    Building from this copy keeps local leftovers (build/, .lab/, other runs' output) out of the test.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, stdout=subprocess.PIPE, check=False, timeout=60
+    )
+    if listed.returncode != 0:  # not a git checkout: build what is there
+        return ROOT
+    for name in filter(None, listed.stdout.decode("utf-8").split("\0")):
+        source = os.path.join(ROOT, name)
+        if os.path.isfile(source):
+            os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
+            shutil.copy2(source, os.path.join(target, name))
+    return target
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> str:
     """The collection built with ansible-galaxy and installed offline, as an EE build gets it."""
     work = tmp_path_factory.mktemp("ee")
+    source = _checkout(str(work / "checkout"))
     galaxy = _tool("ansible-galaxy")
-    _run([galaxy, "collection", "build", "--output-path", str(work), ROOT], cwd=ROOT)
+    _run([galaxy, "collection", "build", "--output-path", str(work), source], cwd=source)
     tarballs = glob.glob(str(work / "mailflow-exchange-*.tar.gz"))
     assert len(tarballs) == 1
     with tarfile.open(tarballs[0]) as tar:
