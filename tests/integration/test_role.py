@@ -41,7 +41,7 @@ class PlaybookRun:
         return self.task("Report | Summarise each connector")["result"]["ansible_facts"]["smart_host_routing_report"]
 
 
-def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, str] | None = None) -> PlaybookRun:
+def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, t.Any] | None = None) -> PlaybookRun:
     ready = lab["lab"].ready
     records = tmp_path / ("records-%s.json" % secrets.token_hex(4))
     extra = tmp_path / ("extra-%s.yml" % secrets.token_hex(4))
@@ -65,6 +65,8 @@ def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, 
         }
     )
     full_env.update(env or {})
+    for name in [k for k, v in full_env.items() if v is None]:
+        del full_env[name]  # env={"EXCHANGE_SERVER": None} takes a variable away
     proc = subprocess.run(
         [os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY, "-e", "@%s" % extra, *args],
         env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
@@ -192,3 +194,21 @@ def test_protocol_logging_is_turned_on_for_the_test_and_back_off(lab_starttls, t
     ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED})
     assert not ps.had_errors
     assert str(ps.output[0].adapted_properties["ProtocolLoggingLevel"]) == "None"
+
+
+def test_connection_from_role_variables_instead_of_the_environment(lab_starttls, tmp_path):
+    ready = lab_starttls["lab"].ready
+    connection = {
+        "server": ready["host"],
+        "server_port": ready["port"],
+        "protocol": ready["scheme"],
+        "auth": ready["auth"],
+        "username": ready["username"],
+        "password": ready["password"],
+    }
+    no_env = {name: None for name in ("EXCHANGE_SERVER", "EXCHANGE_PORT", "EXCHANGE_PROTOCOL", "EXCHANGE_AUTH", "EXCHANGE_USERNAME", "EXCHANGE_PASSWORD")}
+    run = run_playbook(lab_starttls, tmp_path, {"smart_host_routing_exchange": connection}, "--check", "-vvv", env=no_env)
+    assert run.rc == 0, run.output[-6000:]
+    assert run.report[0]["changed"] is True
+    assert lab_starttls["lab"].counters().get("cmdlet:Get-SendConnector", 0) >= 1
+    assert ready["password"] not in run.output
