@@ -59,6 +59,33 @@ class FaultDef:
     seconds: float = 0.0
 
 
+TOP_LEVEL_KEYS = frozenset(
+    {"organization", "domain", "domain_controller", "local_server", "servers", "latency", "faults", "hosts", "mail"}
+)
+FAULT_TRIGGERS = {"wsman_fault": "on_request", "drop": "on_request", "replication_delay": "on_cmdlet"}
+
+
+def _build(kind: type, entry: t.Any, where: str) -> t.Any:
+    if not isinstance(entry, dict):
+        raise ValueError(f"lab config: {where} must be a mapping")
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(entry) - names)
+    if unknown:
+        raise ValueError(f"lab config: unknown key(s) {where}.{', '.join(unknown)}; known keys are {', '.join(sorted(names))}")
+    return kind(**entry)
+
+
+def _fault(entry: t.Any, index: int) -> FaultDef:
+    where = f"faults[{index}]"
+    fault = _build(FaultDef, entry, where)
+    trigger = FAULT_TRIGGERS.get(fault.kind)
+    if trigger is None:
+        raise ValueError(f"lab config: {where}.kind {fault.kind!r} is not a fault the lab knows; use one of {', '.join(FAULT_TRIGGERS)}")
+    if not isinstance(getattr(fault, trigger), int) or getattr(fault, trigger) < 1:
+        raise ValueError(f"lab config: {where} of kind {fault.kind} needs {trigger}: N (a number from 1)")
+    return fault
+
+
 @dataclasses.dataclass
 class LabConfig:
     organization: str = "Contoso"
@@ -84,19 +111,28 @@ class LabConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, t.Any]) -> "LabConfig":
-        data = dict(data or {})
+        """Build the configuration; a typo is an error naming the key, never silently ignored."""
+        if not isinstance(data, dict):
+            raise ValueError("lab config: the file must hold a mapping of keys (organization, servers, latency, faults, hosts, mail)")
+        data = dict(data)
+        unknown = sorted(set(data) - TOP_LEVEL_KEYS)
+        if unknown:
+            raise ValueError(f"lab config: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(TOP_LEVEL_KEYS))}")
         cfg = cls()
         for key in ("organization", "domain", "domain_controller", "local_server"):
             if key in data:
                 setattr(cfg, key, str(data.pop(key)))
         if "servers" in data:
-            cfg.servers = [ServerDef(**s) for s in data.pop("servers")]
+            cfg.servers = [_build(ServerDef, entry, f"servers[{i}]") for i, entry in enumerate(data.pop("servers") or [])]
         latency = data.pop("latency", None) or {}
+        unknown = sorted(set(latency) - {"runspace_open", "cmdlet"})
+        if unknown:
+            raise ValueError(f"lab config: unknown key(s) latency.{', latency.'.join(unknown)}; known keys are latency.runspace_open, latency.cmdlet")
         cfg.runspace_open_delay = float(latency.get("runspace_open", 0.0))
         cfg.cmdlet_delay = float(latency.get("cmdlet", 0.0))
-        cfg.faults = [FaultDef(**f) for f in data.pop("faults", None) or []]
+        cfg.faults = [_fault(entry, i) for i, entry in enumerate(data.pop("faults", None) or [])]
         cfg.hosts = {str(k).lower(): str(v) for k, v in (data.pop("hosts", None) or {}).items()}
-        cfg.extra = data
+        cfg.extra = data  # sections other parts read and check themselves (mail)
         return cfg
 
     @classmethod
