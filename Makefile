@@ -20,7 +20,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help venv install collection-link test sanity lint units lab-tests integration pytest demo lab clean
+.PHONY: help system-packages venv install collection-link test sanity lint units lab-tests integration pytest demo lab clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
@@ -28,7 +28,18 @@ help:
 	@echo "make lab    start the Exchange lab in the foreground (Ctrl-C stops it)"
 	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+# Debian packages (Kerberos client/KDC and the headers python-gssapi builds against) come first: pip
+# builds gssapi/krb5 from source on Linux. Checked every run (cheap); installed only when missing.
+system-packages:
+	@missing=$$(grep -v '^\s*#' hacking/apt-packages.txt | while read -r p; do [ -z "$$p" ] || dpkg -s "$$p" >/dev/null 2>&1 || echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian packages: $$missing"; \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-test.txt | system-packages
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	@touch $@
