@@ -558,6 +558,8 @@ def _diff_changes(result: dict[str, t.Any]) -> list[str]:
         return []
     before = diff.get("before") if isinstance(diff.get("before"), dict) else {}
     after = diff.get("after") if isinstance(diff.get("after"), dict) else {}
+    if not before or not after:  # created or removed: the command says it all
+        return []
     changes = []
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key):
@@ -770,14 +772,22 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
     return failures
 
 
+def _verb(entry: dict[str, t.Any]) -> str:
+    """created / changed / removed (or "would be ..." in check mode), from the commands that ran."""
+    if not entry.get("changed"):
+        return "no change"
+    first = str((entry.get("commands") or [""])[0])
+    verb = "created" if first.startswith("New-") else "removed" if first.startswith("Remove-") else "changed"
+    return "would be %s" % verb if entry.get("check_mode") else verb
+
+
 def report_lines(summaries: t.Any) -> list[str]:
     """The summaries as the lines printed at the end of the play."""
     lines: list[str] = []
     for s in summaries if _is_list(summaries) else []:
         if not isinstance(s, dict):
             continue
-        verb = "would change" if s.get("check_mode") else "changed"
-        head = "Send connector %r (%s): %s" % (s.get("name"), s.get("state"), verb if s.get("changed") else "no change")
+        head = "Send connector %r (%s): %s" % (s.get("name"), s.get("state"), _verb(s))
         lines.append(head)
         for change in s.get("changes") or []:
             lines.append("  change  %s" % change)

@@ -114,7 +114,7 @@ def test_check_mode_shows_the_change_and_writes_nothing(lab_starttls, tmp_path):
     assert summary["name"] == SEED and summary["changed"] is True and summary["check_mode"] is True
     assert summary["commands"] and summary["commands"][0].startswith("New-SendConnector -Name 'Smart host to Internet'")
     assert "-AddressSpaces 'SMTP:*;1'" in summary["commands"][0]
-    assert "Send connector 'Smart host to Internet' (present): would change" in run.output
+    assert "Send connector 'Smart host to Internet' (present): would be created" in run.output
     assert run.task("Verify | Read the connectors back")["status"] == "skipped"
     counters = lab_starttls["lab"].counters()
     assert counters.get("writes", 0) == 0, counters

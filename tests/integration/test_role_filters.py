@@ -174,7 +174,8 @@ def test_summary_and_report_never_contain_a_secret():
     assert s["test_message_id"] == "<m1@contoso.com>"
     assert s["probes"][0]["auth_login"] == "ok" and s["probes"][0]["auth_mechanisms"] == ["LOGIN"]
     lines = f.report_lines(summaries)
-    assert lines[0] == "Send connector 'Smart host to Internet' (present): changed"
+    assert lines[0] == "Send connector 'Smart host to Internet' (present): created"
+    assert s["changes"] == []  # a creation is told by its command, not by thirty "None ->" lines
     assert any("AUTH LOGIN ok" in line for line in lines)
     assert "s3cr3t-pw" not in repr(summaries) and "s3cr3t-pw" not in "\n".join(lines)
     assert f.verification_failures(summaries, connectors) == []
@@ -218,3 +219,15 @@ def test_missing_schema_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(AnsibleFilterError, match="JSON Schema .* cannot be loaded"):
         f.input_errors([SEED])
+
+
+def test_an_update_lists_only_what_changed_and_never_the_password():
+    apply = {"results": [{"item": "c", "changed": True, "commands": ["Set-SendConnector -Identity 'c' -Port 587 -AuthenticationCredential (Get-Credential)"],
+                          "diff": {"before": {"port": 25, "comment": "x", "authentication_credential": {"username": "relay"}},
+                                   "after": {"port": 587, "comment": "x", "authentication_credential": {"username": "relay", "password": "n3w-pw"}}}}]}
+    [s] = f.summary([{"name": "c", "port": 587}], apply=apply, check_mode=True)
+    assert s["changes"][0] == "authentication_credential: {'username': 'relay'} -> {'username': 'relay', 'password': '********'}"
+    assert s["changes"][1] == "port: 25 -> 587"
+    assert len(s["changes"]) == 2
+    assert f.report_lines([s])[0] == "Send connector 'c' (present): would be changed"
+    assert "n3w-pw" not in repr(s)
