@@ -214,6 +214,44 @@ OPTIONS: list[Option] = [
 ]
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+# What a 2016/2019/SE New-SendConnector gives a setting the command did not name (EXCHANGE-CONTRACT.md §5
+# "Emulator defaults"). Used to predict the connector after a create (check mode, the rule check before the
+# write); MaxMessageSize depends on the usage type and SourceTransportServers on the server that runs the
+# cmdlet, so they are filled in by ``create_defaults`` or left out.
+_NEW_CONNECTOR_DEFAULTS: dict[str, Any] = {
+    "dns_routing_enabled": True,
+    "smart_hosts": [],
+    "smart_host_auth_mechanism": "None",
+    "is_scoped_connector": False,
+    "port": 25,
+    "fqdn": None,
+    "require_tls": False,
+    "ignore_starttls": False,
+    "tls_auth_level": None,
+    "tls_domain": None,
+    "tls_certificate_name": None,
+    "protocol_logging_level": "None",
+    "enabled": True,
+    "comment": None,
+    "connection_inactivity_timeout": "00:10:00",
+    "smtp_max_messages_per_connection": 20,
+    "force_helo": False,
+    "domain_secure_enabled": False,
+    "error_policies": ["Default"],
+    "use_external_dns_servers_enabled": False,
+    "frontend_proxy_enabled": False,
+    "cloud_services_mail_enabled": False,
+    "connector_type": "Default",
+}
+
+
+def create_defaults(usage: Optional[str] = None) -> dict[str, Any]:
+    """Canonical settings of a connector New-SendConnector creates, before the given ones apply."""
+    defaults = {name: BY_NAME[name].canonical(raw) for name, raw in _NEW_CONNECTOR_DEFAULTS.items()}
+    internal = str(usage or "Custom").lower() == "internal"
+    defaults["max_message_size"] = BY_NAME["max_message_size"].canonical("unlimited" if internal else "35MB")
+    return defaults
 BY_PARAM: dict[str, Option] = {o.param.lower(): o for o in OPTIONS}
 LIST_OPTIONS = [o.name for o in OPTIONS if o.kind in ("spaces", "hosts", "servers")]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, CREATE, OPTIONS
+from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, CREATE, OPTIONS, create_defaults
 
 
 class Credential:
@@ -100,7 +100,12 @@ def plan_present(
     task = implied({k: val for k, val in task.items() if val is not None})
     creating = current is None
     plan.before = {} if creating else dict(current, name=name)
-    after: dict[str, Any] = {"name": name} if creating else dict(current, name=name)
+    if creating:
+        # Exchange fills in what the command leaves out; predict it, so that check mode shows the connector
+        # Exchange would create and the rules (R11, R13, ...) are checked against the real defaults.
+        after: dict[str, Any] = dict(create_defaults(task.get("usage")), name=name)
+    else:
+        after = dict(current, name=name)
     params: list[tuple[str, Any]] = []
     for opt in OPTIONS:
         if opt.name not in task:

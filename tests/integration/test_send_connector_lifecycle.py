@@ -395,3 +395,35 @@ def test_create_without_address_spaces_is_refused_before_writing(ansible, lab):
     res = run.result("no spaces")
     assert res["failed"] and "address_spaces: required to create a Send connector (R7)" in res["msg"]
     assert "writes" not in delta(before, lab.counters())
+
+
+def test_create_with_require_tls_relies_on_exchange_defaults(ansible, lab):
+    """require_tls + tls_auth_level without ignore_starttls: Exchange's default (False) satisfies R11/R13."""
+    run = ansible.play("""
+    - name: tls connector
+      mailflow.exchange.send_connector:
+        name: TLS to relay
+        address_spaces: ["tls.example.test"]
+        smart_hosts: [relay.example.test]
+        require_tls: true
+        tls_auth_level: CertificateValidation
+    - name: tls connector check mode
+      mailflow.exchange.send_connector:
+        name: TLS to relay 2
+        address_spaces: ["tls2.example.test"]
+        smart_hosts: [relay.example.test]
+        require_tls: true
+      check_mode: true
+    - name: tls connector removed
+      mailflow.exchange.send_connector:
+        name: TLS to relay
+        state: absent
+    """)
+    res = run.result("tls connector")
+    assert res["changed"] is True and not res["failed"], res
+    assert res["connector"]["ignore_starttls"] is False and res["connector"]["tls_auth_level"] == "CertificateValidation"
+    check = run.result("tls connector check mode")
+    assert check["changed"] is True and not check["failed"], check
+    # check mode predicts what Exchange would create, defaults included
+    assert check["connector"]["port"] == 25 and check["connector"]["ignore_starttls"] is False
+    assert run.result("tls connector removed")["changed"] is True

@@ -129,3 +129,25 @@ def test_credential_without_password_only_compares_the_user_name():
     assert not same.changed and not same.errors
     other = _plan.plan_present(NAME, {"authentication_credential": {"username": "relay2"}}, with_cred)
     assert not other.changed and other.errors and other.errors[0].startswith("authentication_credential.password:")
+
+
+def test_create_predicts_exchange_defaults_and_checks_rules_against_them():
+    from ansible_collections.mailflow.exchange.plugins.module_utils import _schema
+
+    plan = _plan.plan_present("TLS", {"address_spaces": ["*"], "smart_hosts": ["relay.contoso.com"], "require_tls": True,
+                                      "tls_auth_level": "CertificateValidation"}, None)
+    after = _plan.state_for_validation(plan.after)
+    # ignore_starttls was not given: Exchange creates the connector with False, so R11/R13 hold.
+    assert after["ignore_starttls"] is False and after["port"] == 25 and after["max_message_size"] == 36700160
+    assert _schema.validate(after, "state") == []
+    # Only the given settings are sent; the defaults are predicted, not written.
+    assert [name for name, _value in plan.params] == ["Name", "AddressSpaces", "DNSRoutingEnabled", "SmartHosts",
+                                                      "RequireTLS", "TlsAuthLevel"]
+    bad = _plan.plan_present("TLS", {"address_spaces": ["*"], "smart_hosts": ["relay.contoso.com"], "require_tls": True,
+                                     "ignore_starttls": True}, None)
+    assert any("R13" in error for error in _schema.validate(_plan.state_for_validation(bad.after), "state"))
+
+
+def test_internal_connector_is_predicted_unlimited():
+    plan = _plan.plan_present("Internal", {"address_spaces": ["contoso.com"], "usage": "internal"}, None)
+    assert plan.after["max_message_size"] == _options.BY_NAME["max_message_size"].canonical("unlimited")
