@@ -61,6 +61,8 @@ sanity: install
 
 lint: install
 	$(VENV)/bin/ansible-lint --offline -q
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLL_LINK)
+	$(VENV)/bin/antsibull-changelog lint
 
 units: install
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
