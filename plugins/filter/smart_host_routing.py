@@ -283,9 +283,24 @@ def by_name(connectors: t.Any) -> dict[str, dict[str, t.Any]]:
 PROBE_SETTINGS = ("require_tls", "tls_auth_level", "tls_domain", "smart_host_auth_mechanism", "max_message_size")
 
 
-def _probe_settings(connector: dict[str, t.Any], helo_name: t.Any = None) -> dict[str, t.Any]:
+def _effective_max_message_size(connector: dict[str, t.Any], current: t.Any, known: bool) -> t.Any:
+    """The MaxMessageSize the connector will have: the given one, else Exchange's current one, else
+    New-SendConnector's default (35 MB; unlimited for Internal). None when the current connectors
+    were not read (``known`` false) and none was given: then SIZE is not compared."""
+    if connector.get("max_message_size") not in (None, ""):
+        return connector["max_message_size"]
+    if isinstance(current, dict):
+        return current.get("max_message_size") if current.get("max_message_size") not in (None, "") else None
+    if not known:
+        return None
+    return "unlimited" if str(connector.get("usage") or "").lower() == "internal" else "35MB"
+
+
+def _probe_settings(connector: dict[str, t.Any], helo_name: t.Any = None, max_message_size: t.Any = None) -> dict[str, t.Any]:
     """The connector settings smtp_probe compares a smart host with (no secret)."""
     settings = {key: connector.get(key) for key in PROBE_SETTINGS if connector.get(key) not in (None, "")}
+    if max_message_size not in (None, "") and "max_message_size" not in settings:
+        settings["max_message_size"] = max_message_size  # made a string below
     if "max_message_size" in settings:
         settings["max_message_size"] = str(settings["max_message_size"])
     helo = connector.get("fqdn") or helo_name
@@ -306,11 +321,14 @@ def probe_targets(
     ``{connector, host, port, connect_address, settings, credential_from}``: ``settings`` are the
     connector's intended values smtp_probe checks against, ``credential_from`` says where the
     task finds the credential (``connector`` by name, or ``smart_host`` item by ``index``).
-    Connectors that are removed or route by DNS are not probed. Smart host items that add hosts
+    A connector without ``max_message_size`` is compared with the MaxMessageSize it will have
+    (Exchange's current value, or New-SendConnector's default when ``existing`` lists the current
+    connectors and it is not among them). Connectors that are removed or route by DNS are not probed. Smart host items that add hosts
     to an existing connector are probed with that connector's current settings (``existing``,
     as send_connector_info returns them) and the item's auth mechanism.
     """
     addresses = {str(k).lower(): v for k, v in (connect_addresses or {}).items()} if isinstance(connect_addresses, dict) else {}
+    current = {str(c.get("name", "")).lower(): c for c in (existing if _is_list(existing) else []) if isinstance(c, dict)}
     targets = []
     for connector in connectors if _is_list(connectors) else []:
         if not isinstance(connector, dict) or str(connector.get("state") or "present") != "present":
@@ -322,12 +340,13 @@ def probe_targets(
                     "host": host,
                     "port": int(connector.get("port") or 25),
                     "connect_address": addresses.get(host.lower()),
-                    "settings": _probe_settings(connector, helo_name),
+                    "settings": _probe_settings(
+                        connector, helo_name, _effective_max_message_size(connector, current.get(str(connector.get("name", "")).lower()), _is_list(existing))
+                    ),
                     "credential_from": "connector",
                     "index": None,
                 }
             )
-    current = {str(c.get("name", "")).lower(): c for c in (existing if _is_list(existing) else []) if isinstance(c, dict)}
     for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
         if not isinstance(item, dict) or str(item.get("state") or "present") != "present":
             continue

@@ -231,3 +231,17 @@ def test_an_update_lists_only_what_changed_and_never_the_password():
     assert len(s["changes"]) == 2
     assert f.report_lines([s])[0] == "Send connector 'c' (present): would be changed"
     assert "n3w-pw" not in repr(s)
+
+
+def test_probe_compares_size_with_the_max_message_size_the_connector_will_have():
+    new = dict(SEED, name="new")
+    kept = dict(SEED, name="kept")
+    internal = dict(SEED, name="internal", usage="Internal")
+    given = dict(SEED, name="given", max_message_size="10MB")
+    existing = [{"name": "Kept", "max_message_size": 20971520}]
+    targets = f.probe_targets([new, kept, internal, given], existing=existing)
+    sizes = {t["connector"]: t["settings"].get("max_message_size") for t in targets}
+    assert sizes == {"new": "35MB", "kept": "20971520", "internal": "unlimited", "given": "10MB"}
+    # Not knowing the current connectors, only a given size is compared.
+    unknown = {t["connector"]: t["settings"].get("max_message_size") for t in f.probe_targets([new, given])}
+    assert unknown == {"new": None, "given": "10MB"}
