@@ -264,7 +264,10 @@ def _certificate(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
             f"the certificate of {host} expires in {cert['days_left']} days, on {cert['not_after']}",
             "Plan the renewal of the smart host's certificate.",
         )
-    if not chain["verified"]:
+    # An expired (or not yet valid) certificate also fails the chain check for that reason alone:
+    # CERT_EXPIRED above names it with the right hint, "install the issuing CA" would mislead.
+    dated = (cert["expired"] or cert.get("not_yet_valid")) and re.search(r"expired|not yet valid", str(chain.get("reason") or ""))
+    if not chain["verified"] and not dated:
         validating = intent.tls_auth_level in ("CertificateValidation", "DomainValidation")
         severity = "error" if validating else "warning" if intent.auth_mechanism == "BasicAuthRequireTLS" else "info"
         store = "ca_cert " + chain["store"] if chain["store"] != "system" else "the system trust store"
