@@ -100,7 +100,9 @@ def _option_schema(name: str) -> dict[str, Any]:
     if opt.kind == "credential":
         return {
             "type": "object",
-            "properties": {"username": {"type": "string", "minLength": 1}, "password": {"type": "string"}},
+            # password may be null: Ansible fills in a missing suboption, and send_connector_info's output (which
+            # cannot carry the password) must be valid input; the planner demands it when it must be sent.
+            "properties": {"username": {"type": "string", "minLength": 1}, "password": {"type": ["string", "null"]}},
             "required": ["username"],
         }
     if opt.kind in ("spaces", "hosts", "servers"):

@@ -67,3 +67,44 @@ def test_preflight_stops_with_the_hint_and_changes_nothing(case, tmp_path):
     assert writes == 0
     assert "Traceback" not in run.output
     assert PASSWORD not in run.output
+
+
+def test_example_playbook_names_the_auth_plain_problem_and_traces_the_message(tmp_path):
+    """Issue 4's "Done when": playbooks/examples/prove_mail_flow.yml against a PLAIN-only smart host."""
+    import os
+    import subprocess
+    import sys
+
+    from role_lab import LAB_INVENTORY, ROOT, collections_path
+
+    with lab_with_smart_host(
+        str(tmp_path / "services"), starttls=True, auth=["PLAIN"], users={"relay": PASSWORD}, allow_clients=["127.0.0.1"]
+    ) as lab:
+        ready = lab["lab"].ready
+        env = dict(os.environ)
+        env.update(
+            {
+                "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+                "EXCHANGE_SERVER": ready["host"], "EXCHANGE_PORT": str(ready["port"]), "EXCHANGE_PROTOCOL": ready["scheme"],
+                "EXCHANGE_AUTH": ready["auth"], "EXCHANGE_USERNAME": ready["username"], "EXCHANGE_PASSWORD": ready["password"],
+                "EXCHANGE_LAB_READY": lab["lab_ready_file"], "SMART_HOST_READY": lab["smart_host_ready_file"],
+            }
+        )
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+             os.path.join(ROOT, "playbooks", "examples", "prove_mail_flow.yml"), "-i", LAB_INVENTORY],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+        )
+        received = lab["smart_host"].messages()
+    out = proc.stdout
+    assert proc.returncode == 0, out[-6000:]
+    # The probe names the exact problem with its hint ...
+    assert "ERROR | AUTH_LOGIN_NOT_OFFERED | smarthost.lab.test offers only AUTH PLAIN" in out, out
+    assert "Enable the LOGIN mechanism on the smart host" in out
+    # ... and the trace shows the test message leaving through the connector to the smart host.
+    assert "SEND | Smart host to Internet | smarthost.lab.test | 250 " in out, out
+    assert "left through Smart host to Internet to smarthost.lab.test" in out
+    assert len(received) == 1 and received[0].message_id in out
+    assert "Traceback" not in out and ready["password"] not in out

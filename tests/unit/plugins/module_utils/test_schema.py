@@ -101,3 +101,10 @@ def test_state_mode_valid_connector():
 def test_rename_maps_paths_for_smart_host_module():
     found = _schema.validate({"smart_hosts": ["bad host!"]}, "task", rename={"smart_hosts": "hosts"})
     assert found and found[0].startswith("hosts[0]:")
+
+
+def test_credential_without_password_is_valid_input():
+    """Ansible fills in password: None when only the user name is given (send_connector_info's output)."""
+    task = dict(SEED, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "u", "password": None})
+    assert errors(task) == []
+    assert errors(dict(task, authentication_credential={"username": "", "password": None})) != []

@@ -1,0 +1,101 @@
+"""Reviewer's tests: defects found by exercising send_connector, smart_host and send_connector_info
+through real ansible-playbook runs against the Exchange lab (HTTP Basic), as an administrator would.
+
+Each test names the defect it guards against. The lab's counters prove "no remote call" for invalid
+input and "one read, no write" for a run that must change nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from send_connector_harness import Ansible, LabProcess, delta
+
+CONNECTOR = "Review relay"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ansible(lab, tmp_path_factory):
+    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
+
+
+def no_remote_call(moved: dict) -> bool:
+    return not any(k.startswith(("cmdlet", "runspaces", "writes")) for k in moved)
+
+
+def one_read_no_write(moved: dict) -> bool:
+    return moved.get("cmdlets_run") == 1 and moved.get("cmdlet:Get-SendConnector") == 1 and "writes" not in moved
+
+
+def test_create_review_connector_with_a_credential(ansible):
+    run = ansible.play("""
+    - name: create
+      mailflow.exchange.send_connector:
+        name: Review relay
+        address_spaces: ['review.example']
+        smart_hosts: [relay.review.example]
+        smart_host_auth_mechanism: BasicAuth
+        authentication_credential:
+          username: relay-user
+          password: "{{ relay_password }}"
+    """, vars_={"relay_password": "Review-Pass-123"})
+    res = run.result("create")
+    assert res["changed"] is True and not res["failed"], res
+
+
+def test_info_with_credential_round_trips_through_both_modules(ansible, lab):
+    """Defect: send_connector_info returns the credential as {username} (Exchange cannot show the
+    password); given back, Ansible fills in password: null and the schema refused the task."""
+    info = ansible.play("""
+    - name: info
+      mailflow.exchange.send_connector_info:
+        name: Review relay
+    """).result("info")["connectors"][0]
+    assert info["authentication_credential"] == {"username": "relay-user"}
+    settings = {k: v for k, v in info.items() if k not in ("guid", "identity", "distinguished_name")}
+    before = lab.counters()
+    run = ansible.play("""
+    - name: round trip
+      mailflow.exchange.send_connector: "{{ settings }}"
+    """, vars_={"settings": settings})
+    res = run.result("round trip")
+    assert not res["failed"] and res["changed"] is False, res
+    assert one_read_no_write(delta(before, lab.counters()))
+
+    before = lab.counters()
+    run = ansible.play("""
+    - name: smart host, same user, no password
+      mailflow.exchange.smart_host:
+        connector: Review relay
+        hosts: [relay.review.example]
+        auth_mechanism: BasicAuth
+        authentication_credential:
+          username: relay-user
+    """)
+    res = run.result("smart host, same user, no password")
+    assert not res["failed"] and res["changed"] is False, res
+    assert one_read_no_write(delta(before, lab.counters()))
+
+
+def test_credential_of_another_user_without_password_is_refused_before_writing(ansible, lab):
+    before = lab.counters()
+    run = ansible.play("""
+    - name: other user
+      mailflow.exchange.smart_host:
+        connector: Review relay
+        hosts: [relay.review.example]
+        authentication_credential:
+          username: someone-else
+      ignore_errors: true
+    """)
+    res = run.result("other user")
+    assert res["failed"] and "authentication_credential.password: required" in res["msg"], res
+    assert "writes" not in delta(before, lab.counters())
