@@ -226,10 +226,14 @@ def parse_size(value: Any) -> Any:
 
 
 def canonical_size(value: Any) -> Any:
-    """Size as Exchange stores it: bytes rounded up to a KB, or 'unlimited'."""
+    """Size as Exchange stores it: bytes rounded up to a KB (never past the maximum), or 'unlimited'.
+
+    A size outside 0-2147483647 bytes is returned as given, so that the range check names the
+    user's value instead of a rounded one (-5 must not become 0).
+    """
     size = parse_size(value)
-    if isinstance(size, int):
-        return round_up_kb(size)
+    if isinstance(size, int) and 0 <= size <= MAX_MESSAGE_BYTES:
+        return min(round_up_kb(size), MAX_MESSAGE_BYTES)
     return size
 
 

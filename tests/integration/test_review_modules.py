@@ -99,3 +99,38 @@ def test_credential_of_another_user_without_password_is_refused_before_writing(a
     res = run.result("other user")
     assert res["failed"] and "authentication_credential.password: required" in res["msg"], res
     assert "writes" not in delta(before, lab.counters())
+
+
+@pytest.mark.parametrize("size", [-5, "-5"])
+def test_negative_max_message_size_is_refused_before_any_call(ansible, lab, size):
+    """Defect: -5 (an integer) was rounded up to 0 and sent as -MaxMessageSize 0B."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: negative size
+      mailflow.exchange.send_connector:
+        name: Review relay
+        max_message_size: "{{ size }}"
+      ignore_errors: true
+    """, vars_={"size": size})
+    res = run.result("negative size")
+    assert res["failed"], res
+    assert any(e.startswith("max_message_size:") for e in res["errors"]), res
+    assert no_remote_call(delta(before, lab.counters()))
+
+
+def test_largest_max_message_size_is_accepted_and_idempotent(ansible, lab):
+    """Defect: 2147483647 bytes (the documented maximum) rounded up to 2147483648 and was refused,
+    although Exchange (and the lab) accept it and keep 2147483647."""
+    task = """
+    - name: largest size
+      mailflow.exchange.send_connector:
+        name: Review relay
+        max_message_size: 2147483647
+    """
+    first = ansible.play(task).result("largest size")
+    assert not first["failed"] and first["changed"] is True, first
+    assert first["connector"]["max_message_size"] == 2147483647
+    before = lab.counters()
+    again = ansible.play(task).result("largest size")
+    assert not again["failed"] and again["changed"] is False, again
+    assert one_read_no_write(delta(before, lab.counters()))

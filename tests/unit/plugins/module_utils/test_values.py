@@ -43,6 +43,13 @@ def test_canonical_size_rounds_up_to_kb():
     assert v.canonical_size("unlimited") == "unlimited"
 
 
+def test_canonical_size_keeps_out_of_range_values_and_the_maximum():
+    assert v.canonical_size(-5) == -5  # not rounded up to 0: the range check must see it
+    assert v.canonical_size(2147483647) == 2147483647  # Exchange keeps the maximum, it does not round past it
+    assert v.canonical_size(2147483000) == 2147483647
+    assert v.canonical_size("2GB") == 2147483648
+
+
 @pytest.mark.parametrize("size, text", [(36700160, "35MB"), (1536 * 1024, "1536KB"), (1536, "1536B"), (1000, "1000B"), (2 ** 30, "1GB"),
                                         ("unlimited", "Unlimited"), (None, None)])
 def test_format_size(size, text):
