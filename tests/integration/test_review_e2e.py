@@ -108,3 +108,17 @@ def test_example_playbook_names_the_auth_plain_problem_and_traces_the_message(tm
     assert "left through Smart host to Internet to smarthost.lab.test" in out
     assert len(received) == 1 and received[0].message_id in out
     assert "Traceback" not in out and ready["password"] not in out
+
+
+def test_second_run_of_the_main_playbook_is_quiet(tmp_path):
+    """The main playbook always says usage: Custom; on an existing connector that is not a warning per run."""
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        first = run_playbook(lab, tmp_path, {})
+        second = run_playbook(lab, tmp_path, {})
+    assert first.rc == 0 and second.rc == 0, second.output[-4000:]
+    [created] = first.report
+    assert created["changed"] is True and any("-Usage Custom" in c for c in created["commands"])
+    [summary] = second.report
+    assert summary["changed"] is False
+    assert "usage cannot be changed" not in second.output
+    assert "[WARNING]: usage" not in second.output
