@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - reported through missing_required_lib
 HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
 
 MSG = "x-message"
+SOURCE_SERVER_NEEDED = "a Send connector needs at least one source transport server (EXCHANGE-CONTRACT 4.4)"
 NON_EMPTY_LIST = {"not": {"type": "array", "maxItems": 0}}
 HAS_HOSTS = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "object", "required": ["add"]}]}
 NON_SMTP_SPACE = {
@@ -135,6 +136,11 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
     """The JSON Schema for ``task`` or ``state`` (see the module docstring)."""
     properties: dict[str, Any] = {"name": {"type": "string", "minLength": 1, "pattern": r"\S"}}
     properties.update({opt.name: _option_schema(opt.name) for opt in OPTIONS})
+    if mode == "task":
+        # A Send connector needs a source server (contract 4.4). Only the task is held to it: an Edge
+        # connector has none, and the planner refuses a change that removes the last one.
+        servers = properties["source_transport_servers"]["anyOf"][0]
+        servers.update({"minItems": 1, "x-empty": SOURCE_SERVER_NEEDED})
     all_of = []
     for rule in RULES:
         when = {"required": list(rule["when"]), "properties": rule["when"]}
@@ -246,6 +252,8 @@ def _message(error) -> str:
         return "only add and remove are allowed: %s" % error.message
     if error.validator == "minProperties":
         return "give add and/or remove"
+    if error.validator == "minItems" and error.validator_value == 1 and error.schema.get("x-empty"):
+        return error.schema["x-empty"]
     if error.validator == "minItems" and error.validator_value == 1:
         return "must not be empty"
     return error.message

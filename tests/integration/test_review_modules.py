@@ -134,3 +134,34 @@ def test_largest_max_message_size_is_accepted_and_idempotent(ansible, lab):
     again = ansible.play(task).result("largest size")
     assert not again["failed"] and again["changed"] is False, again
     assert one_read_no_write(delta(before, lab.counters()))
+
+
+def test_empty_source_transport_servers_is_refused_before_any_call(ansible, lab):
+    """Defect: source_transport_servers: [] reached Exchange, which refused it (a connector needs a source server)."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: no servers
+      mailflow.exchange.send_connector:
+        name: Review relay
+        source_transport_servers: []
+      ignore_errors: true
+    """)
+    res = run.result("no servers")
+    assert res["failed"] and "source_transport_servers" in res["msg"], res
+    assert no_remote_call(delta(before, lab.counters()))
+
+
+def test_removing_the_last_source_server_is_refused_before_writing(ansible, lab):
+    before = lab.counters()
+    run = ansible.play("""
+    - name: remove the only server
+      mailflow.exchange.send_connector:
+        name: Review relay
+        source_transport_servers:
+          remove: [ex01.contoso.com]
+      ignore_errors: true
+    """)
+    res = run.result("remove the only server")
+    assert res["failed"] and "source_transport_servers" in res["msg"] and "at least one" in res["msg"], res
+    moved = delta(before, lab.counters())
+    assert moved.get("cmdlets_run") == 1 and "writes" not in moved, moved

@@ -151,3 +151,10 @@ def test_create_predicts_exchange_defaults_and_checks_rules_against_them():
 def test_internal_connector_is_predicted_unlimited():
     plan = _plan.plan_present("Internal", {"address_spaces": ["contoso.com"], "usage": "internal"}, None)
     assert plan.after["max_message_size"] == _options.BY_NAME["max_message_size"].canonical("unlimited")
+
+
+def test_removing_the_last_source_server_is_an_error():
+    plan = _plan.plan_present(NAME, {"source_transport_servers": {"remove": ["ex01.contoso.com"]}}, current())
+    assert plan.errors and plan.errors[0].startswith("source_transport_servers:") and "at least one" in plan.errors[0]
+    kept = _plan.plan_present(NAME, {"source_transport_servers": {"add": ["EX02"], "remove": ["EX01"]}}, current())
+    assert not kept.errors and kept.after["source_transport_servers"] == ["EX02"]

@@ -108,3 +108,11 @@ def test_credential_without_password_is_valid_input():
     task = dict(SEED, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "u", "password": None})
     assert errors(task) == []
     assert errors(dict(task, authentication_credential={"username": "", "password": None})) != []
+
+
+def test_empty_source_transport_servers_is_refused_in_the_task_only():
+    found = errors(dict(SEED, source_transport_servers=[]))
+    assert found == ["source_transport_servers: a Send connector needs at least one source transport server "
+                     "(EXCHANGE-CONTRACT 4.4)"]
+    state = dict(SEED, address_spaces=["SMTP:*;1"], source_transport_servers=[])  # e.g. an Edge connector
+    assert errors(state, "state") == []
