@@ -223,6 +223,7 @@ _NEW_CONNECTOR_DEFAULTS: dict[str, Any] = {
     "dns_routing_enabled": True,
     "smart_hosts": [],
     "smart_host_auth_mechanism": "None",
+    "authentication_credential": None,
     "is_scoped_connector": False,
     "port": 25,
     "fqdn": None,
@@ -240,6 +241,7 @@ _NEW_CONNECTOR_DEFAULTS: dict[str, Any] = {
     "domain_secure_enabled": False,
     "error_policies": ["Default"],
     "use_external_dns_servers_enabled": False,
+    "source_ip_address": "0.0.0.0",
     "frontend_proxy_enabled": False,
     "cloud_services_mail_enabled": False,
     "connector_type": "Default",
@@ -252,6 +254,8 @@ def create_defaults(usage: Optional[str] = None) -> dict[str, Any]:
     internal = str(usage or "Custom").lower() == "internal"
     defaults["max_message_size"] = BY_NAME["max_message_size"].canonical("unlimited" if internal else "35MB")
     return defaults
+
+
 BY_PARAM: dict[str, Option] = {o.param.lower(): o for o in OPTIONS}
 LIST_OPTIONS = [o.name for o in OPTIONS if o.kind in ("spaces", "hosts", "servers")]
 

@@ -165,3 +165,24 @@ def test_removing_the_last_source_server_is_refused_before_writing(ansible, lab)
     assert res["failed"] and "source_transport_servers" in res["msg"] and "at least one" in res["msg"], res
     moved = delta(before, lab.counters())
     assert moved.get("cmdlets_run") == 1 and "writes" not in moved, moved
+
+
+def test_check_mode_predicts_the_connector_the_real_create_returns(ansible):
+    """Defect: check mode left out settings Exchange fills in (credential, source IP), so its
+    connector differed from the real run's. Only the source server (the server that runs the
+    cmdlet) cannot be known beforehand."""
+    task = """
+    - name: create
+      mailflow.exchange.send_connector:
+        name: Predicted
+        address_spaces: ['predicted.example;3']
+        smart_hosts: ['[10.1.1.1]']
+        usage: internal
+    """
+    check = ansible.play(task, args=["--check"]).result("create")
+    real = ansible.play(task).result("create")
+    assert check["changed"] is True and real["changed"] is True
+    assert check["commands"] == real["commands"]
+    predicted = dict(check["connector"])
+    created = {k: v for k, v in real["connector"].items() if k != "source_transport_servers"}
+    assert predicted == created

@@ -158,3 +158,11 @@ def test_removing_the_last_source_server_is_an_error():
     assert plan.errors and plan.errors[0].startswith("source_transport_servers:") and "at least one" in plan.errors[0]
     kept = _plan.plan_present(NAME, {"source_transport_servers": {"add": ["EX02"], "remove": ["EX01"]}}, current())
     assert not kept.errors and kept.after["source_transport_servers"] == ["EX02"]
+
+
+def test_create_predicts_every_setting_but_the_source_server():
+    """Check mode shows the connector Exchange would create; only the source server (the server that runs
+    New-SendConnector) cannot be known beforehand, and usage is never shown."""
+    after = _plan.plan_present(NAME, SEED, None).after
+    assert set(after) == {o.name for o in _options.OPTIONS} - {"usage", "source_transport_servers"} | {"name"}
+    assert after["authentication_credential"] is None and after["source_ip_address"] == "0.0.0.0"
