@@ -835,9 +835,11 @@ def report_lines(summaries: t.Any) -> list[str]:
                 if probe.get(key) not in (None, "", [])
             )
             lines.append("  probe   %s:%s %s" % (probe.get("host"), probe.get("port"), details or ""))
-            for f in probe.get("findings") or []:
-                if str(f.get("severity", "")).lower() != "info":  # info findings stay in the summary data
-                    lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
+            shown = [f for f in probe.get("findings") or [] if str(f.get("severity", "")).lower() != "info"]
+            for f in shown:  # info findings stay in the summary data
+                lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
+            if not shown:  # say so, rather than leave the reader to guess from a missing line
+                lines.append("          no error or warning for this connector's settings")
         if s.get("read_back"):
             lines.append("  read back: %s" % s["read_back"])
             for diff in s.get("read_back_differences") or []:

@@ -245,3 +245,12 @@ def test_probe_compares_size_with_the_max_message_size_the_connector_will_have()
     # Not knowing the current connectors, only a given size is compared.
     unknown = {t["connector"]: t["settings"].get("max_message_size") for t in f.probe_targets([new, given])}
     assert unknown == {"new": None, "given": "10MB"}
+
+
+def test_report_says_when_the_probe_found_nothing_to_worry_about():
+    clean = {"name": "c", "state": "present", "probes": [{"host": "h", "port": 25, "findings": [{"severity": "info", "message": "i"}]}]}
+    warned = {"name": "d", "state": "present", "probes": [{"host": "h", "port": 25, "findings": [{"severity": "warning", "message": "w"}]}]}
+    lines = f.report_lines([clean, warned])
+    assert lines.count("          no error or warning for this connector's settings") == 1
+    assert "          [WARNING] w" in lines
+    assert not any("[INFO]" in line for line in lines)  # info findings stay in the data
