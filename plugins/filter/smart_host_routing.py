@@ -309,6 +309,17 @@ def _probe_settings(connector: dict[str, t.Any], helo_name: t.Any = None, max_me
     return settings
 
 
+def _port(value: t.Any) -> t.Any:
+    """The connector's port as a number (25 when not given); a wrong value is kept as it is, for
+    validation to report with its path (the plan is built before validation runs)."""
+    if value in (None, ""):
+        return 25
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
 def probe_targets(
     connectors: t.Any,
     connect_addresses: t.Any = None,
@@ -338,7 +349,7 @@ def probe_targets(
                 {
                     "connector": str(connector.get("name")),
                     "host": host,
-                    "port": int(connector.get("port") or 25),
+                    "port": _port(connector.get("port")),
                     "connect_address": addresses.get(host.lower()),
                     "settings": _probe_settings(
                         connector, helo_name, _effective_max_message_size(connector, current.get(str(connector.get("name", "")).lower()), _is_list(existing))
@@ -358,7 +369,7 @@ def probe_targets(
                 {
                     "connector": str(base.get("name") or item.get("connector")),  # Exchange's spelling
                     "host": host,
-                    "port": int(base.get("port") or 25),
+                    "port": _port(base.get("port")),
                     "connect_address": addresses.get(host.lower()),
                     "settings": _probe_settings(base, helo_name),
                     "credential_from": "smart_host",

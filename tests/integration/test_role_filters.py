@@ -254,3 +254,12 @@ def test_report_says_when_the_probe_found_nothing_to_worry_about():
     assert lines.count("          no error or warning for this connector's settings") == 1
     assert "          [WARNING] w" in lines
     assert not any("[INFO]" in line for line in lines)  # info findings stay in the data
+
+
+def test_a_wrong_port_is_reported_by_validation_not_by_a_python_error_in_the_plan():
+    bad = dict(SEED, port="twenty", tls_domain="x.*.example")
+    result = f.plan([bad], {"username": "relay", "password": "pw"})
+    assert result["probe_targets"][0]["port"] == "twenty"  # kept for validation to name
+    errors = f.input_errors(result["connectors"], result["smart_hosts"])
+    assert any(e.startswith("smart_host_routing_connectors[0].port:") for e in errors), errors
+    assert any(e.startswith("smart_host_routing_connectors[0].tls_domain:") for e in errors), errors  # and the others with it
