@@ -47,8 +47,14 @@ class ConnectorManager:
             raise
 
     def get(self, name: str) -> Optional[dict[str, Any]]:
+        """The connector with exactly this name (any case) or GUID; None when there is none.
+
+        Get-SendConnector matches ``-Identity`` as a wildcard, so ``Relay*`` also returns ``Relay 1``:
+        only an exact match counts, or a task would change or remove another connector (contract 1.3).
+        """
         found = self.get_raw(name)
-        exact = [c for c in found if str(c.get("Name", c.get("name", ""))).lower() == name.lower()] or found
+        exact = [c for c in found if name.lower() in (str(c.get("Name", c.get("name", ""))).lower(),
+                                                      str(c.get("Guid", c.get("guid", ""))).lower())]
         if len(exact) > 1:
             raise ExchangeError("Get-SendConnector -Identity '%s' matched %d connectors; use a unique name" % (name, len(exact)))
         return _options.from_exchange(exact[0]) if exact else None

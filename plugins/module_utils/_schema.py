@@ -134,7 +134,7 @@ def _option_schema(name: str) -> dict[str, Any]:
 
 def build_schema(mode: str = "task") -> dict[str, Any]:
     """The JSON Schema for ``task`` or ``state`` (see the module docstring)."""
-    properties: dict[str, Any] = {"name": {"type": "string", "minLength": 1, "pattern": r"\S"}}
+    properties: dict[str, Any] = {"name": {"type": "string", "minLength": 1, "pattern": r"\S", "x-name": True}}
     properties.update({opt.name: _option_schema(opt.name) for opt in OPTIONS})
     if mode == "task":
         # A Send connector needs a source server (contract 4.4). Only the task is held to it: an Edge
@@ -208,6 +208,12 @@ def _x_item(validator, name, instance, schema) -> Iterator[Any]:
         yield ValidationError(str(err))
 
 
+def _x_name(validator, _value, instance, schema) -> Iterator[Any]:
+    if isinstance(instance, str) and "*" in instance:
+        yield ValidationError("'%s' contains *, which Exchange reads as a wildcard that matches other connectors; "
+                              "give the exact name (contract 1.3)" % instance)
+
+
 def _x_list(validator, name, instance, schema) -> Iterator[Any]:
     if not isinstance(instance, (list, dict)):
         yield ValidationError("give a list (the whole list) or a mapping with add and/or remove lists")
@@ -216,7 +222,7 @@ def _x_list(validator, name, instance, schema) -> Iterator[Any]:
 
 def _validator_class():
     base = jsonschema.Draft202012Validator
-    return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list})
+    return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name})
 
 
 def _path(parts) -> str:

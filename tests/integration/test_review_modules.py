@@ -186,3 +186,38 @@ def test_check_mode_predicts_the_connector_the_real_create_returns(ansible):
     predicted = dict(check["connector"])
     created = {k: v for k, v in real["connector"].items() if k != "source_transport_servers"}
     assert predicted == created
+
+
+def test_a_wildcard_name_never_touches_another_connector(ansible, lab):
+    """Defect: Get-SendConnector -Identity 'Review*' also returns 'Review relay', and the module took
+    that connector for 'Review*': state absent removed it, and a change went to it."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: absent with a wildcard
+      mailflow.exchange.send_connector:
+        name: Review*
+        state: absent
+    - name: present with a wildcard
+      mailflow.exchange.send_connector:
+        name: Review*
+        port: 2525
+      ignore_errors: true
+    - name: smart host with a wildcard
+      mailflow.exchange.smart_host:
+        connector: Review*
+        hosts: [10.9.9.9]
+      ignore_errors: true
+    - name: still there
+      mailflow.exchange.send_connector_info:
+        name: Review relay
+    """)
+    gone = run.result("absent with a wildcard")
+    assert not gone["failed"] and gone["changed"] is False and gone["commands"] == [], gone
+    present = run.result("present with a wildcard")
+    assert present["failed"] and present["errors"][0].startswith("name: 'Review*' contains *"), present
+    smart = run.result("smart host with a wildcard")
+    assert smart["failed"] and "the Send connector 'Review*' does not exist" in smart["msg"], smart
+    conn = run.result("still there")["connectors"]
+    assert [c["name"] for c in conn] == [CONNECTOR] and conn[0]["port"] == 25 and conn[0]["smart_hosts"] == [
+        "relay.review.example"]
+    assert "writes" not in delta(before, lab.counters())

@@ -116,3 +116,8 @@ def test_empty_source_transport_servers_is_refused_in_the_task_only():
                      "(EXCHANGE-CONTRACT 4.4)"]
     state = dict(SEED, address_spaces=["SMTP:*;1"], source_transport_servers=[])  # e.g. an Edge connector
     assert errors(state, "state") == []
+
+
+def test_a_wildcard_in_the_name_is_refused():
+    found = errors(dict(SEED, name="Smart host*"))
+    assert len(found) == 1 and found[0].startswith("name: 'Smart host*' contains *") and "1.3" in found[0]
