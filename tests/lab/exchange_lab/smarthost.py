@@ -53,6 +53,24 @@ from exchange_lab.smarthost_certs import CertificateSet, make_certificates
 # aiosmtpd warns about its own deprecated attributes on every AUTH; keep the lab's output clean.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 
+
+class _TlsFailureOneLine(logging.Filter):
+    """A client refusing our certificate (expired, unknown CA: what the lab is for) is one line, not
+    aiosmtpd's two chained tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and type(error).__name__ == "TLSSetupException":
+            cause = error.__cause__
+            record.msg = "%r TLS handshake failed: %s"
+            record.args = (record.args[0] if isinstance(record.args, tuple) and record.args else "client", cause or "unknown error")
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("mail.log").addFilter(_TlsFailureOneLine())
+
 MECHANISMS = ("LOGIN", "PLAIN")
 DEFAULT_SIZE = 36700160  # 35 MB, Exchange's default MaxMessageSize
 DEFAULT_BANNER = "smarthost.lab.test"

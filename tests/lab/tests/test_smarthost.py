@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import smtplib
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -212,3 +214,17 @@ def test_cli_reports_bad_options_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "--auth needs accepted credentials" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_refused_certificate_is_one_log_line_not_a_traceback(smarthost, caplog):
+    host = smarthost(starttls=True, cert_unknown_ca=True)
+    caplog.set_level(logging.ERROR, logger="mail.log")
+    with smtplib.SMTP(host.ready["host"], host.ready["port"]) as client:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            client.starttls(context=client_context(host.ready["ca_cert"], hostname_check=False))
+    deadline = time.monotonic() + 10  # the server logs once it sees the client's alert
+    while not [r for r in caplog.records if r.name == "mail.log"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [record] = [r for r in caplog.records if r.name == "mail.log"]
+    assert "TLS handshake failed" in record.getMessage() and "UNKNOWN_CA" in record.getMessage().upper()
+    assert record.exc_info is None and "Traceback" not in caplog.text
