@@ -811,6 +811,16 @@ def _verb(entry: dict[str, t.Any]) -> str:
     return "would be %s" % verb if entry.get("check_mode") else verb
 
 
+def _session_line(line: t.Any) -> str:
+    """A protocol log dialogue line, with the bare connect/disconnect events spelt out."""
+    text = str(line)
+    if text == "+":
+        return "+ connected"
+    if text.startswith("- ") or text == "-":
+        return "- disconnected%s" % (" (%s)" % text[2:] if text[2:] else "")
+    return text
+
+
 def report_lines(summaries: t.Any) -> list[str]:
     """The summaries as the lines printed at the end of the play."""
     lines: list[str] = []
@@ -878,7 +888,7 @@ def report_lines(summaries: t.Any) -> list[str]:
                 lines.append("          hint: %s" % trace["hint"])
         if s.get("smtp_session"):
             lines.append("  SMTP session (SmtpSend protocol log):")
-            lines.extend("          %s" % line for line in s["smtp_session"])
+            lines.extend("          %s" % _session_line(line) for line in s["smtp_session"])
     return lines
 
 

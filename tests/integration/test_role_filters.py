@@ -263,3 +263,12 @@ def test_a_wrong_port_is_reported_by_validation_not_by_a_python_error_in_the_pla
     errors = f.input_errors(result["connectors"], result["smart_hosts"])
     assert any(e.startswith("smart_host_routing_connectors[0].port:") for e in errors), errors
     assert any(e.startswith("smart_host_routing_connectors[0].tls_domain:") for e in errors), errors  # and the others with it
+
+
+def test_report_spells_out_the_connect_and_disconnect_of_the_smtp_session():
+    s = {"name": "c", "state": "present", "smtp_session": ["* attempting to connect", "+", "< 220 relay ready", "> QUIT", "- Local"]}
+    lines = f.report_lines([s])
+    assert lines[-5:] == [
+        "          * attempting to connect", "          + connected", "          < 220 relay ready", "          > QUIT",
+        "          - disconnected (Local)",
+    ]
