@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, CREATE, OPTIONS, create_defaults
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import address_space_id
 
 
 class Credential:
@@ -60,6 +61,13 @@ def implied(task: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _identity(opt, item: Any) -> Any:
+    """Which list items are the same entry: for address spaces type and space (cost aside)."""
+    if opt.kind == "spaces":
+        return address_space_id(item)
+    return opt.key([item])
+
+
 def _desired_list(opt, value: Any, current: Optional[list]) -> tuple[list, Any]:
     """(list after the change, wire value) for a list setting; wire is None when nothing changes."""
     if isinstance(value, dict):
@@ -67,10 +75,15 @@ def _desired_list(opt, value: Any, current: Optional[list]) -> tuple[list, Any]:
         remove = opt.canonical(value.get("remove") or [])
         have = list(current or [])
         have_keys = {opt.key([x]) for x in have}
-        remove_keys = {opt.key([x]) for x in remove}
-        really_remove = [x for x in have if opt.key([x]) in remove_keys]
-        really_add = [x for x in add if opt.key([x]) not in have_keys and opt.key([x]) not in remove_keys]
-        new = [x for x in have if opt.key([x]) not in remove_keys] + really_add
+        add_keys = {opt.key([x]) for x in add}
+        remove_ids = {_identity(opt, x) for x in remove}
+        add_ids = {_identity(opt, x) for x in add}
+        # An address space is one per type and space: adding 'contoso.com;5' where 'contoso.com;1' is
+        # replaces it (a new cost), and removing 'contoso.com' removes it whatever its cost.
+        really_remove = [x for x in have if _identity(opt, x) in remove_ids
+                         or (_identity(opt, x) in add_ids and opt.key([x]) not in add_keys)]
+        really_add = [x for x in add if opt.key([x]) not in have_keys and _identity(opt, x) not in remove_ids]
+        new = [x for x in have if x not in really_remove] + really_add
         if current is None:  # creating: the add list is the whole list
             return new, new
         if not really_add and not really_remove:

@@ -217,7 +217,25 @@ def _x_name(validator, _value, instance, schema) -> Iterator[Any]:
 def _x_list(validator, name, instance, schema) -> Iterator[Any]:
     if not isinstance(instance, (list, dict)):
         yield ValidationError("give a list (the whole list) or a mapping with add and/or remove lists")
-    return
+        return
+    if name == "address_spaces":
+        yield from _repeated_spaces(instance if isinstance(instance, list) else instance.get("add"))
+
+
+def _repeated_spaces(items: Any) -> Iterator[Any]:
+    """The same address space (type and space) twice, e.g. with two costs: Exchange refuses the list."""
+    if not isinstance(items, list):
+        return
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        try:
+            ident = v.address_space_id(v.canonical_address_space(item))
+        except (ValueError, TypeError):
+            continue  # reported by the item's own check
+        if ident in seen and v.canonical_address_space(items[seen[ident]]) != v.canonical_address_space(item):
+            yield ValidationError("items %d and %d are the same address space with two costs; each address space "
+                                  "(type and domain) may appear once" % (seen[ident], index))
+        seen.setdefault(ident, index)
 
 
 def _validator_class():

@@ -407,6 +407,11 @@ def canonical_address_space(value: Any) -> str:
     return format_address_space(parse_address_space(value))
 
 
+def address_space_id(value: str) -> str:
+    """What makes an address space unique on a connector: type and space, not cost (``smtp:*``)."""
+    return value.rpartition(";")[0].lower()
+
+
 def address_space_key(value: str) -> str:
     """Comparison key: type case-insensitive; non-SMTP spaces compare case-insensitively too."""
     return value.lower()

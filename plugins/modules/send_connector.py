@@ -66,6 +66,8 @@ options:
       - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with
         C(domain), C(type) (default V(SMTP)) and C(cost) (1-100, default 1).
       - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
+      - An address space (type and domain) appears once per connector. Added with another cost, it replaces the one
+        the connector has; removed, it goes whatever its cost.
       - Exchange parameter C(-AddressSpaces).
     type: raw
   usage:

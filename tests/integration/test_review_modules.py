@@ -221,3 +221,34 @@ def test_a_wildcard_name_never_touches_another_connector(ansible, lab):
     assert [c["name"] for c in conn] == [CONNECTOR] and conn[0]["port"] == 25 and conn[0]["smart_hosts"] == [
         "relay.review.example"]
     assert "writes" not in delta(before, lab.counters())
+
+
+def test_an_address_space_with_a_new_cost_replaces_the_old_one(ansible, lab):
+    """Defect: {add: ['review.example;5']} next to 'review.example;1' sent both, which Exchange refuses
+    (an address space may appear once); ['*', '*;2'] passed validation and failed at Exchange."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: two costs
+      mailflow.exchange.send_connector:
+        name: Review relay
+        address_spaces: ['*', '*;2']
+      ignore_errors: true
+    """)
+    res = run.result("two costs")
+    assert res["failed"] and res["errors"][0].startswith("address_spaces: items 0 and 1 are the same address space")
+    assert no_remote_call(delta(before, lab.counters()))
+
+    task = """
+    - name: new cost
+      mailflow.exchange.send_connector:
+        name: Review relay
+        address_spaces:
+          add: ['Review.example;5']
+    """
+    first = ansible.play(task).result("new cost")
+    assert not first["failed"] and first["changed"] is True, first
+    assert first["commands"] == ["Set-SendConnector -Identity 'Review relay' -AddressSpaces 'SMTP:review.example;5'"]
+    before = lab.counters()
+    again = ansible.play(task).result("new cost")
+    assert not again["failed"] and again["changed"] is False, again
+    assert one_read_no_write(delta(before, lab.counters()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render
 
 NAME = "Smart host to Internet"
@@ -166,3 +168,16 @@ def test_create_predicts_every_setting_but_the_source_server():
     after = _plan.plan_present(NAME, SEED, None).after
     assert set(after) == {o.name for o in _options.OPTIONS} - {"usage", "source_transport_servers"} | {"name"}
     assert after["authentication_credential"] is None and after["source_ip_address"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("change, spaces", [
+    ({"add": ["*;5"]}, ["SMTP:*;5"]),  # a new cost replaces the entry (Exchange refuses '*' twice)
+    ({"add": ["*;1"]}, None),  # already there: nothing to do
+    ({"remove": ["SMTP:*;7"]}, []),  # removed whatever its cost
+])
+def test_address_space_is_one_entry_per_type_and_domain(change, spaces):
+    plan = _plan.plan_present(NAME, {"address_spaces": change}, current())
+    if spaces is None:
+        assert not plan.changed
+    else:
+        assert plan.params[1:] == [("AddressSpaces", spaces or None)]

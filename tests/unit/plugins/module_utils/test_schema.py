@@ -121,3 +121,13 @@ def test_empty_source_transport_servers_is_refused_in_the_task_only():
 def test_a_wildcard_in_the_name_is_refused():
     found = errors(dict(SEED, name="Smart host*"))
     assert len(found) == 1 and found[0].startswith("name: 'Smart host*' contains *") and "1.3" in found[0]
+
+
+@pytest.mark.parametrize("spaces", [["*", "*;2"], {"add": ["contoso.com;3", "SMTP:Contoso.com;4"]}])
+def test_the_same_address_space_with_two_costs_is_refused(spaces):
+    found = errors(dict(SEED, address_spaces=spaces))
+    assert len(found) == 1 and found[0].startswith("address_spaces: items 0 and 1 are the same address space")
+
+
+def test_the_same_address_space_twice_in_two_spellings_is_fine():
+    assert errors(dict(SEED, address_spaces=["*", "SMTP:*;1"])) == []
