@@ -185,8 +185,18 @@ def _range_error(name: str, canon: Any) -> str:
     return ""
 
 
+def _wrong_type(validator, instance, schema) -> bool:
+    """True when the schema's own "type" already refuses the value (one message is enough)."""
+    types = schema.get("type")
+    if types is None:
+        return False
+    return not any(validator.is_type(instance, t) for t in ([types] if isinstance(types, str) else types))
+
+
 def _x_value(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
+    if _wrong_type(validator, instance, schema):
+        return
     try:
         canon = opt.canonical(instance)
     except (ValueError, TypeError) as err:
@@ -199,6 +209,8 @@ def _x_value(validator, name, instance, schema) -> Iterator[Any]:
 
 def _x_item(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
+    if _wrong_type(validator, instance, schema):
+        return
     if opt.kind == "spaces" and not isinstance(instance, (str, dict)):
         yield ValidationError("an address space is a string such as contoso.com;2 or a {domain, type, cost} mapping")
         return
@@ -256,6 +268,8 @@ def _path(parts) -> str:
 def _leaves(error) -> Iterator[Any]:
     """The most specific errors: for anyOf (list or add/remove) pick the branch that fits the shape."""
     if error.validator == "anyOf" and error.context:
+        if "x-list" in error.schema and not isinstance(error.instance, (list, dict)):
+            return  # x-list says what shapes are accepted; the branches would repeat it
         is_mapping = isinstance(error.instance, dict)
         wanted = [e for e in error.context if (e.relative_schema_path[0] == 1) == is_mapping]
         for sub in wanted or error.context:
@@ -276,6 +290,8 @@ def _message(error) -> str:
         return "only add and remove are allowed: %s" % error.message
     if error.validator == "minProperties":
         return "give add and/or remove"
+    if error.validator in ("minLength", "pattern") and error.schema.get("x-name"):
+        return "must not be empty or blank"
     if error.validator == "minItems" and error.validator_value == 1 and error.schema.get("x-empty"):
         return error.schema["x-empty"]
     if error.validator == "minItems" and error.validator_value == 1:

@@ -131,3 +131,16 @@ def test_the_same_address_space_with_two_costs_is_refused(spaces):
 
 def test_the_same_address_space_twice_in_two_spellings_is_fine():
     assert errors(dict(SEED, address_spaces=["*", "SMTP:*;1"])) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"smart_hosts": [["a"]]}, "smart_hosts[0]: must be of type string, got ['a']"),
+    ({"max_message_size": True}, "max_message_size: must be of type string or integer, got True"),
+    ({"connection_inactivity_timeout": 1.5}, "connection_inactivity_timeout: must be of type string or integer, got 1.5"),
+    ({"source_transport_servers": "EX01"},
+     "source_transport_servers: give a list (the whole list) or a mapping with add and/or remove lists"),
+    ({"name": ""}, "name: must not be empty or blank"),
+    ({"name": "  "}, "name: must not be empty or blank"),
+])
+def test_a_wrong_type_is_one_message(change, message):
+    assert errors(dict(SEED, **change)) == [message]
