@@ -22,6 +22,7 @@ import typing as t
 
 from exchange_lab import config as lab_config
 from exchange_lab import metrics as lab_metrics
+from exchange_lab.transport import AUTH_KINDS
 
 log = logging.getLogger("exchange_lab.serve")
 
@@ -33,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--https", action="store_true", help="serve HTTPS with a fresh CA (its PEM goes to the state dir)"
     )
-    parser.add_argument("--auth", choices=("basic", "ntlm", "negotiate"), default="basic", help="HTTP authentication")
+    parser.add_argument(
+        "--auth", choices=AUTH_KINDS, default="basic",
+        help="HTTP authentication (kerberos: Kerberos only, keytab from KRB5_KTNAME; see the kdc subcommand)",
+    )
     parser.add_argument("--ready-file", help="write the ready JSON here too (atomically)")
     parser.add_argument("--config", help="lab configuration file (YAML or JSON)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -37,7 +37,7 @@ from pypsrp.wsman import WSMan  # noqa: E402
 from labfixture import LAB_SRC, LabProcess  # noqa: E402
 
 USERS = ("admin", "viewer", "stranger")
-LAB_AUTHS = ("negotiate",)  # "kerberos" joins when serve --auth kerberos lands (H1 transport, after 00:25)
+LAB_AUTHS = ("negotiate", "kerberos")
 
 
 @pytest.fixture(scope="module")

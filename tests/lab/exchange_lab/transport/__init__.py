@@ -22,7 +22,7 @@ from exchange_lab.transport import auth, tls
 from exchange_lab.transport.server import FaultPlan, WSManHTTPServer
 from exchange_lab.transport.service import CONFIGURATION_NAME, WSManService
 
-AUTH_KINDS = ("basic", "ntlm", "negotiate")
+AUTH_KINDS = ("basic", "ntlm", "negotiate", "kerberos")
 PATH = "PowerShell"
 
 log = logging.getLogger("exchange_lab.transport")
@@ -74,6 +74,10 @@ class Endpoint:
             return auth.BasicAuthenticator(self.backend.authenticate)
         users = self.backend.ntlm_users()
         by_name = {user.lower(): user for _, user, _ in users}
+        if kind == "kerberos":  # Kerberos only, like Exchange's /PowerShell (key from KRB5_KTNAME)
+            from exchange_lab.transport.kerberos import KerberosAuthenticator
+
+            return KerberosAuthenticator(lambda name: by_name.get(name.lower()))
         user_file = os.path.join(self.state_dir, "ntlm_users")
         realms = [self.config.domain, self.config.domain.split(".")[0].upper()] if self.config.domain else []
         auth.write_ntlm_user_file(user_file, users, realms)
