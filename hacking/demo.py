@@ -70,6 +70,7 @@ def main() -> int:
         smart_host.start()
         lab = LabProcess(
             os.path.join(work, "lab"),
+            https=True,  # as against a real Exchange: Basic over plain HTTP would send the password in clear text
             config={"hosts": {SMART_HOST_NAME: smart_host.ready["host"]}, "mail": {"ca_bundle": smart_host.ready["ca_cert"], "retry_interval": 2}},
         )
         try:
@@ -77,7 +78,7 @@ def main() -> int:
             with open(smart_host_ready, "w", encoding="utf-8") as handle:
                 json.dump(smart_host.ready, handle)
             print(json.dumps({k: smart_host.ready[k] for k in ("host", "port", "mode", "cert_names")}))
-            banner("Starting the Exchange lab (PowerShell remoting + SMTP)")
+            banner("Starting the Exchange lab (PowerShell remoting over HTTPS + SMTP)")
             ready = lab.start()
             print(json.dumps({k: v for k, v in ready.items() if "password" not in k}))
             env = dict(os.environ)
@@ -93,6 +94,8 @@ def main() -> int:
                     "EXCHANGE_AUTH": ready["auth"],
                     "EXCHANGE_USERNAME": ready["username"],
                     "EXCHANGE_PASSWORD": ready["password"],
+                    "EXCHANGE_VALIDATE_CERTS": "true",
+                    "EXCHANGE_CA_CERT": ready["ca_cert"],
                     "EXCHANGE_LAB_READY": os.path.join(lab.state_dir, "ready.json"),
                     "SMART_HOST_READY": smart_host_ready,
                 }
