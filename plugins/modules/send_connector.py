@@ -341,10 +341,11 @@ def main():
     params = module.params
     name = params["name"]
     task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
-    if params["state"] == "present":
-        errors = _schema.validate(dict(implied(task), name=name), "task")
-        if errors:
-            module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
+    # state absent checks the name only (the settings are ignored): an empty name or a wildcard would make
+    # Get-SendConnector return other connectors.
+    errors = _schema.validate(dict(implied(task), name=name) if params["state"] == "present" else {"name": name}, "task")
+    if errors:
+        module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
 
     def work(session):
         manager = ConnectorManager(session, params.get("domain_controller"), module.check_mode)

@@ -188,8 +188,11 @@ def validate(params):
     errors = []
     if params["exclusive"] and params["state"] == "absent":
         errors.append("exclusive: only applies to state present")
+    errors.extend("connector:" + e[len("name:"):] for e in _schema.validate({"name": params["connector"]}, "task"))
     if not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
-        errors.append("hosts: must not be empty")
+        errors.append("hosts: must not be empty" + (
+            "; to remove every smart host give exclusive: true with fallback_to_dns: true (DNS routing)"
+            if params["exclusive"] else ""))
     task = {"smart_hosts": list(params["hosts"]) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
             "smart_host_auth_mechanism": params.get("auth_mechanism"),
             "authentication_credential": params.get("authentication_credential")}

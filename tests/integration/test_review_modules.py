@@ -197,6 +197,12 @@ def test_a_wildcard_name_never_touches_another_connector(ansible, lab):
       mailflow.exchange.send_connector:
         name: Review*
         state: absent
+      ignore_errors: true
+    - name: absent with an empty name
+      mailflow.exchange.send_connector:
+        name: ''
+        state: absent
+      ignore_errors: true
     - name: present with a wildcard
       mailflow.exchange.send_connector:
         name: Review*
@@ -212,15 +218,17 @@ def test_a_wildcard_name_never_touches_another_connector(ansible, lab):
         name: Review relay
     """)
     gone = run.result("absent with a wildcard")
-    assert not gone["failed"] and gone["changed"] is False and gone["commands"] == [], gone
+    assert gone["failed"] and gone["errors"][0].startswith("name: 'Review*' contains *"), gone
+    empty = run.result("absent with an empty name")
+    assert empty["failed"] and empty["errors"] == ["name: must not be empty or blank"], empty
     present = run.result("present with a wildcard")
     assert present["failed"] and present["errors"][0].startswith("name: 'Review*' contains *"), present
     smart = run.result("smart host with a wildcard")
-    assert smart["failed"] and "the Send connector 'Review*' does not exist" in smart["msg"], smart
+    assert smart["failed"] and smart["errors"][0].startswith("connector: 'Review*' contains *"), smart
     conn = run.result("still there")["connectors"]
     assert [c["name"] for c in conn] == [CONNECTOR] and conn[0]["port"] == 25 and conn[0]["smart_hosts"] == [
         "relay.review.example"]
-    assert "writes" not in delta(before, lab.counters())
+    assert delta(before, lab.counters()).get("cmdlets_run") == 1  # only send_connector_info's read
 
 
 def test_an_address_space_with_a_new_cost_replaces_the_old_one(ansible, lab):

@@ -34,3 +34,15 @@ def test_exclusive_only_with_present_and_hosts_not_empty():
     assert "exclusive: only applies to state present" in smart_host.validate(params(state="absent", exclusive=True))
     assert "hosts: must not be empty" in smart_host.validate(params(hosts=[]))
     assert smart_host.validate(params(hosts=[], exclusive=True, fallback_to_dns=True)) == []
+
+
+def test_connector_name_is_checked_before_any_call():
+    assert smart_host.validate(params(connector="  ")) == ["connector: must not be empty or blank"]
+    found = smart_host.validate(params(connector="Smart*"))
+    assert len(found) == 1 and found[0].startswith("connector: 'Smart*' contains *")
+
+
+def test_emptying_with_exclusive_points_to_fallback_to_dns():
+    found = smart_host.validate(params(hosts=[], exclusive=True))
+    assert found == ["hosts: must not be empty; to remove every smart host give exclusive: true with "
+                     "fallback_to_dns: true (DNS routing)"]
