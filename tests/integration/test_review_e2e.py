@@ -23,6 +23,12 @@ LOGGING = {"protocol_logging_level": "Verbose"}
 # name: (smart host options, extra vars, environment, expected code, words of the hint, words the message must not have)
 CASES = {
     "unreachable": ({"starttls": True}, {"smart_host_port": 1}, {}, "TCP_CONNECT_FAILED", "firewalls", None),
+    "unresolvable": ({"starttls": True}, {"smart_host_smart_hosts": ["nosuch.invalid"]}, {}, "DNS_NO_ADDRESS", "DNS", None),
+    "unknown_ca": (
+        {"starttls": True, "cert_unknown_ca": True},
+        {"smart_host_connector_settings": dict(LOGGING, require_tls=True, tls_auth_level="CertificateValidation")},
+        {}, "CERT_UNTRUSTED", "issuing CA", None,
+    ),
     "implicit_tls": ({"implicit_tls": True}, {}, {}, "IMPLICIT_TLS", "STARTTLS", None),
     "no_starttls_basic_auth_require_tls": (
         {"starttls": False, "auth": ["LOGIN"], "users": {"relay": PASSWORD}},
