@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start a throwaway Kerberos realm and the Exchange lab with ``--auth kerberos``, for people.
 
     python hacking/kdc_lab.py [--state .lab/kerberos] [--auth kerberos|negotiate]
@@ -26,7 +25,7 @@ from labfixture import LabProcess  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--state", default=os.path.join(ROOT, ".lab", "kerberos"), help="directory for the realm and the lab")
     parser.add_argument("--auth", default="kerberos", choices=("kerberos", "negotiate"), help="the lab's --auth")
     args = parser.parse_args()
