@@ -63,6 +63,14 @@ def principal_name(username: Optional[str], auth: Optional[str]) -> Optional[str
     return "%s@%s" % (user, realm.upper())
 
 
+def _principal(settings: dict[str, Any]) -> Optional[str]:
+    """The user name as Kerberos sees it (realm upper-cased), for messages."""
+    try:
+        return principal_name(settings.get("username"), settings.get("auth"))
+    except ValueError:
+        return settings.get("username")
+
+
 def _realm_of(principal: Optional[str]) -> Optional[str]:
     if principal and "@" in principal:
         return principal.rpartition("@")[2]
@@ -126,7 +134,7 @@ def classify(text: str) -> Optional[str]:
 def message_for(key: str, settings: dict[str, Any], text: str = "") -> str:
     """One sentence for reason ``key``; ``settings`` are the session settings (server, username...)."""
     server = str(settings.get("server") or "")
-    principal = settings.get("username")
+    principal = _principal(settings)
     who = principal or "the default principal"
     realm = _realm_of(principal) or _quoted_realm(text) or "the default realm"
     ccache = _ccache_in(text) or os.environ.get("KRB5CCNAME") or "the default credential cache"
@@ -230,9 +238,10 @@ def explain(err: BaseException, settings: dict[str, Any], diagnostics: Optional[
         return message_for(key, settings, text)
     if auth == "kerberos" and "authenticationerror" in text.lower():
         return (
-            "%s refused the Kerberos ticket of %s (HTTP 401): the account may not use remote PowerShell, or the "
-            "server's key for HTTP/%s does not match (a load-balanced name needs an alternate service account)"
-            % (settings.get("url") or settings.get("server"), settings.get("username") or "the default principal",
+            "%s refused the Kerberos ticket of %s (HTTP 401): the account may not be allowed remote PowerShell, the "
+            "server's clock may differ from the KDC's, or its key for HTTP/%s does not match (a load-balanced name "
+            "needs an alternate service account)"
+            % (settings.get("url") or settings.get("server"), _principal(settings) or "the default principal",
                settings.get("server"))
         )
     return None

@@ -277,3 +277,28 @@ def test_kdc_unreachable(lab, tmp_path, ccache, monkeypatch):
     monkeypatch.setenv("KRB5_CONFIG", down.krb5_config)
     with pytest.raises(Exception, match="Cannot contact any KDC for realm 'LAB.TEST'"):
         open_pool(wsman(lab, username="admin@LAB.TEST", password=down.passwords["admin"]))
+
+
+def test_https_with_kerberos(realm, tmp_path, ccache):
+    """Over HTTPS the TLS channel protects the session: Kerberos authenticates, nothing is sealed on top."""
+    https_lab = LabProcess(str(tmp_path / "https-lab"), auth="kerberos", https=True)
+    https_lab.start()
+    try:
+        w = WSMan(
+            "localhost",
+            port=https_lab.ready["port"],
+            path="PowerShell",
+            ssl=True,
+            auth="kerberos",
+            username="admin@LAB.TEST",
+            password=realm.passwords["admin"],
+            cert_validation=https_lab.ready["ca_cert"],
+            negotiate_service="HTTP",
+        )
+        with RunspacePool(w, configuration_name="Microsoft.Exchange") as pool:
+            ps = run(pool, "Get-ExchangeServer")
+            assert not ps.had_errors, error_ids(ps)
+            assert ps.output
+        assert w.transport.encryption is None
+    finally:
+        https_lab.stop()

@@ -165,3 +165,8 @@ def test_wsman_options_use_the_http_service_class():
     assert k.wsman_options("kerberos") == {"negotiate_service": "HTTP"}
     assert k.wsman_options("negotiate") == {"negotiate_service": "HTTP"}
     assert k.wsman_options("basic") == {}
+
+
+def test_messages_name_the_principal_as_kerberos_sees_it():
+    message = k.explain(Krb5Error(REAL_TEXTS["wrong_password"]), dict(SETTINGS, username="admin@lab.test"))
+    assert "admin@LAB.TEST" in message
