@@ -42,7 +42,8 @@ LIFE = """
 def walk_life_cycle(ansible):
     run = ansible.play(LIFE, vars_={"relay_password": "Pw-over-the-wire-1"})
     assert run.result("create")["changed"] is True, run.stdout[-2000:]
-    assert run.result("create again")["changed"] is False
+    again = run.result("create again")
+    assert not again["failed"] and again["changed"] is False, again
     cred = run.result("credential")
     assert cred["changed"] is True and cred["connector"]["authentication_credential"] == {"username": "relay-user"}
     connectors = run.result("info")["connectors"]
