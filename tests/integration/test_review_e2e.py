@@ -130,3 +130,21 @@ def test_second_run_of_the_main_playbook_is_quiet(tmp_path):
     assert summary["changed"] is False
     assert "usage cannot be changed" not in second.output
     assert "[WARNING]: usage" not in second.output
+
+
+def test_lab_inventory_without_its_ready_files_says_what_to_export():
+    import os
+    import subprocess
+    import sys
+
+    from role_lab import LAB_INVENTORY, collections_path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("EXCHANGE_LAB_READY", "SMART_HOST_READY")}
+    env.update({"ANSIBLE_COLLECTIONS_PATH": collections_path(), "ANSIBLE_NOCOLOR": "1"})
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode != 0
+    assert "SMART_HOST_READY is not set: export it as the path of the ready JSON of the test smart host" in proc.stdout, proc.stdout
+    assert "Is a directory" not in proc.stdout
