@@ -12,6 +12,7 @@ A longer-lived shared session can replace this class without touching the module
 
 from __future__ import annotations
 
+import os
 import socket
 import traceback
 from typing import Any, Optional
@@ -97,6 +98,17 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
     if not 1 <= int(port) <= 65535:
         raise ExchangeError("server_port %s is outside 1-65535" % port)
     validate_certs = params.get("validate_certs")
+    username = params.get("username") or None  # an empty EXCHANGE_* variable means "not given"
+    password = params.get("password") or None
+    missing = [name for name, value in (("username", username), ("password", password)) if not value]
+    if auth in ("basic", "ntlm", "credssp") and missing:  # kerberos and negotiate may use a ticket cache
+        raise ExchangeError("%s authentication needs %s: give %s (or set %s)" % (
+            auth, " and ".join(missing), "them" if len(missing) > 1 else "it",
+            " and ".join("EXCHANGE_" + name.upper() for name in missing)))
+    ca_cert = params.get("ca_cert")
+    if ca_cert and protocol == "https" and not os.path.exists(ca_cert):
+        raise ExchangeError("ca_cert %s does not exist: give the PEM file of the CA that signed the server "
+                            "certificate (or set EXCHANGE_CA_CERT)" % ca_cert)
     return {
         "server": server,
         "port": int(port),
@@ -104,10 +116,10 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         "path": (params.get("path") or "PowerShell").strip("/"),
         "configuration_name": params.get("configuration_name") or "Microsoft.Exchange",
         "auth": auth,
-        "username": params.get("username") or None,  # an empty EXCHANGE_* variable means "not given"
-        "password": params.get("password") or None,
+        "username": username,
+        "password": password,
         "validate_certs": True if validate_certs is None else bool(validate_certs),
-        "ca_cert": params.get("ca_cert"),
+        "ca_cert": ca_cert,
         "connection_timeout": int(params.get("connection_timeout") or 30),
         "operation_timeout": int(params.get("operation_timeout") or 20),
         "domain_controller": params.get("domain_controller"),
@@ -314,6 +326,11 @@ class ExchangeSession:
         if "timeout" in lowered or "timed out" in lowered:
             return "%s did not answer in time (connection_timeout %ss, operation_timeout %ss): check the server and the network" % (
                 self.url, self.settings["connection_timeout"], self.settings["operation_timeout"])
+        if "wrong_version_number" in lowered or "wrong version number" in lowered:
+            return "%s did not answer with TLS; if it expects plain http, set protocol http" % self.url
+        dropped = any(word in lowered for word in ("reset by peer", "connection aborted", "remotedisconnected"))
+        if self.settings["protocol"] == "http" and dropped:
+            return "%s closed the connection without answering; if it expects https, set protocol https" % self.url
         if "ssl" in lowered or "certificate" in lowered:
             return (
                 "TLS certificate validation failed for %s: give the CA that signed the server certificate in ca_cert "

@@ -260,3 +260,21 @@ def test_an_address_space_with_a_new_cost_replaces_the_old_one(ansible, lab):
     again = ansible.play(task).result("new cost")
     assert not again["failed"] and again["changed"] is False, again
     assert one_read_no_write(delta(before, lab.counters()))
+
+
+@pytest.mark.parametrize("env, text", [
+    ({"EXCHANGE_PROTOCOL": "https"}, "did not answer with TLS; if it expects plain http, set protocol http"),
+    ({"EXCHANGE_PROTOCOL": "https", "EXCHANGE_CA_CERT": "/nonexistent/ca.pem"}, "ca_cert /nonexistent/ca.pem does not exist"),
+    ({"EXCHANGE_USERNAME": ""}, "basic authentication needs username: give it (or set EXCHANGE_USERNAME)"),
+])
+def test_connection_mistakes_are_named(ansible, lab, env, text):
+    """Defect: https against a plain-http endpoint said 'TLS certificate validation failed ... give the CA',
+    a missing ca_cert file said the same, and a missing user name gave pypsrp's own sentence."""
+    run = ansible.play("""
+    - name: info
+      mailflow.exchange.send_connector_info:
+      ignore_errors: true
+    """, env=env)
+    res = run.result("info")
+    assert res["failed"] and text in res["msg"], res
+    assert "TLS certificate validation" not in res["msg"] and "Traceback" not in run.stdout + run.stderr

@@ -77,3 +77,31 @@ def test_cmdlet_error_kinds():
     assert nf.not_found and not nf.not_recognized
     cnf = _session.CmdletError("Set-SendConnector", "not recognized", reason="CommandNotFoundException")
     assert cnf.not_recognized and str(cnf).startswith("Set-SendConnector failed:")
+
+
+@pytest.mark.parametrize("params, text", [
+    ({"auth": "basic"}, "basic authentication needs username and password: give them (or set EXCHANGE_USERNAME and "
+                        "EXCHANGE_PASSWORD)"),
+    ({"auth": "ntlm", "username": "admin"}, "ntlm authentication needs password: give it (or set EXCHANGE_PASSWORD)"),
+    ({"protocol": "https", "ca_cert": "/nonexistent/ca.pem"}, "ca_cert /nonexistent/ca.pem does not exist"),
+])
+def test_missing_credentials_and_ca_file_are_sentences_before_connecting(params, text):
+    with pytest.raises(_session.ExchangeError) as err:
+        settings(**params)
+    assert text in str(err.value)
+
+
+def test_kerberos_and_negotiate_may_use_the_ticket_cache():
+    assert settings(auth="kerberos")["username"] is None
+    assert settings(auth="negotiate")["password"] is None
+
+
+@pytest.mark.parametrize("protocol, error, text", [
+    ("http", _chain(ConnectionResetError(104, "Connection reset by peer")),
+     "closed the connection without answering; if it expects https, set protocol https"),
+    ("https", _chain(OSError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)")),
+     "did not answer with TLS; if it expects plain http, set protocol http"),
+])
+def test_protocol_mismatch_is_named(protocol, error, text):
+    message = _session.ExchangeSession(settings(protocol=protocol))._network_error(error)
+    assert text in message and "TLS certificate validation" not in message
