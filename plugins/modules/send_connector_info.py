@@ -31,7 +31,8 @@ options:
   name:
     description:
       - Name of one Send connector. Without it, every Send connector is returned.
-      - A name that does not exist returns an empty list; it is not an error.
+      - A name that does not exist returns an empty list; it is not an error. An empty name is refused (Exchange would
+        return every connector).
     type: str
 seealso:
   - module: mailflow.exchange.send_connector
@@ -96,6 +97,11 @@ def connector_info(raw):
 
 def main():
     module = exchange_module({"name": {"type": "str"}}, supports_check_mode=True)
+    name = module.params.get("name")
+    if name is not None and not name.strip():
+        # Get-SendConnector treats an empty identity like none and returns every connector (contract 1.3).
+        module.fail_json(msg="invalid task: name: must not be empty or blank; leave name out to list every connector",
+                         errors=["name: must not be empty or blank; leave name out to list every connector"])
 
     def work(session):
         manager = ConnectorManager(session, module.params.get("domain_controller"))

@@ -278,3 +278,19 @@ def test_connection_mistakes_are_named(ansible, lab, env, text):
     res = run.result("info")
     assert res["failed"] and text in res["msg"], res
     assert "TLS certificate validation" not in res["msg"] and "Traceback" not in run.stdout + run.stderr
+
+
+def test_info_with_an_empty_name_is_refused_before_any_call(ansible, lab):
+    """Defect: name: '' (say, an unset variable) listed every connector, because Get-SendConnector treats
+    an empty identity like none (contract 1.3); a playbook that acts on 'the' connector found would act on all."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: info
+      mailflow.exchange.send_connector_info:
+        name: "{{ unset | default('') }}"
+      ignore_errors: true
+    """)
+    res = run.result("info")
+    assert res["failed"] and res["errors"] == [
+        "name: must not be empty or blank; leave name out to list every connector"], res
+    assert no_remote_call(delta(before, lab.counters()))
