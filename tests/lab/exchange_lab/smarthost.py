@@ -29,7 +29,6 @@ Python use (several smart hosts in one test are fine, each with its own state di
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import email
 import email.message
@@ -40,7 +39,6 @@ import logging
 import mailbox
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -48,6 +46,7 @@ import typing as t
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from exchange_lab.aioserver import ServerThread, listening_socket
 from exchange_lab.smarthost_certs import CertificateSet, make_certificates
 
 # aiosmtpd warns about its own deprecated attributes on every AUTH; keep the lab's output clean.
@@ -294,10 +293,7 @@ class SmartHost:
         self.events_path = os.path.join(self.state_dir, "events.jsonl")
         self.certificates: CertificateSet | None = None
         self.ready: dict[str, t.Any] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
-        self._error: BaseException | None = None
+        self._runner = ServerThread("smarthost")
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> dict[str, t.Any]:
@@ -306,7 +302,7 @@ class SmartHost:
         After :meth:`stop`, ``start()`` again serves on the same port with the same CA and
         certificate ("smart host down, then up").
         """
-        if self._thread is not None:
+        if self._runner.running:
             raise SmartHostError("smart host already running")
         os.makedirs(self.state_dir, exist_ok=True)
         cfg = self.config
@@ -318,26 +314,17 @@ class SmartHost:
         maildir = mailbox.Maildir(self.maildir_path, create=True)
         handler = _Handler(cfg, maildir, self.events_path)
         wanted_port = cfg.port or self.ready.get("port", 0)  # a restart comes back on the same port
-        family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((cfg.host, wanted_port))
+            sock = listening_socket(cfg.host, wanted_port)
         except OSError as exc:
-            sock.close()
             raise SmartHostError(f"--host/--port: cannot listen on {cfg.host}:{wanted_port}: {exc.strerror or exc}") from None
-        sock.listen(64)
-        sock.setblocking(False)
         port = sock.getsockname()[1]
-
-        started = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, args=(sock, handler, started), name=f"smarthost-{port}", daemon=True)
-        self._thread.start()
-        started.wait(30)
-        if self._error is not None or self._server is None:
-            self.stop()
-            raise SmartHostError(f"smart host failed to start: {self._error}")
+        self._runner.name = f"smarthost-{port}"
+        ssl_context = self.certificates.context if (self.certificates and cfg.implicit_tls) else None
+        try:
+            self._runner.start(sock, lambda: self._factory(handler), ssl_context)
+        except OSError as exc:
+            raise SmartHostError(f"smart host failed to start: {exc}") from None
         self.ready = {
             "host": cfg.host,
             "port": port,
@@ -376,41 +363,12 @@ class SmartHost:
             authenticator=handler.authenticate,
             enable_SMTPUTF8=True,
             timeout=60,
-            loop=self._loop,
+            loop=self._runner.loop,
         )
-
-    def _run(self, sock: socket.socket, handler: _Handler, started: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        ssl_context = self.certificates.context if (self.certificates and self.config.implicit_tls) else None
-        try:
-            self._server = loop.run_until_complete(loop.create_server(lambda: self._factory(handler), sock=sock, ssl=ssl_context))
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            started.set()
-            return
-        started.set()
-        try:
-            loop.run_forever()
-        finally:
-            self._server.close()
-            tasks = list(asyncio.all_tasks(loop))
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
 
     def stop(self) -> None:
         """Stop serving and close every open session; safe to call twice."""
-        if self._thread is None:
-            return
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
-        self._thread = None
-        self._server = None
-        self._loop = None
+        self._runner.stop()
 
     def __enter__(self) -> "SmartHost":
         self.start()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import threading
 import typing as t
 
 from aiosmtpd.smtp import SMTP
 
+from exchange_lab.aioserver import ServerThread, listening_socket
 from exchange_lab.mail.service import MailTransport
 
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -59,10 +58,7 @@ class ReceiveConnector:
         self.host = host
         self.requested_port = port
         self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
-        self._error: BaseException | None = None
+        self._runner = ServerThread("smtp-receive")
 
     def _factory(self) -> SMTP:
         return SMTP(
@@ -72,53 +68,18 @@ class ReceiveConnector:
             data_size_limit=self.transport.settings.receive_max_message_size,
             enable_SMTPUTF8=True,
             timeout=300,
-            loop=self._loop,
+            loop=self._runner.loop,
         )
 
     def start(self) -> int:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.requested_port))
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(64)
-        sock.setblocking(False)
+        sock = listening_socket(self.host, self.requested_port)
         self.port = sock.getsockname()[1]
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(sock, started), name=f"smtp-receive-{self.port}", daemon=True)
-        self._thread.start()
-        started.wait(30)
-        if self._error is not None:
-            raise OSError(f"SMTP listener failed to start: {self._error}")
+        self._runner.name = f"smtp-receive-{self.port}"
+        try:
+            self._runner.start(sock, self._factory)
+        except OSError as exc:
+            raise OSError(f"SMTP listener failed to start: {exc}") from None
         return self.port
 
-    def _run(self, sock: socket.socket, started: threading.Event) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(loop.create_server(self._factory, sock=sock))
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            started.set()
-            return
-        started.set()
-        try:
-            loop.run_forever()
-        finally:
-            self._server.close()
-            tasks = list(asyncio.all_tasks(loop))
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
-
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._thread = None
+        self._runner.stop(10)
