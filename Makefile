@@ -20,12 +20,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages venv install collection-link test sanity lint units lab-tests integration pytest demo lab clean
+.PHONY: help system-packages venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
 	@echo "make test   run the whole test suite (sets everything up)"
 	@echo "make lab    start the Exchange lab in the foreground (Ctrl-C stops it)"
+	@echo "make kdc-lab  a throwaway Kerberos realm + a Kerberos-only lab in the foreground (docs/kerberos.md)"
 	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
 
 # Debian packages (Kerberos client/KDC and the headers python-gssapi builds against) come first: pip
@@ -82,6 +83,10 @@ demo: install
 
 lab: install
 	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
+
+# A throwaway Kerberos realm (MIT KDC on loopback) and a Kerberos-only lab, for people; prints what to export.
+kdc-lab: install
+	$(PY) hacking/kdc_lab.py $(KDC_ARGS)
 
 clean:
 	rm -rf build .pytest_cache collections
