@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _schema, _session
+from ansible_collections.mailflow.exchange.plugins.module_utils import _manager, _schema, _session
 
 
 def exchange_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
@@ -57,3 +57,24 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
     for warning in warnings:
         module.warn(warning)
     module.exit_json(**result)
+
+
+def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]]) -> None:
+    """``run_with_session`` for the Send connector modules: ``work`` gets a ConnectorManager.
+
+    The Exchange Management Shell commands already run (or planned) go with a failure, and the
+    manager's warnings (e.g. usage cannot be changed) are shown on success.
+    """
+
+    def with_manager(session: Any) -> dict[str, Any]:
+        manager = _manager.ConnectorManager(session, module.params.get("domain_controller"), module.check_mode)
+        try:
+            res = work(manager)
+        except Exception as err:
+            err.commands = manager.commands
+            raise
+        for warning in manager.warnings:
+            module.warn(warning)
+        return res
+
+    run_with_session(module, with_manager)

@@ -321,8 +321,8 @@ errors:
 """
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager, result
-from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import result
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 
@@ -347,22 +347,13 @@ def main():
     if errors:
         module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
 
-    def work(session):
-        manager = ConnectorManager(session, params.get("domain_controller"), module.check_mode)
-        try:
-            if params["state"] == "absent":
-                plan = manager.absent(name)
-                return result(plan, {}, manager, module._diff)
-            plan, after = manager.present(name, task, params["update_password"])
-            res = result(plan, after, manager, module._diff)
-            for warning in manager.warnings:
-                module.warn(warning)
-            return res
-        except Exception as err:
-            err.commands = manager.commands
-            raise
+    def work(manager):
+        if params["state"] == "absent":
+            return result(manager.absent(name), {}, manager, module._diff)
+        plan, after = manager.present(name, task, params["update_password"])
+        return result(plan, after, manager, module._diff)
 
-    run_with_session(module, work)
+    run_with_manager(module, work)
 
 
 if __name__ == "__main__":

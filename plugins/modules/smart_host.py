@@ -154,8 +154,8 @@ errors:
 """
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager, ValidationFailed, result
-from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
@@ -208,47 +208,40 @@ def main():
     if errors:
         module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
 
-    def work(session):
-        manager = ConnectorManager(session, params.get("domain_controller"), module.check_mode)
-        try:
-            current = manager.get(name)
-            if current is None:
-                raise ExchangeError("the Send connector '%s' does not exist; create it with "
-                                    "mailflow.exchange.send_connector first" % name)
-            task = {"smart_hosts": hosts_task(params)}
-            if params.get("auth_mechanism") is not None:
-                task["smart_host_auth_mechanism"] = params["auth_mechanism"]
-            if params.get("authentication_credential") is not None:
-                task["authentication_credential"] = params["authentication_credential"]
-            opt = _options.BY_NAME["smart_hosts"]
-            have = current.get("smart_hosts") or []
-            wanted = hosts_task(params)
-            if isinstance(wanted, dict):
-                remove = {opt.key([h]) for h in opt.canonical(wanted.get("remove") or [])}
-                left = [h for h in have if opt.key([h]) not in remove] + opt.canonical(wanted.get("add") or [])
-            else:
-                left = opt.canonical(wanted)
-            if have and not left:
-                if not params["fallback_to_dns"]:
-                    raise ValidationFailed(
-                        ["hosts: this would remove the last smart host of '%s', leaving it without a route; set "
-                         "fallback_to_dns: true to switch it to DNS routing in the same call (R8)" % name],
-                        "refused",
-                    )
-                task["dns_routing_enabled"] = True
-                if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
-                    task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
-            plan, after = manager.present(name, task, params["update_password"], rename=RENAME, current=current)
-            res = result(plan, after, manager, module._diff)
-            res["smart_hosts"] = after.get("smart_hosts") or []
-            for warning in manager.warnings:
-                module.warn(warning)
-            return res
-        except Exception as err:
-            err.commands = manager.commands
-            raise
+    def work(manager):
+        current = manager.get(name)
+        if current is None:
+            raise ExchangeError("the Send connector '%s' does not exist; create it with "
+                                "mailflow.exchange.send_connector first" % name)
+        task = {"smart_hosts": hosts_task(params)}
+        if params.get("auth_mechanism") is not None:
+            task["smart_host_auth_mechanism"] = params["auth_mechanism"]
+        if params.get("authentication_credential") is not None:
+            task["authentication_credential"] = params["authentication_credential"]
+        opt = _options.BY_NAME["smart_hosts"]
+        have = current.get("smart_hosts") or []
+        wanted = hosts_task(params)
+        if isinstance(wanted, dict):
+            remove = {opt.key([h]) for h in opt.canonical(wanted.get("remove") or [])}
+            left = [h for h in have if opt.key([h]) not in remove] + opt.canonical(wanted.get("add") or [])
+        else:
+            left = opt.canonical(wanted)
+        if have and not left:
+            if not params["fallback_to_dns"]:
+                raise ValidationFailed(
+                    ["hosts: this would remove the last smart host of '%s', leaving it without a route; set "
+                     "fallback_to_dns: true to switch it to DNS routing in the same call (R8)" % name],
+                    "refused",
+                )
+            task["dns_routing_enabled"] = True
+            if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
+                task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
+        plan, after = manager.present(name, task, params["update_password"], rename=RENAME, current=current)
+        res = result(plan, after, manager, module._diff)
+        res["smart_hosts"] = after.get("smart_hosts") or []
+        return res
 
-    run_with_session(module, work)
+    run_with_manager(module, work)
 
 
 if __name__ == "__main__":
