@@ -597,14 +597,7 @@ def new_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
     org = ctx.org
     with org.store.locked() as data:
         record = defaults(args["Name"].strip(), usage or "Custom", org.config.local_server)
-        try:
-            apply(ctx, record, args)
-        except TaskError as exc:
-            ctx.error(exc)
-            return []
-        err = validate(ctx, record) or check_unique(ctx, data["connectors"], record)
-        if err:
-            ctx.error(err)
+        if not _apply_and_check(ctx, record, args, data["connectors"]):
             return []
         _prompt(ctx, args, f'Creating Send connector "{record["Name"]}".')
         _warn_source_ip(ctx, args)
@@ -613,6 +606,24 @@ def new_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
         data["connectors"].append(record)
         org.commit(ctx, record["Guid"], None)
     return [render(ctx.org, record, ctx.runspace_id, args.get("DomainController"))]
+
+
+def _apply_and_check(ctx: "Context", record: dict[str, t.Any], args: dict[str, t.Any], connectors: list[dict[str, t.Any]]) -> bool:
+    """Apply the parameters to ``record`` and check it as it would be saved (the rules, a unique name).
+
+    On failure the error is written (non-terminating, like Exchange's tasks) and False returned:
+    the caller stores nothing.
+    """
+    try:
+        apply(ctx, record, args)
+    except TaskError as exc:
+        ctx.error(exc)
+        return False
+    err = validate(ctx, record) or check_unique(ctx, connectors, record)
+    if err:
+        ctx.error(err)
+        return False
+    return True
 
 
 def set_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
@@ -632,14 +643,7 @@ def set_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
         if err:
             ctx.error(err)
             return []
-        try:
-            apply(ctx, record, args)
-        except TaskError as exc:
-            ctx.error(exc)
-            return []
-        err = validate(ctx, record) or check_unique(ctx, data["connectors"], record)
-        if err:
-            ctx.error(err)
+        if not _apply_and_check(ctx, record, args, data["connectors"]):
             return []
         _prompt(ctx, args, f'Modifying Send connector "{current["Name"]}".')
         _warn_source_ip(ctx, args)
