@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from send_connector_harness import Ansible, LabProcess, delta
+from send_connector_harness import delta
 
 CONNECTOR = "Review relay"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic")
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ansible(lab, tmp_path_factory):
-    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
 
 
 def no_remote_call(moved: dict) -> bool:

@@ -7,9 +7,7 @@ absent, absent again. The lab's counters prove "one read, no write" where it mat
 
 from __future__ import annotations
 
-import pytest
-
-from send_connector_harness import SEED_NAME, Ansible, LabProcess, delta
+from send_connector_harness import SEED_NAME, delta
 
 SEED_TASK = """
 - name: seed
@@ -26,19 +24,6 @@ SEED_COMMAND = (
     "New-SendConnector -Name 'Smart host to Internet' -AddressSpaces 'SMTP:*;1' -Usage Custom "
     "-DNSRoutingEnabled $false -SmartHosts '192.168.3.2' -SmartHostAuthMechanism None"
 )
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic")
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ansible(lab, tmp_path_factory):
-    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
 
 
 def info(ansible):

@@ -1,0 +1,24 @@
+"""Shared fixtures: one lab (HTTP Basic) per test module and ansible-playbook against it.
+
+Test modules that need another lab (Kerberos, HTTPS, a mail configuration) define their own
+``lab`` fixture, which takes precedence over this one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from send_connector_harness import Ansible, LabProcess
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ansible(lab, tmp_path_factory):
+    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
