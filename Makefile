@@ -31,13 +31,19 @@ help:
 
 # Debian packages (Kerberos client/KDC and the headers python-gssapi builds against) come first: pip
 # builds gssapi/krb5 from source on Linux. Checked every run (cheap); installed only when missing.
+# Postfix is for the tests only (they run private instances): debconf "No configuration" and the
+# system service disabled, so installing it never leaves a system MTA on port 25.
 system-packages:
 	@missing=$$(grep -v '^\s*#' hacking/apt-packages.txt | while read -r p; do [ -z "$$p" ] || dpkg -s "$$p" >/dev/null 2>&1 || echo "$$p"; done); \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "Installing Debian packages: $$missing"; \
 	  $$sudo apt-get update -qq; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  if command -v systemctl >/dev/null && systemctl is-enabled postfix >/dev/null 2>&1; then \
+	    $$sudo systemctl disable --now postfix >/dev/null 2>&1 || true; \
+	  fi; \
 	fi
 
 $(VENV)/.installed: requirements.txt requirements-test.txt | system-packages

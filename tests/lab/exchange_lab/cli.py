@@ -12,6 +12,7 @@ import importlib
 SUBCOMMANDS = {
     "serve": ("exchange_lab.serve", "start the Exchange lab (PowerShell remoting endpoint, later SMTP)"),
     "smarthost": ("exchange_lab.smarthost", "start a test smart host (SMTP with optional STARTTLS/AUTH)"),
+    "postfix": ("exchange_lab.postfix", "run a private Debian Postfix as the smart host (STARTTLS, Cyrus SASL, Maildir)"),
     "kdc": ("exchange_lab.kdc_command", "run a throwaway MIT Kerberos realm (KDC on loopback) for --auth kerberos"),
 }
 

@@ -16,6 +16,9 @@ import ssl
 import trustme
 
 
+DEFAULT_VALID_DAYS = 365
+
+
 @dataclasses.dataclass
 class CertificateSet:
     ca_cert: str  # path of the PEM bundle clients should trust
@@ -45,8 +48,10 @@ def make_certificates(
         raise ValueError("cert_names: at least one name is required for the server certificate")
     trusted = trustme.CA(organization_name="exchange_lab test smart host CA")
     issuer = trustme.CA(organization_name="exchange_lab unknown CA") if unknown_ca else trusted
-    validity: dict[str, datetime.datetime] = {}
     now = datetime.datetime.now(datetime.timezone.utc)
+    # A realistic lifetime (trustme's default runs to the year 3000, which a probe then reports
+    # as ~355,000 days left): issued yesterday, valid for a year, like a public server certificate.
+    validity: dict[str, datetime.datetime] = {"not_before": now - datetime.timedelta(days=1), "not_after": now + datetime.timedelta(days=DEFAULT_VALID_DAYS)}
     if valid_days is not None:
         validity = {"not_before": now - datetime.timedelta(days=30), "not_after": now + datetime.timedelta(days=valid_days, hours=12)}
     if expired:

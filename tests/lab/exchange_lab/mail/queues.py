@@ -91,14 +91,28 @@ class QueueStore:
 
     # -- lookup -----------------------------------------------------------------------------
     def find(self, server: str, delivery_type: str, next_hop: str, connector_name: str = "", connector_guid: str = "") -> Queue:
+        """The queue for this next hop: Exchange keys a connector's queue by the connector's GUID
+        (NextHopConnector), so a renamed connector keeps its queue and a connector removed and
+        created again under the same name gets the NEW connector's GUID (issue 9 item 4)."""
         with self.lock:
-            for queue in self.queues.values():
-                if (
-                    queue.server.upper() == server.upper()
-                    and queue.delivery_type == delivery_type
-                    and queue.connector_name == connector_name
-                    and queue.next_hop_domain.lower() == next_hop.lower()
-                ):
+            same_hop = [
+                queue
+                for queue in self.queues.values()
+                if queue.server.upper() == server.upper()
+                and queue.delivery_type == delivery_type
+                and queue.next_hop_domain.lower() == next_hop.lower()
+            ]
+            if connector_guid:
+                for queue in same_hop:
+                    if queue.connector_guid.lower() == connector_guid.lower():
+                        queue.connector_name = connector_name
+                        return queue
+            for queue in same_hop:
+                if queue.connector_name.lower() == connector_name.lower():
+                    if connector_guid:
+                        # Connector names are unique: the queue's old connector is gone, and its
+                        # waiting messages were re-routed to this one (Exchange re-routes them).
+                        queue.connector_guid = connector_guid
                     return queue
             if delivery_type == UNREACHABLE:
                 name = "Unreachable"

@@ -259,6 +259,9 @@ class MailTransport:
                 return connector
         for connector in connectors:
             if str(connector.get("Name", "")).lower() == queue.connector_name.lower():
+                # Removed and created again under the same name: the queue now belongs to the new
+                # connector, and Get-Queue's NextHopConnector must say so.
+                queue.connector_guid = str(connector.get("Guid") or queue.connector_guid)
                 return connector
         return None
 

@@ -5,6 +5,11 @@ and every setting of the connector is honoured: ``Port``, ``Fqdn`` (EHLO name), 
 ``IgnoreSTARTTLS``, ``RequireTLS``, ``TlsAuthLevel``/``TlsDomain`` (checked against the lab's CA
 bundle), ``SmartHostAuthMechanism`` (AUTH LOGIN for BasicAuth / BasicAuthRequireTLS),
 ``AuthenticationCredential``, ``ConnectionInactivityTimeOut`` and fail-over across ``SmartHosts``.
+The message goes with ``BDAT <size> LAST`` when the smart host offers CHUNKING (as Exchange does),
+otherwise with DATA.
+
+Which certificate checks a delivery makes is the lab's own copy of Exchange's rule
+(:func:`certificate_checks`); the collection's probe has its own, and the tests compare the two.
 
 Errors are reported with the text Exchange puts in a queue's LastError (ANCHORS.md B.2).
 """
@@ -57,6 +62,7 @@ class SendSettings:
     require_tls: bool = False
     tls_auth_level: str | None = None
     tls_domain: str | None = None
+    domain_secure: bool = False
     auth_mechanism: str = "None"
     username: str | None = None
     password: str | None = None
@@ -77,6 +83,7 @@ class SendSettings:
             require_tls=bool(connector.get("RequireTLS")),
             tls_auth_level=connector.get("TlsAuthLevel") or None,
             tls_domain=connector.get("TlsDomain") or None,
+            domain_secure=bool(connector.get("DomainSecureEnabled")),
             auth_mechanism=str(connector.get("SmartHostAuthMechanism") or "None"),
             username=credential.get("UserName"),
             password=credential.get("Password"),
@@ -351,8 +358,7 @@ class SmartHostClient:
 
     def _handshake(self, host: str, wire: _Wire) -> None:
         s = self.settings
-        level = s.tls_auth_level or ""
-        validate_chain = level in ("CertificateValidation", "DomainValidation")
+        validate_chain, wanted = certificate_checks(s, host)
         context = ssl.create_default_context(cafile=s.ca_bundle) if validate_chain else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         if not validate_chain:
@@ -374,11 +380,6 @@ class SmartHostClient:
         wire.log.event("*", " ".join(names), "Certificate alternate names")
         cipher = sock.cipher()
         wire.log.event("*", "", f"TLS protocol {sock.version()} negotiation succeeded using cipher {cipher[0] if cipher else ''}")
-        wanted = None
-        if level == "DomainValidation":
-            wanted = s.tls_domain or host
-        elif s.auth_mechanism == "BasicAuthRequireTLS" and not _is_ip(host):
-            wanted = host  # the certificate must carry the smart host's FQDN (§3)
         if wanted and not any(name_matches(n, wanted) for n in names):
             wire.log.event("*", "", f"TLS negotiation failed with error RemoteCertificateNameMismatch ({wanted})")
             self._quit(wire)
@@ -429,9 +430,16 @@ class SmartHostClient:
         if not accepted:
             self._quit(wire)
             return
-        wire.send("DATA")
-        self._expect(wire, (354,))
-        wire.sock.sendall(_dot_stuff(env.data) + b".\r\n")
+        if "CHUNKING" in caps:
+            # Exchange sends the whole message as one chunk to a host that offers CHUNKING; the
+            # SmtpSend log shows the BDAT command, not the message bytes.
+            data = env.data if env.data.endswith(b"\r\n") else env.data + b"\r\n"
+            wire.send(f"BDAT {len(data)} LAST")
+            wire.sock.sendall(data)
+        else:
+            wire.send("DATA")
+            self._expect(wire, (354,))
+            wire.sock.sendall(_dot_stuff(env.data) + b".\r\n")
         code, lines = wire.read_reply()
         if code != 250:
             self._quit(wire)
@@ -439,6 +447,29 @@ class SmartHostClient:
         result.accepted = accepted
         result.final_reply = _status(code, lines)
         self._quit(wire)
+
+
+def certificate_checks(settings: SendSettings, host: str) -> tuple[bool, str | None]:
+    """What Exchange checks of the smart host's certificate for this connector (the lab's copy).
+
+    Returns (validate the chain and the validity dates, the name the certificate must carry or None).
+    Opportunistic TLS (RequireTLS off, or TlsAuthLevel unset / EncryptionOnly) validates nothing:
+    an expired or self-issued certificate still encrypts. TlsAuthLevel CertificateValidation or
+    DomainValidation (which Exchange accepts only with RequireTLS) and DomainSecureEnabled (mutual
+    TLS, DNS routing) validate the chain and dates; DomainValidation also wants TlsDomain (or the
+    smart host) in the certificate, domain security the next hop's domain. BasicAuthRequireTLS
+    alone wants the smart host's FQDN in the certificate but does not validate the chain.
+    """
+    level = (settings.tls_auth_level or "") if settings.require_tls else ""
+    validate = level in ("CertificateValidation", "DomainValidation") or settings.domain_secure
+    wanted: str | None = None
+    if level == "DomainValidation":
+        wanted = settings.tls_domain or host
+    elif settings.domain_secure:
+        wanted = host
+    elif settings.auth_mechanism == "BasicAuthRequireTLS" and not _is_ip(host):
+        wanted = host
+    return validate, wanted
 
 
 def _dot_stuff(data: bytes) -> bytes:
