@@ -320,18 +320,14 @@ errors:
   sample: ["smart_hosts[0]: 'bad host!' is neither an IP address nor a host name"]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _options, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import result
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 
 def argument_spec():
-    spec = {
-        "name": {"type": "str", "required": True},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
-    }
+    spec = {key: dict(val) for key, val in _connectors.COMMON_SPEC.items()}  # shared with send_connectors' items
     spec.update(_options.argument_spec())
     return spec
 

@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+Many Send connectors in one run (``send_connectors``, and the role ``smart_host_routing`` through it):
+
+* ``item_argument_spec``: what one item of ``connectors`` takes, i.e. exactly send_connector's options
+  (derived from the option table) plus ``fallback_to_dns``, the smart_host semantics per item.
+* ``validate_items``: every problem of every item, each ``<prefix>[i].<field>: <rule in words>``, checked
+  with that argument spec (types and choices, Ansible's own converters) and the JSON Schema, before any
+  remote call; a secret value is never echoed.
+* ``apply``: one ``Get-SendConnector`` of all connectors (matched client-side by exact name or GUID),
+  every item planned and its resulting state checked before the first write, then one write per item
+  that differs (none in check mode).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
+
+try:
+    from ansible.module_utils.common.parameters import DEFAULT_TYPE_VALIDATORS
+except ImportError:  # pragma: no cover - very old ansible-core
+    DEFAULT_TYPE_VALIDATORS = {}
+
+# The keys of a send_connector task besides the option table (shared with send_connector's argument spec).
+COMMON_SPEC: dict[str, Any] = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
+}
+# What send_connectors adds per item: smart_host's "remove the last smart host, route by DNS again".
+EXTRA_SPEC: dict[str, Any] = {
+    "fallback_to_dns": {"type": "bool", "default": False},
+}
+
+
+def item_argument_spec() -> dict[str, Any]:
+    """The argument spec of one item of send_connectors' ``connectors``."""
+    spec = {key: dict(val) for key, val in COMMON_SPEC.items()}
+    spec.update(_options.argument_spec())
+    spec.update({key: dict(val) for key, val in EXTRA_SPEC.items()})
+    return spec
+
+
+# ---- validation --------------------------------------------------------------------------------
+_TYPE_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false", "list": "a list", "dict": "a mapping",
+               "float": "a number", "path": "a path"}
+
+
+def _kind_of(value: Any) -> str:
+    for kind, types in (("a string", str), ("true or false", bool), ("a number", (int, float)), ("a list", (list, tuple))):
+        if isinstance(value, types):
+            return kind
+    return "null" if value is None else type(value).__name__
+
+
+def _show(value: Any, secret: bool) -> str:
+    return "(the value is not shown)" if secret else repr(value)
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """Ansible's own conversion for ``type: kind`` (raises TypeError/ValueError when it does not convert)."""
+    if kind == "str" and not isinstance(value, str):
+        # Ansible would turn 42 into '42' with a warning; a connector setting given as a number is a mistake
+        if isinstance(value, (dict, list, bool)):
+            raise TypeError("not a string")
+        return str(value)
+    converter = DEFAULT_TYPE_VALIDATORS.get(kind)
+    return converter(value) if converter else value
+
+
+def check_spec(data: Any, spec: dict[str, Any], path: str = "", secret: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Check one mapping against an Ansible argument spec; return (converted values, errors with paths).
+
+    Unknown keys (with a suggestion), missing required keys, types (Ansible's converters), choices and
+    list elements, recursively for ``options``. A value under a ``no_log`` key is never shown.
+    """
+    errors: list[str] = []
+    where = (path + ".") if path else ""
+    if not isinstance(data, dict):
+        return {}, ["%s: must be a mapping of options, got %s" % (path or "(item)", _kind_of(data))]
+    out: dict[str, Any] = {}
+    for key in data:
+        if key not in spec:
+            close = difflib.get_close_matches(str(key), list(spec), n=1)
+            errors.append("%s%s: is not an option%s" % (where, key, " (did you mean %s?)" % close[0] if close else ""))
+    for key, entry in spec.items():
+        hidden = secret or bool(entry.get("no_log"))
+        value = data.get(key)
+        if value is None:
+            if entry.get("required"):
+                errors.append("%s%s: is required" % (where, key))
+            out[key] = entry.get("default")
+            continue
+        kind = entry.get("type", "str")
+        try:
+            value = _convert(kind, value)
+        except (TypeError, ValueError):
+            errors.append("%s%s: must be %s, got %s" % (where, key, _TYPE_WORDS.get(kind, kind), _show(value, hidden)))
+            continue
+        if kind == "list" and entry.get("elements"):
+            converted = []
+            for index, element in enumerate(value):
+                try:
+                    converted.append(_convert(entry["elements"], element))
+                except (TypeError, ValueError):
+                    errors.append("%s%s[%d]: must be %s, got %s" % (where, key, index, _TYPE_WORDS.get(entry["elements"], entry["elements"]),
+                                                                  _show(element, hidden)))
+            value = converted
+        if entry.get("choices") and value not in entry["choices"]:
+            errors.append("%s%s: must be one of %s, got %s" % (where, key, ", ".join(entry["choices"]), _show(value, hidden)))
+            continue
+        if kind == "dict" and entry.get("options"):
+            value, sub_errors = check_spec(value, entry["options"], where + key, hidden)
+            errors.extend(sub_errors)
+        out[key] = value
+    return out, errors
+
+
+def settings_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The connector settings an item gives (option table keys, not None)."""
+    return {opt.name: item[opt.name] for opt in _options.OPTIONS if item.get(opt.name) is not None}
+
+
+def _label(item: Any) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    return " (connector %r)" % name if isinstance(name, str) and name.strip() else ""
+
+
+def validate_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
+    """(converted item, errors) of one item; errors begin with ``path`` and end with the connector's name."""
+    params, errors = check_spec(item, item_argument_spec(), path)
+    if not isinstance(item, dict):
+        return params, errors
+    bad = {e.split(":", 1)[0][len(path) + 1:].split(".")[0].split("[")[0] for e in errors}
+    settings = {k: val for k, val in settings_of(params).items() if k not in bad}
+    if params.get("name") is not None and "name" not in bad:
+        settings["name"] = params["name"]
+    if params.get("state") == "absent":
+        settings = {"name": settings["name"]} if "name" in settings else {}  # a removed connector's settings do not matter
+    for error in _schema.validate(settings, "task"):
+        field, _sep, message = error.partition(": ")
+        field = "" if field == "(task)" else field
+        if field and field.split(".")[0].split("[")[0] in bad:
+            continue  # already reported by the argument spec check
+        errors.append("%s%s: %s" % (path, ("." + field) if field and not field.startswith("[") else field, message))
+    if params.get("fallback_to_dns") and params.get("smart_hosts") is None:
+        errors.append("%s.fallback_to_dns: only applies when smart_hosts are changed" % path)
+    label = _label(item)
+    return params, [e + label for e in errors]
+
+
+def validate_items(items: Any, prefix: str = "connectors") -> tuple[list[dict[str, Any]], list[str]]:
+    """All items checked; (converted items, every error of every item). Nothing is sent anywhere."""
+    if not isinstance(items, (list, tuple)):
+        return [], ["%s: must be a list of connectors, got %s" % (prefix, _kind_of(items))]
+    converted: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for index, item in enumerate(items):
+        params, found = validate_item(item, "%s[%d]" % (prefix, index))
+        converted.append(params)
+        errors.extend(found)
+    return converted, errors
+
+
+# ---- apply -------------------------------------------------------------------------------------
+class ItemFailed(Exception):
+    """Problems found after the read, before any write (one message for all items)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def match(connectors: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The connectors whose name (any case) or GUID is exactly ``name``."""
+    wanted = name.lower()
+    return [c for c in connectors if wanted in (str(c.get("Name", c.get("name", ""))).lower(),
+                                                 str(c.get("Guid", c.get("guid", ""))).lower())]
+
+
+def _fallback(item: dict[str, Any], task: dict[str, Any], current: Optional[dict[str, Any]], plan: _plan.Plan) -> Optional[dict[str, Any]]:
+    """fallback_to_dns: the task that also switches to DNS routing when the change leaves no smart host."""
+    if not item.get("fallback_to_dns") or current is None or not current.get("smart_hosts"):
+        return None
+    if plan.after.get("smart_hosts") or task.get("dns_routing_enabled") is not None:
+        return None
+    task = dict(task, dns_routing_enabled=True)
+    if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
+        task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
+    return task
+
+
+def _shown(plan: _plan.Plan, task: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """The after side of the diff: for a create only what the item gave (not every predicted default)."""
+    after = dict(plan.after)
+    if creating:
+        given = set(task) | set(plan.changed_keys)  # what the item gave and what it implies (dns_routing_enabled)
+        after = {k: val for k, val in after.items() if k == "name" or k in given}
+    if "authentication_credential" in plan.changed_keys and after.get("authentication_credential"):
+        after["authentication_credential"] = dict(after["authentication_credential"], password="(updated)")
+    return after
+
+
+def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors") -> dict[str, Any]:
+    """Bring every item to its wanted state with one read and one write per item that differs.
+
+    ``manager`` is a ``_manager.ConnectorManager``. Items are applied in order; an item naming a
+    connector an earlier item changed sees the state that item leaves.
+    """
+    found = manager.get_raw(None)
+    state: dict[str, Optional[dict[str, Any]]] = {}  # lower-case name or guid -> canonical current state
+    plans: list[tuple[int, dict[str, Any], _plan.Plan, dict[str, Any], bool]] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        name = item["name"]
+        path = "%s[%d]" % (prefix, index)
+        key = name.lower()
+        if key in state:
+            current = state[key]
+        else:
+            exact = match(found, name)
+            if len(exact) > 1:
+                problems.append("%s.name: %r matches %d connectors; use a unique name%s" % (path, name, len(exact), _label(item)))
+                continue
+            current = _options.from_exchange(exact[0]) if exact else None
+            if exact:
+                ident = _options.identity_from_exchange(exact[0])
+                for alias in (ident.get("guid"), str(exact[0].get("Name", exact[0].get("name", "")))):
+                    if alias:
+                        state.setdefault(alias.lower(), current)
+        creating = current is None
+        if item.get("state") == "absent":
+            plan = _plan.plan_absent(name, current)
+            plans.append((index, item, plan, {}, False))
+            state[key] = None
+            continue
+        task = settings_of(item)
+        if not creating and "usage" in task:
+            # Exchange sets Usage only at creation and never shows it: for an existing connector it is not compared,
+            # silently (a desired-state list names it for every connector; a warning on every run teaches nothing)
+            task.pop("usage")
+        if creating and not task.get("address_spaces"):
+            problems.append("%s.address_spaces: required to create a Send connector; '%s' does not exist (R7)%s"
+                            % (path, name, _label(item)))
+            continue
+        plan = _plan.plan_present(name, task, current, item.get("update_password") or "on_create")
+        retask = _fallback(item, task, current, plan)
+        if retask is not None:
+            task = retask
+            plan = _plan.plan_present(name, task, current, item.get("update_password") or "on_create")
+        manager.warnings.extend(plan.warnings)
+        problems.extend("%s.%s%s" % (path, e, _label(item)) for e in plan.errors)
+        if plan.changed and not plan.errors:
+            errors = _schema.validate(_plan.state_for_validation(plan.after), "state")
+            problems.extend("%s (after the change).%s%s" % (path, e, _label(item)) for e in errors)
+        state[key] = dict(plan.after)
+        plans.append((index, item, plan, task, creating))
+    if problems:
+        raise ItemFailed(problems)
+
+    results: list[dict[str, Any]] = [{} for _item in items]
+    all_commands: list[str] = []
+    try:
+        for index, item, plan, task, creating in plans:
+            before_count = len(manager.commands)
+            output = manager.execute(plan)
+            commands = manager.commands[before_count:]
+            all_commands.extend(commands)
+            after: dict[str, Any] = dict(plan.after)
+            if output and plan.cmdlet == "New-SendConnector":
+                after = dict(_options.from_exchange(output[0]), name=item["name"])
+            results[index] = {
+                "name": item["name"],
+                "state": item.get("state") or "present",
+                "changed": plan.changed,
+                "existed": bool(plan.before),
+                "commands": commands,
+                "connector": after,
+                "diff": {"before": plan.before, "after": {} if item.get("state") == "absent" else _shown(plan, task, creating)},
+            }
+    except Exception as err:  # a write failed: say which items were done
+        done = [r["name"] for r in results if r.get("changed")]
+        err.results = [r for r in results if r]
+        if hasattr(err, "message"):
+            err.message = "%s (done before the failure: %s)" % (err.message, ", ".join(done) if done else "nothing")
+        raise
+    return {"changed": any(r.get("changed") for r in results), "results": results, "commands": all_commands}
