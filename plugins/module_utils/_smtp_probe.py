@@ -32,6 +32,11 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert
     match_host,
     match_tls_domain,
 )
+from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import (
+    cleartext_allowed,
+    credential_refusal,
+    peer_problems,
+)
 
 IMPLICIT_TLS_PORTS = (465,)
 REDACTED = "********"
@@ -56,13 +61,20 @@ class ProbeSettings:
     tls_domain: Optional[str] = None
     username: Optional[str] = None
     password: Optional[str] = None
-    cleartext_auth: bool = False  # BasicAuth: AUTH LOGIN even without TLS (as Exchange would)
+    auth_mechanism: str = "None"  # the connector's SmartHostAuthMechanism
+    require_tls: bool = False
     mail_from: Optional[str] = None
     rcpt_to: list[str] = dataclasses.field(default_factory=list)
+    label: Optional[str] = None  # free text echoed back (e.g. the connector's name)
 
     @property
     def is_ip(self) -> bool:
         return _is_ip(self.host)
+
+    @property
+    def cleartext_auth(self) -> bool:
+        """The connector itself would send AUTH LOGIN without TLS (BasicAuth without RequireTLS)."""
+        return cleartext_allowed(self.auth_mechanism, self.require_tls)
 
 
 @dataclasses.dataclass
@@ -149,6 +161,10 @@ class SmtpLink:
                 return Reply(code, lines)
 
     def send(self, line: str, stage: str, shown: Optional[str] = None) -> Reply:
+        if "\r" in line or "\n" in line or "\x00" in line:
+            # Input is checked before any connection; this is the last line of defence against a
+            # second command smuggled into this one.
+            raise ProbeError(f"refused to send {stage}: the line contains CR, LF or NUL")
         self.transcript.client(line if shown is None else shown)
         self.sock.settimeout(self.remaining())
         try:
@@ -193,6 +209,24 @@ def plain_context() -> ssl.SSLContext:
     context.verify_mode = ssl.CERT_NONE
     _relax_versions(context)
     return context
+
+
+# OpenSSL X509_V_ERR_* codes -> what went wrong, so that each failure can be named distinctly.
+_VERIFY_PROBLEMS = {
+    2: "unknown_ca",  # unable to get issuer certificate
+    9: "not_yet_valid",
+    10: "expired",
+    18: "self_signed",  # depth zero self-signed
+    19: "self_signed",  # self-signed certificate in chain
+    20: "unknown_ca",  # unable to get local issuer certificate
+    21: "unknown_ca",  # unable to verify the first certificate
+    23: "revoked",
+}
+
+
+def verify_problem(exc: ssl.SSLCertVerificationError) -> str:
+    """``unknown_ca``, ``self_signed``, ``expired``, ``not_yet_valid``, ``revoked`` or ``other``."""
+    return _VERIFY_PROBLEMS.get(getattr(exc, "verify_code", 0) or 0, "other")
 
 
 # -- EHLO -----------------------------------------------------------------------------------
@@ -258,6 +292,7 @@ def empty_record(settings: ProbeSettings) -> dict[str, Any]:
         "tls": None,
         "certificate": None,
         "ehlo_tls": None,
+        "label": settings.label,
         "auth": {"mechanisms_before_tls": [], "mechanisms_after_tls": [], "login": None},
         "mail_rcpt": None,
         "transcript": [],
@@ -312,6 +347,7 @@ class _Prober:
         self.transcript = Transcript()
         self.deadline = time.monotonic() + settings.timeout
         self.sni = None if settings.is_ip else settings.host.rstrip(".")
+        self.peer_problems: list[str] = []  # why the TLS peer is not verified (no credential goes to it)
 
     # connection helpers ----------------------------------------------------------------------
     def _reconnect(self) -> SmtpLink:
@@ -322,7 +358,7 @@ class _Prober:
 
     def _redo_until_tls(self, implicit: bool) -> SmtpLink:
         """A fresh session up to the TLS handshake, without certificate verification."""
-        self.transcript.note("certificate not trusted: reconnecting without verification to read the rest")
+        self.transcript.note("certificate not trusted: reconnecting without verification to read the rest (no credential will be sent)")
         link = self._reconnect()
         if implicit:
             self._tls_on_connect(link, verify=False)
@@ -337,13 +373,14 @@ class _Prober:
 
     def _handshake(self, link: SmtpLink, implicit: bool) -> SmtpLink:
         """TLS with chain verification; on a verification failure record why and go on unverified."""
-        chain = {"verified": False, "reason": None, "store": self.s.ca_cert or "system"}
+        chain = {"verified": False, "reason": None, "problem": None, "store": self.s.ca_cert or "system"}
         self.record["tls"] = {"version": None, "cipher": None, "bits": None, "chain": chain, "error": None}
         try:
             link.start_tls(verifying_context(self.s.ca_cert), self.sni)
             chain["verified"], chain["reason"] = True, "ok"
         except ssl.SSLCertVerificationError as exc:
             chain["reason"] = exc.verify_message or str(exc)
+            chain["problem"] = verify_problem(exc)
             self.transcript.note(f"certificate verification failed: {chain['reason']}")
             link.close()
             link = self._redo_until_tls(implicit)
@@ -360,6 +397,10 @@ class _Prober:
             cert["host_match"] = match_host(cert, self.s.host)
             cert["tls_domain_match"] = match_tls_domain(cert, self.s.tls_domain) if self.s.tls_domain else None
             self.record["certificate"] = cert
+        self.peer_problems = peer_problems(self.record["tls"], self.record["certificate"], self.s.tls_domain)
+        self.record["tls"]["peer_verified"] = not self.peer_problems
+        if self.peer_problems:
+            self.transcript.note("TLS peer not verified: " + "; ".join(self.peer_problems))
         return link
 
     # stages -----------------------------------------------------------------------------------
@@ -428,13 +469,18 @@ class _Prober:
         s = self.s
         if not s.username:
             return
-        login: dict[str, Any] = {"attempted": False, "ok": False, "code": None, "text": None, "username": s.username, "skipped": None}
+        login: dict[str, Any] = {
+            "attempted": False, "ok": False, "code": None, "text": None, "username": s.username, "skipped": None, "withheld": False,
+        }
         self.record["auth"]["login"] = login
-        if "LOGIN" not in mechanisms:
-            login["skipped"] = "the server does not offer AUTH LOGIN here"
+        refusal = credential_refusal(tls, self.peer_problems, s.cleartext_auth)
+        if refusal:
+            login["skipped"] = f"AUTH was not attempted: {refusal}"
+            login["withheld"] = True
+            self.transcript.note(login["skipped"])
             return
-        if not tls and not s.cleartext_auth:
-            login["skipped"] = "no TLS: credentials are only sent inside TLS"
+        if "LOGIN" not in mechanisms:
+            login["skipped"] = "AUTH was not attempted: the server does not offer AUTH LOGIN here"
             return
         login["attempted"] = True
         reply = link.send("AUTH LOGIN", "AUTH LOGIN")
@@ -566,11 +612,64 @@ def _dot_stuff(data: bytes) -> bytes:
     return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines)
 
 
-def send_message(settings: ProbeSettings, address: str, msg: email.message.EmailMessage, require_tls: bool) -> dict[str, Any]:
-    """Submit one complete message (STARTTLS when offered, AUTH LOGIN when a credential is given)."""
+def _open_submission(
+    settings: ProbeSettings, address: str, deadline: float, transcript: Transcript, context: ssl.SSLContext
+) -> tuple[SmtpLink, dict[str, Any], bool]:
+    """Connect, read the banner, EHLO, and STARTTLS when offered, with ``context``; -> (link, ehlo, tls)."""
+    link = _connect(address, settings.port, deadline, transcript)[0]
+    try:
+        sni = None if settings.is_ip else settings.host.rstrip(".")
+        tls = False
+        if settings.port in IMPLICIT_TLS_PORTS:
+            link.start_tls(context, sni)
+            tls = True
+        banner = link.read_reply("banner")
+        if banner.code != 220:
+            raise ProbeError(f"the server refused the session: {banner.code} {banner.text}")
+        ehlo = _ehlo(link, settings.helo_name)
+        if ehlo["starttls"] and not tls:
+            reply = link.send("STARTTLS", "STARTTLS")
+            if reply.code == 220:
+                link.start_tls(context, sni)
+                tls = True
+                ehlo = _ehlo(link, settings.helo_name)
+        return link, ehlo, tls
+    except BaseException:
+        link.close()
+        raise
+
+
+def _submission_peer_problems(link: SmtpLink, settings: ProbeSettings) -> list[str]:
+    """After a verified chain: does the certificate also name the host we meant to reach?"""
+    sock = link.sock
+    der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    if not der:
+        return ["the server presented no certificate"]
+    cert = describe_certificate(der)
+    cert["chain"] = {"verified": True}
+    cert["host_match"] = match_host(cert, settings.host)
+    return peer_problems({"version": sock.version()}, cert, None)
+
+
+def send_message(
+    settings: ProbeSettings,
+    address: str,
+    msg: email.message.EmailMessage,
+    require_tls: bool,
+    envelope_from: Optional[str] = None,
+    envelope_to: Optional[list[str]] = None,
+) -> dict[str, Any]:
+    """Submit one complete message (STARTTLS when offered, AUTH LOGIN when a credential is given).
+
+    The credential is sent only inside TLS whose certificate verified (chain against ``ca_cert``
+    or the system store, and the host's name), or without TLS when the settings say the connector
+    would do that too (BasicAuth without RequireTLS). A message without a credential may go over
+    TLS that did not verify, as Exchange's opportunistic TLS would.
+    """
     transcript = Transcript()
     deadline = time.monotonic() + settings.timeout
-    recipients = [a.addr_spec for a in msg["To"].addresses]
+    recipients = list(envelope_to) if envelope_to is not None else [a.addr_spec for a in msg["To"].addresses]
+    sender = envelope_from if envelope_from is not None else email.utils.parseaddr(str(msg["From"]))[1]
     result: dict[str, Any] = {
         "host": settings.host,
         "address": address,
@@ -580,28 +679,30 @@ def send_message(settings: ProbeSettings, address: str, msg: email.message.Email
         "text": None,
         "queued": False,
         "tls": False,
+        "tls_verified": False,
         "error": None,
         "transcript": transcript.lines,
     }
     link: Optional[SmtpLink] = None
     try:
-        link = _connect(address, settings.port, deadline, transcript)[0]
-        sni = None if settings.is_ip else settings.host.rstrip(".")
-        if settings.port in IMPLICIT_TLS_PORTS:
-            link.start_tls(plain_context(), sni)
-            result["tls"] = True
-        banner = link.read_reply("banner")
-        if banner.code != 220:
-            raise ProbeError(f"the server refused the session: {banner.code} {banner.text}")
-        ehlo = _ehlo(link, settings.helo_name)
-        if ehlo["starttls"] and not result["tls"]:
-            if link.send("STARTTLS", "STARTTLS").code == 220:
-                link.start_tls(plain_context(), sni)
-                result["tls"] = True
-                ehlo = _ehlo(link, settings.helo_name)
-        if require_tls and not result["tls"]:
+        try:
+            link, ehlo, tls = _open_submission(settings, address, deadline, transcript, verifying_context(settings.ca_cert))
+            problems = _submission_peer_problems(link, settings) if tls and settings.username else []
+            result["tls_verified"] = tls and not problems
+        except ssl.SSLCertVerificationError as exc:
+            problems = [f"its certificate chain did not verify ({exc.verify_message or exc})"]
+            transcript.note(f"certificate verification failed: {exc.verify_message or exc}")
+            if settings.username:
+                raise ProbeError("AUTH was not attempted and the message was not sent: the TLS peer is not verified: " + problems[0]) from None
+            transcript.note("reconnecting without certificate verification (no credential is sent on this connection)")
+            link, ehlo, tls = _open_submission(settings, address, deadline, transcript, plain_context())
+        result["tls"] = tls
+        if require_tls and not tls:
             raise ProbeError("require_tls is set but the server did not offer STARTTLS; the message was not sent")
         if settings.username:
+            refusal = credential_refusal(tls, problems, settings.cleartext_auth)
+            if refusal:
+                raise ProbeError(f"AUTH was not attempted and the message was not sent: {refusal}")
             if "LOGIN" not in ehlo["auth"]:
                 raise ProbeError("a credential was given but the server does not offer AUTH LOGIN")
             reply = link.send("AUTH LOGIN", "AUTH LOGIN")
@@ -611,7 +712,7 @@ def send_message(settings: ProbeSettings, address: str, msg: email.message.Email
                 reply = link.send(base64.b64encode((settings.password or "").encode()).decode(), "AUTH LOGIN password", shown=f"{REDACTED} (password)")
             if reply.code != 235:
                 raise ProbeError(f"authentication failed: {reply.code} {reply.text}")
-        steps = [(f"MAIL FROM:<{email.utils.parseaddr(str(msg['From']))[1]}>", "MAIL FROM")] + [(f"RCPT TO:<{r}>", "RCPT TO") for r in recipients]
+        steps = [(f"MAIL FROM:<{sender}>", "MAIL FROM")] + [(f"RCPT TO:<{r}>", "RCPT TO") for r in recipients]
         for line, stage in steps:
             reply = link.send(line, stage)
             if reply.code not in (250, 251):

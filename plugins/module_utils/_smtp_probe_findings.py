@@ -360,8 +360,17 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
             "Check the user name and password (Set-SendConnector -AuthenticationCredential); 5.7.139/5.7.57 mean "
             "the provider disabled basic SMTP AUTH for the account.",
         )
+    elif login and login.get("withheld"):
+        out.add(
+            "warning",
+            "AUTH_NOT_ATTEMPTED",
+            f"{login['skipped']} (to {host}); the credential was not sent and not tested",
+            "The probe sends a credential only to a smart host whose certificate verified (trusted chain, valid dates, "
+            "the smart host's name, tls_domain) or in clear when the connector would (BasicAuth without require_tls); "
+            "fix the certificate or pass its CA as ca_cert.",
+        )
     elif login and login.get("skipped") and intent.basic_auth:
-        out.add("info", "AUTH_LOGIN_SKIPPED", f"AUTH LOGIN to {host} not tried: {login['skipped']}", "See the other findings for why.")
+        out.add("info", "AUTH_NOT_ATTEMPTED", f"{login['skipped']} (to {host})", "See the other findings for why.")
 
 
 def _mail_rcpt(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:

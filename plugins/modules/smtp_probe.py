@@ -81,8 +81,11 @@ options:
     choices: ["None", BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative]
   authentication_credential:
     description:
-      - The connector's C(AuthenticationCredential). When given, the probe tries AUTH LOGIN with it
-        (inside TLS, or without TLS only for O(smart_host_auth_mechanism=BasicAuth)).
+      - The connector's C(AuthenticationCredential). When given, the probe tries AUTH LOGIN with it.
+      - The credential is sent only inside TLS whose certificate passed every check the probe makes (a chain that
+        verifies against O(ca_cert) or the system store, valid dates, the smart host's name, and O(tls_domain) when
+        given), or without TLS when the connector would do that too (O(smart_host_auth_mechanism=BasicAuth) without
+        O(require_tls)). Otherwise AUTH is not attempted, and the C(AUTH_NOT_ATTEMPTED) finding says why.
     type: dict
     suboptions:
       username:
@@ -112,7 +115,10 @@ options:
     default: [error]
   helo_name:
     description:
-      - The name to say in EHLO, like the connector's C(Fqdn). Defaults to this machine's FQDN.
+      - The name to say in EHLO, like the connector's C(Fqdn), as a host name or an address literal such as V([192.0.2.1]).
+        Defaults to this machine's FQDN.
+      - Like every value that goes into an SMTP command (O(mail_from), O(rcpt_to), O(send_test_message)), it is
+        checked before any connection; a CR, LF or NUL character is refused.
     type: str
   mail_from:
     description:
@@ -133,7 +139,7 @@ options:
     type: dict
     suboptions:
       from:
-        description: The sender address (also the envelope sender).
+        description: The sender address (also the envelope sender), V(chris@contoso.com) or V(Chris <chris@contoso.com>).
         type: str
         required: true
         aliases: [sender]
@@ -271,7 +277,9 @@ probes:
     auth:
       description:
         - C(mechanisms_before_tls), C(mechanisms_after_tls), and C(login) (C(attempted), C(ok), C(code),
-          C(text), C(username), C(skipped)) when O(authentication_credential) is given.
+          C(text), C(username), C(skipped) (why AUTH was not attempted), C(withheld) (true when the probe held the
+          credential back because the peer was not verified or the connection was not encrypted)) when
+          O(authentication_credential) is given.
       type: dict
     mail_rcpt:
       description: C(mail_from), C(mail_code), C(mail_text) and C(rcpt) (C(address), C(code), C(text) each).
@@ -310,7 +318,7 @@ findings:
         - A stable identifier, for example C(DNS_NO_ADDRESS), C(TCP_CONNECT_FAILED), C(IMPLICIT_TLS),
           C(STARTTLS_NOT_OFFERED), C(CERT_UNTRUSTED), C(CERT_NAME_MISMATCH), C(CERT_TLS_DOMAIN_MISMATCH),
           C(CERT_EXPIRED), C(CERT_EXPIRES_SOON), C(TLS_VERSION_OLD), C(AUTH_NOT_OFFERED), C(AUTH_LOGIN_NOT_OFFERED),
-          C(AUTH_FAILED), C(RELAY_DENIED), C(SIZE_TOO_SMALL), C(EHLO_NAME).
+          C(AUTH_FAILED), C(AUTH_NOT_ATTEMPTED), C(RELAY_DENIED), C(SIZE_TOO_SMALL), C(EHLO_NAME).
       type: str
     message:
       description: What was found.
@@ -337,7 +345,8 @@ message_id:
 test_message:
   description:
     - What happened to the test message. C(host), C(address), C(port), C(message_id), C(code), C(text),
-      C(queued), C(tls), C(error), C(transcript); or C(skipped) and C(reason) in check mode.
+      C(queued), C(tls), C(tls_verified), C(error), C(transcript); or C(skipped) and C(reason) in check mode.
+    - With O(authentication_credential) the message is sent only when the credential may be sent (see there).
   returned: when O(send_test_message) is given
   type: dict
 """
@@ -353,6 +362,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert
     HAS_CRYPTOGRAPHY,
     valid_tls_domain,
 )
+from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import (
     ProbeSettings,
     build_message,
@@ -416,12 +426,17 @@ def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
     """Check combinations (every problem at once) and build the intent; fails the module on errors."""
     p = module.params
     errors = []
-    hosts = [h.strip().strip("[]") for h in p["hosts"] if h and h.strip()]
-    if not hosts:
+    hosts = []
+    for index, raw in enumerate(p["hosts"]):
+        if raw is None or not str(raw).strip():
+            continue
+        problems, host = checks.smart_host(f"hosts[{index}]", raw)
+        errors.extend(problems)
+        if host:
+            hosts.append(host)
+    if not hosts and not errors:
         errors.append("hosts: give at least one smart host")
-    for host in hosts:
-        if ":" in host and not _is_ip(host):
-            errors.append(f"hosts: {host!r} carries a port; Send connectors have one port for all smart hosts, give it as port")
+    errors.extend(command_value_problems(p))
     if p["connect_address"] and not _is_ip(p["connect_address"].strip("[]")):
         errors.append(f"connect_address: {p['connect_address']!r} is not an IP address")
     if p["ca_cert"]:
@@ -429,7 +444,7 @@ def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
             ssl.create_default_context(cafile=p["ca_cert"])
         except (OSError, ssl.SSLError) as exc:
             errors.append(f"ca_cert: cannot load {p['ca_cert']} as PEM CA certificates ({getattr(exc, 'strerror', None) or exc})")
-    if p["connect_address"] and len(hosts) != 1:
+    if p["connect_address"] and len([h for h in p["hosts"] if h and str(h).strip()]) != 1:
         errors.append("connect_address: only allowed with exactly one entry in hosts")
     if not 1 <= p["port"] <= 65535:
         errors.append(f"port: {p['port']} is not a TCP port (1-65535)")
@@ -467,6 +482,32 @@ def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
     return hosts, intent
 
 
+def command_value_problems(p: dict) -> list[str]:
+    """Every value that goes into an SMTP command line or header, checked before any connection."""
+    errors = []
+    if p["helo_name"]:
+        errors.extend(checks.helo_name("helo_name", p["helo_name"]))
+    if p["mail_from"]:
+        errors.extend(checks.address("mail_from", p["mail_from"]))
+    for index, rcpt in enumerate(p["rcpt_to"] or []):
+        errors.extend(checks.address(f"rcpt_to[{index}]", rcpt))
+    spec = p["send_test_message"]
+    if spec:
+        errors.extend(checks.header_address("send_test_message.from", spec["from"])[0])
+        if not spec["to"]:
+            errors.append("send_test_message.to: give at least one recipient")
+        for index, rcpt in enumerate(spec["to"] or []):
+            errors.extend(checks.header_address(f"send_test_message.to[{index}]", rcpt)[0])
+        errors.extend(checks.header_text("send_test_message.subject", spec["subject"]))
+    return errors
+
+
+def default_helo_name() -> str:
+    """This machine's FQDN when it is a valid EHLO argument, else localhost."""
+    name = socket.getfqdn()
+    return name if not checks.helo_name("helo_name", name) else "localhost"
+
+
 def settings_for(module: AnsibleModule, host: str, helo_name: str) -> ProbeSettings:
     p = module.params
     cred = p["authentication_credential"] or {}
@@ -480,7 +521,8 @@ def settings_for(module: AnsibleModule, host: str, helo_name: str) -> ProbeSetti
         tls_domain=p["tls_domain"],
         username=cred.get("username"),
         password=cred.get("password"),
-        cleartext_auth=p["smart_host_auth_mechanism"] == "BasicAuth",
+        auth_mechanism=p["smart_host_auth_mechanism"],
+        require_tls=p["require_tls"],
         mail_from=p["mail_from"],
         rcpt_to=list(p["rcpt_to"] or []),
     )
@@ -492,11 +534,13 @@ def submit_test_message(module: AnsibleModule, all_settings: list[ProbeSettings]
         return {"skipped": True, "reason": "check mode: no test message was sent"}
     first = all_settings[0]
     msg = build_message(spec["from"], spec["to"], spec["subject"], spec["body"], first.helo_name)
+    sender = checks.header_address("send_test_message.from", spec["from"])[1]
+    recipients = [checks.header_address("send_test_message.to", r)[1] for r in spec["to"]]
     result: dict = {}
     for settings, probe in zip(all_settings, probes):
         if not probe.get("address"):
             continue
-        result = send_message(settings, probe["address"], msg, require_tls=module.params["require_tls"])
+        result = send_message(settings, probe["address"], msg, require_tls=module.params["require_tls"], envelope_from=sender, envelope_to=recipients)
         if result["queued"]:
             break
     return result or {"host": None, "queued": False, "error": "no host was reachable", "message_id": str(msg["Message-ID"])}
@@ -507,7 +551,7 @@ def main() -> None:
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     hosts, intent = validate(module)
-    helo_name = module.params["helo_name"] or socket.getfqdn()
+    helo_name = module.params["helo_name"] or default_helo_name()
     all_settings = [settings_for(module, host, helo_name) for host in hosts]
     probes = probe_hosts(all_settings)
     findings = [finding for probe in probes for finding in evaluate(probe, intent)]

@@ -263,7 +263,7 @@ def test_bad_ca_cert_port_in_host_and_connect_address_are_named(probe, tmp_path)
     not_pem.write_text("hello")
     result = probe({"hosts": ["relay.contoso.net:587"], "ca_cert": str(not_pem), "connect_address": "relay"})
     assert result["failed"]
-    assert "hosts: 'relay.contoso.net:587' carries a port" in result["msg"]
+    assert "hosts[0]: 'relay.contoso.net:587' carries a port" in result["msg"]
     assert f"ca_cert: cannot load {not_pem}" in result["msg"]
     assert "connect_address: 'relay' is not an IP address" in result["msg"]
     assert probe({"hosts": ["::1"], "ca_cert": str(tmp_path / "missing.pem")})["msg"].count("ca_cert: cannot load") == 1

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+Checks of the values the SMTP probe writes into SMTP command lines and message headers, made
+before any connection: a CR or LF would end the command and start another one on the wire
+(SMTP command injection), a NUL is refused by every MTA; beyond that each value must have the
+grammar of what it stands for (RFC 5321 section 4.1.2: ``Domain`` / ``address-literal`` for
+EHLO, ``Mailbox`` for MAIL FROM and RCPT TO). Host names and IP literals are judged by the
+collection's shared parsers in ``_values``.
+
+Every function returns a list of messages ``<option path>: <what is wrong, in words>``; an empty
+list means the value is fine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+
+# RFC 5321 4.1.2 / RFC 5322 3.2.3: atext; non-ASCII letters are allowed too (SMTPUTF8, RFC 6531).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
+_DOT_STRING = re.compile(r"%s(?:\.%s)*\Z" % (_ATOM, _ATOM))
+# RFC 5321 4.1.2 Quoted-string: printable ASCII except " and \ unless escaped (no CR/LF/NUL: refused earlier).
+_QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"\Z')
+MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
+MAX_ADDRESS = 254  # RFC 5321 4.5.3.1.3 path of 256 octets, minus the angle brackets
+MAX_HEADER_TEXT = 998  # RFC 5322 2.1.1 line length
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def control_characters(path: str, value: Any) -> list[str]:
+    """CR, LF and NUL end or break an SMTP line: refuse them with the option's path."""
+    text = str(value)
+    found = []
+    if "\r" in text or "\n" in text:
+        found.append("a line break (CR or LF)")
+    if "\x00" in text:
+        found.append("a NUL character")
+    if not found:
+        return []
+    return [f"{path}: {_show(value)} contains {' and '.join(found)}; a value sent in an SMTP command or header must be a single line"]
+
+
+def _domain_ok(domain: str) -> bool:
+    """A host name as RFC 5321 ``Domain`` (internationalised names through IDNA) or an address literal."""
+    if domain.startswith("[") and domain.endswith("]"):
+        inner = domain[1:-1]
+        if inner.lower().startswith("ipv6:"):
+            try:
+                return ipaddress.ip_address(inner[5:]).version == 6
+            except ValueError:
+                return False
+        try:
+            return ipaddress.ip_address(inner).version == 4
+        except ValueError:
+            return False
+    try:
+        ascii_name = domain.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return False
+    return v.is_fqdn(ascii_name) and not v.is_ip(ascii_name)
+
+
+def helo_name(path: str, value: Any) -> list[str]:
+    """The EHLO argument: a host name or an address literal such as [192.0.2.1] / [IPv6:2001:db8::1]."""
+    problems = control_characters(path, value)
+    if problems:
+        return problems
+    text = str(value)
+    if not text.strip():
+        return [f"{path}: must not be empty"]
+    if not _domain_ok(text):
+        return [f"{path}: {_show(value)} is not a host name (such as mail.contoso.com) or an address literal (such as [192.0.2.1])"]
+    return []
+
+
+def address(path: str, value: Any) -> list[str]:
+    """An envelope address (RFC 5321 ``Mailbox``): local-part@domain, no angle brackets, no spaces."""
+    problems = control_characters(path, value)
+    if problems:
+        return problems
+    text = str(value)
+    if not text:
+        return [f"{path}: must not be empty"]
+    rule = "is not an e-mail address such as chris@contoso.com (local-part@domain, no spaces or angle brackets)"
+    if len(text) > MAX_ADDRESS:
+        return [f"{path}: {_show(value)} is longer than {MAX_ADDRESS} characters, the longest address SMTP carries"]
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or not domain:
+        return [f"{path}: {_show(value)} {rule}"]
+    if not (_DOT_STRING.match(local) or _QUOTED.match(local)):
+        return [f"{path}: {_show(value)} {rule}"]
+    if len(local.encode("utf-8")) > MAX_LOCAL_PART:
+        return [f"{path}: {_show(value)} has a local part longer than {MAX_LOCAL_PART} octets"]
+    if not _domain_ok(domain):
+        return [f"{path}: {_show(value)} does not end in a valid domain after @ (such as contoso.com or [192.0.2.1])"]
+    return []
+
+
+_NAME_ADDR = re.compile(r'^\s*(?:"[^"]*"|[^"<>]*?)\s*<([^<>]*)>\s*\Z')
+
+
+def header_address(path: str, value: Any) -> tuple[list[str], Optional[str]]:
+    """A header address: ``chris@contoso.com`` or ``Chris <chris@contoso.com>``; returns (problems, address)."""
+    problems = control_characters(path, value)
+    if problems:
+        return problems, None
+    text = str(value).strip()
+    match = _NAME_ADDR.match(text)
+    addr = match.group(1) if match else text
+    problems = address(path, addr)
+    return problems, (None if problems else addr)
+
+
+def header_text(path: str, value: Any) -> list[str]:
+    """A header value such as the subject: one line of at most 998 characters."""
+    problems = control_characters(path, value)
+    if problems:
+        return problems
+    if len(str(value)) > MAX_HEADER_TEXT:
+        return [f"{path}: is longer than {MAX_HEADER_TEXT} characters, the longest line a message header may have"]
+    return []
+
+
+def smart_host(path: str, value: Any) -> tuple[list[str], Optional[str]]:
+    """A smart host as on the connector (FQDN, IP, [IP]); returns (problems, host without brackets)."""
+    problems = control_characters(path, value)
+    if problems:
+        return problems, None
+    text = str(value).strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ":" in bare and not v.is_ip(bare):
+        return [f"{path}: {_show(value)} carries a port; Send connectors have one port for all smart hosts, give it as port"], None
+    try:
+        v.canonical_smart_host(text)
+    except ValueError as exc:
+        return [f"{path}: {exc}"], None
+    return [], bare
