@@ -29,8 +29,9 @@ help:
 	@echo "make kdc-lab  a throwaway Kerberos realm + a Kerberos-only lab in the foreground (docs/kerberos.md)"
 	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
 
-# Debian packages (Kerberos client/KDC and the headers python-gssapi builds against) come first: pip
-# builds gssapi/krb5 from source on Linux. Checked every run (cheap); installed only when missing.
+# Debian packages for the test suite only (Kerberos client/KDC and the headers gssapi/krb5 build
+# against, Postfix, faketime): hacking/apt-packages.txt. `make demo` needs none. Checked every run
+# (cheap); installed only when missing.
 # Postfix is for the tests only (they run private instances): debconf "No configuration" and the
 # system service disabled, so installing it never leaves a system MTA on port 25.
 system-packages:
@@ -46,10 +47,28 @@ system-packages:
 	  fi; \
 	fi
 
-$(VENV)/.installed: requirements.txt requirements-test.txt | system-packages
+# What `make demo` needs: requirements-demo.txt (the modules without Kerberos, ansible-core, the lab);
+# wheels only, no compiler, no Debian package.
+$(VENV)/.demo-installed: requirements.txt requirements-demo.txt
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
 	@touch $@
+
+# Everything (requirements-test.txt). The Kerberos extra's gssapi and krb5 have no Linux wheels: both
+# are built at once (two cores), without optimisation (KERBEROS_CFLAGS; the wrappers only pass calls to
+# libkrb5, their speed does not matter), then installed from those wheels. pip caches built wheels, so
+# this costs once per machine.
+KERBEROS_CFLAGS ?= -O0 -g0
+$(VENV)/.installed: requirements.txt requirements-demo.txt requirements-kerberos.txt requirements-test.txt | system-packages
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	@wheels=$$(mktemp -d); pids=(); \
+	  for req in $$(grep -E '^(gssapi|krb5)==' requirements-kerberos.txt); do \
+	    CFLAGS="$(KERBEROS_CFLAGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$$wheels" "$$req" & pids+=($$!); \
+	  done; \
+	  for pid in "$${pids[@]}"; do wait "$$pid"; done; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --find-links "$$wheels" -r requirements-test.txt; \
+	  rm -rf "$$wheels"
+	@touch $@ $(VENV)/.demo-installed
 
 venv install: $(VENV)/.installed collection-link
 
@@ -58,8 +77,10 @@ collection-link:
 	@ln -sfn $(ROOT) $(COLL_LINK)
 
 # ansible-test needs a real copy at .../ansible_collections/mailflow/exchange and, offline, a stand-in
-# for the get-pip bootstrap script it would download.
+# for the get-pip bootstrap script it would download. A cached sanity venv whose Python no longer runs
+# (half-built, or made from a venv since deleted) is removed first, so ansible-test builds it again.
 sanity: install
+	$(PY) hacking/ansible_test_cache.py
 	@pipver=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.(\d+\.\d+)", inspect.getsource(r)).group(1))'); \
 	  mkdir -p ~/.ansible/test/cache; cp hacking/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
 	@rm -rf $(SANITY_COLL) && mkdir -p $(SANITY_COLL)
@@ -84,10 +105,10 @@ integration: install
 test: install sanity lint
 	$(PY) -m pytest -q tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS)
 
-demo: install
+demo: $(VENV)/.demo-installed collection-link
 	$(PY) hacking/demo.py
 
-lab: install
+lab: $(VENV)/.demo-installed collection-link
 	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
 
 # A throwaway Kerberos realm (MIT KDC on loopback) and a Kerberos-only lab, for people; prints what to export.

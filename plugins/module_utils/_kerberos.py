@@ -141,10 +141,7 @@ def message_for(key: str, settings: dict[str, Any], text: str = "") -> str:
     config = os.environ.get("KRB5_CONFIG") or "/etc/krb5.conf"
     auth = settings.get("auth") or "kerberos"
     if key == "missing_lib":
-        return (
-            "auth %s needs Kerberos support in Python on the controller: install pyspnego[kerberos] "
-            "(gssapi and krb5) and the system Kerberos libraries (krb5-user / krb5-workstation)" % auth
-        )
+        return _missing_extra_sentence(auth, settings.get("password"))
     if key == "clock_skew":
         return (
             "Kerberos login for %s failed because this machine's clock and the KDC's differ by more than the allowed "
@@ -200,6 +197,38 @@ def message_for(key: str, settings: dict[str, Any], text: str = "") -> str:
             "%s first, or give password" % (who, ccache, principal or "<user@REALM>")
         )
     return "Kerberos login for %s failed: %s" % (who, text)
+
+
+def _missing_extra_sentence(auth: str, password: Any) -> str:
+    why = "auth %s" % auth if auth == "kerberos" or password else "auth negotiate without a password (a ticket from kinit)"
+    return (
+        "%s needs the collection's Kerberos extra, which this Python on the controller does not have: install it with "
+        "pip install -r requirements-kerberos.txt from the collection's folder (pyspnego[kerberos], gssapi, krb5; pip "
+        "builds them with gcc and the Kerberos headers, Debian: gcc libkrb5-dev krb5-user)" % why
+    )
+
+
+def kerberos_available() -> bool:
+    """True when pyspnego can do Kerberos here: gssapi and krb5 import (and find libkrb5)."""
+    try:
+        import gssapi  # noqa: F401  pylint: disable=unused-import
+        import krb5  # noqa: F401  pylint: disable=unused-import
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def missing_extra(auth: Optional[str], password: Any) -> Optional[str]:
+    """The one sentence to show when ``auth`` needs Kerberos and the Kerberos extra is not installed, else None.
+
+    ``kerberos`` always needs it; ``negotiate`` only without a password (a ticket from kinit: with a password
+    pyspnego's Negotiate can still use NTLM).
+    """
+    auth = auth or "kerberos"
+    if auth == "kerberos" or (auth == "negotiate" and not password):
+        if not kerberos_available():
+            return _missing_extra_sentence(auth, password)
+    return None
 
 
 def _quoted_realm(text: str) -> Optional[str]:

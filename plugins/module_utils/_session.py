@@ -105,6 +105,9 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         raise ExchangeError("%s authentication needs %s: give %s (or set %s)" % (
             auth, " and ".join(missing), "them" if len(missing) > 1 else "it",
             " and ".join("EXCHANGE_" + name.upper() for name in missing)))
+    missing_kerberos = _kerberos.missing_extra(auth, password)
+    if missing_kerberos:
+        raise ExchangeError(missing_kerberos)
     ca_cert = params.get("ca_cert")
     if ca_cert and protocol == "https" and not os.path.exists(ca_cert):
         raise ExchangeError("ca_cert %s does not exist: give the PEM file of the CA that signed the server "

@@ -13,7 +13,7 @@ description:
   - Create, change or remove a Send connector of Exchange Server 2016, 2019 or Subscription Edition, for example one that
     routes outbound mail through smart hosts, over PowerShell remoting.
   - Only the settings a task gives are managed. Both sides are compared after normalising them, so V(*) equals
-    V(SMTP:*;1), V([192.168.3.2]) equals V(192.168.3.2), V(35MB) equals V(35 MB (36,700,160 bytes)), enum values and
+    V(SMTP:*;1), V([192.168.3.2]) equals V(192.168.3.2), V(35MB) equals V(35 MB (36,700,160 bytes\)), enum values and
     host names compare in any case, and the order of address spaces, smart hosts and source servers does not matter.
   - The task is validated (JSON Schema, including the parameter rules Exchange documents) before anything is sent; all
     violations are reported at once, each with its path. The connector as it would be after the change is validated
@@ -305,7 +305,7 @@ connector:
 commands:
   description:
     - The Exchange Management Shell lines that ran (or, in check mode, would run). A credential is shown as
-      C((Get-Credential)).
+      V((Get-Credential\)).
   returned: always
   type: list
   elements: str

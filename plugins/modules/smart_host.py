@@ -141,7 +141,7 @@ connector:
     dns_routing_enabled: false
     smart_hosts: [192.168.3.2]
 commands:
-  description: The Exchange Management Shell lines that ran (or would run in check mode); a credential shows as C((Get-Credential)).
+  description: The Exchange Management Shell lines that ran (or would run in check mode); a credential shows as V((Get-Credential\)).
   returned: always
   type: list
   elements: str

@@ -113,11 +113,36 @@ def test_introspect_system_requirements(introspected):
 
 
 def test_ee_requirements_keep_the_runtime_pins():
+    """The EE gets requirements.txt plus the Kerberos extra, with the same pins."""
+
     def read(path: str) -> dict[str, str]:
         with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
             return _names([line for line in handle if line.strip() and not line.startswith(("#", "-"))])
 
     runtime = read("requirements.txt")
+    kerberos = read("requirements-kerberos.txt")
     ee = read("meta/ee-requirements.txt")
     assert runtime, "requirements.txt lists nothing"
-    assert ee == runtime, "meta/ee-requirements.txt and requirements.txt disagree: %s vs %s" % (ee, runtime)
+    assert "pyspnego[kerberos]" in kerberos, kerberos
+    expected = dict(runtime, **kerberos)
+    # pyspnego[kerberos] is pyspnego with the extra: the same pin, listed once.
+    assert expected.pop("pyspnego") == expected["pyspnego[kerberos]"], (runtime, kerberos)
+    assert ee == expected, "meta/ee-requirements.txt disagrees with requirements.txt + requirements-kerberos.txt: %s vs %s" % (ee, expected)
+
+
+def test_core_requirements_have_no_kerberos_build():
+    """make demo installs requirements-demo.txt: no package there is built from source (gssapi, krb5)."""
+    seen = []
+    pending = ["requirements-demo.txt"]
+    while pending:
+        path = pending.pop()
+        with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
+            for line in handle:
+                line = line.split("#", 1)[0].strip()
+                if line.startswith("-r "):
+                    pending.append(line[3:].strip())
+                elif line:
+                    seen.append(line.lower())
+    assert any(line.startswith("pypsrp==") for line in seen), seen
+    for name in ("gssapi", "krb5", "pyspnego[kerberos]"):
+        assert not any(re.match(r"%s(?![A-Za-z0-9_.-])" % re.escape(name), line) for line in seen), "%s is in the demo's requirements: %s" % (name, seen)
