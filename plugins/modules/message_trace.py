@@ -71,13 +71,48 @@ options:
       - Name of the Send connector the message should leave through. With O(wait_for=send) only a C(SEND)/C(SENDEXTERNAL)
         event whose C(ConnectorId) is this name counts as sent.
     type: str
+  messages:
+    description:
+      - Several messages traced in one polling loop (one module run, one session), for example one test message per
+        Send connector. Each round searches each server once per Message-ID still pending.
+      - Each item has C(message_id) (required), C(connector) (the Send connector it should leave through), C(servers)
+        (default as for O(servers)) and C(recipients) (only events for these recipients count, e.g. when one message
+        was addressed to one recipient per connector).
+      - Results are in RV(traces), one per item, in the same order. Mutually exclusive with O(message_id) and O(connector).
+    type: list
+    elements: dict
+    suboptions:
+      message_id:
+        description: The C(Message-ID) header, with or without angle brackets.
+        type: str
+        required: true
+      connector:
+        description: Name of the Send connector the message should leave through.
+        type: str
+      servers:
+        description: Transport servers to search (default O(servers), else the connector's source servers).
+        type: list
+        elements: str
+      recipients:
+        description: Only events with one of these recipients count for this item.
+        type: list
+        elements: str
   wait_for:
     description:
       - V(none) searches once. V(send) polls until the message was sent, failed, was deferred (see O(stop_on_defer))
         or O(timeout) passed.
+      - With V(send) the task fails when a message was not sent (RV(result) V(failed), V(deferred) or V(timeout)), as
+        M(ansible.builtin.wait_for) does; the return values stay, and the message names the queue's C(LastError). See
+        O(fail_on_timeout).
     type: str
     choices: [none, send]
     default: none
+  fail_on_timeout:
+    description:
+      - With O(wait_for=send), V(true) fails the task when a message was not sent.
+      - V(false) returns normally whatever happened, for playbooks that check RV(result) (or RV(traces)) themselves.
+    type: bool
+    default: true
   stop_on_defer:
     description:
       - With O(wait_for=send), stop at the first C(DEFER) event and return RV(result=deferred) with the queue's
@@ -101,7 +136,8 @@ options:
     type: int
     default: 0
 notes:
-  - Failure to deliver is not a module failure; check RV(result) (for example with C(failed_when)).
+  - Without O(wait_for=send), or with O(fail_on_timeout=false), failure to deliver is not a module failure; check
+    RV(result).
   - Exchange documents C(SEND) for messages sent by SMTP; a Microsoft support article uses C(SENDEXTERNAL) for
     connector-routed external mail. Both count as sent.
   - A C(SEND) through the C(Intra-Organization SMTP Send Connector) is a hop to another transport server (for
@@ -124,7 +160,19 @@ EXAMPLES = r"""
     wait_for: send
     timeout: 300
   register: trace
-  failed_when: trace.result != 'sent'
+
+- name: Trace one test message per connector in one polling loop, and judge the results later
+  mailflow.exchange.message_trace:
+    messages:
+      - message_id: "{{ probe.message_id }}"
+        connector: Smart host to Internet
+        recipients: [someone@fabrikam.com]
+      - message_id: "{{ probe.message_id }}"
+        connector: Partner relay
+        recipients: [someone@partner.example]
+    wait_for: send
+    fail_on_timeout: false
+  register: traces
 
 - name: Show where it went
   ansible.builtin.debug:
@@ -250,6 +298,14 @@ queues:
     next_retry_time:
       description: When Exchange tries again, as Exchange reported it.
       type: str
+traces:
+  description:
+    - With O(messages), one entry per item, in the same order, with C(message_id), C(connector) and that message's
+      C(result), C(events), C(sent), C(servers), C(queues) and C(last_error) (as described for the single message).
+    - RV(result) is then V(sent) when every message was sent, else the worst result.
+  returned: when O(messages) is given
+  type: list
+  elements: dict
 attempts:
   description: How many times the logs were searched.
   returned: always
@@ -402,22 +458,35 @@ def evaluate(events, connector):
 
 
 class MessageTracer:
-    """Searches the tracking logs of the right servers, polls, and explains a failure."""
+    """Searches the tracking logs of the right servers, polls, and explains a failure.
+
+    One or many messages (``messages``) in one polling loop: per round, one ``Get-MessageTrackingLog`` per
+    (server, Message-ID) still pending; one ``Get-SendConnector`` for all named connectors; one ``Get-Queue``
+    per server whose messages were not sent.
+    """
 
     def __init__(self, session, params):
         self.session = session
         self.params = params
-        self.connector = params.get("connector")
-        self.connector_guid = None
-        self.criteria = {
-            "message_id": params.get("message_id"),
-            "sender": params.get("sender"),
-            "recipients": params.get("recipients") or [],
-            "subject": params.get("subject"),
-        }
         self.search = self._search_parameters()
+        self._connectors = None  # lower-case name -> Get-SendConnector object
+        self._mailbox_servers = None
+        self._queues = {}  # server -> Get-Queue objects
+        if params.get("messages"):
+            self.items = [
+                {"message_id": m["message_id"], "connector": m.get("connector"), "servers": m.get("servers") or params.get("servers"),
+                 "criteria": {"message_id": m["message_id"], "recipients": m.get("recipients") or []}}
+                for m in params["messages"]
+            ]
+        else:
+            self.items = [{
+                "message_id": params.get("message_id"), "connector": params.get("connector"), "servers": params.get("servers"),
+                "criteria": {"message_id": params.get("message_id"), "sender": params.get("sender"),
+                             "recipients": params.get("recipients") or [], "subject": params.get("subject")},
+            }]
 
     def _search_parameters(self):
+        """The search parameters every query shares (time window, sender, subject, size, DC)."""
         p = self.params
         now = _utcnow()
         search = []
@@ -429,8 +498,6 @@ class MessageTracer:
             search.append(("Start", wire_time(start)))
         if end:
             search.append(("End", wire_time(end)))
-        if p.get("message_id"):
-            search.append(("MessageId", p["message_id"]))
         if p.get("sender"):
             search.append(("Sender", p["sender"]))
         if p.get("recipients"):
@@ -443,57 +510,76 @@ class MessageTracer:
             search.append(("DomainController", dc))
         return search
 
-    def servers(self):
-        if self.params.get("servers"):
-            if self.connector:
-                self._connector()  # validates the name and learns the GUID for the queue lookup
-            return list(self.params["servers"])
-        if self.connector:
-            connector = self._connector()
-            servers = _as_list(connector.get("SourceTransportServers"))
-            if not servers:
-                raise TraceError("connector '%s' has no SourceTransportServers to search; give servers" % self.connector)
-            return servers
-        found = self.session.run("Get-ExchangeServer")
-        servers = [str(s.get("Name")) for s in found if "mailbox" in str(s.get("ServerRole") or "").lower()]
-        if not servers:
-            raise TraceError("Get-ExchangeServer returned no server with the Mailbox role; give servers")
-        return servers
+    def _dc(self):
+        dc = self.params.get("domain_controller")
+        return [("DomainController", dc)] if dc else []
 
-    def _connector(self):
-        params = [("Identity", self.connector)]
-        if self.params.get("domain_controller"):
-            params.append(("DomainController", self.params["domain_controller"]))
-        try:
-            found = self.session.run("Get-SendConnector", params)
-        except CmdletError as err:
-            if err.not_found:
-                found = []
+    def connector(self, name):
+        """The Send connector named ``name`` (one Get-SendConnector of all connectors for every item)."""
+        if self._connectors is None:
+            wanted = {str(i["connector"]).lower() for i in self.items if i["connector"]}
+            if len(wanted) == 1:
+                params = [("Identity", self.items[0]["connector"] or next(i["connector"] for i in self.items if i["connector"]))]
             else:
-                raise
-        if not found:
-            raise TraceError("connector: no Send connector named '%s' exists" % self.connector)
-        self.connector_guid = str(found[0].get("Guid") or "").lower() or None
-        return found[0]
+                params = []
+            try:
+                found = self.session.run("Get-SendConnector", params + self._dc())
+            except CmdletError as err:
+                if not err.not_found:
+                    raise
+                found = []
+            self._connectors = {str(c.get("Name") or "").lower(): c for c in found}
+        connector = self._connectors.get(str(name).lower())
+        if connector is None:
+            raise TraceError("connector: no Send connector named '%s' exists" % name)
+        return connector
 
-    def query(self, servers):
-        events = []
-        for server in servers:
-            for raw in self.session.run("Get-MessageTrackingLog", [("Server", server)] + self.search):
-                event = normalise_event(raw, server)
-                if matches(event, self.criteria):
-                    events.append(event)
-        events.sort(key=lambda e: (e["timestamp"] or "", e["server"]))
-        return events
+    def servers_of(self, item):
+        if item["servers"]:
+            if item["connector"]:
+                self.connector(item["connector"])  # validates the name and learns the GUID for the queue lookup
+            return list(item["servers"])
+        if item["connector"]:
+            servers = _as_list(self.connector(item["connector"]).get("SourceTransportServers"))
+            if not servers:
+                raise TraceError("connector '%s' has no SourceTransportServers to search; give servers" % item["connector"])
+            return servers
+        if self._mailbox_servers is None:
+            found = self.session.run("Get-ExchangeServer")
+            self._mailbox_servers = [str(s.get("Name")) for s in found if "mailbox" in str(s.get("ServerRole") or "").lower()]
+            if not self._mailbox_servers:
+                raise TraceError("Get-ExchangeServer returned no server with the Mailbox role; give servers")
+        return list(self._mailbox_servers)
 
-    def queues_with_errors(self, servers):
+    def query(self, pending):
+        """One round: one search per (server, Message-ID) the pending items need; their events, oldest first."""
+        raw_by_search = {}
+        for item in pending:
+            for server in item["servers_searched"]:
+                key = (server.lower(), _bare_id(item["message_id"]))
+                if key in raw_by_search:
+                    continue
+                search = list(self.search)
+                if item["message_id"]:
+                    search.insert(0, ("MessageId", item["message_id"]))
+                raw_by_search[key] = [normalise_event(raw, server) for raw in self.session.run("Get-MessageTrackingLog", [("Server", server)] + search)]
+        for item in pending:
+            events = []
+            for server in item["servers_searched"]:
+                events.extend(e for e in raw_by_search[(server.lower(), _bare_id(item["message_id"]))] if matches(e, item["criteria"]))
+            events.sort(key=lambda e: (e["timestamp"] or "", e["server"]))
+            item["events"] = events
+
+    def queues_with_errors(self, servers, connector_guid):
         found = []
         for server in servers:
-            for raw in self.session.run("Get-Queue", [("Server", server)]):
+            if server.lower() not in self._queues:
+                self._queues[server.lower()] = self.session.run("Get-Queue", [("Server", server)])
+            for raw in self._queues[server.lower()]:
                 if not raw.get("LastError"):
                     continue
                 guid = str(raw.get("NextHopConnector") or "").lower()
-                if self.connector_guid and guid != self.connector_guid:
+                if connector_guid and guid != connector_guid:
                     continue
                 found.append({
                     "server": server,
@@ -507,33 +593,74 @@ class MessageTracer:
                 })
         return found
 
+    def _done(self, item):
+        p = self.params
+        return item["result"] in ("sent", "failed") or (item["result"] == "deferred" and p["stop_on_defer"])
+
     def run(self):
         p = self.params
-        servers = self.servers()
+        for item in self.items:
+            item["servers_searched"] = self.servers_of(item)
         waiting = p["wait_for"] == "send"
         deadline = time.monotonic() + max(0, p["timeout"])
         attempts = 0
+        pending = list(self.items)
         while True:
             attempts += 1
-            events = self.query(servers)
-            result, sent = evaluate(events, self.connector)
-            if not waiting or result in ("sent", "failed") or (result == "deferred" and p["stop_on_defer"]):
+            self.query(pending)
+            for item in pending:
+                item["result"], item["sent"] = evaluate(item["events"], item["connector"])
+            pending = [item for item in pending if not self._done(item)]
+            if not waiting or not pending:
                 break
             if time.monotonic() + p["poll_interval"] > deadline:
-                result = "timeout"
+                for item in pending:
+                    item["result"] = "timeout"
                 break
             time.sleep(p["poll_interval"])
-        out = {"changed": False, "result": result, "events": events, "sent": sent, "servers": servers, "attempts": attempts}
-        if result in ("failed", "deferred", "timeout"):
-            queues = self.queues_with_errors(servers)
-            out["queues"] = queues
-            last_error = queues[0]["last_error"] if queues else None
-            if last_error is None:
-                failure = next((e for e in reversed(events) if e["event_id"] in FAILED_EVENTS + ("DEFER",) and e["recipient_status"]), None)
-                last_error = failure["recipient_status"][0] if failure else None
-            if last_error:
-                out["last_error"] = last_error
+        traces = []
+        for item in self.items:
+            trace = {"message_id": item["message_id"], "connector": item["connector"], "result": item["result"],
+                     "events": item["events"], "sent": item["sent"], "servers": item["servers_searched"]}
+            if item["result"] in ("failed", "deferred", "timeout"):
+                guid = None
+                if item["connector"]:
+                    guid = str(self.connector(item["connector"]).get("Guid") or "").lower() or None
+                queues = self.queues_with_errors(item["servers_searched"], guid)
+                trace["queues"] = queues
+                last_error = queues[0]["last_error"] if queues else None
+                if last_error is None:
+                    failure = next((e for e in reversed(item["events"])
+                                    if e["event_id"] in FAILED_EVENTS + ("DEFER",) and e["recipient_status"]), None)
+                    last_error = failure["recipient_status"][0] if failure else None
+                if last_error:
+                    trace["last_error"] = last_error
+            traces.append(trace)
+        if p.get("messages"):
+            results = [t["result"] for t in traces]
+            overall = "sent" if results and all(r == "sent" for r in results) else next(
+                (r for r in ("failed", "deferred", "timeout", "not_found", "found") if r in results), "not_found")
+            return {"changed": False, "result": overall, "traces": traces, "attempts": attempts}
+        out = dict(traces[0], changed=False, attempts=attempts)
+        del out["message_id"], out["connector"]
         return out
+
+
+def not_sent_message(result, params):
+    """The failure message of ``wait_for: send``: each message that was not sent, with its LastError."""
+    traces = result.get("traces") or [dict(result, message_id=params.get("message_id"), connector=params.get("connector"))]
+    parts = []
+    for trace in traces:
+        if trace["result"] == "sent":
+            continue
+        what = "the message%s" % (" %s" % trace["message_id"] if trace.get("message_id") else "")
+        if trace.get("connector"):
+            what += " (connector %s)" % trace["connector"]
+        text = "%s was not sent: %s" % (what, trace["result"])
+        if trace.get("last_error"):
+            text += ", LastError: %s" % trace["last_error"]
+        parts.append(text)
+    return "; ".join(parts)
 
 
 ARGUMENT_SPEC = {
@@ -545,7 +672,18 @@ ARGUMENT_SPEC = {
     "end": {"type": "str"},
     "servers": {"type": "list", "elements": "str"},
     "connector": {"type": "str"},
+    "messages": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "message_id": {"type": "str", "required": True},
+            "connector": {"type": "str"},
+            "servers": {"type": "list", "elements": "str"},
+            "recipients": {"type": "list", "elements": "str"},
+        },
+    },
     "wait_for": {"type": "str", "choices": ["none", "send"], "default": "none"},
+    "fail_on_timeout": {"type": "bool", "default": True},
     "stop_on_defer": {"type": "bool", "default": True},
     "timeout": {"type": "int", "default": 300},
     "poll_interval": {"type": "float", "default": 5},
@@ -554,15 +692,22 @@ ARGUMENT_SPEC = {
 
 
 def main():
-    module = exchange_module(ARGUMENT_SPEC, supports_check_mode=True)
+    module = exchange_module(ARGUMENT_SPEC, supports_check_mode=True,
+                             mutually_exclusive=[("messages", "message_id"), ("messages", "connector")])
     p = module.params
-    if p["wait_for"] == "send" and not any(p.get(k) for k in ("message_id", "sender", "recipients", "subject")):
+    if p["wait_for"] == "send" and not p.get("messages") and not any(p.get(k) for k in ("message_id", "sender", "recipients", "subject")):
         module.fail_json(msg="wait_for=send needs something that identifies the message: message_id, sender, recipients or subject")
     if p["timeout"] < 0 or p["poll_interval"] <= 0 or p["result_size"] < 0:
         module.fail_json(msg="timeout and result_size must be 0 or more, poll_interval more than 0")
+    if p.get("messages") is not None and not p["messages"]:
+        module.fail_json(msg="messages: give at least one message (message_id, connector, servers)")
 
     def work(session):
-        return MessageTracer(session, p).run()
+        result = MessageTracer(session, p).run()
+        if p["wait_for"] == "send" and p["fail_on_timeout"] and result["result"] != "sent":
+            result["failed"] = True
+            result["msg"] = not_sent_message(result, p)
+        return result
 
     run_with_session(module, work)
 

@@ -160,6 +160,8 @@ def test_relayed_to_a_source_server(lab, trace):
 def test_permanent_failure_is_explained(lab, trace):
     message_id = submit(lab, "pat@denied.example")
     result = trace(message_id=message_id, connector="Denied relay", wait_for="send")
+    assert result["failed"] is True  # wait_for: send fails the task when the message was not sent (issue 10 item 9)
+    assert result["msg"] == "the message %s (connector Denied relay) was not sent: failed, LastError: 550 5.7.1 Unable to relay" % message_id
     assert result["result"] == "failed"
     assert "FAIL" in [e["event_id"] for e in result["events"]]
     assert result["last_error"] == "550 5.7.1 Unable to relay"
@@ -168,7 +170,8 @@ def test_permanent_failure_is_explained(lab, trace):
 
 def test_deferred_returns_queue_last_error(lab, trace):
     message_id = submit(lab, "pat@down.example")
-    result = trace(message_id=message_id, connector="Down relay", wait_for="send")
+    result = trace(message_id=message_id, connector="Down relay", wait_for="send", fail_on_timeout=False)
+    assert "failed" not in result  # fail_on_timeout: false keeps the result for the playbook to judge
     assert result["result"] == "deferred"
     assert "421 4.2.1 Unable to connect -> SocketError: Socket error code 10061" in result["last_error"]
     [queue] = result["queues"]
@@ -179,6 +182,7 @@ def test_deferred_returns_queue_last_error(lab, trace):
 def test_timeout_when_waiting_through_retries(lab, trace):
     message_id = submit(lab, "pat@down.example")
     result = trace(message_id=message_id, connector="Down relay", wait_for="send", stop_on_defer=False, timeout=2)
+    assert result["failed"] is True and "was not sent: timeout, LastError: " in result["msg"]
     assert result["result"] == "timeout" and result["attempts"] >= 2
     assert "4.4.397" in result["last_error"]
 
@@ -209,3 +213,27 @@ def test_check_mode_searches_too(lab, trace):
     assert trace(message_id=message_id, wait_for="send")["result"] == "sent"
     checked = trace(message_id=message_id, _ansible_check_mode=True)
     assert checked["result"] == "sent" and checked["changed"] is False
+
+
+def test_many_messages_in_one_polling_loop(lab, trace):
+    """One message to three recipients leaves through three connectors; three traces, one module run."""
+    message_id = f"<{uuid.uuid4()}@contoso.com>"
+    recipients = ["pat@fabrikam.com", "pat@denied.example", "pat@branch.example"]
+    data = f"From: chris@contoso.com\r\nTo: {', '.join(recipients)}\r\nSubject: Many\r\nMessage-ID: {message_id}\r\n\r\nHi.\r\n"
+    with smtplib.SMTP(lab.ready["smtp_host"], lab.ready["smtp_port"], timeout=10) as client:
+        client.sendmail("chris@contoso.com", recipients, data.encode())
+    before = lab.counters()
+    result = trace(messages=[
+        {"message_id": message_id, "connector": "Smart host to Internet", "recipients": ["pat@fabrikam.com"]},
+        {"message_id": message_id, "connector": "Denied relay", "recipients": ["pat@denied.example"]},
+        {"message_id": message_id, "connector": "Branch relay", "recipients": ["pat@branch.example"], "servers": ["EX01", "EX02"]},
+    ], wait_for="send")
+    assert result["failed"] is True
+    assert result["msg"] == ("the message %s (connector Denied relay) was not sent: failed, LastError: 550 5.7.1 Unable to relay"
+                             % message_id)
+    assert [t["result"] for t in result["traces"]] == ["sent", "failed", "sent"], result["traces"]
+    assert result["traces"][0]["sent"]["connector_id"] == "Smart host to Internet"
+    assert result["traces"][2]["sent"]["connector_id"] == "Branch relay" and result["traces"][2]["servers"] == ["EX01", "EX02"]
+    assert result["result"] == "failed"
+    moved = {k: lab.counters().get(k, 0) - before.get(k, 0) for k in ("runspaces_opened", "cmdlet:Get-SendConnector")}
+    assert moved == {"runspaces_opened": 1, "cmdlet:Get-SendConnector": 1}, moved
