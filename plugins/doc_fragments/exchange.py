@@ -20,6 +20,7 @@ options:
       - TCP port of the endpoint. It is not called C(port) because M(mailflow.exchange.send_connector) has an option
         C(port), the connector's own SMTP port for its smart hosts.
       - Defaults to V(80) with O(protocol=http) and V(443) with O(protocol=https).
+      - A value outside 1 to 65535 (V(0) included) is refused; it never falls back to the default.
       - If not given, the environment variable E(EXCHANGE_PORT) is used.
     type: int
   protocol:
@@ -63,6 +64,7 @@ options:
   ca_cert:
     description:
       - CA bundle (PEM) used to validate the server certificate with O(protocol=https).
+      - A file that is missing, cannot be read or holds no PEM certificate is refused before connecting.
       - If not given, the environment variable E(EXCHANGE_CA_CERT) is used.
     type: path
   connection_timeout:

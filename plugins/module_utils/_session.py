@@ -13,7 +13,9 @@ A longer-lived shared session can replace this class without touching the module
 from __future__ import annotations
 
 import os
+import re
 import socket
+import ssl
 import traceback
 from typing import Any, Optional
 
@@ -94,9 +96,14 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         raise ExchangeError("server is required: give the Exchange server's name (or set EXCHANGE_SERVER)")
     protocol = params.get("protocol") or "http"
     auth = params.get("auth") or "kerberos"
-    port = params.get("server_port") or (443 if protocol == "https" else 80)
-    if not 1 <= int(port) <= 65535:
-        raise ExchangeError("server_port %s is outside 1-65535" % port)
+    port = params.get("server_port")
+    if port is None:  # not given (and no EXCHANGE_PORT): the protocol's port
+        port = 443 if protocol == "https" else 80
+    elif isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        # 0 is refused too: it is no port to connect to, and must not silently become 80 or 443
+        raise ExchangeError("server_port: must be a TCP port number from 1 to 65535, got %r (from server_port or "
+                            "EXCHANGE_PORT); leave it out to use %d for %s" % (port, 443 if protocol == "https" else 80,
+                                                                               protocol))
     validate_certs = params.get("validate_certs")
     username = params.get("username") or None  # an empty EXCHANGE_* variable means "not given"
     password = params.get("password") or None
@@ -109,9 +116,8 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
     if missing_kerberos:
         raise ExchangeError(missing_kerberos)
     ca_cert = params.get("ca_cert")
-    if ca_cert and protocol == "https" and not os.path.exists(ca_cert):
-        raise ExchangeError("ca_cert %s does not exist: give the PEM file of the CA that signed the server "
-                            "certificate (or set EXCHANGE_CA_CERT)" % ca_cert)
+    if ca_cert and protocol == "https" and validate_certs is not False:
+        check_ca_file(ca_cert)
     return {
         "server": server,
         "port": int(port),
@@ -119,6 +125,7 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         "path": (params.get("path") or "PowerShell").strip("/"),
         "configuration_name": params.get("configuration_name") or "Microsoft.Exchange",
         "auth": auth,
+        "auth_given": bool(params.get("auth")),
         "username": username,
         "password": password,
         "validate_certs": True if validate_certs is None else bool(validate_certs),
@@ -127,6 +134,90 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         "operation_timeout": int(params.get("operation_timeout") or 20),
         "domain_controller": params.get("domain_controller"),
     }
+
+
+def check_ca_file(path: str) -> None:
+    """Refuse a ca_cert that is missing, unreadable or holds no PEM certificate, before connecting.
+
+    Each gets its own sentence: otherwise all three end up as the same TLS failure.
+    """
+    if not os.path.exists(path):
+        raise ExchangeError("ca_cert %s does not exist: give the PEM file of the CA that signed the server "
+                            "certificate (or set EXCHANGE_CA_CERT)" % path)
+    if os.path.isdir(path):
+        return  # a directory of hashed CA files (c_rehash), which requests accepts as it is
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(4 * 1024 * 1024)
+    except OSError as err:
+        raise ExchangeError("ca_cert %s cannot be read (%s): make it readable for the user that runs Ansible"
+                            % (path, err.strerror or type(err).__name__))
+    hint = ("give the CA certificate in PEM form, the text between -----BEGIN CERTIFICATE----- and "
+            "-----END CERTIFICATE----- (a DER .cer file converts with: openssl x509 -inform der -in ca.cer -out ca.pem)")
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise ExchangeError("ca_cert %s holds no PEM certificate: %s" % (path, hint))
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError) as err:
+        raise ExchangeError("ca_cert %s holds no certificate that can be read (%s): %s"
+                            % (path, getattr(err, "reason", None) or str(err).splitlines()[0], hint))
+
+
+# What each ``auth`` value can answer, by the scheme names a server lists in WWW-Authenticate.
+_AUTH_SCHEMES = {
+    "kerberos": ("negotiate", "kerberos"),
+    "negotiate": ("negotiate", "kerberos", "ntlm"),
+    "ntlm": ("ntlm", "negotiate"),
+    "basic": ("basic",),
+    "credssp": ("credssp",),
+}
+_SCHEME = re.compile(r"(?:^|,)\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|,|$)")
+
+
+def offered_schemes(header: str) -> list[str]:
+    """The authentication schemes of a WWW-Authenticate value (several headers joined by commas)."""
+    seen: list[str] = []
+    for name in _SCHEME.findall(header or ""):
+        if name.lower() not in (s.lower() for s in seen):
+            seen.append(name)
+    return seen
+
+
+def auth_hint(auth: str, offered: list[str], url: str, auth_given: bool = True) -> Optional[str]:
+    """A sentence when ``auth`` cannot work with the schemes the server offers, else None."""
+    lowered = [s.lower() for s in offered]
+    if not lowered or any(s in _AUTH_SCHEMES.get(auth, ()) for s in lowered):
+        return None
+    usable = [name for name in AUTH_CHOICES if any(s in _AUTH_SCHEMES[name] for s in lowered)]
+    given = "auth is %s" % auth if auth_given else "auth was not given, so kerberos was used"
+    if not usable:
+        return ("%s offers only %s authentication (WWW-Authenticate), which this collection cannot use (%s); enable "
+                "Kerberos, NTLM or Basic authentication on the PowerShell virtual directory" % (url, ", ".join(offered), given))
+    advice = " or ".join("auth: %s" % name for name in usable)
+    if usable == ["basic"] and url.startswith("http:"):
+        advice += " with protocol https (over http Basic sends the password in clear text)"
+    return "%s does not offer %s authentication (%s): the server offers %s (WWW-Authenticate); set %s (or EXCHANGE_AUTH)" % (
+        url, auth, given, ", ".join(offered), advice)
+
+
+def _exception_chain(err: BaseException, limit: int = 12) -> list[BaseException]:
+    """The exception, what it was raised from, and the errors libraries wrap (urllib3's ``reason``)."""
+    chain: list[BaseException] = []
+    todo: list[Any] = [err]
+    while todo and len(chain) < limit:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        todo.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return chain
+
+
+# OpenSSL X509_V_ERR_* codes of ssl.SSLCertVerificationError.verify_code
+_NAME_MISMATCH = (62, 64)  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+_UNKNOWN_ISSUER = (2, 18, 19, 20, 21)  # issuer unknown, self-signed leaf or chain, leaf signature unverifiable
+_VALIDITY = (9, 10)  # not yet valid, expired
 
 
 def endpoint_url(settings: dict[str, Any]) -> str:
@@ -285,10 +376,85 @@ class ExchangeSession:
         except ExchangeError:
             raise
         except Exception as err:
+            if self._auth_refused(err):
+                hint = auth_hint(self.settings["auth"], self._offered(), self.url, self.settings.get("auth_given", True))
+                if hint:
+                    raise ExchangeError(hint)
             kerberos = _kerberos.explain(err, dict(self.settings, url=self.url), diagnostics)
             if kerberos:
                 raise ExchangeError(kerberos)
             return self._map_error(err)
+
+    @staticmethod
+    def _auth_refused(err: BaseException) -> bool:
+        """A 401, or pypsrp finding no scheme it can use in the server's WWW-Authenticate."""
+        if isinstance(err, AuthenticationError):
+            return True
+        if isinstance(err, WinRMTransportError) and getattr(err, "code", None) == 401:
+            return True
+        return isinstance(err, ValueError) and "incompatible with the specified auth_provider" in str(err)
+
+    def _offered(self) -> list[str]:
+        """The schemes the endpoint lists in the WWW-Authenticate of a 401 (one request, no credentials)."""
+        try:
+            import requests  # pypsrp's own HTTP library
+
+            s = self.settings
+            verify: Any = s["validate_certs"]
+            if verify and s.get("ca_cert"):
+                verify = s["ca_cert"]
+            response = requests.post(
+                self.url, data=b"", headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+                verify=verify, timeout=(s["connection_timeout"], s["operation_timeout"] + 5), allow_redirects=False)
+            if response.status_code != 401:
+                return []
+            return offered_schemes(response.headers.get("WWW-Authenticate", ""))
+        except Exception:  # only a better message is lost
+            return []
+
+    def _certificate_names(self) -> list[str]:
+        """The DNS names and IP addresses the server's certificate carries (read without validation)."""
+        try:
+            from cryptography import x509
+
+            pem = ssl.get_server_certificate((self.settings["server"], self.settings["port"]),
+                                             timeout=self.settings["connection_timeout"])
+            cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+            try:
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                names = list(san.get_values_for_type(x509.DNSName)) + [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+            except x509.ExtensionNotFound:
+                names = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)]
+            return names
+        except Exception:  # only a better message is lost
+            return []
+
+    def _tls_error(self, chain: list[BaseException]) -> Optional[str]:
+        """One sentence for a failed certificate check, by what failed; None when it was no such check."""
+        verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+        if verify is None:
+            return None
+        code = getattr(verify, "verify_code", None)
+        detail = str(getattr(verify, "verify_message", "") or verify.reason or verify).strip()
+        ca_cert = self.settings.get("ca_cert")
+        if code in _NAME_MISMATCH:
+            names = self._certificate_names()
+            carried = " (it is for %s)" % ", ".join(names[:8]) if names else ""
+            return ("the TLS certificate of %s is not valid for the name %s%s: set server to a name the certificate "
+                    "carries, or give Exchange a certificate for %s" % (self.url, self.settings["server"], carried,
+                                                                       self.settings["server"]))
+        if code in _UNKNOWN_ISSUER:
+            if ca_cert:
+                return ("the TLS certificate of %s was not issued by the CA in ca_cert %s (%s): give the PEM file of the "
+                        "CA that signed the server certificate" % (self.url, ca_cert, detail))
+            return ("the TLS certificate of %s was issued by a CA this machine does not trust (%s): give that CA's PEM "
+                    "file in ca_cert (or EXCHANGE_CA_CERT), or set validate_certs false only for a test system"
+                    % (self.url, detail))
+        if code in _VALIDITY:
+            return ("the TLS certificate of %s is outside its validity period (%s): renew the Exchange certificate, or "
+                    "check this machine's clock" % (self.url, detail))
+        return ("TLS certificate validation failed for %s (%s): give the CA that signed the server certificate in "
+                "ca_cert (or EXCHANGE_CA_CERT), or set validate_certs false only for a test system" % (self.url, detail))
 
     def _map_error(self, err: Exception) -> Any:
         """Raise the ExchangeError (one sentence) that explains a transport failure."""
@@ -318,11 +484,7 @@ class ExchangeSession:
         return "%s answered HTTP %s instead of a remote PowerShell reply" % (self.url, code)
 
     def _network_error(self, err: Exception) -> str:
-        chain = []
-        current: Any = err
-        while current is not None and len(chain) < 8:
-            chain.append(current)
-            current = current.__cause__ or current.__context__ or (current.args[0] if current.args and isinstance(current.args[0], BaseException) else None)
+        chain = _exception_chain(err)
         names = " ".join(type(e).__name__ for e in chain)
         text = " ".join(str(e) for e in chain)
         lowered = (names + " " + text).lower()
@@ -334,6 +496,9 @@ class ExchangeSession:
         dropped = any(word in lowered for word in ("reset by peer", "connection aborted", "remotedisconnected"))
         if self.settings["protocol"] == "http" and dropped:
             return "%s closed the connection without answering; if it expects https, set protocol https" % self.url
+        tls = self._tls_error(chain)
+        if tls:
+            return tls
         if "ssl" in lowered or "certificate" in lowered:
             return (
                 "TLS certificate validation failed for %s: give the CA that signed the server certificate in ca_cert "

@@ -120,7 +120,7 @@ def test_each_connection_failure_is_one_clear_sentence(https_lab, tmp_path):
         silent.close()
     expected = {
         "refused": "connection refused",
-        "untrusted certificate": "TLS certificate validation failed",
+        "untrusted certificate": "was not issued by the CA in ca_cert /etc/ssl/certs/ca-certificates.crt",
         "wrong password": "rejected the credentials of user admin with basic authentication (HTTP 401)",
         "wrong path": "was not found (HTTP 404)",
         "no answer": "did not answer",

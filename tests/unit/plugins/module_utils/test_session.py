@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -27,8 +28,63 @@ def test_defaults_follow_exchange():
 def test_missing_server_and_bad_port_are_sentences():
     with pytest.raises(_session.ExchangeError, match="server is required.*EXCHANGE_SERVER"):
         _session.connection_settings({})
-    with pytest.raises(_session.ExchangeError, match="server_port 70000"):
-        settings(server_port=70000)
+    for port in (0, -1, 65536, 70000):
+        with pytest.raises(_session.ExchangeError, match="server_port: must be a TCP port number from 1 to 65535, got %d"
+                           % port):
+            settings(server_port=port)
+    assert settings(server_port=1)["port"] == 1 and settings(server_port=65535, protocol="https")["port"] == 65535
+
+
+@pytest.mark.parametrize("header, schemes", [
+    ('Basic realm="WSMan"', ["Basic"]),
+    ("Negotiate, Kerberos", ["Negotiate", "Kerberos"]),
+    ('Basic realm="a,b", charset="UTF-8", NTLM', ["Basic", "NTLM"]),
+    ("Negotiate oYIBBjCC", ["Negotiate"]),
+    ("", []),
+])
+def test_offered_schemes(header, schemes):
+    assert _session.offered_schemes(header) == schemes
+
+
+@pytest.mark.parametrize("auth, offered, advice", [
+    ("kerberos", ["Basic"], "set auth: basic with protocol https"),
+    ("basic", ["NTLM"], "set auth: negotiate or auth: ntlm"),
+    ("basic", ["Negotiate"], "set auth: kerberos or auth: negotiate or auth: ntlm"),
+    ("ntlm", ["Kerberos"], "set auth: kerberos or auth: negotiate"),
+    ("kerberos", ["Digest"], "offers only Digest authentication"),
+])
+def test_auth_hint_names_what_the_server_offers_and_what_to_set(auth, offered, advice):
+    hint = _session.auth_hint(auth, offered, "http://ex01:80/PowerShell")
+    assert advice in hint and ", ".join(offered) in hint
+
+
+@pytest.mark.parametrize("auth, offered", [("kerberos", ["Negotiate"]), ("negotiate", ["NTLM"]), ("basic", ["Basic"]),
+                                           ("ntlm", ["Negotiate", "Basic"]), ("kerberos", [])])
+def test_no_auth_hint_when_the_scheme_is_offered_or_unknown(auth, offered):
+    assert _session.auth_hint(auth, offered, "http://ex01:80/PowerShell") is None
+
+
+def test_ca_file_checks(tmp_path):
+    der = tmp_path / "ca.cer"
+    der.write_bytes(b"0\x82\x03\x10binary")
+    with pytest.raises(_session.ExchangeError, match="holds no PEM certificate.*openssl x509 -inform der"):
+        settings(protocol="https", ca_cert=str(der))
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    with pytest.raises(_session.ExchangeError, match="holds no certificate that can be read"):
+        settings(protocol="https", ca_cert=str(broken))
+    # not checked when it is not used
+    assert settings(protocol="http", ca_cert=str(der))["ca_cert"] == str(der)
+    assert settings(protocol="https", validate_certs=False, ca_cert=str(der))["validate_certs"] is False
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_unreadable_ca_file(tmp_path):
+    pem = tmp_path / "ca.pem"
+    pem.write_text("x")
+    pem.chmod(0)
+    with pytest.raises(_session.ExchangeError, match="cannot be read"):
+        settings(protocol="https", ca_cert=str(pem))
 
 
 def test_every_env_fallback_is_declared():
