@@ -542,10 +542,23 @@ _NO_DNS = "The smart host's name does not resolve on the transport server: fix D
 _CERT = "The smart host's certificate failed the connector's TLS checks (chain, expiry, or name vs tls_domain)."
 _RELAY = "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."
 # (pattern in LastError / RecipientStatus, hint), in the order of the failure modes of ANCHORS B.2.
+_DEFERRED = (
+    "The smart host deferred the message with a temporary (4xx) answer, quoted in the queue's LastError: "
+    "Exchange keeps retrying; fix what the smart host's answer names (greylisting, rate limit, policy)."
+)
+# LastError "4.4.397 Error communicating with target host" covers sessions that never connected
+# ("-> 421 4.2.1 Unable to connect -> SocketError") AND sessions that connected, maybe
+# authenticated, and then stalled ("-> 421 4.4.1 Connection timed out") or dropped: only the
+# first is "unreachable" (issue 9 item 5).
 TRACE_HINTS = [
-    (r"4\.4\.397|unable to connect|socket error|connection refused", _UNREACHABLE),
+    (r"unable to connect|socket error|connection refused", _UNREACHABLE),
     (r"nonexistentdomain|\bdns\b", _NO_DNS),
-    (r"implicit tls|tls on connect|timed out", "The session timed out: a port-465 (implicit TLS) smart host cannot be used, connectors only do STARTTLS."),
+    (
+        r"implicit tls|tls on connect|timed out",
+        "The smart host accepted the connection, then stopped answering until the session timed out: check the smart host's "
+        "own log and load for that session (a port-465 implicit-TLS service looks the same: connectors only do STARTTLS).",
+    ),
+    (r"connection dropped|4\.4\.2\b", "The smart host closed the connection in the middle of the session: check the smart host's own log for that session."),
     (r"tlsrequired|starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
     (r"\b4\.7\.5\b|certificate", _CERT),
     (
@@ -555,6 +568,12 @@ TRACE_HINTS = [
     (r"\b530\b|\b5\.7\.0\b", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
     (r"\b5\.7\.1\b|unable to relay|relay access denied", _RELAY),
     (r"\b5\.3\.4\b|\b552\b", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
+    (r'responded with: "4\d\d\b', _DEFERRED),
+    (
+        r"4\.4\.397",
+        "The smart host is unreachable from the transport server or broke off the session (LastError 4.4.397 without "
+        "more detail): check name, port and firewall, then the smart host's own log.",
+    ),
 ]
 
 
