@@ -9,7 +9,8 @@ Nothing is installed here: it uses Debian's ``postfix``, ``sasl2-bin`` and ``lib
 * one smtpd listener per entry of ``listeners`` on ``host`` and a free port each, every one with
   STARTTLS and a certificate from ``trustme`` (the CA is ``<state>/ca.pem``) and its own ``-o``
   overrides: ``default`` (AUTH only after TLS), ``auth_before_tls`` (``smtpd_tls_auth_only = no``),
-  ``expired`` (an expired certificate from the same CA), ``defer`` (``451 4.7.1`` to every recipient);
+  ``expired`` (an expired certificate from the same CA), ``defer`` (``451 4.7.1`` to every recipient),
+  ``stall`` (answers RCPT only after ``STALL_SECONDS``: a session that connected, authenticated, then hangs);
 * Cyrus SASL (``smtpd_sasl_type = cyrus``) from a sasldb written with ``saslpasswd2 -f`` and an
   ``smtpd.conf`` in ``cyrus_sasl_config_path``; only authenticated clients may relay
   (``smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination``; others get
@@ -49,6 +50,7 @@ POSTCONF = "/usr/sbin/postconf"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
 PACKAGES = ("postfix", "sasl2-bin", "libsasl2-modules")
 DEFAULT_NAME = "smarthost.lab.test"
+STALL_SECONDS = 20
 DEFER_REPLY = "451 4.7.1 Service temporarily unavailable, try again later (lab Postfix)"
 
 # Per-listener overrides (master.cf -o); the names are what tests and the CLI ask for.
@@ -57,6 +59,7 @@ LISTENER_KINDS: dict[str, dict[str, str]] = {
     "auth_before_tls": {"smtpd_tls_auth_only": "no"},
     "expired": {"smtpd_tls_chain_files": "$lab_expired_chain_files"},
     "defer": {"smtpd_recipient_restrictions": "$lab_defer_restrictions"},
+    "stall": {"smtpd_recipient_restrictions": "$lab_stall_restrictions"},
 }
 
 # The daemons a relay needs; every one outside a chroot (the private instance has no chroot tree).
@@ -271,6 +274,7 @@ class Postfix:
             "smtpd_relay_restrictions": "permit_sasl_authenticated, reject_unauth_destination",
             "smtpd_recipient_restrictions": "",
             "lab_defer_restrictions": f"check_recipient_access regexp:{self.conf_dir}/defer.regexp",
+            "lab_stall_restrictions": f"sleep {STALL_SECONDS}",
             # Quick retries and no long waits: this is a test instance.
             "smtpd_error_sleep_time": "0",
             "smtpd_soft_error_limit": "100",
