@@ -371,6 +371,42 @@ def test_main_job_hint_for_a_deferring_smart_host(role_lab, postfix, tmp_path):
     assert "unreachable" not in summary["trace"].get("hint", "")
 
 
+def test_prove_mail_flow_example_creates_the_authenticated_connector_on_a_fresh_organisation(postfix, role_lab, tmp_path):
+    """Issue 9 item 7: the example playbook against a smart host that requires AUTH, on a fresh lab."""
+    import subprocess
+
+    from role_lab import LAB_INVENTORY, ROOT
+
+    fresh = LabProcess(str(tmp_path / "fresh-lab"), config={"hosts": {NAME: postfix.config.host}, "mail": {"ca_bundle": postfix.ca_cert}})
+    ready = fresh.start()
+    try:
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(), "ANSIBLE_NOCOLOR": "1",
+            "EXCHANGE_SERVER": ready["host"], "EXCHANGE_PORT": str(ready["port"]), "EXCHANGE_PROTOCOL": ready["scheme"],
+            "EXCHANGE_AUTH": ready["auth"], "EXCHANGE_USERNAME": ready["username"], "EXCHANGE_PASSWORD": ready["password"],
+            "EXCHANGE_LAB_READY": os.path.join(fresh.state_dir, "ready.json"), "SMART_HOST_READY": role_lab["smart_host_ready_file"],
+            "SMART_HOST_USERNAME": USER, "SMART_HOST_PASSWORD": PASSWORD,
+        })
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+             os.path.join(ROOT, "playbooks", "examples", "prove_mail_flow.yml"), "-i", LAB_INVENTORY],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+        )
+        connectors = fresh.run_cmdlet("Get-SendConnector").output
+    finally:
+        fresh.stop()
+    out = proc.stdout
+    assert proc.returncode == 0, out[-6000:]
+    assert "SEND | Smart host to Internet | smarthost.lab.test | 250 " in out, out[-4000:]
+    [connector] = connectors
+    assert str(connector.adapted_properties["SmartHostAuthMechanism"]) == "BasicAuth"
+    message_id = re.search(r"(<[^>]+>) left through Smart host to Internet to smarthost.lab.test", out).group(1)
+    delivered = postfix.wait_for_message(message_id)
+    assert "with ESMTPSA" in delivered.received
+    assert PASSWORD not in out and "Traceback" not in out
+
+
 def test_stopped_postfix_is_tcp_connect_failed_everywhere(ansible, postfix, lab):
     """Last in the module: stops Postfix (by its PID), then starts it again for anything after."""
     postfix.stop()
