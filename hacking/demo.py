@@ -87,7 +87,6 @@ def main() -> int:
                     "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, "collections"),
                     "ANSIBLE_FORCE_COLOR": "0",
                     "ANSIBLE_NOCOLOR": "1",
-                    "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
                     "EXCHANGE_SERVER": ready["host"],
                     "EXCHANGE_PORT": str(ready["port"]),
                     "EXCHANGE_PROTOCOL": ready["scheme"],
@@ -110,6 +109,9 @@ def main() -> int:
                 tls = f"TLS {message.tls_version}" if message.tls else "no TLS"
                 print(f"  {message.message_id} from {message.mail_from} to {', '.join(message.rcpt_to)} (EHLO {message.helo}, {tls})")
             ok = first_rc == 0 and second_rc == 0 and changed == 0
+            report = re.search(r"Report for the change ticket \(Markdown\): (\S+)\)", second)
+            if report:
+                print(f"The report for a change ticket (Markdown, from the second run): {report.group(1)}")
             print("Second run changed nothing." if changed == 0 else f"Second run reported {changed} change(s)!")
             print("DEMO OK" if ok else "DEMO FAILED")
             return 0 if ok else 1

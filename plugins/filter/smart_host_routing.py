@@ -911,6 +911,162 @@ def report_lines(summaries: t.Any) -> list[str]:
     return lines
 
 
+# --- report as a Markdown file ---------------------------------------------------------------------
+def _md_text(value: t.Any) -> str:
+    """Plain text safe in a Markdown paragraph or table cell (one line, no markup taken as markup)."""
+    text = " ".join(str("" if value is None else value).split())
+    text = re.sub(r"([\\`*\[\]<>|])", r"\\\1", text)
+    return text
+
+
+def _md_code(value: t.Any, table: bool = False) -> str:
+    """Inline code that survives backticks in the value; in a table cell (``table``) pipes are escaped."""
+    text = " ".join(str("" if value is None else value).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = " %s " % text if text.startswith("`") or text.endswith("`") or longest else text
+    return "%s%s%s" % (fence, padded.replace("|", "\\|") if table else padded, fence)
+
+
+def _md_block(lines: t.Iterable[t.Any], language: str = "text") -> list[str]:
+    """A fenced code block longer than any backtick run inside it."""
+    body = [str(line) for line in lines]
+    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return ["%s%s" % (fence, language)] + body + [fence]
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| %s |" % " | ".join(header), "|%s|" % "|".join("---" for _ in header)]
+    out.extend("| %s |" % " | ".join(cell if cell != "" else " " for cell in row) for row in rows)
+    return out
+
+
+def _md_status(value: t.Any) -> str:
+    if _is_list(value):
+        return "; ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def report_markdown(
+    summaries: t.Any,
+    host: t.Any = None,
+    generated: t.Any = None,
+    title: t.Any = None,
+) -> str:
+    """The summaries as a Markdown document an administrator attaches to a change ticket.
+
+    Same content as ``report_lines`` (what changed, the commands, each probe with all its findings and
+    hints, the read-back, the trace events and the SMTP session), laid out with headings, tables and
+    code blocks. Every value from Exchange or a smart host is escaped, so it cannot become markup.
+    """
+    entries = [s for s in (summaries if _is_list(summaries) else []) if isinstance(s, dict)]
+    check_mode = any(s.get("check_mode") for s in entries)
+    out = ["# %s" % _md_text(title or "Smart host routing report"), ""]
+    if host:
+        out.append("- **Exchange (inventory host):** %s" % _md_text(host))
+    if generated:
+        out.append("- **Generated:** %s" % _md_text(generated))
+    out.append("- **Mode:** %s" % ("check mode - nothing was changed; the commands below would run" if check_mode else "changes applied"))
+    out.append("- **Connectors:** %s" % (_md_text(", ".join("%s (%s)" % (s.get("name"), _verb(s)) for s in entries)) or "none"))
+    out.append("")
+    for s in entries:
+        out += ["## Send connector %s: %s" % (_md_code(s.get("name")), _md_text(_verb(s))), ""]
+        out += ["Wanted state: %s." % _md_text(s.get("state")), ""]
+        if s.get("changes"):
+            out += ["### Changes", ""]
+            out += ["- %s" % _md_code(change) for change in s["changes"]] + [""]
+        for change in s.get("smart_host_changes") or []:
+            if change is s.get("smart_host_changes")[0]:
+                out += ["### Smart host changes", ""]
+            out.append(
+                "- %s%s %s; smart hosts now: %s"
+                % (
+                    _md_text(change.get("state")),
+                    " (exclusive)" if change.get("exclusive") else "",
+                    ", ".join(_md_code(h) for h in change.get("hosts") or []) or "-",
+                    ", ".join(_md_code(h) for h in change.get("smart_hosts_after") or []) or "-",
+                )
+            )
+        if s.get("smart_host_changes"):
+            out.append("")
+        commands = s.get("commands") or []
+        out += ["### %s" % ("Commands that would run (check mode)" if s.get("check_mode") else "Commands run"), ""]
+        if commands:
+            out += ["Exchange Management Shell; a credential shows as `(Get-Credential)`.", ""]
+            out += _md_block(commands, "powershell") + [""]
+        else:
+            out += ["None: the connector already was as wanted.", ""]
+        probes = s.get("probes") or []
+        if probes:
+            out += ["### Smart host probes", ""]
+            rows = []
+            for probe in probes:
+                rows.append(
+                    [
+                        _md_code("%s:%s" % (probe.get("host"), probe.get("port")), table=True),
+                        _md_text(probe.get("address")),
+                        _md_text(probe.get("tls_version") or ("no STARTTLS" if probe.get("starttls") is False else "")),
+                        _md_text(probe.get("certificate_subject")),
+                        _md_text(probe.get("certificate_days_left")),
+                        _md_text(", ".join(map(str, probe.get("auth_mechanisms") or []))),
+                        _md_text(probe.get("auth_login")),
+                    ]
+                )
+            out += _md_table(["Smart host", "Address", "TLS", "Certificate", "Days left", "AUTH", "AUTH LOGIN"], rows) + [""]
+            out += ["Findings:", ""]
+            for probe in probes:
+                findings = [f for f in probe.get("findings") or [] if isinstance(f, dict)]
+                label = _md_code("%s:%s" % (probe.get("host"), probe.get("port")))
+                if probe.get("error"):
+                    out.append("- %s: **probe failed**: %s" % (label, _md_text(probe["error"])))
+                if not findings and not probe.get("error"):
+                    out.append("- %s: no finding for this connector's settings" % label)
+                for f in findings:
+                    line = "- %s: **%s** %s" % (label, _md_text(str(f.get("severity") or "").upper()), _md_text(f.get("message")))
+                    if f.get("code"):
+                        line += " (%s)" % _md_code(f["code"])
+                    if f.get("hint"):
+                        line += " - hint: %s" % _md_text(f["hint"])
+                    out.append(line)
+            out.append("")
+        if s.get("read_back"):
+            out += ["### Read back", "", "The connector as Exchange shows it after the change %s the wanted settings." % (
+                "matches" if s["read_back"] == "matches" else "**differs from**"), ""]
+            out += ["- %s" % _md_code(d) for d in s.get("read_back_differences") or []]
+            if s.get("read_back_differences"):
+                out.append("")
+        trace = s.get("trace") if isinstance(s.get("trace"), dict) else None
+        if s.get("test_message_id") or trace:
+            out += ["### Test message and trace", ""]
+            if s.get("test_message_id"):
+                out += ["Message-ID %s" % _md_code(s["test_message_id"]), ""]
+            if trace:
+                out += ["Trace result: **%s**" % _md_text(trace.get("result")), ""]
+                rows = [
+                    [
+                        _md_text(e.get("timestamp")),
+                        _md_text(e.get("event_id")),
+                        _md_text(e.get("connector_id")),
+                        _md_text(e.get("server_hostname")),
+                        _md_text(e.get("server_ip")),
+                        _md_text(_md_status(e.get("recipient_status"))),
+                    ]
+                    for e in trace.get("events") or []
+                    if isinstance(e, dict)
+                ]
+                if rows:
+                    out += _md_table(["Time (UTC)", "Event", "Connector", "Server", "IP", "Recipient status"], rows) + [""]
+                if trace.get("last_error"):
+                    out += ["Queue LastError: %s" % _md_code(trace["last_error"]), ""]
+                if trace.get("hint"):
+                    out += ["Hint: %s" % _md_text(trace["hint"]), ""]
+        if s.get("smtp_session"):
+            out += ["### SMTP session (SmtpSend protocol log)", ""]
+            out += _md_block([_session_line(line) for line in s["smtp_session"]]) + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
 class FilterModule:
     """Filters of the smart_host_routing role."""
 
@@ -922,4 +1078,5 @@ class FilterModule:
             "smart_host_routing_summary": summary,
             "smart_host_routing_verification_failures": verification_failures,
             "smart_host_routing_report_lines": report_lines,
+            "smart_host_routing_report_markdown": report_markdown,
         }

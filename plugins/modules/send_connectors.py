@@ -331,10 +331,10 @@ results:
     diff:
       description:
         - C(before) and C(after) of this connector, normalised. For a new connector C(after) holds only what the item
-          gave; a password shows as C((updated)) when it was sent.
+          gave; a password shows as V((updated\)) when it was sent.
       type: dict
 commands:
-  description: Every Exchange Management Shell line that ran (or would run in check mode); a credential shows as C((Get-Credential)).
+  description: Every Exchange Management Shell line that ran (or would run in check mode); a credential shows as V((Get-Credential\)).
   returned: always
   type: list
   elements: str
