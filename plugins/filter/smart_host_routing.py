@@ -182,7 +182,7 @@ def _smart_host_errors(item: dict[str, t.Any]) -> list[tuple[str, str]]:
         if str(mechanism).lower() not in (c.lower() for c in choices):
             errors.append(("auth_mechanism", "must be one of %s, got %r" % (", ".join(choices), mechanism)))
         elif str(mechanism).lower() in BASIC_AUTH and not (item.get("authentication_credential") or {}).get("username"):
-            errors.append(("authentication_credential", "BasicAuth and BasicAuthRequireTLS need authentication_credential (R10)"))
+            errors.append(("authentication_credential", "BasicAuth and BasicAuthRequireTLS need authentication_credential"))
     return errors
 
 

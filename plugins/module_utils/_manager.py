@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
 
 
 class ValidationFailed(ExchangeError):
@@ -29,6 +30,7 @@ class ConnectorManager:
         self.check_mode = check_mode
         self.commands: list[str] = []
         self.warnings: list[str] = []
+        self.guids: dict[str, str] = {}  # wildcard-bearing names -> GUID, the identity their writes use
 
     def _dc(self, params: list) -> list:
         if self.domain_controller:
@@ -52,11 +54,16 @@ class ConnectorManager:
         Get-SendConnector matches ``-Identity`` as a wildcard, so ``Relay*`` also returns ``Relay 1``:
         only an exact match counts, or a task would change or remove another connector (contract 1.3).
         """
-        found = self.get_raw(name)
+        # A name with wildcard characters ([ ] * ?) as -Identity would match other connectors, or not the one
+        # with that very name: read them all and match exactly here (and write by GUID, see execute).
+        wild = any(c in name for c in WILDCARDS)
+        found = self.get_raw(None if wild else name)
         exact = [c for c in found if name.lower() in (str(c.get("Name", c.get("name", ""))).lower(),
                                                       str(c.get("Guid", c.get("guid", ""))).lower())]
         if len(exact) > 1:
             raise ExchangeError("Get-SendConnector -Identity '%s' matched %d connectors; use a unique name" % (name, len(exact)))
+        if exact and wild:
+            self.guids[name.lower()] = str(exact[0].get("Guid", exact[0].get("guid", "")))
         return _options.from_exchange(exact[0]) if exact else None
 
     # ---- writes ------------------------------------------------------------------------
@@ -64,6 +71,8 @@ class ConnectorManager:
         if not plan.changed:
             return []
         params = self._dc(plan.params)
+        if params and params[0][0] == "Identity" and str(params[0][1]).lower() in self.guids:
+            params[0] = ("Identity", self.guids[str(params[0][1]).lower()])
         self.commands.append(_render.render(plan.cmdlet, params))
         if self.check_mode:
             return []
@@ -83,7 +92,7 @@ class ConnectorManager:
         plan = _plan.plan_present(name, task, current, update_password)
         if current is None and not task.get("address_spaces"):
             raise ValidationFailed(
-                ["address_spaces: required to create a Send connector (R7)"],
+                ["address_spaces: required to create a Send connector"],
                 "the Send connector '%s' does not exist" % name,
             )
         self.warnings.extend(plan.warnings)

@@ -10,16 +10,112 @@ exceptions become ``fail_json`` with a clear message (never a traceback).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _manager, _schema, _session
 
 
-def exchange_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
+class _Refusal(AnsibleModule):
+    """The module that reports refused input: no invocation logging (a NUL in a value would make syslog
+    fail before the message could be shown)."""
+
+    def _log_invocation(self) -> None:
+        return None
+
+
+def _secret_strings(spec: dict[str, Any], raw: Any) -> set[str]:
+    """The string values of every no_log option and sub-option in ``raw``: masked in the refusal."""
+    found: set[str] = set()
+    if not isinstance(raw, dict):
+        return found
+    names = {}
+    for name, entry in spec.items():
+        for key in [name] + list(entry.get("aliases") or ()):
+            names[key] = entry
+    for key, value in raw.items():
+        entry = names.get(key)
+        if entry is None or (not entry.get("no_log") and not entry.get("options")):
+            if entry is None and isinstance(value, str) and value:
+                found.add(value)  # an unknown option may be a misspelt secret
+            continue
+        if entry.get("no_log"):
+            stack = [value]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, str) and item:
+                    found.add(item)
+                elif isinstance(item, dict):
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
+        elif isinstance(value, dict):
+            found |= _secret_strings(entry["options"], value)
+        elif isinstance(value, list):
+            for item in value:
+                found |= _secret_strings(entry["options"], item)
+        elif isinstance(value, str) and value and any(
+                sub.get("no_log") for sub in entry["options"].values()):
+            found.add(value)  # a mapping with a secret given as a plain string
+    return found
+
+
+def _refuse(spec: dict[str, Any], problems: list[str]) -> None:
+    """fail_json with every problem, from a module whose spec accepts any input; secrets masked."""
+    try:
+        raw = _load_params()
+    except Exception:  # pragma: no cover
+        raw = {}
+    loose = {name: {"type": "raw"} for name in spec}
+    for name, entry in spec.items():
+        for alias in entry.get("aliases") or ():
+            loose[name].setdefault("aliases", []).append(alias)
+    for key in raw:
+        if key not in loose and not str(key).startswith("_ansible_") and not any(
+                key in (e.get("aliases") or ()) for e in spec.values()):
+            loose[key] = {"type": "raw"}  # unknown options are among the problems
+    module = _Refusal(argument_spec=loose, supports_check_mode=True)
+    module.no_log_values.update(_secret_strings(spec, raw))
+    module.fail_json(msg="invalid task: %s" % "; ".join(problems), errors=problems)
+
+
+def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None) -> list[str]:
+    """All problems of the module input: each option's type (as AnsibleModule would convert it) and the
+    module's own rules (``validate`` gets the converted parameters, with None for an option whose type was
+    wrong). Never raises: a bug in a check becomes a problem named as such, not a traceback."""
+    try:
+        raw = _load_params()
+    except Exception:  # not run by Ansible (no arguments): AnsibleModule reports that itself
+        return []
+    try:
+        converted, problems = _schema.check_input(spec, raw)
+        if validate is not None:
+            typed = {p.split(":", 1)[0] for p in problems}
+            for problem in validate(converted):
+                # one message per field: a wrong type already said what the field must be
+                path = problem.split(":", 1)[0]
+                if problem not in problems and not any(t == path or t.startswith((path + ".", path + "["))
+                                                       for t in typed):
+                    problems.append(problem)
+    except Exception as err:  # pragma: no cover - a defect of a check; never a traceback for the user
+        problems = ["(task): the input could not be checked (%s)" % type(err).__name__]
+    return problems
+
+
+def exchange_module(argument_spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
+                    **kwargs: Any) -> AnsibleModule:
+    """The AnsibleModule of a collection module, after its whole input was checked.
+
+    ``validate(params)`` returns the module's own problems (paths and rules in words); they come back
+    in one message together with every option whose type is wrong, before any remote call.
+    """
     spec = dict(_session.CONNECTION_ARGSPEC)
     spec.update(argument_spec)
+    if _schema.HAS_JSONSCHEMA:
+        problems = check_input(spec, validate)
+        if problems:
+            _refuse(spec, problems)
     module = AnsibleModule(argument_spec=spec, **kwargs)
     if not _session.HAS_PYPSRP:
         module.fail_json(msg=missing_required_lib("pypsrp"), exception=_session.PYPSRP_IMPORT_ERROR)

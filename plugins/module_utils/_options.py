@@ -79,6 +79,7 @@ class Option:
         if kind == "int":
             return None if value in (None, "") else int(value)
         if kind == "str":
+            v.check_text(value)
             return None if value in (None, "") else str(value)
         if kind == "enum":
             return v.canonical_enum(value, self.choices or [])
@@ -99,6 +100,7 @@ class Option:
                 return None
             if isinstance(value, dict):
                 user = value.get("username")
+                v.check_text(user)
                 return {"username": user} if user else None
             return None
         if kind in ("spaces", "hosts", "servers"):
@@ -157,58 +159,83 @@ _ITEM: dict[str, Callable[[Any], Any]] = {
 }
 
 # The table. Order = the order parameters are rendered in commands and listed in docs.
+# Where each syntax rule comes from: the parameter pages New-SendConnector.md / Set-SendConnector.md in
+# MicrosoftDocs/office-docs-powershell (exchange/exchange-ps/ExchangePowerShell/) as summarised in
+# /work/shared/EXCHANGE-CONTRACT.md section 1.2 (types, ranges) and section 2 (R1-R22); the parsers in
+# _values.py carry the detail. Every string of every option is refused with NUL, CR or LF (_values.check_text).
 OPTIONS: list[Option] = [
+    # AddressSpaces: [Type:]Space[;Cost] (R1), cost 1-100 (R2), SMTP space RFC 1035 with a whole leading
+    # wildcard label only (R3), "--" only on Edge/EdgeSync (R4), X400 in RFC 1685 form and ";" needing an
+    # explicit cost (R5) -> _values.parse_address_space.
     Option("address_spaces", "AddressSpaces", "spaces", partial=True,
            summary="Address spaces the connector routes; required to create it."),
+    # Usage: UsageType enum Custom|Internal|Internet|Partner, New only (1.1, R21).
     Option("usage", "Usage", "enum", scope=CREATE, choices=USAGES,
            summary="Usage type, chosen once at creation; Exchange cannot change or show it."),
     Option("dns_routing_enabled", "DNSRoutingEnabled", "bool",
            summary="Route by DNS MX records (true) or through smart hosts (false)."),
+    # SmartHosts: FQDNs and/or IP literals (section 3 "Accepted input"); a name that is all-numeric in its last
+    # label is neither (RFC 1123 2.1) -> _values.canonical_smart_host.
     Option("smart_hosts", "SmartHosts", "hosts", partial=True,
            summary="Smart hosts (IP addresses or FQDNs) mail is relayed through."),
+    # SmartHostAuthMechanism: AuthMechanisms enum, one value (1.2, R9); not nullable: an empty value is refused.
     Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", "enum", choices=AUTH_MECHANISMS,
            summary="How the connector authenticates to its smart hosts."),
     Option("authentication_credential", "AuthenticationCredential", "credential", secret=True,
            summary="User name and password for BasicAuth and BasicAuthRequireTLS."),
+    # SourceTransportServers: Mailbox server names (1.2), at least one (4.4) -> _values.canonical_server.
     Option("source_transport_servers", "SourceTransportServers", "servers", partial=True,
            summary="Mailbox servers that host the connector."),
     Option("is_scoped_connector", "IsScopedConnector", "bool",
            summary="Visible only to transport servers in the source servers' AD site."),
+    # Port: Int32 0-65535 (1.2, R19).
     Option("port", "Port", "int", minimum=0, maximum=65535,
-           summary="TCP port used for the smart hosts (R19)."),
+           summary="TCP port used for the smart hosts (0-65535)."),
+    # Fqdn: a fully qualified domain name (1.2) -> _values.is_fqdn in _schema._range_error.
     Option("fqdn", "Fqdn", "fqdn", nullable=True,
            summary="Name used in EHLO/HELO and to pick the TLS certificate; empty string clears it."),
     Option("require_tls", "RequireTLS", "bool",
            summary="Every message must go out over TLS."),
     Option("ignore_starttls", "IgnoreSTARTTLS", "bool",
            summary="Ignore the STARTTLS offer of the remote server."),
+    # TlsAuthLevel: enum (1.2, R11, R12); empty string clears it.
     Option("tls_auth_level", "TlsAuthLevel", "enum", choices=TLS_AUTH_LEVELS, nullable=True,
            summary="TLS authentication level; empty string clears it."),
+    # TlsDomain: SmtpDomainWithSubdomains, contoso.com or *.contoso.com (1.2, R12).
     Option("tls_domain", "TlsDomain", "domain", nullable=True,
            summary="Domain the smart host certificate must match with DomainValidation."),
+    # TlsCertificateName: "<I>X.500Issuer<S>X.500Subject" (R15) -> _values.canonical_certificate_name.
     Option("tls_certificate_name", "TlsCertificateName", "certname", nullable=True,
            summary="Local certificate, as <I>issuer<S>subject; empty string clears it."),
+    # MaxMessageSize: number with B/KB/MB/GB/TB or unlimited, 0-2147483647 bytes (R17) -> _values.parse_size.
     Option("max_message_size", "MaxMessageSize", "size",
            summary="Largest message: bytes, a number with B/KB/MB/GB/TB, or unlimited."),
+    # ProtocolLoggingLevel: None|Verbose (1.2); not nullable.
     Option("protocol_logging_level", "ProtocolLoggingLevel", "enum", choices=PROTOCOL_LOGGING_LEVELS,
            summary="SmtpSend protocol logging."),
     Option("enabled", "Enabled", "bool", summary="Whether the connector is used for routing."),
     Option("comment", "Comment", "str", nullable=True, summary="Free text; empty string clears it."),
+    # ConnectionInactivityTimeOut: EnhancedTimeSpan dd.hh:mm:ss, 00:00:01-1.00:00:00 (1.2, R18).
     Option("connection_inactivity_timeout", "ConnectionInactivityTimeOut", "timespan",
            summary="Idle time before an open connection is closed ([d.]hh:mm:ss or seconds)."),
+    # SmtpMaxMessagesPerConnection: Int32, no documented range; at least 1 (R20).
     Option("smtp_max_messages_per_connection", "SmtpMaxMessagesPerConnection", "int", minimum=1,
            maximum=2147483647, summary="Messages sent per connection."),
     Option("force_helo", "ForceHELO", "bool", summary="Send HELO instead of EHLO."),
+    # DomainSecureEnabled: needs DNS routing and STARTTLS, and no wildcard address space (R14).
     Option("domain_secure_enabled", "DomainSecureEnabled", "bool", summary="Mutual TLS domain security."),
+    # ErrorPolicies: flags enum, several comma-separated (1.2).
     Option("error_policies", "ErrorPolicies", "flags", choices=ERROR_POLICIES,
            summary="How communication errors are treated."),
     Option("use_external_dns_servers_enabled", "UseExternalDNSServersEnabled", "bool",
            summary="Use the transport service's external DNS servers."),
+    # SourceIPAddress: "IPv4 literal" (1.2, R16) -> _values.canonical_ip refuses IPv6.
     Option("source_ip_address", "SourceIPAddress", "ip", summary="Local IP address to send from (Edge only)."),
     Option("frontend_proxy_enabled", "FrontendProxyEnabled", "bool",
            summary="Proxy outbound mail through the Front End Transport service."),
     Option("cloud_services_mail_enabled", "CloudServicesMailEnabled", "bool",
            summary="Hybrid header handling for mail to Exchange Online."),
+    # ConnectorType: TenantConnectorType Default|XPremises (1.2); not nullable.
     Option("connector_type", "ConnectorType", "enum", choices=CONNECTOR_TYPES,
            summary="Default, or XPremises for a hybrid connector."),
 ]

@@ -13,13 +13,16 @@ EXCHANGE-CONTRACT.md section 2. Two flavours come from one definition:
   could not reveal (e.g. ``dns_routing_enabled: false`` on a connector without smart hosts) is
   refused before Exchange sees it.
 
-Every violation is reported, each with its path, e.g. ``address_spaces[1]: ... (R3)``.
+Every violation is reported, each with its path and the rule in words, e.g.
+``address_spaces[1]: '*contoso.com' is not a valid SMTP address space: ...``. The rule ids (R6...) name
+the rules of EXCHANGE-CONTRACT.md section 2 in this file only; they never appear in a message.
 """
 
 from __future__ import annotations
 
+import re
 import traceback
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
 from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, OPTIONS
@@ -36,7 +39,7 @@ except ImportError:  # pragma: no cover - reported through missing_required_lib
 HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
 
 MSG = "x-message"
-SOURCE_SERVER_NEEDED = "a Send connector needs at least one source transport server (EXCHANGE-CONTRACT 4.4)"
+SOURCE_SERVER_NEEDED = "a Send connector needs at least one source transport server"
 NON_EMPTY_LIST = {"not": {"type": "array", "maxItems": 0}}
 HAS_HOSTS = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "object", "required": ["add"]}]}
 NON_SMTP_SPACE = {
@@ -47,15 +50,25 @@ NON_SMTP_SPACE = {
 }
 
 
-def _rule(rule_id: str, when: dict[str, Any], then: dict[str, Any], needs: tuple = (), message: str = "") -> dict:
-    """One cross-field rule.
+# An address space that is a wildcard: "*", "*.contoso.com", "SMTP:*;1" or {domain: "*..."} (R14).
+WILDCARD_SPACE = {
+    "anyOf": [
+        {"type": "string", "pattern": "^[ \\t]*(?:[Ss][Mm][Tt][Pp]:)?[ \\t]*\\*"},
+        {"type": "object", "required": ["domain"], "properties": {"domain": {"type": "string", "pattern": "^[ \\t]*\\*"}}},
+    ]
+}
+
+
+def _rule(rule_id: str, when: dict[str, Any], then: dict[str, Any], needs: tuple = (), message: str = "",
+          task_needs: bool = False) -> dict:
+    """One cross-field rule (``rule_id`` names it in EXCHANGE-CONTRACT.md section 2; it is not shown).
 
     when: {setting: subschema} that must all be given and match for the rule to apply.
     then: {setting: subschema} each must match when that setting is given (task) or always (state).
     needs: settings that must be given and not empty (checked in ``state``; in ``task`` only when
-           the setting is given, i.e. it must not be given empty).
+           the setting is given, i.e. it must not be given empty - or always when ``task_needs``).
     """
-    return {"id": rule_id, "when": when, "then": then, "needs": needs, "message": "%s (%s)" % (message, rule_id)}
+    return {"id": rule_id, "when": when, "then": then, "needs": needs, "message": message, "task_needs": task_needs}
 
 
 RULES = [
@@ -69,9 +82,13 @@ RULES = [
     _rule("R9", {"smart_host_auth_mechanism": {"type": "string", "not": {"pattern": "^(?i:none)$"}}},
           {"dns_routing_enabled": {"const": False}},
           message="smart_host_auth_mechanism applies to smart hosts only: dns_routing_enabled must be false"),
-    _rule("R10", {"smart_host_auth_mechanism": {"type": "string", "pattern": "^(?i:basicauth(requiretls)?)$"}},
-          {}, needs=("authentication_credential",),
-          message="BasicAuth and BasicAuthRequireTLS need authentication_credential"),
+    # R10: decidable from the task alone - a task that sets BasicAuth names the credential (its user name at
+    # least: the password may be left out when the connector already has that user's credential).
+    _rule("R10", {"smart_host_auth_mechanism": {"type": "string", "pattern": "^[ \\t]*(?i:basicauth(requiretls)?)[ \\t]*$"}},
+          {}, needs=("authentication_credential",), task_needs=True,
+          message="smart_host_auth_mechanism BasicAuth and BasicAuthRequireTLS need authentication_credential "
+                  "(the user name at least; the password may be left out when the connector already has that "
+                  "user's credential)"),
     _rule("R11", {"tls_auth_level": {"type": "string", "minLength": 1}},
           {"require_tls": {"const": True}, "ignore_starttls": {"const": False}},
           message="tls_auth_level needs require_tls true and ignore_starttls false"),
@@ -84,6 +101,14 @@ RULES = [
     _rule("R14", {"domain_secure_enabled": {"const": True}},
           {"dns_routing_enabled": {"const": True}, "ignore_starttls": {"const": False}},
           message="domain_secure_enabled needs dns_routing_enabled true and ignore_starttls false"),
+    # R14: "Domains used for it can't be wildcards" (Set-SendConnector DomainSecureEnabled).
+    _rule("R14", {"domain_secure_enabled": {"const": True}},
+          {"address_spaces": {"not": {"anyOf": [
+              {"type": "array", "contains": WILDCARD_SPACE},
+              {"type": "object", "required": ["add"], "properties": {"add": {"type": "array", "contains": WILDCARD_SPACE}}},
+          ]}}},
+          message="domain_secure_enabled (domain security) cannot be used with a wildcard address space such as * "
+                  "or *.contoso.com; list the partner domains themselves"),
 ]
 
 
@@ -103,8 +128,13 @@ def _option_schema(name: str) -> dict[str, Any]:
             "type": "object",
             # password may be null: Ansible fills in a missing suboption, and send_connector_info's output (which
             # cannot carry the password) must be valid input; the planner demands it when it must be sent.
-            "properties": {"username": {"type": "string", "minLength": 1}, "password": {"type": ["string", "null"]}},
+            "properties": {
+                "username": {"type": "string", "minLength": 1, "pattern": "\\S", "x-text": True},
+                "password": {"type": ["string", "null"], "x-text": True, "x-secret": True},
+            },
             "required": ["username"],
+            "additionalProperties": False,
+            "x-secret": True,
         }
     if opt.kind in ("spaces", "hosts", "servers"):
         item = {"x-item": name}
@@ -134,7 +164,7 @@ def _option_schema(name: str) -> dict[str, Any]:
 
 def build_schema(mode: str = "task") -> dict[str, Any]:
     """The JSON Schema for ``task`` or ``state`` (see the module docstring)."""
-    properties: dict[str, Any] = {"name": {"type": "string", "minLength": 1, "pattern": r"\S", "x-name": True}}
+    properties: dict[str, Any] = {"name": {"type": "string", "x-name": True}}
     properties.update({opt.name: _option_schema(opt.name) for opt in OPTIONS})
     if mode == "task":
         # A Send connector needs a source server (contract 4.4). Only the task is held to it: an Edge
@@ -155,6 +185,9 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
         if mode == "state" and (rule["then"] or rule["needs"]):
             then["required"] = list(rule["needs"]) + list(rule["then"])
             then[MSG] = rule["message"]
+        elif mode == "task" and rule["task_needs"]:
+            then["required"] = list(rule["needs"])
+            then[MSG] = rule["message"]
         all_of.append({"if": when, "then": then})
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -173,15 +206,18 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 def _range_error(name: str, canon: Any) -> str:
     if name == "max_message_size" and isinstance(canon, int) and not 0 <= canon <= v.MAX_MESSAGE_BYTES:
-        return "%d bytes is outside 0-%d bytes (R17)" % (canon, v.MAX_MESSAGE_BYTES)
+        # R17: 0-2147483647 bytes; 2GB is 2147483648, one byte too many.
+        shown = ("%d bytes" % canon) if abs(canon) < 10 ** 20 else "the size"
+        return "%s is outside 0-%d bytes (2GB is one byte too many; use at most 2047MB)" % (shown, v.MAX_MESSAGE_BYTES)
     if name == "connection_inactivity_timeout":
         seconds = v.parse_timespan(canon)
-        if seconds is not None and not 1 <= seconds <= 86400:
-            return "%s is outside 00:00:01-1.00:00:00 (R18)" % canon
+        if seconds is not None and not 1 <= seconds <= 86400:  # R18
+            return "must be from 00:00:01 to 1.00:00:00 (1 to 86400 seconds)"
     if name == "tls_domain" and canon and not v.is_fqdn(canon.replace("*.", "", 1) if canon.startswith("*.") else canon):
-        return "'%s' is not a domain such as contoso.com or *.contoso.com (R12)" % canon
+        # R12, TlsDomain is an SmtpDomainWithSubdomains
+        return "%s is not a domain such as contoso.com or *.contoso.com" % v.shown(canon)
     if name == "fqdn" and canon and not v.is_fqdn(canon):
-        return "'%s' is not a fully qualified domain name" % canon
+        return "%s is not a fully qualified domain name such as mail.contoso.com" % v.shown(canon)
     return ""
 
 
@@ -196,6 +232,11 @@ def _wrong_type(validator, instance, schema) -> bool:
 def _x_value(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
     if _wrong_type(validator, instance, schema):
+        return
+    if opt.kind == "enum" and not opt.nullable and isinstance(instance, str) and not instance.strip(" \t"):
+        # An empty enum would be sent as $null, which Exchange refuses for this parameter.
+        yield ValidationError("must be one of %s (in any case); an empty value is not allowed"
+                              % ", ".join(opt.choices or []))
         return
     try:
         canon = opt.canonical(instance)
@@ -215,15 +256,24 @@ def _x_item(validator, name, instance, schema) -> Iterator[Any]:
         yield ValidationError("an address space is a string such as contoso.com;2 or a {domain, type, cost} mapping")
         return
     try:
-        opt.item(instance)
+        canon = opt.item(instance)
     except (ValueError, TypeError) as err:
         yield ValidationError(str(err))
+        return
+    problem = v.input_problem(opt.kind, canon)
+    if problem:
+        yield ValidationError(problem)
+
+
+def _x_text(validator, _value, instance, schema) -> Iterator[Any]:
+    if isinstance(instance, str) and any(c in instance for c in "\x00\r\n"):
+        yield ValidationError("must not contain NUL, carriage return or line feed characters")
 
 
 def _x_name(validator, _value, instance, schema) -> Iterator[Any]:
-    if isinstance(instance, str) and "*" in instance:
-        yield ValidationError("'%s' contains *, which Exchange reads as a wildcard that matches other connectors; "
-                              "give the exact name (contract 1.3)" % instance)
+    problem = v.check_name(instance)
+    if problem:
+        yield ValidationError(problem)
 
 
 def _x_list(validator, name, instance, schema) -> Iterator[Any]:
@@ -252,7 +302,8 @@ def _repeated_spaces(items: Any) -> Iterator[Any]:
 
 def _validator_class():
     base = jsonschema.Draft202012Validator
-    return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name})
+    return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name,
+                                     "x-text": _x_text})
 
 
 def _path(parts) -> str:
@@ -278,32 +329,74 @@ def _leaves(error) -> Iterator[Any]:
     yield error
 
 
+_TYPE_WORDS = {
+    "integer": "a whole number", "string": "a string", "boolean": "a boolean (true or false)",
+    "array": "a list", "object": "a mapping", "null": "null", "number": "a number",
+}
+
+
+def type_name(value: Any) -> str:
+    """What a value is, in words (never the value itself: it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number with a fraction" if value == value and abs(value) != float("inf") else "a non-finite number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a %s" % type(value).__name__
+
+
 def _message(error) -> str:
     custom = error.schema.get(MSG) if isinstance(error.schema, dict) else None
     if custom:
         return custom
     if error.validator == "type":
         expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return "must be of type %s, got %r" % (expected, error.instance)
+        expected = expected if isinstance(expected, list) else [expected]
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in expected if t != "null")
+        if error.schema.get("x-secret") and "object" in expected:
+            words = "a mapping with username and password"
+        return "must be %s, not %s" % (words, type_name(error.instance))
     if error.validator == "additionalProperties":
-        return "only add and remove are allowed: %s" % error.message
+        extra = sorted(str(k) for k in error.instance if k not in (error.schema.get("properties") or {}))
+        allowed = " and ".join(sorted(error.schema.get("properties") or {}))
+        return "unknown key(s) %s; only %s are allowed" % (", ".join(v.shown(k, 30) for k in extra), allowed)
     if error.validator == "minProperties":
         return "give add and/or remove"
-    if error.validator in ("minLength", "pattern") and error.schema.get("x-name"):
+    if error.validator == "minimum":
+        high = error.schema.get("maximum")
+        return ("must be from %s to %s" % (error.validator_value, high)) if high is not None else (
+            "must be at least %s" % error.validator_value)
+    if error.validator == "maximum":
+        low = error.schema.get("minimum")
+        return ("must be from %s to %s" % (low, error.validator_value)) if low is not None else (
+            "must be at most %s" % error.validator_value)
+    if error.validator in ("minLength", "pattern"):
         return "must not be empty or blank"
     if error.validator == "minItems" and error.validator_value == 1 and error.schema.get("x-empty"):
         return error.schema["x-empty"]
     if error.validator == "minItems" and error.validator_value == 1:
         return "must not be empty"
+    if error.validator == "required":
+        return "is required"
     return error.message
 
 
-def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | None = None) -> list[str]:
+def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | None = None,
+             prefix: str = "") -> list[str]:
     """All violations as ``path: message`` strings (empty when valid). None values count as not given.
 
     In ``task`` mode the task is read with what it implies (smart hosts given -> DNS routing off),
-    as the modules apply it.
+    as the modules apply it. ``prefix`` goes in front of every path (``connectors[3]`` gives
+    ``connectors[3].port``); a problem of the whole item is reported under the prefix itself.
     """
     if mode == "task":
         data = implied(data)
@@ -318,7 +411,10 @@ def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | 
                 parts = parts + missing[:1]
             if rename and parts and parts[0] in rename:
                 parts[0] = rename[parts[0]]
-            item = (_path(parts) or "(task)", _message(leaf))
+            path = _path(parts)
+            if prefix:
+                path = prefix + ("" if not path or path.startswith("[") else ".") + path if path else prefix
+            item = (path or "(task)", _message(leaf))
             if rename:
                 text = item[1]
                 for old, new in rename.items():
@@ -328,3 +424,183 @@ def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | 
                 found.append(item)
     found.sort()
     return ["%s: %s" % item for item in found]
+
+
+# --------------------------------------------------------------------------------------------
+# Module input, before AnsibleModule: every option's type and the rules decidable from the input,
+# all problems at once, never a value that may be a secret, never an exception.
+# --------------------------------------------------------------------------------------------
+_BOOL_TRUE = ("1", "on", "yes", "y", "true", "t")
+_BOOL_FALSE = ("0", "off", "no", "n", "false", "f")
+_INT_TEXT = re.compile(r"[ \t]*[+-]?[0-9]{1,30}(?:\.0*)?[ \t]*", re.ASCII)
+_FLOAT_TEXT = re.compile(r"[ \t]*[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,3})?[ \t]*",
+                         re.ASCII)
+INT32_MAX = 2147483647
+
+# Ranges of connection and module options (name -> (low, high)); the connector settings carry theirs in
+# the option table. A TCP port is 1-65535 (RFC 793; 0 is not a port a client can connect to).
+INPUT_RANGES: dict[str, tuple[float, float]] = {
+    "server_port": (1, 65535),
+    "connection_timeout": (1, 86400),
+    "operation_timeout": (1, 86400),
+}
+# Connection options that name a host: an IP address or a host name (no NUL/CR/LF, no spaces).
+HOST_OPTIONS = ("server", "domain_controller")
+
+
+class _Bad(Exception):
+    pass
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """Ansible's conversion of one value to ``kind`` (str/int/float/bool/list/dict/path/raw), without its
+    traps (a huge exponent, infinity); raises _Bad with what the value must be."""
+    if kind in ("raw", "jsonarg", "json"):
+        return value
+    if kind in ("str", "path"):
+        if isinstance(value, (dict, list, tuple)):
+            raise _Bad("a string")
+        if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+            raise _Bad("a string")
+        return value if isinstance(value, str) else str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _BOOL_TRUE + _BOOL_FALSE:
+            return value.strip().lower() in _BOOL_TRUE
+        raise _Bad("a boolean (true or false)")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise _Bad("a whole number")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value == value and abs(value) != float("inf") and value == int(value):
+            return int(value)
+        if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+            return int(value.strip().split(".")[0])
+        raise _Bad("a whole number")
+    if kind == "float":
+        if isinstance(value, bool):
+            raise _Bad("a finite number")
+        if isinstance(value, (int, float)):
+            number = float(value) if abs(value) < 1e300 else float("inf")
+        elif isinstance(value, str) and _FLOAT_TEXT.fullmatch(value):
+            number = float(value)
+        else:
+            raise _Bad("a finite number")
+        if number != number or abs(number) == float("inf"):
+            raise _Bad("a finite number")
+        return number
+    if kind == "list":
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return value.split(",")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return [str(value)]
+        raise _Bad("a list")
+    if kind == "dict":
+        if isinstance(value, dict):
+            return value
+        raise _Bad("a mapping")
+    return value
+
+
+def _join(prefix: str, name: Any) -> str:
+    if isinstance(name, int):
+        return "%s[%d]" % (prefix, name)
+    return "%s.%s" % (prefix, name) if prefix else str(name)
+
+
+def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
+                ranges: Optional[dict[str, tuple[float, float]]] = None) -> tuple[dict[str, Any], list[str]]:
+    """(converted parameters, problems) for module input ``raw`` against an Ansible argument spec.
+
+    Every option is converted as Ansible would (defaults filled in); an option that cannot be converted
+    is reported (path and rule, never its value) and left out (None) of the converted parameters, so
+    that the module's own checks can still run on the rest and report their problems in the same message.
+    """
+    ranges = INPUT_RANGES if ranges is None else ranges
+    problems: list[str] = []
+    converted: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return converted, ["%s: must be a mapping, not %s" % (prefix or "(task)", type_name(raw))]
+    names = {}
+    for name, entry in spec.items():
+        names[name] = name
+        for alias in entry.get("aliases") or ():
+            names[alias] = name
+    unknown = sorted(str(k) for k in raw if k not in names and not str(k).startswith("_ansible_"))
+    for key in unknown:
+        if prefix:
+            problems.append("%s: unknown key; the keys are %s" % (_join(prefix, v.shown(key, 50).strip("'")),
+                                                                 ", ".join(sorted(spec))))
+        else:
+            problems.append("%s: is not an option of this module" % v.shown(key, 50).strip("'"))
+    for name, entry in spec.items():
+        path = _join(prefix, name)
+        given = [k for k in raw if names.get(k) == name and raw[k] is not None]
+        if len(given) > 1:
+            problems.append("%s: given more than once (as %s)" % (path, " and ".join(given)))
+        value = raw[given[0]] if given else None
+        if value is None:
+            value = entry.get("default")
+            if value is None and entry.get("required") and not entry.get("fallback"):
+                problems.append("%s: is required" % path)
+            converted[name] = value
+            continue
+        kind = entry.get("type", "str")
+        try:
+            value = _convert(kind if isinstance(kind, str) else "raw", value)
+        except _Bad as err:
+            problems.append("%s: must be %s, not %s" % (path, err, type_name(value)))
+            converted[name] = None
+            continue
+        bad = False
+        if kind in ("str", "path") and any(c in value for c in "\x00\r\n"):
+            problems.append("%s: must not contain NUL, carriage return or line feed characters" % path)
+            bad = True
+        elif kind == "list" and entry.get("elements"):
+            items = []
+            for index, item in enumerate(value):
+                if entry.get("options") and entry["elements"] == "dict":
+                    sub, found = check_input(entry["options"], item, _join(path, index), ranges={})
+                    problems.extend(found)
+                    bad = bad or bool(found)
+                    items.append(sub)
+                    continue
+                try:
+                    item = _convert(entry["elements"], item)
+                except _Bad as err:
+                    problems.append("%s: must be %s, not %s" % (_join(path, index), err, type_name(item)))
+                    bad = True
+                    continue
+                if isinstance(item, str) and any(c in item for c in "\x00\r\n"):
+                    problems.append("%s: must not contain NUL, carriage return or line feed characters"
+                                    % _join(path, index))
+                    bad = True
+                items.append(item)
+            value = items
+        elif kind == "dict" and entry.get("options"):
+            value, found = check_input(entry["options"], value, path, ranges={})
+            problems.extend(found)
+            bad = bool(found)
+        choices = entry.get("choices")
+        if not bad and choices and kind != "list" and value not in choices:
+            problems.append("%s: must be one of %s" % (path, ", ".join(str(c) for c in choices)))
+            bad = True
+        if not bad and name in ranges and isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, high = ranges[name]
+            if not low <= value <= high:
+                problems.append("%s: must be from %s to %s" % (path, low, high))
+                bad = True
+        if not bad and name in HOST_OPTIONS and isinstance(value, str) and value.strip():
+            host = value.strip()
+            bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+            if not (v.is_ip(bare) or v.is_fqdn(host)):
+                problems.append("%s: %s is neither an IP address nor a valid host name" % (path, v.shown(host)))
+                bad = True
+        converted[name] = None if bad else value
+    return converted, problems

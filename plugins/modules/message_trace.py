@@ -322,9 +322,10 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._session import 
 SENT_EVENTS = ("SEND", "SENDEXTERNAL")
 FAILED_EVENTS = ("FAIL", "DSN")
 INTRA_ORG = "intra-organization smtp send connector"
-_RELATIVE = re.compile(r"^\s*-\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^\s*-\s*(\d{1,12})\s*([smhd])\s*$", re.IGNORECASE | re.ASCII)
 _ISO = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$", re.IGNORECASE
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$",
+    re.IGNORECASE | re.ASCII,
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -345,7 +346,10 @@ def parse_time(option, text, now=None):
         return now
     match = _RELATIVE.match(value)
     if match:
-        return now - datetime.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
+        try:
+            return now - datetime.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
+        except (OverflowError, ValueError):
+            raise TraceError("%s: '%s' reaches outside the range of dates (years 1-9999)" % (option, value[:40]))
     match = _ISO.match(value)
     if not match:
         raise TraceError(
@@ -363,7 +367,10 @@ def parse_time(option, text, now=None):
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return (when - offset).replace(tzinfo=datetime.timezone.utc)
+    try:
+        return (when - offset).replace(tzinfo=datetime.timezone.utc)
+    except OverflowError:
+        raise TraceError("%s: '%s' is outside the range of dates (years 1-9999) once converted to UTC" % (option, value))
 
 
 def wire_time(when):
@@ -691,16 +698,65 @@ ARGUMENT_SPEC = {
 }
 
 
+# Ranges decidable from the input (Get-MessageTrackingLog -ResultSize is an Int32 or Unlimited; 0 here means
+# Unlimited). A wait longer than a week or a poll interval over an hour is a typo, not a plan.
+_RANGES = {"timeout": (0, 604800), "poll_interval": (0.1, 3600), "result_size": (0, 2147483647)}
+
+
+def validate_input(p):
+    """Every problem of the input, each naming its option and the rule, before any call."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils import _values
+
+    errors = []
+    messages = p.get("messages")
+    for other in ("message_id", "connector"):
+        if messages is not None and p.get(other) is not None:
+            errors.append("messages: cannot be combined with %s (each message names its own)" % other)
+    if messages is not None and not messages:
+        errors.append("messages: give at least one message (message_id, connector, servers)")
+    for index, item in enumerate(messages or []):
+        for sub, server in enumerate((item or {}).get("servers") or []):
+            try:
+                _values.canonical_server(server)
+            except ValueError as err:
+                errors.append("messages[%d].servers[%d]: %s" % (index, sub, err))
+        if (item or {}).get("connector") is not None:
+            problem = _values.check_name(item["connector"])
+            if problem:
+                errors.append("messages[%d].connector: %s" % (index, problem))
+    if p.get("wait_for") == "send" and not messages and not any(
+            p.get(k) for k in ("message_id", "sender", "recipients", "subject")):
+        errors.append("wait_for: send needs something that identifies the message: message_id, sender, recipients "
+                      "or subject")
+    for name, (low, high) in _RANGES.items():
+        value = p.get(name)
+        if value is not None and not low <= value <= high:
+            errors.append("%s: must be from %s to %s" % (name, low, high))
+    times = {}
+    for name in ("start", "end"):
+        if p.get(name):
+            try:
+                times[name] = parse_time(name, p[name])
+            except TraceError as err:
+                errors.append(str(err))
+    if len(times) == 2 and times["end"] <= times["start"]:
+        errors.append("end: must be later than start")
+    for index, server in enumerate(p.get("servers") or []):
+        try:
+            _values.canonical_server(server)
+        except ValueError as err:
+            errors.append("servers[%d]: %s" % (index, err))
+    if p.get("connector") is not None:
+        problem = _values.check_name(p["connector"])
+        if problem:
+            errors.append("connector: %s" % problem)
+    return errors
+
+
 def main():
-    module = exchange_module(ARGUMENT_SPEC, supports_check_mode=True,
+    module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True,
                              mutually_exclusive=[("messages", "message_id"), ("messages", "connector")])
     p = module.params
-    if p["wait_for"] == "send" and not p.get("messages") and not any(p.get(k) for k in ("message_id", "sender", "recipients", "subject")):
-        module.fail_json(msg="wait_for=send needs something that identifies the message: message_id, sender, recipients or subject")
-    if p["timeout"] < 0 or p["poll_interval"] <= 0 or p["result_size"] < 0:
-        module.fail_json(msg="timeout and result_size must be 0 or more, poll_interval more than 0")
-    if p.get("messages") is not None and not p["messages"]:
-        module.fail_json(msg="messages: give at least one message (message_id, connector, servers)")
 
     def work(session):
         result = MessageTracer(session, p).run()

@@ -332,16 +332,23 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = exchange_module(argument_spec(), supports_check_mode=True)
-    params = module.params
-    name = params["name"]
+def validate(params):
+    """The task's problems (all of them, paths and rules in words) before any call."""
     task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
-    # state absent checks the name only (the settings are ignored): an empty name or a wildcard would make
-    # Get-SendConnector return other connectors.
-    errors = _schema.validate(dict(implied(task), name=name) if params["state"] == "present" else {"name": name}, "task")
-    if errors:
-        module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
+    name = params.get("name")
+    # state absent checks the name only (the settings are ignored): an empty name would make
+    # Get-SendConnector return every connector.
+    if params.get("state") == "absent":
+        return _schema.validate({"name": name}, "task")
+    return _schema.validate(dict(implied(task), name=name), "task")
+
+
+def main():
+    module = exchange_module(argument_spec(), validate=validate, supports_check_mode=True)
+    params = module.params
+    # Exchange stores the name without leading/trailing spaces: use that name to find it again.
+    name = params["name"].strip()
+    task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
 
     def work(manager):
         if params["state"] == "absent":

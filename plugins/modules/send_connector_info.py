@@ -83,7 +83,7 @@ connectors:
       error_policies: [Default]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
@@ -95,17 +95,30 @@ def connector_info(raw):
     return info
 
 
-def main():
-    module = exchange_module({"name": {"type": "str"}}, supports_check_mode=True)
-    name = module.params.get("name")
+def validate(params):
+    name = params.get("name")
     if name is not None and not name.strip():
         # Get-SendConnector treats an empty identity like none and returns every connector (contract 1.3).
-        module.fail_json(msg="invalid task: name: must not be empty or blank; leave name out to list every connector",
-                         errors=["name: must not be empty or blank; leave name out to list every connector"])
+        return ["name: must not be empty or blank; leave name out to list every connector"]
+    problem = _values.check_name(name)
+    return ["name: %s" % problem] if problem else []
+
+
+def main():
+    module = exchange_module({"name": {"type": "str"}}, validate=validate, supports_check_mode=True)
+    if module.params.get("name") is not None:
+        module.params["name"] = module.params["name"].strip()  # as Exchange stores it
 
     def work(session):
         manager = ConnectorManager(session, module.params.get("domain_controller"))
-        found = manager.get_raw(module.params.get("name"))
+        name = module.params.get("name")
+        if name is None:
+            found = manager.get_raw(None)
+        else:
+            # -Identity is matched as a wildcard: a name with [ ] * ? is read with all and matched exactly here.
+            wild = any(c in name for c in _values.WILDCARDS)
+            found = [raw for raw in manager.get_raw(None if wild else name)
+                     if name.lower() in (str(raw.get("Name", "")).lower(), str(raw.get("Guid", "")).lower())]
         return {"changed": False, "connectors": [connector_info(raw) for raw in found]}
 
     run_with_session(module, work)

@@ -189,6 +189,8 @@ def validate(params):
     if params["exclusive"] and params["state"] == "absent":
         errors.append("exclusive: only applies to state present")
     errors.extend("connector:" + e[len("name:"):] for e in _schema.validate({"name": params["connector"]}, "task"))
+    if params["hosts"] is None:  # missing or of the wrong type: reported with the option types
+        return sorted(set(errors))
     if not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
         errors.append("hosts: must not be empty" + (
             "; to remove every smart host give exclusive: true with fallback_to_dns: true (DNS routing)"
@@ -201,12 +203,9 @@ def validate(params):
 
 
 def main():
-    module = exchange_module(argument_spec(), supports_check_mode=True)
+    module = exchange_module(argument_spec(), validate=validate, supports_check_mode=True)
     params = module.params
-    name = params["connector"]
-    errors = validate(params)
-    if errors:
-        module.fail_json(msg="invalid task: %s" % "; ".join(errors), errors=errors)
+    name = params["connector"].strip()  # Exchange stores names without leading/trailing spaces
 
     def work(manager):
         current = manager.get(name)
@@ -230,7 +229,7 @@ def main():
             if not params["fallback_to_dns"]:
                 raise ValidationFailed(
                     ["hosts: this would remove the last smart host of '%s', leaving it without a route; set "
-                     "fallback_to_dns: true to switch it to DNS routing in the same call (R8)" % name],
+                     "fallback_to_dns: true to switch it to DNS routing in the same call" % name],
                     "refused",
                 )
             task["dns_routing_enabled"] = True

@@ -198,7 +198,7 @@ def test_nothing_found(lab, trace):
         ({"message_id": "<x@y>", "start": "yesterday-ish"}, "start: 'yesterday-ish' is not a time"),
         ({"message_id": "<x@y>", "start": "-1h", "end": "-2h"}, "must be later than start"),
         ({"message_id": "<x@y>", "connector": "No such connector"}, "no Send connector named 'No such connector'"),
-        ({"wait_for": "send"}, "wait_for=send needs something that identifies the message"),
+        ({"wait_for": "send"}, "wait_for: send needs something that identifies the message"),
         ({"message_id": "<x@y>", "servers": ["EX99"]}, "EX99"),
     ],
 )

@@ -41,20 +41,22 @@ def test_every_error_is_listed_with_its_path_and_no_secret_is_echoed():
         [{"connector": "Smart host to Internet", "hosts": [], "auth_mechanism": "BasicAuth"}],
     )
     text = "\n".join(errors)
-    assert "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a host name" in errors
+    assert ("smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host "
+            "name such as relay.contoso.com") in errors
     assert "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)" in errors
     assert "smart_host_routing_connectors[0].state: must be one of present, absent, got 'gone'" in errors
     assert "smart_host_routing_connectors[1]: must be a dictionary of send_connector options" in errors
     assert "smart_host_routing_connectors[2].name: is required: the Send connector's name" in errors
     assert "smart_host_routing_smart_hosts[0].hosts: must be a non-empty list of IP addresses or FQDNs" in errors
-    assert "smart_host_routing_smart_hosts[0].authentication_credential: BasicAuth and BasicAuthRequireTLS need authentication_credential (R10)" in errors
+    assert "smart_host_routing_smart_hosts[0].authentication_credential: BasicAuth and BasicAuthRequireTLS need authentication_credential" in errors
     assert "991199" not in text
     assert f.input_errors("nope") == ["smart_host_routing_connectors: must be a list of connectors, got str"]
 
 
 def test_cross_field_rules_come_from_the_collection_schema():
     errors = f.input_errors([dict(SEED, require_tls=True, ignore_starttls=True)])
-    assert any("ignore_starttls must be false when require_tls is true (R13)" in e for e in errors), errors
+    assert any("ignore_starttls must be false when require_tls is true" in e for e in errors), errors
+    assert not any("(R1" in e for e in errors), errors
 
 
 def test_prepare_fills_the_smart_host_credential_only_where_needed():

@@ -54,7 +54,8 @@ def test_invalid_task_reports_every_error_and_calls_nothing(ansible, lab):
     paths = {e.split(":", 1)[0] for e in res["errors"]}
     assert {"address_spaces[0]", "address_spaces[1]", "dns_routing_enabled", "smart_hosts[1]", "port",
             "require_tls"} <= paths, res["errors"]
-    assert "R3" in res["msg"] and "R8" in res["msg"] and "R11" in res["msg"]
+    assert "a wildcard must be the whole first label" in res["msg"] and "must be false when smart_hosts are set" in res["msg"]
+    assert "tls_auth_level needs require_tls true" in res["msg"] and "(R" not in res["msg"]
     assert "Traceback" not in run.stdout + run.stderr
     moved = delta(before, lab.counters())
     assert not any(k.startswith(("cmdlet", "runspaces")) for k in moved), moved
@@ -221,7 +222,7 @@ def test_smart_host_add_remove_exclusive(ansible, lab):
     assert run.result("remove one")["commands"] == [
         "Set-SendConnector -Identity 'Smart host to Internet' -SmartHosts @{Remove='10.0.0.10'}"]
     refused = run.result("remove the last without fallback")
-    assert refused["failed"] and "fallback_to_dns" in refused["msg"] and "R8" in refused["msg"]
+    assert refused["failed"] and "fallback_to_dns" in refused["msg"] and "(R" not in refused["msg"]
     assert info(ansible)[0]["smart_hosts"] == ["10.0.0.9"]
 
 
@@ -381,7 +382,7 @@ def test_create_without_address_spaces_is_refused_before_writing(ansible, lab):
       ignore_errors: true
     """)
     res = run.result("no spaces")
-    assert res["failed"] and "address_spaces: required to create a Send connector (R7)" in res["msg"]
+    assert res["failed"] and "address_spaces: required to create a Send connector" in res["msg"]
     assert "writes" not in delta(before, lab.counters())
 
 

@@ -147,7 +147,8 @@ def test_create_predicts_exchange_defaults_and_checks_rules_against_them():
                                                       "RequireTLS", "TlsAuthLevel"]
     bad = _plan.plan_present("TLS", {"address_spaces": ["*"], "smart_hosts": ["relay.contoso.com"], "require_tls": True,
                                      "ignore_starttls": True}, None)
-    assert any("R13" in error for error in _schema.validate(_plan.state_for_validation(bad.after), "state"))
+    assert any("ignore_starttls must be false when require_tls is true" in error
+               for error in _schema.validate(_plan.state_for_validation(bad.after), "state"))
 
 
 def test_internal_connector_is_predicted_unlimited():

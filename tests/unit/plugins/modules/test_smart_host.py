@@ -38,8 +38,8 @@ def test_exclusive_only_with_present_and_hosts_not_empty():
 
 def test_connector_name_is_checked_before_any_call():
     assert smart_host.validate(params(connector="  ")) == ["connector: must not be empty or blank"]
-    found = smart_host.validate(params(connector="Smart*"))
-    assert len(found) == 1 and found[0].startswith("connector: 'Smart*' contains *")
+    found = smart_host.validate(params(connector="Smart;host"))
+    assert len(found) == 1 and found[0].startswith("connector: must not contain ;")
 
 
 def test_emptying_with_exclusive_points_to_fallback_to_dns():
