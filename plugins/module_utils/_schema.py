@@ -213,7 +213,7 @@ def _range_error(name: str, canon: Any) -> str:
         seconds = v.parse_timespan(canon)
         if seconds is not None and not 1 <= seconds <= 86400:  # R18
             return "must be from 00:00:01 to 1.00:00:00 (1 to 86400 seconds)"
-    if name == "tls_domain" and canon and not v.is_fqdn(canon.replace("*.", "", 1) if canon.startswith("*.") else canon):
+    if name == "tls_domain" and canon and not v.is_fqdn(canon[2:] if canon.startswith("*.") else canon, underscore=True):
         # R12, TlsDomain is an SmtpDomainWithSubdomains
         return "%s is not a domain such as contoso.com or *.contoso.com" % v.shown(canon)
     if name == "fqdn" and canon and not v.is_fqdn(canon):

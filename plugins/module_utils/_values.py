@@ -31,9 +31,10 @@ _UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
 _NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
 _BYTES_TEXT = re.compile(r"[0-9][0-9,.\u00a0\u202f' ]*", re.ASCII)
 _TIMESPAN = re.compile(r"(-)?(?:([0-9]+)\.)?([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]{1,7}))?", re.ASCII)
-# A DNS label (RFC 1035 2.3.1, with "_" as Exchange's SmtpDomain accepts it): 1-63 letters, digits, "-"
-# or "_", not starting or ending with "-".
-_LABEL_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.ASCII)
+# A host name label (RFC 1035 2.3.1 / RFC 1123 2.1): 1-63 letters, digits or "-", not starting or ending
+# with "-". An SMTP domain (address spaces, TlsDomain) also takes "_", as Exchange's SmtpDomain does.
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
+_DOMAIN_LABEL_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.ASCII)
 _TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*", re.ASCII)
 # RFC 1685 (X.400 O/R address as text), the form New-SendConnector's AddressSpaces documents:
 # "o=MySite;p=MyOrg;a=adatum;c=us" - attribute=value pairs separated by ";".
@@ -403,18 +404,19 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def is_fqdn(text: str) -> bool:
-    """A host or domain name: dot-separated DNS labels (RFC 1035 2.3.1; "_" allowed as Exchange allows it),
-    at most 253 characters without the final dot, and not all-numeric in its last label (RFC 1123 2.1 and
-    RFC 3696 2: a top-level domain is never all-numeric, so ``256.1.1.1`` or ``999.999.999.999`` are neither
-    an IP address nor a host name)."""
+def is_fqdn(text: str, underscore: bool = False) -> bool:
+    """A host name: dot-separated labels (RFC 1035 2.3.1, RFC 1123 2.1), at most 253 characters without the
+    final dot, and not all-numeric in its last label (RFC 1123 2.1, RFC 3696 2: a top-level domain is never
+    all-numeric, so ``256.1.1.1`` or ``999.999.999.999`` are neither an IP address nor a host name).
+    ``underscore``: an SMTP domain (address space, TlsDomain), where labels may also contain "_"."""
     if not isinstance(text, str) or not text.isascii():
         return False
     body = text[:-1] if text.endswith(".") else text
     if not body or len(body) > 253:
         return False
     labels = body.split(".")
-    if not all(_LABEL_RE.fullmatch(label) for label in labels):
+    label = _DOMAIN_LABEL_RE if underscore else _LABEL_RE
+    if not all(label.fullmatch(part) for part in labels):
         return False
     return not labels[-1].isdigit()
 
@@ -512,7 +514,7 @@ def _smtp_space(space: str) -> str:
     body = space[2:] if space.startswith("*.") else space
     if body.endswith(".") and not body.endswith(".."):
         body = body[:-1]
-    if "*" in body or not body or body.endswith(".") or not is_fqdn(body):
+    if "*" in body or not body or body.endswith(".") or not is_fqdn(body, underscore=True):
         raise BadValue("%s is not a valid SMTP address space: use *, contoso.com or *.contoso.com (a wildcard "
                        "must be the whole first label)" % shown(space))
     return ("*." if space.startswith("*.") else "") + body.lower()

@@ -93,9 +93,9 @@ def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
     assert run.rc != 0
     message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
     for expected in (
-        "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a host name",
+        "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host name",
         "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)",
-        "smart_host_routing_connectors[0].port: 70000 is greater than the maximum of 65535",
+        "smart_host_routing_connectors[0].port: must be from 0 to 65535",
         "smart_host_routing_connectors[0].authentication_credential.password: must be a string (the value is not shown)",
         "smart_host_routing_connectors[1].address_spaces: must not be empty",
         "smart_host_routing_connectors[1].name: 'SMART HOST TO INTERNET' is already used by smart_host_routing_connectors[0]",
