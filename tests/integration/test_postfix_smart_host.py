@@ -326,7 +326,11 @@ def test_queue_follows_a_connector_removed_and_created_again(ansible, postfix, l
 
 
 def test_main_job_against_postfix_then_no_change(role_lab, postfix, tmp_path):
-    """playbooks/smart_host.yml with BasicAuthRequireTLS + DomainValidation against Postfix, twice."""
+    """playbooks/smart_host.yml with BasicAuthRequireTLS + DomainValidation against Postfix, twice.
+
+    Postfix is given to the lab inventory as "your own smart host" (SMART_HOST_NAME/PORT/ADDRESS/CA_CERT,
+    no ready JSON), as docs/own-smart-host.md describes.
+    """
     extra = {
         "smart_host_auth_mechanism": "BasicAuthRequireTLS",
         "smart_host_connector_name": "Postfix main job",
@@ -335,7 +339,9 @@ def test_main_job_against_postfix_then_no_change(role_lab, postfix, tmp_path):
         "smart_host_connector_settings": {"require_tls": True, "tls_auth_level": "DomainValidation", "tls_domain": NAME,
                                           "protocol_logging_level": "Verbose"},
     }
-    env = {"SMART_HOST_USERNAME": USER, "SMART_HOST_PASSWORD": PASSWORD}
+    env = {"SMART_HOST_USERNAME": USER, "SMART_HOST_PASSWORD": PASSWORD, "SMART_HOST_READY": None,
+           "SMART_HOST_NAME": NAME, "SMART_HOST_PORT": str(postfix.ports["default"]), "SMART_HOST_ADDRESS": postfix.config.host,
+           "SMART_HOST_CA_CERT": postfix.ca_cert}
     first = run_playbook(role_lab, tmp_path, extra, env=env)
     assert first.rc == 0, first.output[-6000:]
     [created] = first.report

@@ -39,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -296,6 +297,12 @@ class Postfix:
         cfg = self.config
         os.makedirs(cfg.state_dir, exist_ok=True)
         os.chmod(cfg.state_dir, 0o755)
+        parent = os.path.dirname(os.path.abspath(cfg.state_dir))
+        while parent and parent != "/":
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                raise PostfixError(f"state directory {cfg.state_dir}: Postfix's daemons (user postfix) cannot reach it "
+                                   f"through {parent} (no search permission for others); use a directory under /tmp")
+            parent = os.path.dirname(parent)
         for path in (self.conf_dir, self.queue_dir, self.data_dir, self.sasl_dir):
             os.makedirs(path, exist_ok=True)
         postfix = pwd.getpwnam("postfix")
@@ -385,7 +392,8 @@ class Postfix:
             "maillog": self.maillog,
             "config_directory": self.conf_dir,
             "users": sorted(self.config.users),
-            "pid": self.proc.pid if self.proc else None,
+            "pid": self.proc.pid if self.proc else None,  # the master daemon (the CLI puts its own PID here)
+            "master_pid": self.proc.pid if self.proc else None,
         }
 
     # -- what happened ------------------------------------------------------------------
@@ -516,6 +524,7 @@ def run(args: argparse.Namespace) -> int:
     except (PostfixError, OSError, KeyError) as exc:
         print(f"postfix: {exc}", file=sys.stderr)
         return 2
+    ready["pid"] = os.getpid()  # SIGTERM this process: it stops the master and exits
     text = json.dumps(ready)
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
