@@ -15,6 +15,7 @@ the per-stage fields), and the findings are derived from that record elsewhere.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import dataclasses
 import email.message
 import email.policy
@@ -297,21 +298,43 @@ def empty_record(settings: ProbeSettings) -> dict[str, Any]:
         "mail_rcpt": None,
         "transcript": [],
         "error": None,
+        "error_kind": None,
         "duration_ms": 0,
     }
 
 
-def resolve(host: str, port: int) -> dict[str, Any]:
-    """A/AAAA for ``host`` through the system resolver (getaddrinfo)."""
+def _getaddrinfo(name: str, port: int, timeout: float) -> list:
+    """getaddrinfo that gives up after ``timeout`` seconds (the lookup itself cannot be interrupted, so it
+    finishes in a daemon thread that is left behind)."""
+    outcome: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            outcome["infos"] = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"smtp-probe-dns-{name}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, timeout))
+    if worker.is_alive():
+        raise socket.gaierror(f"name resolution did not answer within {timeout:g} seconds")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("infos", [])
+
+
+def resolve(host: str, port: int, timeout: float = 10.0) -> dict[str, Any]:
+    """A/AAAA for ``host`` through the system resolver (getaddrinfo), within ``timeout`` seconds."""
     name = host.strip("[]")
     if _is_ip(name):
         version = ipaddress.ip_address(name).version
         return {"name": name, "a": [name] if version == 4 else [], "aaaa": [name] if version == 6 else [], "ip_literal": True, "error": None}
     result: dict[str, Any] = {"name": name, "a": [], "aaaa": [], "ip_literal": False, "error": None}
     try:
-        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        result["error"] = exc.strerror or str(exc)
+        infos = _getaddrinfo(name, port, timeout)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        result["error"] = getattr(exc, "strerror", None) or str(exc)
         return result
     for info in infos:
         family, sockaddr = info[0], info[4]
@@ -405,7 +428,7 @@ class _Prober:
 
     # stages -----------------------------------------------------------------------------------
     def dns(self) -> list[str]:
-        dns = resolve(self.s.host, self.s.port)
+        dns = resolve(self.s.host, self.s.port, max(0.1, self.deadline - time.monotonic()))
         self.record["dns"] = dns
         if self.s.connect_address:
             return [self.s.connect_address.strip("[]")]
@@ -483,8 +506,10 @@ class _Prober:
             login["skipped"] = "AUTH was not attempted: the server does not offer AUTH LOGIN here"
             return
         login["attempted"] = True
+        login["stage"] = "command"
         reply = link.send("AUTH LOGIN", "AUTH LOGIN")
         if reply.code == 334:
+            login["stage"] = "credential"
             encoded_user = base64.b64encode(s.username.encode("utf-8")).decode("ascii")
             reply = link.send(encoded_user, "AUTH LOGIN user name", shown=f"{REDACTED} (user name, base64)")
             if reply.code == 334:
@@ -547,6 +572,7 @@ class _Prober:
                 pass  # some servers just close
         except ProbeError as exc:
             self.record["error"] = str(exc)
+            self.record["error_kind"] = "timeout" if isinstance(exc, ProbeTimeout) else "session"
             self.transcript.note(f"stopped: {exc}")
         except Exception as exc:  # noqa: BLE001 - a probe must never raise; report instead
             self.record["error"] = f"unexpected {type(exc).__name__}: {exc}"
@@ -564,32 +590,20 @@ def probe_host(settings: ProbeSettings) -> dict[str, Any]:
     return _Prober(settings).run()
 
 
-def probe_hosts(all_settings: list[ProbeSettings], grace: float = 2.0) -> list[dict[str, Any]]:
-    """Probe every host at the same time, one daemon thread each, records in the given order.
+MAX_PARALLEL = 20  # probes at the same time; every probe is bounded by its own timeout
 
-    Socket operations honour each host's timeout; name resolution cannot be interrupted, so a
-    host whose thread is still busy ``grace`` seconds after the longest timeout gets a record that
-    says so, and its thread is left behind (daemon threads do not keep the process alive).
+
+def probe_hosts(all_settings: list[ProbeSettings], max_parallel: int = MAX_PARALLEL) -> list[dict[str, Any]]:
+    """Probe every target concurrently (at most ``max_parallel`` at once); records in the given order.
+
+    Every probe ends within its timeout (sockets have deadlines, name resolution gives up), so the
+    whole run takes about ``ceil(len / max_parallel)`` timeouts at worst.
     """
-    results: list[Optional[dict[str, Any]]] = [None] * len(all_settings)
-
-    def work(index: int, settings: ProbeSettings) -> None:
-        results[index] = probe_host(settings)
-
-    threads = [threading.Thread(target=work, args=(i, s), name=f"smtp-probe-{s.host}", daemon=True) for i, s in enumerate(all_settings)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + max((s.timeout for s in all_settings), default=0.0) + grace
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    final = []
-    for settings, record in zip(all_settings, results):
-        if record is None:
-            record = empty_record(settings)
-            record["error"] = f"the probe did not finish within {settings.timeout:g} seconds (name resolution hanging?)"
-            record["transcript"] = [f"* stopped: {record['error']}"]
-        final.append(record)
-    return final
+    if not all_settings:
+        return []
+    workers = max(1, min(max_parallel, len(all_settings)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-probe") as pool:
+        return list(pool.map(probe_host, all_settings))
 
 
 # -- test message -----------------------------------------------------------------------------

@@ -18,39 +18,16 @@ import dataclasses
 import re
 from typing import Any, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import (
+    TlsChecks,
+    certificate_severity,
+    cleartext_allowed,
+    exchange_tls_checks,
+)
+
 SEVERITIES = ("error", "warning", "info")
-AUTH_MECHANISMS = ("None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative")
-TLS_AUTH_LEVELS = ("EncryptionOnly", "CertificateValidation", "DomainValidation")
 EXPIRY_WARNING_DAYS = 30
 EXPIRY_INFO_DAYS = 60
-
-_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)?\s*$", re.IGNORECASE)
-_BYTES_IN_PARENS = re.compile(r"\(\s*([\d,.\s]+)\s*bytes\s*\)", re.IGNORECASE)
-
-
-def parse_size(value: Any) -> Optional[int]:
-    """``36700160``, ``"35MB"``, ``"35 MB (36,700,160 bytes)"`` -> bytes; ``"unlimited"`` -> None.
-
-    Raises ValueError with the rule when the text is not a size.
-    """
-    if isinstance(value, bool):
-        raise ValueError("a size is a number of bytes, a number with B/KB/MB/GB/TB, or 'unlimited'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return value
-    text = str(value).strip()
-    if text.lower() == "unlimited":
-        return None
-    parens = _BYTES_IN_PARENS.search(text)
-    if parens:
-        return int(re.sub(r"[^\d]", "", parens.group(1)))
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a size: use bytes (36700160), a unit (35MB) or 'unlimited'")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[(unit or "B").upper()])
 
 
 @dataclasses.dataclass
@@ -58,6 +35,7 @@ class Intent:
     """The connector settings the smart host has to satisfy."""
 
     require_tls: bool = False
+    ignore_starttls: bool = False
     tls_auth_level: Optional[str] = None
     tls_domain: Optional[str] = None
     auth_mechanism: str = "None"
@@ -74,6 +52,10 @@ class Intent:
     @property
     def tls_required(self) -> bool:
         return self.require_tls or bool(self.tls_auth_level) or self.auth_mechanism == "BasicAuthRequireTLS"
+
+    def checks(self, host_is_ip: bool) -> TlsChecks:
+        """What Exchange validates on this smart host's certificate (the one rule, in _smtp_probe_rules)."""
+        return exchange_tls_checks(self.require_tls, self.ignore_starttls, self.tls_auth_level, self.auth_mechanism, host_is_ip)
 
 
 class _Collector:
@@ -118,13 +100,17 @@ def _network(rec: dict[str, Any], intent: Intent, out: _Collector) -> bool:
             return False
     tcp = rec.get("tcp")
     if tcp and not tcp["ok"]:
-        out.add(
-            "error",
-            "TCP_CONNECT_FAILED",
-            f"cannot connect to {host} ({tcp['address']}) port {port}: {tcp['error']}",
-            "Check the port (Set-SendConnector -Port, default 25), firewalls and anti-virus mass-mailing blocks "
-            "between the transport servers and the smart host.",
-        )
+        error = str(tcp["error"] or "")
+        if "timed out" in error:
+            hint = ("Nothing answered within the timeout: a firewall drops the packets or the host is down. Check the port "
+                    "(Set-SendConnector -Port, default 25) and the firewalls between the transport servers and the smart host.")
+        elif "refused" in error.lower():
+            hint = ("The host answered but nothing listens on that port (or a firewall rejects it). Check the port "
+                    "(Set-SendConnector -Port, default 25) and that the smart host's SMTP service runs.")
+        else:
+            hint = ("Check the port (Set-SendConnector -Port, default 25), firewalls and anti-virus mass-mailing blocks "
+                    "between the transport servers and the smart host.")
+        out.add("error", "TCP_CONNECT_FAILED", f"cannot connect to {host} ({tcp['address']}) port {port}: {error}", hint)
         return False
     if rec.get("implicit_tls"):
         out.add(
@@ -136,7 +122,14 @@ def _network(rec: dict[str, Any], intent: Intent, out: _Collector) -> bool:
     banner = rec.get("banner")
     if banner is None:
         explained = any(i["severity"] == "error" or i["code"] in ("TLS_HANDSHAKE_FAILED", "STARTTLS_REFUSED") for i in out.items)
-        if rec.get("error") and not explained:
+        if rec.get("error") and not explained and rec.get("error_kind") == "timeout":
+            out.add(
+                "error",
+                "SMTP_TIMEOUT",
+                f"{host} port {port} accepted the connection but sent no SMTP greeting: {rec['error']}",
+                "The port answers TCP but the service does not speak (an overloaded or stuck MTA, a proxy, or not an SMTP port).",
+            )
+        elif rec.get("error") and not explained:
             out.add(
                 "error",
                 "NO_SMTP_SESSION",
@@ -184,11 +177,30 @@ def _ehlo(rec: dict[str, Any], intent: Intent, out: _Collector) -> bool:
     return True
 
 
+def _host_is_ip(rec: dict[str, Any]) -> bool:
+    return bool((rec.get("dns") or {}).get("ip_literal"))
+
+
 def _tls(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     host = rec["host"]
     ehlo = rec["ehlo"]
     tls = rec.get("tls")
     required = intent.tls_required
+    if intent.ignore_starttls and required:
+        # Only BasicAuthRequireTLS gets here: RequireTLS/TlsAuthLevel with IgnoreSTARTTLS are refused as input.
+        out.add(
+            "error",
+            "STARTTLS_IGNORED",
+            f"{_tls_reason(intent)} but ignore_starttls is true: Exchange will not start TLS with {host}, so it cannot send mail there",
+            "Set ignore_starttls to false (or choose BasicAuth, which sends the password in clear).",
+        )
+    elif intent.ignore_starttls and (rec.get("implicit_tls") or ehlo.get("starttls")):
+        out.add(
+            "info",
+            "STARTTLS_IGNORED",
+            f"{host} offers STARTTLS but ignore_starttls is true: mail to it travels unencrypted",
+            "Set ignore_starttls to false unless the smart host's TLS is known to be broken.",
+        )
     if not rec.get("implicit_tls") and not ehlo.get("starttls"):
         if required:
             out.add(
@@ -234,20 +246,46 @@ def _tls(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     _certificate(rec, intent, out)
 
 
+_STORE_HINT = "pass the issuing CA as ca_cert here and install it in the Trusted Root store of every source transport server, or use a publicly trusted certificate"
+
+
+def _untrusted(host: str, chain: dict[str, Any], store: str) -> tuple[str, str]:
+    """The message and hint for a chain that did not verify, by what went wrong."""
+    problem, reason = chain.get("problem"), chain.get("reason")
+    if problem == "unknown_ca":
+        return (f"the certificate of {host} is issued by a CA that is not trusted by {store} (unknown CA: {reason})",
+                f"Install the issuing CA: {_STORE_HINT}.")
+    if problem == "self_signed":
+        return (f"the certificate of {host} is self-signed and not trusted by {store} ({reason})",
+                f"Trust that certificate explicitly or replace it with one from a CA: {_STORE_HINT}.")
+    if problem == "revoked":
+        return (f"the certificate of {host} is revoked ({reason})", "Replace the smart host's certificate.")
+    return (f"the certificate chain of {host} does not verify against {store}: {reason}",
+            f"Check the chain the smart host sends (intermediate certificates included): {_STORE_HINT}.")
+
+
 def _certificate(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     host = rec["host"]
     cert = rec.get("certificate")
     if not cert:
         return
+    checks = intent.checks(_host_is_ip(rec))
     chain = cert["chain"]
     subject = cert["subject"]
+    dated_severity = certificate_severity(checks.chain, checks)
+    checked = "Exchange rejects it" if checks.chain else "Exchange does not check the dates here"
     if cert["expired"]:
-        out.add("error", "CERT_EXPIRED", f"the certificate of {host} ({subject}) expired on {cert['not_after']}", "Renew the smart host's certificate.")
+        out.add(
+            dated_severity,
+            "CERT_EXPIRED",
+            f"the certificate of {host} ({subject}) expired on {cert['not_after']}; {checked} ({checks.why})",
+            "Renew the smart host's certificate.",
+        )
     elif cert.get("not_yet_valid"):
         out.add(
-            "error",
+            dated_severity,
             "CERT_NOT_YET_VALID",
-            f"the certificate of {host} is valid only from {cert['not_before']}",
+            f"the certificate of {host} is valid only from {cert['not_before']}; {checked} ({checks.why})",
             "Check the clocks and the certificate's validity dates.",
         )
     elif cert["days_left"] <= EXPIRY_WARNING_DAYS:
@@ -266,39 +304,38 @@ def _certificate(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
         )
     # An expired (or not yet valid) certificate also fails the chain check for that reason alone:
     # CERT_EXPIRED above names it with the right hint, "install the issuing CA" would mislead.
-    dated = (cert["expired"] or cert.get("not_yet_valid")) and re.search(r"expired|not yet valid", str(chain.get("reason") or ""))
+    dated = (cert["expired"] or cert.get("not_yet_valid")) and (
+        chain.get("problem") in ("expired", "not_yet_valid") or re.search(r"expired|not yet valid", str(chain.get("reason") or ""))
+    )
     if not chain["verified"] and not dated:
-        validating = intent.tls_auth_level in ("CertificateValidation", "DomainValidation")
-        severity = "error" if validating else "warning" if intent.auth_mechanism == "BasicAuthRequireTLS" else "info"
         store = "ca_cert " + chain["store"] if chain["store"] != "system" else "the system trust store"
-        out.add(
-            severity,
-            "CERT_UNTRUSTED",
-            f"the certificate chain of {host} does not verify against {store}: {chain['reason']}",
-            "Install the issuing CA in the Trusted Root store of every source transport server (and pass it as "
-            "ca_cert here), or use a publicly trusted certificate.",
-        )
+        message, hint = _untrusted(host, chain, store)
+        qualifier = "Exchange rejects it" if checks.chain else "Exchange does not validate the chain here"
+        out.add(dated_severity, "CERT_UNTRUSTED", f"{message}; {qualifier} ({checks.why})", hint)
     host_match = cert["host_match"]
     if not host_match["matched"]:
         names = ", ".join(cert["sans"] + cert["ip_sans"]) or cert.get("common_name") or "none"
-        if intent.auth_mechanism == "BasicAuthRequireTLS":
-            severity, why = "error", "BasicAuthRequireTLS needs the exact smart host FQDN in the certificate"
-        elif intent.require_tls:
-            severity, why = "warning", "TLS is required for this connector"
+        if checks.host_name:
+            why = "BasicAuthRequireTLS needs the exact smart host FQDN in the certificate"
         else:
-            severity, why = "info", "opportunistic TLS does not check the name"
+            why = f"Exchange does not check the name here ({checks.why})"
         hint = "Issue the smart host a certificate whose subjectAltName contains the smart host name exactly as configured on the connector."
-        if rec.get("dns", {}) and rec["dns"].get("ip_literal"):
+        if _host_is_ip(rec):
             hint = "The smart host is an IP literal: certificates rarely carry IP addresses; configure the smart host by its FQDN instead."
-        out.add(severity, "CERT_NAME_MISMATCH", f"the certificate of {host} does not name {host} (it names: {names}); {why}", hint)
+        out.add(
+            certificate_severity(checks.host_name, checks),
+            "CERT_NAME_MISMATCH",
+            f"the certificate of {host} does not name {host} (it names: {names}); {why}",
+            hint,
+        )
     if intent.tls_domain:
         td = cert.get("tls_domain_match") or {"matched": False}
         if not td["matched"]:
-            severity = "error" if intent.tls_auth_level == "DomainValidation" else "warning"
+            why = "DomainValidation requires it" if checks.tls_domain else f"Exchange does not check it here ({checks.why})"
             out.add(
-                severity,
+                certificate_severity(checks.tls_domain, checks),
                 "CERT_TLS_DOMAIN_MISMATCH",
-                f"the certificate of {host} does not match tls_domain {intent.tls_domain} (it names: {', '.join(cert['sans']) or cert.get('common_name')})",
+                f"the certificate of {host} does not match tls_domain {intent.tls_domain} (it names: {', '.join(cert['sans']) or cert.get('common_name')}); {why}",
                 "With TlsAuthLevel DomainValidation Exchange requires the TlsDomain in the certificate; fix TlsDomain or the smart host's certificate.",
             )
 
@@ -308,14 +345,28 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     tls_done = bool(rec.get("tls") and rec["tls"].get("version"))
     before = rec["auth"]["mechanisms_before_tls"]
     after = rec["auth"]["mechanisms_after_tls"]
+    starttls_offered = bool((rec.get("ehlo") or {}).get("starttls")) and not rec.get("implicit_tls")
+    if before and not rec.get("implicit_tls"):
+        where = "before STARTTLS" if starttls_offered else "on a connection without TLS (no STARTTLS)"
+        out.add(
+            "warning",
+            "AUTH_BEFORE_TLS",
+            f"{host} offers AUTH {' '.join(before)} {where}: a client can send its password in clear",
+            "Offer AUTH only inside TLS (Postfix: smtpd_tls_auth_only = yes; Exchange receive connectors: RequireTLS), "
+            "so that no client configuration can leak a password.",
+        )
+    # What the connector itself would do: TLS when offered (unless IgnoreSTARTTLS), AUTH where it ends up.
+    connector_tls = tls_done and not intent.ignore_starttls
     if intent.basic_auth:
         if intent.auth_mechanism == "BasicAuthRequireTLS":
-            where, offered = "after STARTTLS", after if tls_done else []
+            where, offered = "after STARTTLS", after if connector_tls else []
+        elif connector_tls:
+            where, offered = "after STARTTLS", after
         else:
-            where, offered = ("after STARTTLS", after) if tls_done else ("without TLS", before)
+            where, offered = ("without TLS (ignore_starttls)" if intent.ignore_starttls else "without TLS"), before
         if not offered:
             extra = f" (it offers AUTH {' '.join(before)} only before TLS)" if before and where == "after STARTTLS" else ""
-            extra = f" (it offers AUTH {' '.join(after)} only after TLS)" if after and where == "without TLS" else extra
+            extra = f" (it offers AUTH {' '.join(after)} only after TLS)" if after and where.startswith("without TLS") else extra
             out.add(
                 "error",
                 "AUTH_NOT_OFFERED",
@@ -330,13 +381,23 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
                 f"{host} offers only AUTH {' '.join(offered)} {where}; Exchange authenticates to smart hosts with AUTH LOGIN only",
                 "Enable the LOGIN mechanism on the smart host (Exchange cannot use PLAIN, CRAM-MD5 or XOAUTH2); expect '451 5.7.3' in the queue otherwise.",
             )
-        if intent.auth_mechanism == "BasicAuth" and not tls_done and before:
-            out.add(
-                "warning",
-                "AUTH_CLEARTEXT",
-                f"credentials for {host} would be sent without TLS",
-                "Use BasicAuthRequireTLS with a smart host that offers STARTTLS.",
-            )
+        if cleartext_allowed(intent.auth_mechanism, intent.require_tls):
+            if not connector_tls and "LOGIN" in before:
+                because = "ignore_starttls is true" if intent.ignore_starttls else f"{host} offers no usable STARTTLS"
+                out.add(
+                    "error",
+                    "AUTH_CLEARTEXT",
+                    f"the connector would send its smart host password to {host} in clear: smart_host_auth_mechanism is BasicAuth and {because}",
+                    "Use BasicAuthRequireTLS (with ignore_starttls false) and a smart host that offers STARTTLS; change the password if it has gone out in clear.",
+                )
+            elif connector_tls:
+                out.add(
+                    "warning",
+                    "AUTH_CLEARTEXT_POSSIBLE",
+                    f"smart_host_auth_mechanism BasicAuth without require_tls: whenever STARTTLS is missing on the way to {host} "
+                    "(stripped by a firewall or an attacker), Exchange sends the password in clear",
+                    "Use BasicAuthRequireTLS, or set require_tls to true.",
+                )
         if not intent.credential_given:
             out.add(
                 "info",
@@ -353,13 +414,22 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
         )
     login = rec["auth"].get("login")
     if login and login.get("attempted") and not login.get("ok"):
-        out.add(
-            "error",
-            "AUTH_FAILED",
-            f"AUTH LOGIN as {login['username']} to {host} failed: {login['code']} {login['text']}",
-            "Check the user name and password (Set-SendConnector -AuthenticationCredential); 5.7.139/5.7.57 mean "
-            "the provider disabled basic SMTP AUTH for the account.",
-        )
+        if login.get("stage") == "command":
+            out.add(
+                "error",
+                "AUTH_REFUSED",
+                f"{host} refused AUTH LOGIN itself (before any credential was sent): {login['code']} {login['text']}",
+                "The smart host does not accept AUTH LOGIN on this connection (often: only after STARTTLS, or AUTH disabled for "
+                "this client); check its AUTH settings.",
+            )
+        else:
+            out.add(
+                "error",
+                "AUTH_FAILED",
+                f"AUTH LOGIN as {login['username']} to {host} failed: {login['code']} {login['text']}",
+                "Check the user name and password (Set-SendConnector -AuthenticationCredential); 5.7.139/5.7.57 mean "
+                "the provider disabled basic SMTP AUTH for the account.",
+            )
     elif login and login.get("withheld"):
         out.add(
             "warning",
@@ -371,6 +441,21 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
         )
     elif login and login.get("skipped") and intent.basic_auth:
         out.add("info", "AUTH_NOT_ATTEMPTED", f"{login['skipped']} (to {host})", "See the other findings for why.")
+
+
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def is_relay_refusal(code: int, text: Optional[str]) -> bool:
+    """A refused RCPT that means "not allowed to relay": the text says so (Postfix 'Relay access denied', Exchange
+    'Unable to relay'), or the enhanced status is X.7.1 (delivery not authorized), whatever the basic code (550, 554, 454)."""
+    if code < 400:
+        return False
+    text = text or ""
+    if "relay" in text.lower():
+        return True
+    match = _ENHANCED.match(text)
+    return bool(match and match.group(2) == "7" and match.group(3) == "1")
 
 
 def _mail_rcpt(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
@@ -388,12 +473,13 @@ def _mail_rcpt(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
         )
     for rcpt in mr["rcpt"]:
         if rcpt["code"] >= 400:
-            relay = rcpt["code"] == 550 and "relay" in (rcpt["text"] or "").lower()
+            relay = is_relay_refusal(rcpt["code"], rcpt["text"])
             out.add(
                 "error" if rcpt["code"] >= 500 else "warning",
                 "RELAY_DENIED" if relay else "RCPT_REFUSED",
                 f"RCPT TO:<{rcpt['address']}> at {host} was answered {rcpt['code']} {rcpt['text']}",
-                "Allow every source transport server's IP address to relay on the smart host, or authenticate (BasicAuthRequireTLS).",
+                "Allow every source transport server's IP address to relay on the smart host, or authenticate (BasicAuthRequireTLS)."
+                if relay else "The smart host refuses this recipient; check the address and the smart host's recipient rules.",
             )
 
 
@@ -440,7 +526,14 @@ def evaluate(rec: dict[str, Any], intent: Intent) -> list[dict[str, str]]:
         _mail_rcpt(rec, intent, out)
         _size(rec, intent, out)
         explained = any(i["severity"] == "error" or i["code"] in ("TLS_HANDSHAKE_FAILED", "STARTTLS_REFUSED") for i in out.items)
-        if rec.get("error") and not explained:
+        if rec.get("error") and not explained and rec.get("error_kind") == "timeout":
+            out.add(
+                "error",
+                "SMTP_TIMEOUT",
+                f"{rec['host']} stopped answering during the SMTP session: {rec['error']}",
+                "The smart host accepted the session and then stalled; check its load, its tarpitting/greylisting settings, or raise timeout.",
+            )
+        elif rec.get("error") and not explained:
             out.add(
                 "error", "SESSION_ABORTED", f"the SMTP session with {rec['host']} stopped early: {rec['error']}", "See the transcript for the last exchange."
             )

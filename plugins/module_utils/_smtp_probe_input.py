@@ -16,11 +16,14 @@ list means the value is fine.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from typing import Any, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils import _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME
 
 # RFC 5321 4.1.2 / RFC 5322 3.2.3: atext; non-ASCII letters are allowed too (SMTPUTF8, RFC 6531).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
@@ -145,3 +148,123 @@ def smart_host(path: str, value: Any) -> tuple[list[str], Optional[str]]:
     except ValueError as exc:
         return [f"{path}: {exc}"], None
     return [], bare
+
+
+# --------------------------------------------------------------------------------------------
+# Targets: what to probe, each with the connector settings it is judged against
+# --------------------------------------------------------------------------------------------
+# The per-target connector settings; each falls back to the top-level option of the same name.
+CONNECTOR_KEYS = ("require_tls", "ignore_starttls", "tls_auth_level", "tls_domain", "smart_host_auth_mechanism", "max_message_size")
+TARGET_KEYS = ("port", "connect_address", "helo_name", "authentication_credential") + CONNECTOR_KEYS
+
+
+@dataclasses.dataclass
+class Target:
+    """One smart host to probe, with everything the probe and the findings need (canonical values)."""
+
+    index: int
+    path: str  # where its host came from, e.g. ``targets[3]`` or ``hosts[0]``
+    host: str
+    label: Optional[str]
+    port: int
+    connect_address: Optional[str]
+    helo_name: Optional[str]
+    credential: Optional[dict[str, Any]]
+    require_tls: bool
+    ignore_starttls: bool
+    tls_auth_level: Optional[str]
+    tls_domain: Optional[str]
+    auth_mechanism: str
+    max_message_size: Any  # bytes, "unlimited", or None when not given
+
+
+def _connector_problems(settings: dict[str, Any]) -> list[str]:
+    """The connector settings through the collection's own schema (enums, sizes, TLS domain, cross-option rules)."""
+    data = {k: val for k, val in settings.items() if val is not None}
+    data["dns_routing_enabled"] = False  # a connector with smart hosts (the probe's whole subject)
+    problems = list(_schema.validate(data))
+    if str(settings.get("tls_auth_level") or "").lower() == "domainvalidation" and not settings.get("tls_domain"):
+        problems.append("tls_domain: required when tls_auth_level is DomainValidation (the name the certificate must carry)")
+    return problems
+
+
+def _route(problem: str, given: set[str], prefix: str) -> str:
+    """Put a ``field: message`` under the target's path when the target gave the field (or a field the message names)."""
+    field, sep, message = problem.partition(": ")
+    if not sep:
+        return problem
+    if field in given or any(key in message for key in given if key in CONNECTOR_KEYS):
+        return f"{prefix}.{field}: {message}"
+    return problem
+
+
+def _canonical(name: str, value: Any) -> Any:
+    return BY_NAME[name].canonical(value) if value is not None else None
+
+
+def build_targets(params: dict[str, Any]) -> tuple[list[Target], list[str]]:
+    """The targets from ``targets`` or ``hosts`` plus the top-level options; every problem at once."""
+    errors: list[str] = []
+    items: list[tuple[str, dict[str, Any]]] = []
+    if params.get("targets"):
+        for index, item in enumerate(params["targets"]):
+            items.append((f"targets[{index}]", dict(item or {})))
+    else:
+        for index, raw in enumerate(params.get("hosts") or []):
+            if raw is None or not str(raw).strip():
+                continue
+            items.append((f"hosts[{index}]", {"host": raw}))
+        if not items:
+            errors.append("hosts: give at least one smart host (or use targets)")
+        if params.get("connect_address") and len(items) != 1:
+            errors.append("connect_address: only allowed with exactly one entry in hosts (use targets for one address per smart host)")
+
+    # A top-level value some target falls back to is reported once, under its own name.
+    targets: list[Target] = []
+    for number, (path, item) in enumerate(items):
+        given = {k for k in TARGET_KEYS if item.get(k) is not None}
+        merged = {k: (item[k] if k in given else params.get(k)) for k in TARGET_KEYS}
+        host_path = f"{path}.host" if path.startswith("targets") else path
+        host_problems, host = smart_host(host_path, item.get("host")) if item.get("host") is not None else ([f"{host_path}: required"], None)
+        problems = list(host_problems)
+        where = (lambda key: f"{path}.{key}" if key in given else key)  # noqa: E731
+        port = merged["port"]
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            problems.append(f"{where('port')}: {port!r} is not a TCP port (1-65535)")
+        address = merged["connect_address"]
+        if address:
+            problems.extend(control_characters(where("connect_address"), address))
+            if not v.is_ip(str(address).strip().strip("[]")):
+                problems.append(f"{where('connect_address')}: {_show(address)} is not an IP address")
+        if merged["helo_name"]:
+            problems.extend(helo_name(where("helo_name"), merged["helo_name"]))
+        connector = {k: merged[k] for k in CONNECTOR_KEYS}
+        problems.extend(_route(problem, given, path) for problem in _connector_problems(connector))
+        for problem in problems:
+            if problem not in errors:
+                errors.append(problem)
+        if problems:
+            continue
+        try:
+            size = _canonical("max_message_size", merged["max_message_size"])
+            target = Target(
+                index=number,
+                path=path,
+                host=host or "",
+                label=item.get("label"),
+                port=port,
+                connect_address=str(address).strip().strip("[]") if address else None,
+                helo_name=merged["helo_name"] or None,
+                credential=merged["authentication_credential"] or None,
+                require_tls=bool(merged["require_tls"]),
+                ignore_starttls=bool(merged["ignore_starttls"]),
+                tls_auth_level=_canonical("tls_auth_level", merged["tls_auth_level"]),
+                tls_domain=_canonical("tls_domain", merged["tls_domain"]),
+                auth_mechanism=_canonical("smart_host_auth_mechanism", merged["smart_host_auth_mechanism"]) or "None",
+                max_message_size=size,
+            )
+        except (ValueError, TypeError) as exc:  # the schema accepted it, so this is not expected; still name it
+            errors.append(f"{path}: {exc}")
+            continue
+        targets.append(target)
+    return targets, errors

@@ -22,23 +22,87 @@ description:
     a severity and a hint, for example BasicAuthRequireTLS but no STARTTLS, BasicAuth but AUTH LOGIN not
     offered, a certificate that does not name the smart host, SIZE below MaxMessageSize, or a certificate
     expiring within 30 days.
+  - Certificate problems follow what Exchange checks with those settings. Opportunistic TLS and C(EncryptionOnly)
+    validate nothing, so an untrusted, expired or misnamed certificate is only a warning there (an info with
+    O(ignore_starttls)). C(CertificateValidation) and C(DomainValidation) make the chain and its dates an error.
+    C(DomainValidation) also makes O(tls_domain) an error, and C(BasicAuthRequireTLS) the smart host's name.
   - The task fails only when a finding has a severity listed in O(fail_on).
   - The probe runs from where the module runs (usually the controller), which is not the path the
     Exchange transport servers use. To prove the real path, send a test message with O(send_test_message)
     and trace it with M(mailflow.exchange.message_trace).
-  - Several hosts are probed at the same time, each within O(timeout) seconds.
+  - Several hosts are probed at the same time (up to 20 at once), each within O(timeout) seconds. O(targets) probes
+    smart hosts of several connectors, each with its own settings, in one run.
 author:
   - mailflow.exchange contributors (@mailflow)
 requirements:
   - cryptography (to read the smart host's certificate)
+  - jsonschema (the collection's rules for connector settings)
 options:
   hosts:
     description:
       - The smart hosts, as configured on the connector (FQDNs or IP literals; C([192.168.3.2]) is accepted).
+        All are probed with the top-level settings.
+      - Exactly one of O(hosts) and O(targets) is required.
     type: list
     elements: str
-    required: true
     aliases: [smart_hosts]
+  targets:
+    description:
+      - Smart hosts to probe each with its own connector settings, all concurrently in one run (for example every
+        smart host of every connector a play manages).
+      - Each setting not given in an item falls back to the top-level option of the same name.
+      - Every item is checked before any connection, and all problems come back together, each with its path such as
+        C(targets[3].port).
+      - RV(probes) and RV(findings) carry the item's O(targets[].label).
+    type: list
+    elements: dict
+    suboptions:
+      host:
+        description: The smart host (FQDN or IP literal).
+        type: str
+        required: true
+      label:
+        description: Free text echoed back in RV(probes[].label) and RV(findings[].label), for example the connector's name.
+        type: str
+      port:
+        description: As the top-level O(port).
+        type: int
+      connect_address:
+        description: As the top-level O(connect_address), for this smart host.
+        type: str
+      require_tls:
+        description: As the top-level O(require_tls).
+        type: bool
+      ignore_starttls:
+        description: As the top-level O(ignore_starttls).
+        type: bool
+      tls_auth_level:
+        description: As the top-level O(tls_auth_level).
+        type: str
+      tls_domain:
+        description: As the top-level O(tls_domain).
+        type: str
+      smart_host_auth_mechanism:
+        description: As the top-level O(smart_host_auth_mechanism).
+        type: str
+      max_message_size:
+        description: As the top-level O(max_message_size).
+        type: str
+      helo_name:
+        description: As the top-level O(helo_name).
+        type: str
+      authentication_credential:
+        description: As the top-level O(authentication_credential).
+        type: dict
+        suboptions:
+          username:
+            description: The user name.
+            type: str
+            required: true
+          password:
+            description: The password. Never returned or logged.
+            type: str
+            required: true
   port:
     description:
       - The TCP port, like the connector's C(Port). Port 465 is tried with TLS on connect first.
@@ -47,7 +111,7 @@ options:
   connect_address:
     description:
       - Connect to this IP address instead of resolving the host name, while SNI and the certificate name
-        checks still use the host name. Only with a single entry in O(hosts).
+        checks still use the host name. Only with a single entry in O(hosts); with O(targets) give it per item.
     type: str
   ca_cert:
     description:
@@ -64,21 +128,31 @@ options:
       - The connector's C(RequireTLS). When true, a smart host without STARTTLS is an error.
     type: bool
     default: false
+  ignore_starttls:
+    description:
+      - The connector's C(IgnoreSTARTTLS). Exchange then never starts TLS with the smart host, so with
+        O(smart_host_auth_mechanism=BasicAuth) it sends the password in clear (an error finding), and
+        C(BasicAuthRequireTLS) cannot work at all.
+      - Exchange accepts it only with O(require_tls=false) and without O(tls_auth_level).
+      - The probe itself still starts TLS when offered, to report the certificate.
+    type: bool
+    default: false
   tls_auth_level:
     description:
-      - The connector's C(TlsAuthLevel). C(CertificateValidation) and C(DomainValidation) make an
-        untrusted chain an error; C(DomainValidation) also checks O(tls_domain).
+      - The connector's C(TlsAuthLevel), one of C(EncryptionOnly), C(CertificateValidation), C(DomainValidation)
+        (in any letter case, as Exchange accepts it). C(CertificateValidation) and C(DomainValidation) make an
+        untrusted or expired chain an error; C(DomainValidation) also checks O(tls_domain).
       - Exchange accepts it only with O(require_tls=true).
     type: str
-    choices: [EncryptionOnly, CertificateValidation, DomainValidation]
   smart_host_auth_mechanism:
     description:
-      - The connector's C(SmartHostAuthMechanism). C(BasicAuth) and C(BasicAuthRequireTLS) need AUTH LOGIN
-        (Exchange never uses AUTH PLAIN); C(BasicAuthRequireTLS) needs it after STARTTLS and a certificate
-        naming the smart host.
+      - The connector's C(SmartHostAuthMechanism), one of C(None), C(BasicAuth), C(BasicAuthRequireTLS),
+        C(ExchangeServer), C(ExternalAuthoritative) (in any letter case).
+      - C(BasicAuth) and C(BasicAuthRequireTLS) need AUTH LOGIN (Exchange never uses AUTH PLAIN);
+        C(BasicAuthRequireTLS) needs it after STARTTLS and a certificate naming the smart host. C(BasicAuth)
+        without O(require_tls) sends the password in clear whenever STARTTLS is missing.
     type: str
     default: "None"
-    choices: ["None", BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative]
   authentication_credential:
     description:
       - The connector's C(AuthenticationCredential). When given, the probe tries AUTH LOGIN with it.
@@ -98,12 +172,13 @@ options:
         required: true
   max_message_size:
     description:
-      - The connector's C(MaxMessageSize), as bytes (V(36700160)), with a unit (V(35MB), V(35 MB)) or V(unlimited).
+      - The connector's C(MaxMessageSize), as bytes (V(36700160)), with a unit (V(35MB), V(35 MB)) or V(unlimited),
+        read like the connector modules read it (rounded up to whole KB, at most 2147483647 bytes).
       - An error when the smart host's SIZE is smaller.
     type: str
   timeout:
     description:
-      - Seconds allowed for each host's whole probe (DNS, connect, conversation).
+      - Seconds allowed for each host's whole probe (DNS, connect, conversation), above 0 and at most 3600.
     type: float
     default: 10
   fail_on:
@@ -200,9 +275,28 @@ EXAMPLES = r"""
     fail_on: []
   register: probe
 
+- name: Probe the smart hosts of several connectors, each with its own settings, in one task
+  mailflow.exchange.smtp_probe:
+    targets:
+      - host: relay.contoso.net
+        label: Contoso relay
+        port: 587
+        smart_host_auth_mechanism: basicauthrequiretls  # enum values in any letter case
+        authentication_credential:
+          username: exchange-relay@contoso.com
+          password: "{{ relay_password }}"
+      - host: 192.0.2.25
+        label: Partner relay
+        require_tls: true
+        tls_auth_level: CertificateValidation
+    max_message_size: 35MB  # for every target that does not set its own
+    helo_name: mail.contoso.com
+    fail_on: []
+  register: probe
+
 - name: Show every finding
   ansible.builtin.debug:
-    msg: "{{ item.severity }} {{ item.code }}: {{ item.message }} ({{ item.hint }})"
+    msg: "{{ item.label | default(item.host, true) }}: {{ item.severity }} {{ item.code }}: {{ item.message }} ({{ item.hint }})"
   loop: "{{ probe.findings }}"
 
 - name: Test relaying without sending a message
@@ -223,13 +317,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 probes:
-  description: One record per host, in the order of O(hosts).
+  description: One record per host, in the order of O(hosts) or O(targets).
   returned: always
   type: list
   elements: dict
   contains:
     host:
       description: The host as given (brackets removed).
+      type: str
+    label:
+      description: The O(targets[].label) of the item, null with O(hosts).
       type: str
     port:
       description: The port probed.
@@ -262,13 +359,17 @@ probes:
       description: C(code) and C(text) of the reply to STARTTLS, when sent.
       type: dict
     tls:
-      description: C(version), C(cipher), C(bits), C(error), and C(chain) (as in the C(certificate) entry).
+      description:
+        - C(version), C(cipher), C(bits), C(error), and C(chain) (as in the C(certificate) entry).
+        - C(peer_verified), true when the certificate passed every check the probe makes (the condition for sending
+          a credential).
       type: dict
     certificate:
       description:
         - The server certificate. C(subject), C(common_name), C(sans), C(ip_sans), C(issuer), C(serial) (hex),
           C(not_before), C(not_after), C(days_left), C(expired), C(not_yet_valid), C(self_signed), C(sha256).
-        - C(chain) with C(verified), C(reason) and C(store) (the O(ca_cert) path or C(system)).
+        - C(chain) with C(verified), C(reason), C(problem) (C(unknown_ca), C(self_signed), C(expired), C(not_yet_valid),
+          C(revoked) or C(other)) and C(store) (the O(ca_cert) path or C(system)).
         - C(host_match) (C(matched), C(matched_name)) against the host, and C(tls_domain_match) against O(tls_domain).
       type: dict
     ehlo_tls:
@@ -291,6 +392,9 @@ probes:
     error:
       description: Why the conversation stopped early, if it did.
       type: str
+    error_kind:
+      description: C(timeout) when the server stopped answering, C(session) for any other early stop, null otherwise.
+      type: str
     duration_ms:
       description: How long the probe of this host took.
       type: float
@@ -310,15 +414,25 @@ findings:
     host:
       description: The smart host.
       type: str
+    label:
+      description: The O(targets[].label) of the item the finding is about, null with O(hosts).
+      type: str
     severity:
       description: C(error), C(warning) or C(info).
       type: str
     code:
       description:
-        - A stable identifier, for example C(DNS_NO_ADDRESS), C(TCP_CONNECT_FAILED), C(IMPLICIT_TLS),
-          C(STARTTLS_NOT_OFFERED), C(CERT_UNTRUSTED), C(CERT_NAME_MISMATCH), C(CERT_TLS_DOMAIN_MISMATCH),
-          C(CERT_EXPIRED), C(CERT_EXPIRES_SOON), C(TLS_VERSION_OLD), C(AUTH_NOT_OFFERED), C(AUTH_LOGIN_NOT_OFFERED),
-          C(AUTH_FAILED), C(AUTH_NOT_ATTEMPTED), C(RELAY_DENIED), C(SIZE_TOO_SMALL), C(EHLO_NAME).
+        - A stable identifier, one of C(DNS_NO_ADDRESS), C(TCP_CONNECT_FAILED), C(SMTP_TIMEOUT), C(NO_SMTP_SESSION),
+          C(BANNER_REFUSED), C(IMPLICIT_TLS), C(EHLO_REJECTED), C(EHLO_NAME), C(EHLO_NAME_NOT_FQDN), C(STARTTLS_NOT_OFFERED),
+          C(STARTTLS_REFUSED), C(STARTTLS_IGNORED), C(TLS_HANDSHAKE_FAILED), C(TLS_VERSION_OLD), C(CERT_UNTRUSTED),
+          C(CERT_NAME_MISMATCH), C(CERT_TLS_DOMAIN_MISMATCH), C(CERT_EXPIRED), C(CERT_NOT_YET_VALID),
+          C(CERT_EXPIRES_SOON), C(AUTH_BEFORE_TLS), C(AUTH_CLEARTEXT), C(AUTH_CLEARTEXT_POSSIBLE), C(AUTH_NOT_OFFERED),
+          C(AUTH_LOGIN_NOT_OFFERED), C(AUTH_OFFERED), C(AUTH_NOT_TESTED), C(AUTH_NOT_ATTEMPTED), C(AUTH_REFUSED),
+          C(AUTH_FAILED), C(AUTH_REQUIRED), C(MAIL_REFUSED), C(RELAY_DENIED), C(RCPT_REFUSED), C(SIZE_TOO_SMALL),
+          C(SIZE_NOT_ADVERTISED), C(SESSION_ABORTED).
+        - C(AUTH_NOT_ATTEMPTED) says why the probe held a credential back; C(AUTH_REFUSED) is the smart host refusing
+          AUTH LOGIN itself, C(AUTH_FAILED) a refused user name or password; C(RELAY_DENIED) is a refused recipient
+          whose text or enhanced status (X.7.1) means relaying is not allowed, whatever the reply code.
       type: str
     message:
       description: What was found.
@@ -351,18 +465,19 @@ test_message:
   type: dict
 """
 
-import ipaddress
+import math
+import os
 import socket
 import ssl
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
-    valid_tls_domain,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import (
     ProbeSettings,
     build_message,
@@ -370,32 +485,56 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe impo
     send_message,
 )
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import (
-    AUTH_MECHANISMS,
     SEVERITIES,
-    TLS_AUTH_LEVELS,
     Intent,
     evaluate,
-    parse_size,
 )
+
+MAX_TIMEOUT = 3600.0
+
+
+def _credential_spec() -> dict:
+    return dict(
+        type="dict",
+        options=dict(
+            username=dict(type="str", required=True),
+            password=dict(type="str", required=True, no_log=True),
+        ),
+    )
 
 
 def argument_spec() -> dict:
+    # No 'choices' on the enums: Exchange binds them case-insensitively, and so does the collection's
+    # option table (_options), which parses them here like everywhere else.
     return dict(
-        hosts=dict(type="list", elements="str", required=True, aliases=["smart_hosts"]),
+        hosts=dict(type="list", elements="str", aliases=["smart_hosts"]),
+        targets=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                host=dict(type="str", required=True),
+                label=dict(type="str"),
+                port=dict(type="int"),
+                connect_address=dict(type="str"),
+                require_tls=dict(type="bool"),
+                ignore_starttls=dict(type="bool"),
+                tls_auth_level=dict(type="str"),
+                tls_domain=dict(type="str"),
+                smart_host_auth_mechanism=dict(type="str"),
+                max_message_size=dict(type="str"),
+                helo_name=dict(type="str"),
+                authentication_credential=_credential_spec(),
+            ),
+        ),
         port=dict(type="int", default=25),
         connect_address=dict(type="str"),
         ca_cert=dict(type="path"),
         tls_domain=dict(type="str"),
         require_tls=dict(type="bool", default=False),
-        tls_auth_level=dict(type="str", choices=list(TLS_AUTH_LEVELS)),
-        smart_host_auth_mechanism=dict(type="str", default="None", choices=list(AUTH_MECHANISMS)),
-        authentication_credential=dict(
-            type="dict",
-            options=dict(
-                username=dict(type="str", required=True),
-                password=dict(type="str", required=True, no_log=True),
-            ),
-        ),
+        ignore_starttls=dict(type="bool", default=False),
+        tls_auth_level=dict(type="str"),
+        smart_host_auth_mechanism=dict(type="str", default="None"),
+        authentication_credential=_credential_spec(),
         max_message_size=dict(type="str"),
         timeout=dict(type="float", default=10),
         fail_on=dict(type="list", elements="str", choices=list(SEVERITIES), default=["error"]),
@@ -414,83 +553,33 @@ def argument_spec() -> dict:
     )
 
 
-def _is_ip(value: str) -> bool:
+def ca_cert_problems(path: str) -> list[str]:
+    """A missing file, an unreadable one and one without PEM certificates each get their own sentence."""
+    if not os.path.exists(path):
+        return [f"ca_cert: {path} does not exist"]
+    if os.path.isdir(path):
+        return [f"ca_cert: {path} is a directory; give a PEM file of CA certificates"]
     try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False
-
-
-def validate(module: AnsibleModule) -> tuple[list[str], Intent]:
-    """Check combinations (every problem at once) and build the intent; fails the module on errors."""
-    p = module.params
-    errors = []
-    hosts = []
-    for index, raw in enumerate(p["hosts"]):
-        if raw is None or not str(raw).strip():
-            continue
-        problems, host = checks.smart_host(f"hosts[{index}]", raw)
-        errors.extend(problems)
-        if host:
-            hosts.append(host)
-    if not hosts and not errors:
-        errors.append("hosts: give at least one smart host")
-    errors.extend(command_value_problems(p))
-    if p["connect_address"] and not _is_ip(p["connect_address"].strip("[]")):
-        errors.append(f"connect_address: {p['connect_address']!r} is not an IP address")
-    if p["ca_cert"]:
-        try:
-            ssl.create_default_context(cafile=p["ca_cert"])
-        except (OSError, ssl.SSLError) as exc:
-            errors.append(f"ca_cert: cannot load {p['ca_cert']} as PEM CA certificates ({getattr(exc, 'strerror', None) or exc})")
-    if p["connect_address"] and len([h for h in p["hosts"] if h and str(h).strip()]) != 1:
-        errors.append("connect_address: only allowed with exactly one entry in hosts")
-    if not 1 <= p["port"] <= 65535:
-        errors.append(f"port: {p['port']} is not a TCP port (1-65535)")
-    if p["timeout"] <= 0:
-        errors.append("timeout: must be a positive number of seconds")
-    if p["tls_auth_level"] and not p["require_tls"]:
-        errors.append("tls_auth_level: Exchange accepts TlsAuthLevel only with RequireTLS; set require_tls: true")
-    if p["tls_auth_level"] == "DomainValidation" and not p["tls_domain"]:
-        errors.append("tls_domain: required when tls_auth_level is DomainValidation")
-    if p["tls_domain"] and not valid_tls_domain(p["tls_domain"]):
-        errors.append(f"tls_domain: {p['tls_domain']!r} is not a domain; use contoso.com or *.contoso.com (no embedded wildcards)")
-    max_size = None
-    unlimited = False
-    if p["max_message_size"] is not None:
-        try:
-            max_size = parse_size(p["max_message_size"])
-            unlimited = max_size is None
-        except ValueError as exc:
-            errors.append(f"max_message_size: {exc}")
-    if bool(p["mail_from"]) != bool(p["rcpt_to"]):
-        errors.append("mail_from and rcpt_to: give both for the MAIL/RCPT test, or neither")
-    if errors:
-        module.fail_json(msg="Invalid parameters: " + "; ".join(errors), errors=errors)
-    intent = Intent(
-        require_tls=p["require_tls"],
-        tls_auth_level=p["tls_auth_level"],
-        tls_domain=p["tls_domain"],
-        auth_mechanism=p["smart_host_auth_mechanism"],
-        max_message_size=max_size,
-        max_message_unlimited=unlimited,
-        credential_given=bool(p["authentication_credential"]),
-        connect_address_given=bool(p["connect_address"]),
-        helo_name_given=bool(p["helo_name"]),
-    )
-    return hosts, intent
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        return [f"ca_cert: cannot read {path} ({exc.strerror or exc})"]
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return [f"ca_cert: {path} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
+    return []
 
 
 def command_value_problems(p: dict) -> list[str]:
     """Every value that goes into an SMTP command line or header, checked before any connection."""
     errors = []
-    if p["helo_name"]:
-        errors.extend(checks.helo_name("helo_name", p["helo_name"]))
     if p["mail_from"]:
         errors.extend(checks.address("mail_from", p["mail_from"]))
     for index, rcpt in enumerate(p["rcpt_to"] or []):
         errors.extend(checks.address(f"rcpt_to[{index}]", rcpt))
+    if bool(p["mail_from"]) != bool(p["rcpt_to"]):
+        errors.append("mail_from and rcpt_to: give both for the MAIL/RCPT test, or neither")
     spec = p["send_test_message"]
     if spec:
         errors.extend(checks.header_address("send_test_message.from", spec["from"])[0])
@@ -502,29 +591,72 @@ def command_value_problems(p: dict) -> list[str]:
     return errors
 
 
+def validate(module: AnsibleModule) -> list[checks.Target]:
+    """Every problem of the task at once, before any connection; fails the module on errors."""
+    p = module.params
+    errors = []
+    if p["targets"] is not None and p["hosts"] is not None:
+        errors.append("hosts and targets: give one of them, not both")
+    elif p["targets"] is None and p["hosts"] is None:
+        errors.append("hosts or targets: give the smart hosts to probe")
+    elif p["targets"] is not None and not p["targets"]:
+        errors.append("targets: give at least one target")
+    if p["targets"] is not None and p["connect_address"]:
+        errors.append("connect_address: give it per target in targets, not at the top level")
+    targets: list[checks.Target] = []
+    if not errors:
+        targets, errors = checks.build_targets(p)
+    if p["ca_cert"]:
+        errors.extend(ca_cert_problems(p["ca_cert"]))
+    timeout = p["timeout"]
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        errors.append(f"timeout: must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}")
+    errors.extend(command_value_problems(p))
+    if errors:
+        module.fail_json(msg="Invalid parameters: " + "; ".join(errors), errors=errors)
+    return targets
+
+
 def default_helo_name() -> str:
     """This machine's FQDN when it is a valid EHLO argument, else localhost."""
     name = socket.getfqdn()
     return name if not checks.helo_name("helo_name", name) else "localhost"
 
 
-def settings_for(module: AnsibleModule, host: str, helo_name: str) -> ProbeSettings:
+def settings_for(module: AnsibleModule, target: checks.Target, fallback_helo: str) -> ProbeSettings:
     p = module.params
-    cred = p["authentication_credential"] or {}
+    cred = target.credential or {}
     return ProbeSettings(
-        host=host,
-        port=p["port"],
-        connect_address=p["connect_address"],
+        host=target.host,
+        port=target.port,
+        connect_address=target.connect_address,
         timeout=p["timeout"],
-        helo_name=helo_name,
+        helo_name=target.helo_name or fallback_helo,
         ca_cert=p["ca_cert"],
-        tls_domain=p["tls_domain"],
+        tls_domain=target.tls_domain,
         username=cred.get("username"),
         password=cred.get("password"),
-        auth_mechanism=p["smart_host_auth_mechanism"],
-        require_tls=p["require_tls"],
+        auth_mechanism=target.auth_mechanism,
+        require_tls=target.require_tls,
         mail_from=p["mail_from"],
         rcpt_to=list(p["rcpt_to"] or []),
+        label=target.label,
+    )
+
+
+def intent_for(target: checks.Target) -> Intent:
+    size = target.max_message_size
+    return Intent(
+        require_tls=target.require_tls,
+        ignore_starttls=target.ignore_starttls,
+        tls_auth_level=target.tls_auth_level,
+        tls_domain=target.tls_domain,
+        auth_mechanism=target.auth_mechanism,
+        max_message_size=size if isinstance(size, int) else None,
+        max_message_unlimited=size == "unlimited",
+        credential_given=bool(target.credential),
+        connect_address_given=bool(target.connect_address),
+        helo_name_given=bool(target.helo_name),
     )
 
 
@@ -540,21 +672,31 @@ def submit_test_message(module: AnsibleModule, all_settings: list[ProbeSettings]
     for settings, probe in zip(all_settings, probes):
         if not probe.get("address"):
             continue
-        result = send_message(settings, probe["address"], msg, require_tls=module.params["require_tls"], envelope_from=sender, envelope_to=recipients)
+        result = send_message(settings, probe["address"], msg, require_tls=settings.require_tls, envelope_from=sender, envelope_to=recipients)
         if result["queued"]:
             break
     return result or {"host": None, "queued": False, "error": "no host was reachable", "message_id": str(msg["Message-ID"])}
+
+
+def _where(finding: dict) -> str:
+    return f"{finding['label']} ({finding['host']})" if finding.get("label") else finding["host"]
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
-    hosts, intent = validate(module)
-    helo_name = module.params["helo_name"] or default_helo_name()
-    all_settings = [settings_for(module, host, helo_name) for host in hosts]
+    if not HAS_JSONSCHEMA:
+        module.fail_json(msg=missing_required_lib("jsonschema"), exception=JSONSCHEMA_IMPORT_ERROR)
+    targets = validate(module)
+    fallback_helo = module.params["helo_name"] or default_helo_name()
+    all_settings = [settings_for(module, target, fallback_helo) for target in targets]
     probes = probe_hosts(all_settings)
-    findings = [finding for probe in probes for finding in evaluate(probe, intent)]
+    findings = []
+    for target, probe in zip(targets, probes):
+        for finding in evaluate(probe, intent_for(target)):
+            finding["label"] = target.label
+            findings.append(finding)
     summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITIES}
     result: dict = dict(changed=False, probes=probes, findings=findings, summary=summary)
 
@@ -571,7 +713,7 @@ def main() -> None:
 
     failing = [f for f in findings if f["severity"] in module.params["fail_on"]]
     if failing:
-        listed = "; ".join(f"{f['host']}: {f['severity']} {f['code']}: {f['message']}" for f in failing)
+        listed = "; ".join(f"{_where(f)}: {f['severity']} {f['code']}: {f['message']}" for f in failing)
         module.fail_json(msg=f"smtp_probe found {len(failing)} finding(s) with severity in fail_on: {listed}", **result)
     module.exit_json(**result)
 

@@ -252,7 +252,7 @@ def test_send_test_message_and_check_mode(smarthost, probe):
 def test_invalid_combinations_fail_before_probing(probe):
     result = probe({"hosts": ["a.example", "b.example"], "connect_address": "127.0.0.1", "tls_auth_level": "DomainValidation", "max_message_size": "lots"})
     assert result["failed"]
-    for fragment in ("connect_address: only allowed with exactly one", "tls_auth_level: Exchange accepts TlsAuthLevel only with RequireTLS",
+    for fragment in ("connect_address: only allowed with exactly one", "require_tls: tls_auth_level needs require_tls true",
                      "tls_domain: required when tls_auth_level is DomainValidation", "max_message_size: 'lots' is not a size"):
         assert fragment in result["msg"]
     assert "probes" not in result
@@ -264,9 +264,11 @@ def test_bad_ca_cert_port_in_host_and_connect_address_are_named(probe, tmp_path)
     result = probe({"hosts": ["relay.contoso.net:587"], "ca_cert": str(not_pem), "connect_address": "relay"})
     assert result["failed"]
     assert "hosts[0]: 'relay.contoso.net:587' carries a port" in result["msg"]
-    assert f"ca_cert: cannot load {not_pem}" in result["msg"]
+    assert f"ca_cert: {not_pem} holds no PEM CA certificate" in result["msg"]
     assert "connect_address: 'relay' is not an IP address" in result["msg"]
-    assert probe({"hosts": ["::1"], "ca_cert": str(tmp_path / "missing.pem")})["msg"].count("ca_cert: cannot load") == 1
+    # a missing file, a directory and a file that is not PEM each read differently
+    assert probe({"hosts": ["::1"], "ca_cert": str(tmp_path / "missing.pem")})["msg"].count("missing.pem does not exist") == 1
+    assert "is a directory" in probe({"hosts": ["::1"], "ca_cert": str(tmp_path)})["msg"]
 
 
 def test_playbook_at_vvvv_never_shows_the_password(smarthost, collections_path, tmp_path):

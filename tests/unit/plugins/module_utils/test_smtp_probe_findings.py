@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib
+import os
+import sys
 
 import pytest
 
@@ -13,7 +16,8 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert
     match_tls_domain,
     valid_tls_domain,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import Intent, evaluate, parse_size
+from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import Intent, evaluate, is_relay_refusal
+from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import exchange_tls_checks
 
 
 @pytest.mark.parametrize(
@@ -52,20 +56,6 @@ def test_tls_domain_rules():
     assert match_tls_domain(cert(sans=["contoso.net"]), "contoso.net")["matched"] is True
     assert valid_tls_domain("*.contoso.com") and valid_tls_domain("contoso.com")
     assert not valid_tls_domain("mail.*.contoso.com") and not valid_tls_domain("com")
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [(36700160, 36700160), ("35MB", 36700160), ("35 mb", 36700160), ("0.5KB", 512), ("35 MB (36,700,160 bytes)", 36700160), ("unlimited", None)],
-)
-def test_parse_size(value, expected):
-    assert parse_size(value) == expected
-
-
-@pytest.mark.parametrize("value", ["lots", "-5", "35 XB", True])
-def test_parse_size_rejects(value):
-    with pytest.raises(ValueError):
-        parse_size(value)
 
 
 def test_parse_ehlo_capabilities():
@@ -173,15 +163,90 @@ def test_each_rule(changes, expected):
 def test_severity_follows_the_intended_settings():
     loose = Intent()
     untrusted = variant(certificate__chain__verified=False, certificate__chain__reason="x", certificate__host_match__matched=False)
-    assert findings(untrusted, loose) == {("info", "CERT_UNTRUSTED"), ("info", "CERT_NAME_MISMATCH"), ("info", "AUTH_OFFERED")}
+    # opportunistic TLS validates nothing: worth a warning, not an error
+    assert findings(untrusted, loose) == {("warning", "CERT_UNTRUSTED"), ("warning", "CERT_NAME_MISMATCH"), ("info", "AUTH_OFFERED")}
     assert ("warning", "CERT_NAME_MISMATCH") in findings(untrusted, Intent(require_tls=True))
+    assert ("error", "CERT_NAME_MISMATCH") in findings(untrusted, Intent(auth_mechanism="BasicAuthRequireTLS"))
+    assert ("warning", "CERT_UNTRUSTED") in findings(untrusted, Intent(auth_mechanism="BasicAuthRequireTLS"))
+    assert ("error", "CERT_UNTRUSTED") in findings(untrusted, Intent(require_tls=True, tls_auth_level="CertificateValidation"))
+    # IgnoreSTARTTLS: Exchange never sees the certificate
+    assert ("info", "CERT_UNTRUSTED") in findings(untrusted, Intent(ignore_starttls=True))
     no_tls = variant(ehlo__starttls=False, starttls=None, tls=None, certificate=None, ehlo_tls=None)
     no_tls["auth"] = {"mechanisms_before_tls": ["LOGIN"], "mechanisms_after_tls": [], "login": None}
     assert ("info", "STARTTLS_NOT_OFFERED") in findings(no_tls, loose)
     assert ("error", "STARTTLS_NOT_OFFERED") in findings(no_tls, Intent(auth_mechanism="BasicAuthRequireTLS"))
     basic = findings(no_tls, Intent(auth_mechanism="BasicAuth"))
-    assert ("warning", "AUTH_CLEARTEXT") in basic and ("info", "AUTH_NOT_TESTED") in basic
-    assert not any(code.startswith("AUTH_") and sev == "error" for sev, code in basic)
+    assert {("error", "AUTH_CLEARTEXT"), ("warning", "AUTH_BEFORE_TLS"), ("info", "AUTH_NOT_TESTED")} <= basic
+
+
+@pytest.mark.parametrize(
+    "intent, severity",
+    [
+        (Intent(), "warning"),
+        (Intent(require_tls=True), "warning"),
+        (Intent(require_tls=True, tls_auth_level="EncryptionOnly"), "warning"),
+        (Intent(auth_mechanism="BasicAuthRequireTLS", credential_given=True), "warning"),
+        (Intent(require_tls=True, tls_auth_level="CertificateValidation"), "error"),
+        (Intent(require_tls=True, tls_auth_level="DomainValidation", tls_domain="relay.contoso.net"), "error"),
+        (Intent(ignore_starttls=True), "info"),
+    ],
+)
+def test_an_expired_certificate_is_an_error_only_where_exchange_validates(intent, severity):
+    expired = variant(certificate__expired=True, certificate__days_left=-3, certificate__chain__verified=False,
+                      certificate__chain__reason="certificate has expired", certificate__chain__problem="expired")
+    got = {(sev, code) for sev, code in findings(expired, intent) if code.startswith("CERT_")}
+    assert got == {(severity, "CERT_EXPIRED")}
+
+
+def test_the_rule_agrees_with_the_lab_oracle():
+    """The probe's rule and the lab's independent copy (what the lab's delivery enforces) say the same for every valid setting."""
+    lab_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab")
+    if lab_dir not in sys.path:
+        sys.path.insert(0, lab_dir)
+    lab = importlib.import_module("exchange_lab.mail.smtp_send")
+    for require_tls in (False, True):
+        for level in ((None, "EncryptionOnly", "CertificateValidation", "DomainValidation") if require_tls else (None,)):
+            for mechanism in ("None", "BasicAuth", "BasicAuthRequireTLS"):
+                for host in ("relay.contoso.net", "192.0.2.10"):
+                    settings = lab.SendSettings(connector_name="c", smart_hosts=[host], require_tls=require_tls, tls_auth_level=level,
+                                                tls_domain="contoso.net" if level == "DomainValidation" else None, auth_mechanism=mechanism)
+                    validate, wanted = lab.certificate_checks(settings, host)
+                    ours = exchange_tls_checks(require_tls, False, level, mechanism, host_is_ip=host[0].isdigit())
+                    case = (require_tls, level, mechanism, host)
+                    assert ours.chain == validate, case
+                    assert (ours.host_name or ours.tls_domain) == (wanted is not None), case
+
+
+@pytest.mark.parametrize(
+    "code, text, relay",
+    [
+        (554, "5.7.1 <pat@fabrikam.com>: Relay access denied", True),  # Postfix reject_unauth_destination
+        (550, "5.7.1 Unable to relay", True),  # Exchange
+        (454, "4.7.1 <pat@fabrikam.com>: Relay access denied", True),  # Postfix, soft_bounce / defer
+        (550, "5.7.1 Client does not have permissions to send as this sender", True),
+        (550, "5.1.1 <pat@fabrikam.com>: Recipient address rejected: User unknown", False),
+        (452, "4.5.3 Too many recipients", False),
+        (250, "2.1.5 Ok", False),
+    ],
+)
+def test_relay_refusal_is_recognised_by_enhanced_status_or_text(code, text, relay):
+    assert is_relay_refusal(code, text) is relay
+
+
+def test_auth_before_starttls_and_cleartext_risk():
+    offered_early = variant(auth__mechanisms_before_tls=["LOGIN", "PLAIN"])
+    assert ("warning", "AUTH_BEFORE_TLS") in findings(offered_early)
+    basic = findings(GOOD, Intent(auth_mechanism="BasicAuth", credential_given=True))
+    assert ("warning", "AUTH_CLEARTEXT_POSSIBLE") in basic and not any(code == "AUTH_CLEARTEXT" for _, code in basic)
+    ignored = variant(auth__mechanisms_before_tls=["LOGIN"])
+    assert ("error", "AUTH_CLEARTEXT") in findings(ignored, Intent(auth_mechanism="BasicAuth", ignore_starttls=True, credential_given=True))
+    assert ("error", "STARTTLS_IGNORED") in findings(GOOD, Intent(auth_mechanism="BasicAuthRequireTLS", ignore_starttls=True, credential_given=True))
+
+
+def test_auth_refused_is_not_a_wrong_password():
+    refused = variant(auth__login__ok=False, auth__login__code=504, auth__login__text="5.5.4 Unrecognized authentication type",
+                      auth__login__stage="command")
+    assert ("error", "AUTH_REFUSED") in findings(refused) and ("error", "AUTH_FAILED") not in findings(refused)
 
 
 def test_dns_failure_with_connect_address_is_only_information():
@@ -201,6 +266,9 @@ def test_relay_and_auth_required_codes():
         mail_rcpt={"mail_from": "a@b", "mail_code": 250, "mail_text": "ok", "rcpt": [{"address": "x@y", "code": 550, "text": "5.7.1 Unable to relay"}]}
     )
     assert ("error", "RELAY_DENIED") in findings(relay)
+    postfix = variant(mail_rcpt={"mail_from": "a@b", "mail_code": 250, "mail_text": "ok",
+                                 "rcpt": [{"address": "x@y", "code": 554, "text": "5.7.1 <x@y>: Relay access denied"}]})
+    assert ("error", "RELAY_DENIED") in findings(postfix) and ("error", "RCPT_REFUSED") not in findings(postfix)
     auth = variant(mail_rcpt={"mail_from": "a@b", "mail_code": 530, "mail_text": "5.7.0 Authentication required", "rcpt": []})
     assert ("error", "AUTH_REQUIRED") in findings(auth)
 
