@@ -105,8 +105,9 @@ def _network(rec: dict[str, Any], intent: Intent, out: _Collector) -> bool:
             hint = ("Nothing answered within the timeout: a firewall drops the packets or the host is down. Check the port "
                     "(Set-SendConnector -Port, default 25) and the firewalls between the transport servers and the smart host.")
         elif "refused" in error.lower():
-            hint = ("The host answered but nothing listens on that port (or a firewall rejects it). Check the port "
-                    "(Set-SendConnector -Port, default 25) and that the smart host's SMTP service runs.")
+            hint = ("The host answered but nothing listens on that port, or one of the firewalls between the transport servers "
+                    "and the smart host rejects it. Check the port (Set-SendConnector -Port, default 25) and that the smart "
+                    "host's SMTP service runs.")
         else:
             hint = ("Check the port (Set-SendConnector -Port, default 25), firewalls and anti-virus mass-mailing blocks "
                     "between the transport servers and the smart host.")

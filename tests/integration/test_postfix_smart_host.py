@@ -260,8 +260,6 @@ def test_relay_denied_lab_returns_the_message_with_postfix_554(case, postfix):
     postfix.wait_for_log(r"554 5\.7\.1 <" + re.escape(c.recipient) + r">: Relay access denied")
 
 
-@pytest.mark.xfail(strict=True, reason="smtp_probe fix not landed yet (owner probe, issue 9 item 3): "
-                   "Postfix's 554 5.7.1 Relay access denied is RCPT_REFUSED, not RELAY_DENIED")
 def test_relay_denied_probe_and_role_agree(case):
     c = case("relay_denied")
     assert c.findings.get("RELAY_DENIED") == "error", c.explain()
@@ -274,8 +272,6 @@ def test_expired_certificate_opportunistic_lab_delivers(case, postfix):
     postfix.wait_for_message(message_id_of(c))
 
 
-@pytest.mark.xfail(strict=True, reason="smtp_probe fix not landed yet (owner probe, issue 9 item 1): "
-                   "CERT_EXPIRED is always an error, also when the connector does not validate")
 def test_expired_certificate_opportunistic_probe_warns_and_role_goes_on(case):
     c = case("expired_opportunistic")
     assert c.findings.get("CERT_EXPIRED") == "warning", c.explain()
@@ -304,12 +300,15 @@ def test_auth_before_tls_lab_authenticates_in_clear(case, postfix):
     postfix.wait_for_log(rf"auth_before_tls/smtpd\[\d+\]: {queue_id}: client=localhost\[127\.0\.0\.1\], sasl_method=LOGIN")
 
 
-@pytest.mark.xfail(strict=True, reason="smtp_probe fix not landed yet (owner probe, issue 9 item 2): no ignore_starttls input, no AUTH-before-TLS finding")
 def test_auth_before_tls_probe_names_the_cleartext_password(case):
+    """The lab did send the password in clear (above): for the probe that is an error that stops preflight
+    (issue 9 item 2: a connector that would send its password in clear gets an error finding), and the
+    smart host offering AUTH before STARTTLS is a finding of its own."""
     c = case("auth_before_tls")
     assert not c.probe.get("failed"), c.explain()
-    assert c.findings.get("AUTH_CLEARTEXT") == "warning", c.explain()
-    assert c.preflight_blockers == []
+    assert c.findings.get("AUTH_CLEARTEXT") == "error", c.explain()
+    assert c.findings.get("AUTH_BEFORE_TLS") == "warning", c.explain()
+    assert "AUTH_CLEARTEXT" in c.preflight_blockers
 
 
 def test_queue_follows_a_connector_removed_and_created_again(ansible, postfix, lab):
