@@ -96,7 +96,8 @@ SMART_HOST_KEYS = {
     "state": ("present", "absent"),
     "exclusive": "bool",
     "fallback_to_dns": "bool",
-    "auth_mechanism": "enum",
+    "smart_host_auth_mechanism": "enum",
+    "auth_mechanism": "enum",  # deprecated old name of smart_host_auth_mechanism (the module warns)
     "authentication_credential": "credential",
     "update_password": ("always", "on_create"),
 }
@@ -162,6 +163,12 @@ def _connector_errors(connector: dict[str, t.Any]) -> list[tuple[str, str]]:
     return errors
 
 
+def _smart_host_auth_mechanism(item: dict[str, t.Any]) -> t.Any:
+    """A smart host item's smart_host_auth_mechanism, or its deprecated old name auth_mechanism."""
+    value = item.get("smart_host_auth_mechanism")
+    return item.get("auth_mechanism") if value is None else value
+
+
 def _smart_host_errors(item: dict[str, t.Any]) -> list[tuple[str, str]]:
     options, _schema = _collection_utils()
     errors = _keyword_errors(item, SMART_HOST_KEYS)
@@ -176,11 +183,14 @@ def _smart_host_errors(item: dict[str, t.Any]) -> list[tuple[str, str]]:
                 options.BY_NAME["smart_hosts"].item(host)
             except (ValueError, TypeError) as err:
                 errors.append(("hosts[%d]" % index, str(err)))
-    mechanism = item.get("auth_mechanism")
+    key = "auth_mechanism" if "auth_mechanism" in item and "smart_host_auth_mechanism" not in item else "smart_host_auth_mechanism"
+    if "auth_mechanism" in item and "smart_host_auth_mechanism" in item:
+        errors.append(("auth_mechanism", "is the old name of smart_host_auth_mechanism: give only smart_host_auth_mechanism"))
+    mechanism = _smart_host_auth_mechanism(item)
     if mechanism is not None:
         choices = options.AUTH_MECHANISMS
         if str(mechanism).lower() not in (c.lower() for c in choices):
-            errors.append(("auth_mechanism", "must be one of %s, got %r" % (", ".join(choices), mechanism)))
+            errors.append((key, "must be one of %s, got %r" % (", ".join(choices), mechanism)))
         elif str(mechanism).lower() in BASIC_AUTH and not (item.get("authentication_credential") or {}).get("username"):
             errors.append(("authentication_credential", "BasicAuth and BasicAuthRequireTLS need authentication_credential"))
     return errors
@@ -258,7 +268,7 @@ def prepare_smart_hosts(items: t.Any, credential: t.Any = None) -> list[t.Any]:
     for item in items if _is_list(items) else []:
         if isinstance(item, dict):
             item = dict(item)
-            if str(item.get("auth_mechanism") or "").lower() in BASIC_AUTH and not item.get("authentication_credential") and cred.get("username"):
+            if str(_smart_host_auth_mechanism(item) or "").lower() in BASIC_AUTH and not item.get("authentication_credential") and cred.get("username"):
                 item["authentication_credential"] = {"username": cred.get("username"), "password": cred.get("password") or ""}
         prepared.append(item)
     return prepared
@@ -362,8 +372,8 @@ def probe_targets(
         if not isinstance(item, dict) or str(item.get("state") or "present") != "present":
             continue
         base = dict(current.get(str(item.get("connector", "")).lower()) or {})
-        if item.get("auth_mechanism"):
-            base["smart_host_auth_mechanism"] = item["auth_mechanism"]
+        if _smart_host_auth_mechanism(item):
+            base["smart_host_auth_mechanism"] = _smart_host_auth_mechanism(item)
         for host in _wanted_hosts(item.get("hosts")):
             targets.append(
                 {

@@ -63,11 +63,15 @@ options:
         same call). Without it, such a task fails and changes nothing.
     type: bool
     default: false
-  auth_mechanism:
+  smart_host_auth_mechanism:
     description:
       - How the connector authenticates to its smart hosts, V(None), V(BasicAuth), V(BasicAuthRequireTLS),
         V(ExchangeServer) or V(ExternalAuthoritative) (any case). Exchange parameter C(-SmartHostAuthMechanism).
+      - The same option as O(mailflow.exchange.send_connector#module:smart_host_auth_mechanism). Not to be confused
+        with O(auth), how the module itself authenticates to Exchange.
+      - The old name C(auth_mechanism) is deprecated and will be removed in version 2.0.0 of the collection.
     type: str
+    aliases: [auth_mechanism]
   authentication_credential:
     description:
       - User name and password for V(BasicAuth) and V(BasicAuthRequireTLS). Exchange parameter
@@ -105,14 +109,14 @@ EXAMPLES = r"""
     server: ex01.contoso.com
     connector: Smart host to Internet
     hosts: [192.168.3.2]
-    auth_mechanism: None
+    smart_host_auth_mechanism: None
 
 - name: Make relay1 and relay2 the only smart hosts, with basic authentication inside TLS
   mailflow.exchange.smart_host:
     connector: Smart host to Internet
     hosts: [relay1.contoso.net, relay2.contoso.net]
     exclusive: true
-    auth_mechanism: BasicAuthRequireTLS
+    smart_host_auth_mechanism: BasicAuthRequireTLS
     authentication_credential:
       username: relay-user
       password: "{{ relay_password }}"
@@ -159,7 +163,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._module import e
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
-RENAME = {"smart_hosts": "hosts", "smart_host_auth_mechanism": "auth_mechanism"}
+RENAME = {"smart_hosts": "hosts"}
 
 
 def argument_spec():
@@ -169,7 +173,12 @@ def argument_spec():
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "exclusive": {"type": "bool", "default": False},
         "fallback_to_dns": {"type": "bool", "default": False},
-        "auth_mechanism": {"type": "str"},
+        "smart_host_auth_mechanism": {
+            "type": "str",
+            "aliases": ["auth_mechanism"],
+            # the old name sat beside auth (the endpoint's authentication); send_connector and smtp_probe say this
+            "deprecated_aliases": [{"name": "auth_mechanism", "version": "2.0.0", "collection_name": "mailflow.exchange"}],
+        },
         "authentication_credential": _options.argument_spec()["authentication_credential"],
         "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
     }
@@ -196,7 +205,7 @@ def validate(params):
             "; to remove every smart host give exclusive: true with fallback_to_dns: true (DNS routing)"
             if params["exclusive"] else ""))
     task = {"smart_hosts": list(params["hosts"]) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
-            "smart_host_auth_mechanism": params.get("auth_mechanism"),
+            "smart_host_auth_mechanism": params.get("smart_host_auth_mechanism"),
             "authentication_credential": params.get("authentication_credential")}
     errors.extend(_schema.validate(task, "task", rename=RENAME))
     return sorted(set(errors))
@@ -213,8 +222,8 @@ def main():
             raise ExchangeError("the Send connector '%s' does not exist; create it with "
                                 "mailflow.exchange.send_connector first" % name)
         task = {"smart_hosts": hosts_task(params)}
-        if params.get("auth_mechanism") is not None:
-            task["smart_host_auth_mechanism"] = params["auth_mechanism"]
+        if params.get("smart_host_auth_mechanism") is not None:
+            task["smart_host_auth_mechanism"] = params["smart_host_auth_mechanism"]
         if params.get("authentication_credential") is not None:
             task["authentication_credential"] = params["authentication_credential"]
         opt = _options.BY_NAME["smart_hosts"]

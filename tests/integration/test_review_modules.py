@@ -63,7 +63,7 @@ def test_info_with_credential_round_trips_through_both_modules(ansible, lab):
       mailflow.exchange.smart_host:
         connector: Review relay
         hosts: [relay.review.example]
-        auth_mechanism: BasicAuth
+        smart_host_auth_mechanism: BasicAuth
         authentication_credential:
           username: relay-user
     """)

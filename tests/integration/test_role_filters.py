@@ -38,7 +38,7 @@ def test_every_error_is_listed_with_its_path_and_no_secret_is_echoed():
             "not a mapping",
             {"address_spaces": ["*"]},
         ],
-        [{"connector": "Smart host to Internet", "hosts": [], "auth_mechanism": "BasicAuth"}],
+        [{"connector": "Smart host to Internet", "hosts": [], "smart_host_auth_mechanism": "BasicAuth"}],
     )
     text = "\n".join(errors)
     assert ("smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host "
@@ -97,7 +97,7 @@ def test_smart_host_items_are_probed_with_the_existing_connector_settings():
     existing = [{"name": "Smart host to Internet", "port": 2525, "require_tls": True, "tls_auth_level": "DomainValidation",
                  "tls_domain": "contoso.net", "smart_host_auth_mechanism": "None", "source_transport_servers": ["EX02"]}]
     items = [
-        {"connector": "smart host to internet", "hosts": ["relay3.contoso.net"], "auth_mechanism": "BasicAuth"},
+        {"connector": "smart host to internet", "hosts": ["relay3.contoso.net"], "smart_host_auth_mechanism": "BasicAuth"},
         {"connector": "Smart host to Internet", "hosts": ["relay1.contoso.net"], "state": "absent"},
     ]
     result = f.plan([], {"username": "relay", "password": "pw"}, {}, [], items, existing)
@@ -274,3 +274,17 @@ def test_report_spells_out_the_connect_and_disconnect_of_the_smtp_session():
         "          * attempting to connect", "          + connected", "          < 220 relay ready", "          > QUIT",
         "          - disconnected (Local)",
     ]
+
+
+def test_smart_host_items_still_take_the_deprecated_auth_mechanism():
+    old = {"connector": "Smart host to Internet", "hosts": ["relay3.contoso.net"], "auth_mechanism": "BasicAuth"}
+    [target] = f.plan([], {"username": "relay", "password": "pw"}, {}, [], [old], [])["probe_targets"]
+    assert target["settings"]["smart_host_auth_mechanism"] == "BasicAuth"
+    assert f.prepare_smart_hosts([old], {"username": "relay", "password": "pw"})[0]["authentication_credential"]["username"] == "relay"
+    assert f.input_errors([], [dict(old, auth_mechanism="Kerberos")]) == [
+        "smart_host_routing_smart_hosts[0].auth_mechanism: must be one of None, BasicAuth, BasicAuthRequireTLS, ExchangeServer, "
+        "ExternalAuthoritative, got 'Kerberos'"
+    ]
+    both = f.input_errors([], [dict(old, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "u"})])
+    assert both == ["smart_host_routing_smart_hosts[0].auth_mechanism: is the old name of smart_host_auth_mechanism: give only "
+                    "smart_host_auth_mechanism"]

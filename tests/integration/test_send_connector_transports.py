@@ -28,7 +28,7 @@ LIFE = """
   mailflow.exchange.smart_host:
     connector: Smart host to Internet
     hosts: [relay.contoso.net]
-    auth_mechanism: BasicAuth
+    smart_host_auth_mechanism: BasicAuth
     authentication_credential: {username: relay-user, password: "{{ relay_password }}"}
 - name: info
   mailflow.exchange.send_connector_info:

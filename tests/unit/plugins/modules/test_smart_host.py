@@ -7,7 +7,7 @@ from ansible_collections.mailflow.exchange.plugins.modules import smart_host
 
 def params(**overrides):
     base = {"connector": "Smart host to Internet", "hosts": ["192.168.3.2"], "state": "present", "exclusive": False,
-            "fallback_to_dns": False, "auth_mechanism": None, "authentication_credential": None,
+            "fallback_to_dns": False, "smart_host_auth_mechanism": None, "authentication_credential": None,
             "update_password": "on_create"}
     base.update(overrides)
     return base
@@ -20,14 +20,22 @@ def test_present_adds_absent_removes_exclusive_sets():
 
 
 def test_valid_task():
-    assert smart_host.validate(params(auth_mechanism="basicauthrequiretls",
+    assert smart_host.validate(params(smart_host_auth_mechanism="basicauthrequiretls",
                                       authentication_credential={"username": "u", "password": "p"})) == []
 
 
 def test_errors_use_this_modules_option_names():
-    errors = smart_host.validate(params(hosts=["ok.example", "bad host!"], auth_mechanism="Kerberos"))
+    errors = smart_host.validate(params(hosts=["ok.example", "bad host!"], smart_host_auth_mechanism="Kerberos"))
     assert any(e.startswith("hosts[1]:") for e in errors), errors
-    assert any(e.startswith("auth_mechanism:") for e in errors), errors
+    assert any(e.startswith("smart_host_auth_mechanism:") for e in errors), errors
+
+
+def test_auth_mechanism_is_a_deprecated_alias():
+    spec = smart_host.argument_spec()
+    assert "auth_mechanism" not in spec
+    option = spec["smart_host_auth_mechanism"]
+    assert option["aliases"] == ["auth_mechanism"]
+    assert option["deprecated_aliases"] == [{"name": "auth_mechanism", "version": "2.0.0", "collection_name": "mailflow.exchange"}]
 
 
 def test_exclusive_only_with_present_and_hosts_not_empty():
