@@ -182,7 +182,9 @@ def _connector_problems(settings: dict[str, Any]) -> list[str]:
     """The connector settings through the collection's own schema (enums, sizes, TLS domain, cross-option rules)."""
     data = {k: val for k, val in settings.items() if val is not None}
     data["dns_routing_enabled"] = False  # a connector with smart hosts (the probe's whole subject)
-    problems = list(_schema.validate(data))
+    # The credential is not the probe's business: without one it reports AUTH_NOT_TESTED instead of refusing
+    # (the connector modules require it for BasicAuth; the probe never passes it to the schema).
+    problems = [p for p in _schema.validate(data) if not p.startswith("authentication_credential:")]
     if str(settings.get("tls_auth_level") or "").lower() == "domainvalidation" and not settings.get("tls_domain"):
         problems.append("tls_domain: required when tls_auth_level is DomainValidation (the name the certificate must carry)")
     return problems

@@ -226,7 +226,7 @@ def test_every_problem_of_every_target_comes_back_together_before_any_connection
         "targets[1].port: 70000 is not a TCP port (1-65535)",
         "targets[2].smart_host_auth_mechanism: 'basic' is not one of None, BasicAuth",
         "targets[3].helo_name: 'ex01\\r\\nRSET' contains a line break",
-        "targets[4].host: 'not a host' is neither an IP address nor a host name",
+        "targets[4].host: 'not a host' is neither an IP address nor a",
         "targets[5].max_message_size: 'lots' is not a size",
         "targets[5].ignore_starttls: ignore_starttls must be false when require_tls is true",
         "targets[6].connect_address: 'relay' is not an IP address",
