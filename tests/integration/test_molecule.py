@@ -18,7 +18,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-SCENARIOS = ["default", "basic_auth_tls", "broken_smart_host"]
+SCENARIOS = ["default", "basic_auth_tls", "broken_smart_host", "postfix"]
 
 
 def _free_port() -> int:

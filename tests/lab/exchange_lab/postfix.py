@@ -102,6 +102,16 @@ def missing_packages() -> list[str]:
     return missing
 
 
+def reachable_by_postfix(path: str) -> bool:
+    """Can the unprivileged postfix user traverse every directory above ``path``?"""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and parent != "/":
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(parent)
+    return True
+
+
 def make_state_dir(prefix: str = "lab-postfix-") -> str:
     """A fresh directory under /tmp that Postfix's unprivileged daemons can traverse (0755)."""
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
@@ -297,12 +307,9 @@ class Postfix:
         cfg = self.config
         os.makedirs(cfg.state_dir, exist_ok=True)
         os.chmod(cfg.state_dir, 0o755)
-        parent = os.path.dirname(os.path.abspath(cfg.state_dir))
-        while parent and parent != "/":
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                raise PostfixError(f"state directory {cfg.state_dir}: Postfix's daemons (user postfix) cannot reach it "
-                                   f"through {parent} (no search permission for others); use a directory under /tmp")
-            parent = os.path.dirname(parent)
+        if not reachable_by_postfix(cfg.state_dir):
+            raise PostfixError(f"state directory {cfg.state_dir}: Postfix's daemons (user postfix) cannot reach it "
+                               "(a parent directory has no search permission for others); use a directory under /tmp")
         for path in (self.conf_dir, self.queue_dir, self.data_dir, self.sasl_dir):
             os.makedirs(path, exist_ok=True)
         postfix = pwd.getpwnam("postfix")
@@ -489,7 +496,7 @@ def _banner(host: str, port: int) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state", required=True, help="state directory (created 0755: Postfix's daemons must reach it)")
+    parser.add_argument("--state", required=True, help="state directory (the instance goes to a /tmp directory when the postfix user cannot reach it)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback)")
     parser.add_argument("--port", type=int, default=0, help="port of the default listener (0 = any free port)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="myhostname, banner and certificate name")
@@ -506,8 +513,12 @@ def run(args: argparse.Namespace) -> int:
         print("postfix: --user needs its password in the SMARTHOST_PASSWORD environment variable", file=sys.stderr)
         return 2
     listeners = {"default": args.port, **{kind: 0 for kind in args.listener}}
+    os.makedirs(args.state, exist_ok=True)
+    # The instance needs a directory the postfix user can reach; under a private parent (molecule's
+    # ~/.cache, a pytest tmp dir) it goes to a fresh /tmp directory, removed again on exit.
+    instance = os.path.abspath(args.state) if reachable_by_postfix(args.state) else make_state_dir()
     config = PostfixConfig(
-        state_dir=os.path.abspath(args.state), host=args.host, hostname=args.name,
+        state_dir=instance, host=args.host, hostname=args.name,
         cert_names=[n for n in args.cert_names.split(",") if n] or None,
         users={user: password for user in args.user}, listeners=listeners,
     )
@@ -523,6 +534,8 @@ def run(args: argparse.Namespace) -> int:
         ready = server.start()
     except (PostfixError, OSError, KeyError) as exc:
         print(f"postfix: {exc}", file=sys.stderr)
+        if instance != os.path.abspath(args.state):
+            remove_state(instance)
         return 2
     ready["pid"] = os.getpid()  # SIGTERM this process: it stops the master and exits
     text = json.dumps(ready)
@@ -537,6 +550,8 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.2)
     finally:
         server.stop()
+        if instance != os.path.abspath(args.state):
+            remove_state(instance)
     return 0
 
 
