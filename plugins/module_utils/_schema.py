@@ -213,7 +213,8 @@ def _range_error(name: str, canon: Any) -> str:
         seconds = v.parse_timespan(canon)
         if seconds is not None and not 1 <= seconds <= 86400:  # R18
             return "must be from 00:00:01 to 1.00:00:00 (1 to 86400 seconds)"
-    if name == "tls_domain" and canon and not v.is_fqdn(canon[2:] if canon.startswith("*.") else canon, underscore=True):
+    if name == "tls_domain" and canon and canon != "*" and not v.is_fqdn(
+            canon[2:] if canon.startswith("*.") else canon, underscore=True):
         # R12, TlsDomain is an SmtpDomainWithSubdomains
         return "%s is not a domain such as contoso.com or *.contoso.com" % v.shown(canon)
     if name == "fqdn" and canon and not v.is_fqdn(canon):
@@ -232,6 +233,14 @@ def _wrong_type(validator, instance, schema) -> bool:
 def _x_value(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
     if _wrong_type(validator, instance, schema):
+        return
+    if opt.kind == "flags":  # one item of the list: one enum name
+        try:
+            if v.canonical_enum(instance, opt.choices or []) is None:
+                raise v.BadValue("must be one of %s (in any case); an empty value is not allowed"
+                                 % ", ".join(opt.choices or []))
+        except (ValueError, TypeError) as err:
+            yield ValidationError(str(err))
         return
     if opt.kind == "enum" and not opt.nullable and isinstance(instance, str) and not instance.strip(" \t"):
         # An empty enum would be sent as $null, which Exchange refuses for this parameter.

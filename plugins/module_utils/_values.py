@@ -30,7 +30,7 @@ _UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
 # (the old size pattern backtracked cubically on "(" followed by thousands of spaces).
 _NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
 _BYTES_TEXT = re.compile(r"[0-9][0-9,.\u00a0\u202f' ]*", re.ASCII)
-_TIMESPAN = re.compile(r"(-)?(?:([0-9]+)\.)?([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]{1,7}))?", re.ASCII)
+_TIMESPAN = re.compile(r"(-)?(?:([0-9]+)\.)?([0-9]{1,2}):([0-9]{1,2})(?::([0-9]{1,2})(?:\.([0-9]{1,7}))?)?", re.ASCII)
 # A host name label (RFC 1035 2.3.1 / RFC 1123 2.1): 1-63 letters, digits or "-", not starting or ending
 # with "-". An SMTP domain (address spaces, TlsDomain) also takes "_", as Exchange's SmtpDomain does.
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
@@ -368,10 +368,11 @@ def parse_timespan(value: Any) -> Optional[int]:
         return int(text)
     match = _TIMESPAN.fullmatch(text)
     if not match:
-        raise BadValue("%s is not a time span: use [d.]hh:mm:ss or a number of seconds" % shown(text))
+        raise BadValue("%s is not a time span: use [d.]hh:mm[:ss] or a number of seconds" % shown(text))
     sign, days, hours, minutes, seconds, fraction = match.groups()
     if days and len(days) > 12:
         raise BadValue("%s is far more than the maximum of 1.00:00:00" % shown(text))
+    seconds = seconds or "0"
     if int(hours) > 23 or int(minutes) > 59 or int(seconds) > 59:
         raise BadValue("%s is not a time span: hours must be below 24, minutes and seconds below 60" % shown(text))
     if fraction and int(fraction):
@@ -443,7 +444,9 @@ def canonical_fqdn(value: Any) -> Optional[str]:
         return None
     text = str(value)
     check_text(text)
-    text = text.strip(" \t").rstrip(".").lower()
+    text = text.strip(" \t").lower()
+    if text.endswith(".") and not text.endswith("..") and text != "*.":
+        text = text[:-1]  # one final dot is the same name; "a.." or "*." stay (and are refused by the rules)
     return text or None
 
 

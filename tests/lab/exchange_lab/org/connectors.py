@@ -420,6 +420,13 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
             "AddressSpaces",
             "DashDash",
         )
+    if "--" in hosts:
+        return _rule(
+            'SmartHosts: "--" (every Mailbox server of the site) is valid only on the inbound connector EdgeSync '
+            "creates for an Edge Transport server.",
+            "SmartHosts",
+            "DashDashSmartHost",
+        )
     seen: set[tuple[str, str]] = set()
     for space in spaces:
         key = (space["Type"].upper(), space["Address"].lower())
@@ -526,7 +533,10 @@ def check_unique(ctx: "Context", records: list[dict[str, t.Any]], record: dict[s
 def check_name(name: str | None) -> TaskError | None:
     if name is None or not name.strip():
         return _rule("Name: the connector name can't be empty.", "Name", "EmptyName", ARGUMENT)
-    if len(name) > 64 or any(c in name for c in '\\/,=+<>;"#'):
+    if any(c in name for c in "\x00\r\n"):
+        return _rule("Name: the connector name can't contain NUL, carriage return or line feed characters.", "Name",
+                     "BadNameCharacter", ARGUMENT)
+    if len(name.strip()) > 64 or any(c in name for c in '\\/,=+<>;"#'):
         return _rule(
             f"Name: '{name}' isn't a valid connector name; use at most 64 characters and none of \\ / , = + < > ; \" #.",
             "Name",

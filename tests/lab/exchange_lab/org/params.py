@@ -194,6 +194,11 @@ class Binder:
     def _to_string(param: Param, value: t.Any) -> str | None:
         if value is None:
             return None
+        if isinstance(value, str) and "\x00" in value:
+            raise ConvertError(
+                f'Cannot bind parameter "{param.name}": the string contains a NUL character, which Active Directory '
+                "can't store."
+            )
         if isinstance(value, bool):
             return "True" if value else "False"
         if isinstance(value, (list, tuple)):
