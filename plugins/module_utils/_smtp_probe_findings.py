@@ -247,7 +247,8 @@ def _tls(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     _certificate(rec, intent, out)
 
 
-_STORE_HINT = "pass the issuing CA as ca_cert here and install it in the Trusted Root store of every source transport server, or use a publicly trusted certificate"
+_STORE_HINT = ("pass the issuing CA as ca_cert here and install it in the Trusted Root store of every source transport server, "
+               "or use a publicly trusted certificate")
 
 
 def _untrusted(host: str, chain: dict[str, Any], store: str) -> tuple[str, str]:
@@ -336,7 +337,8 @@ def _certificate(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
             out.add(
                 certificate_severity(checks.tls_domain, checks),
                 "CERT_TLS_DOMAIN_MISMATCH",
-                f"the certificate of {host} does not match tls_domain {intent.tls_domain} (it names: {', '.join(cert['sans']) or cert.get('common_name')}); {why}",
+                f"the certificate of {host} does not match tls_domain {intent.tls_domain} "
+                f"(it names: {', '.join(cert['sans']) or cert.get('common_name')}); {why}",
                 "With TlsAuthLevel DomainValidation Exchange requires the TlsDomain in the certificate; fix TlsDomain or the smart host's certificate.",
             )
 
@@ -389,7 +391,8 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
                     "error",
                     "AUTH_CLEARTEXT",
                     f"the connector would send its smart host password to {host} in clear: smart_host_auth_mechanism is BasicAuth and {because}",
-                    "Use BasicAuthRequireTLS (with ignore_starttls false) and a smart host that offers STARTTLS; change the password if it has gone out in clear.",
+                    "Use BasicAuthRequireTLS (with ignore_starttls false) and a smart host that offers STARTTLS; "
+                    "change the password if it has gone out in clear.",
                 )
             elif connector_tls:
                 out.add(

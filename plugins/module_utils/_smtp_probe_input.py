@@ -229,7 +229,10 @@ def build_targets(params: dict[str, Any]) -> tuple[list[Target], list[str]]:
         host_path = f"{path}.host" if path.startswith("targets") else path
         host_problems, host = smart_host(host_path, item.get("host")) if item.get("host") is not None else ([f"{host_path}: required"], None)
         problems = list(host_problems)
-        where = (lambda key: f"{path}.{key}" if key in given else key)  # noqa: E731
+
+        def where(key: str, _path: str = path, _given: frozenset = frozenset(given)) -> str:
+            return f"{_path}.{key}" if key in _given else key
+
         port = merged["port"]
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
             problems.append(f"{where('port')}: {port!r} is not a TCP port (1-65535)")

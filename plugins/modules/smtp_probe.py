@@ -378,7 +378,8 @@ probes:
     auth:
       description:
         - C(mechanisms_before_tls), C(mechanisms_after_tls), and C(login) (C(attempted), C(ok), C(code),
-          C(text), C(username), C(skipped) (why AUTH was not attempted), C(withheld) (true when the probe held the
+          C(text), C(username), C(stage) (C(command) when the server refused AUTH LOGIN itself, C(credential) once
+          the user name went out), C(skipped) (why AUTH was not attempted), C(withheld) (true when the probe held the
           credential back because the peer was not verified or the connection was not encrypted)) when
           O(authentication_credential) is given.
       type: dict

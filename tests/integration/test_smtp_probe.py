@@ -312,3 +312,48 @@ def test_playbook_at_vvvv_never_shows_the_password(smarthost, collections_path, 
     assert proc.returncode == 0, output[-3000:]
     assert "ok: [localhost]" in output and '"code": 235' in output
     assert PASSWORD not in output and PASSWORD_B64 not in output
+
+
+def _silent_then(listener, script: list[bytes]) -> None:
+    """Accept clients; send each scripted reply after each client line, then fall silent (never close)."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    def serve(conn) -> None:
+        with conn, conn.makefile("rb") as reader:
+            if script:
+                conn.sendall(script[0])
+            for reply in script[1:]:
+                if not reader.readline():
+                    return
+                conn.sendall(reply)
+            threading.Event().wait(30)
+
+    while True:
+        try:
+            conn = listener.accept()[0]
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def test_timeouts_read_distinctly_from_refusals(probe):
+    import threading  # pylint: disable=import-outside-toplevel
+
+    silent, stalling = socket.socket(), socket.socket()
+    for sock in (silent, stalling):
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+    threading.Thread(target=_silent_then, args=(silent, []), daemon=True).start()
+    threading.Thread(target=_silent_then, args=(stalling, [b"220 stall.test ESMTP\r\n", b"250 stall.test\r\n"]), daemon=True).start()
+    try:
+        result = probe({"targets": [{"host": "127.0.0.1", "port": silent.getsockname()[1], "label": "silent"},
+                                    {"host": "127.0.0.1", "port": stalling.getsockname()[1], "label": "stalling"}],
+                        "mail_from": "chris@contoso.com", "rcpt_to": ["pat@fabrikam.com"], "timeout": 3, "fail_on": []})
+    finally:
+        silent.close()
+        stalling.close()
+    by_label = {f["label"]: f for f in result["findings"] if f["severity"] == "error"}
+    assert by_label["silent"]["code"] == "SMTP_TIMEOUT" and "sent no SMTP greeting" in by_label["silent"]["message"]
+    assert by_label["stalling"]["code"] == "SMTP_TIMEOUT" and "stopped answering" in by_label["stalling"]["message"]
+    assert "MAIL FROM" in by_label["stalling"]["message"]
+    assert [p["error_kind"] for p in result["probes"]] == ["timeout", "timeout"]

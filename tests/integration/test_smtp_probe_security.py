@@ -136,7 +136,7 @@ def test_no_auth_to_a_peer_whose_certificate_failed(smarthost, probe, config, se
 def test_a_verified_peer_gets_the_credential(smarthost, probe):
     """The contrast that makes the cases above mean something: same smart host set-up, trusted certificate."""
     host = smarthost(starttls=True, cert_names=[NAME])
-    result, _ = probe(args_for(host, smart_host_auth_mechanism="BasicAuthRequireTLS", require_tls=True))
+    result, _output = probe(args_for(host, smart_host_auth_mechanism="BasicAuthRequireTLS", require_tls=True))
     assert result["probes"][0]["auth"]["login"]["ok"] is True
     assert [(e["user"], e["ok"]) for e in auth_events(host)] == [(USER, True)]
     assert not findings(result, "AUTH_NOT_ATTEMPTED")
@@ -146,12 +146,12 @@ def test_no_auth_in_clear_unless_the_settings_say_so(smarthost, probe):
     plain = smarthost()  # no STARTTLS at all, AUTH LOGIN offered in clear
     for settings in ({"smart_host_auth_mechanism": "BasicAuthRequireTLS"}, {"smart_host_auth_mechanism": "None"},
                      {"smart_host_auth_mechanism": "BasicAuth", "require_tls": True}):
-        result, _ = probe(args_for(plain, **settings))
+        result, _output = probe(args_for(plain, **settings))
         login = result["probes"][0]["auth"]["login"]
         assert login["attempted"] is False and "not encrypted" in login["skipped"], settings
     assert auth_events(plain) == []
     # BasicAuth without RequireTLS: the connector itself would send the password in clear, so the probe may test it
-    result, _ = probe(args_for(plain, smart_host_auth_mechanism="BasicAuth"))
+    result, _output = probe(args_for(plain, smart_host_auth_mechanism="BasicAuth"))
     assert result["probes"][0]["auth"]["login"]["ok"] is True
     assert [e["ok"] for e in auth_events(plain)] == [True]
 
@@ -168,7 +168,7 @@ def test_test_message_with_credential_to_an_unverified_peer_is_not_sent(smarthos
     open_relay = smarthost(starttls=True, cert_unknown_ca=True, cert_names=[NAME], auth=[], users={})
     args = args_for(open_relay, send_test_message=message)
     del args["authentication_credential"]
-    result, _ = probe(args)
+    result, _output = probe(args)
     assert result["changed"] and result["test_message"]["queued"] is True
     assert result["test_message"]["tls"] is True and result["test_message"]["tls_verified"] is False
 
@@ -184,7 +184,7 @@ def listener():
 
     def connected() -> bool:
         try:
-            conn, _ = sock.accept()
+            conn = sock.accept()[0]
         except BlockingIOError:
             return False
         conn.close()
@@ -204,11 +204,13 @@ def listener():
         ({"mail_from": "a@b.example\r\nRSET", "rcpt_to": ["pat@fabrikam.com"]}, "mail_from: 'a@b.example\\r\\nRSET' contains a line break"),
         ({"mail_from": "a@b.example> SIZE=1", "rcpt_to": ["pat@fabrikam.com"]}, "mail_from: 'a@b.example> SIZE=1' does not end in a valid domain"),
         ({"mail_from": "x>,<a@y.example", "rcpt_to": ["pat@fabrikam.com"]}, "mail_from: 'x>,<a@y.example' is not an e-mail address"),
-        ({"mail_from": "chris@contoso.com", "rcpt_to": ["ok@fabrikam.com", "pat@fabrikam.com\nDATA"]}, "rcpt_to[1]: 'pat@fabrikam.com\\nDATA' contains a line break"),
+        ({"mail_from": "chris@contoso.com", "rcpt_to": ["ok@fabrikam.com", "pat@fabrikam.com\nDATA"]},
+         "rcpt_to[1]: 'pat@fabrikam.com\\nDATA' contains a line break"),
         ({"mail_from": "chris@contoso.com", "rcpt_to": ["pat@fabrikam..com"]}, "rcpt_to[0]: 'pat@fabrikam..com' does not end in a valid domain"),
         ({"send_test_message": {"from": "chris@contoso.com\r\nRCPT TO:<x@y.example>", "to": ["pat@fabrikam.com"]}},
          "send_test_message.from: 'chris@contoso.com\\r\\nRCPT TO:<x@y.example>' contains a line break"),
-        ({"send_test_message": {"from": "chris@contoso.com", "to": ["pat@fabrikam.com\r"]}}, "send_test_message.to[0]: 'pat@fabrikam.com\\r' contains a line break"),
+        ({"send_test_message": {"from": "chris@contoso.com", "to": ["pat@fabrikam.com\r"]}},
+         "send_test_message.to[0]: 'pat@fabrikam.com\\r' contains a line break"),
         ({"send_test_message": {"from": "chris@contoso.com", "to": ["pat@fabrikam.com"], "subject": "hi\nBcc: all@contoso.com"}},
          "send_test_message.subject: 'hi\\nBcc: all@contoso.com' contains a line break"),
         ({"hosts": ["relay.contoso.net\n"]}, "hosts[0]: 'relay.contoso.net\\n' contains a line break"),
@@ -217,7 +219,7 @@ def listener():
 def test_values_that_would_break_an_smtp_line_are_refused_before_connecting(probe, listener, extra, named):
     port, connected = listener
     args = {"hosts": ["127.0.0.1"], "port": port, **extra}
-    result, _ = probe(args)
+    result, _output = probe(args)
     assert result["failed"] and named in result["msg"], result["msg"]
     assert "probes" not in result
     assert connected() is False, "the module connected although its input was refused"
@@ -225,8 +227,8 @@ def test_values_that_would_break_an_smtp_line_are_refused_before_connecting(prob
 
 def test_all_bad_values_of_one_task_come_back_together(probe, listener):
     port, connected = listener
-    result, _ = probe({"hosts": ["127.0.0.1"], "port": port, "helo_name": "a\rb", "mail_from": "x\n@y.example", "rcpt_to": ["p@q.example\x00"],
-                       "send_test_message": {"from": "f@g.example", "to": ["t@u.example"], "subject": "s\r\n"}})
+    result, _output = probe({"hosts": ["127.0.0.1"], "port": port, "helo_name": "a\rb", "mail_from": "x\n@y.example", "rcpt_to": ["p@q.example\n"],
+                             "send_test_message": {"from": "f@g.example", "to": ["t@u.example"], "subject": "s\r\n"}})
     for option in ("helo_name:", "mail_from:", "rcpt_to[0]:", "send_test_message.subject:"):
         assert option in result["msg"], option
     assert connected() is False
@@ -237,7 +239,7 @@ def test_display_name_and_idn_addresses_are_accepted(smarthost, probe):
     args = {"hosts": ["127.0.0.1"], "port": host.ready["port"], "helo_name": "[127.0.0.1]", "fail_on": [],
             "mail_from": "chris.o'neil+probe@contoso.com", "rcpt_to": ["pat@bücher.example"],
             "send_test_message": {"from": "Chris <chris@contoso.com>", "to": ["\"Pat Q\" <pat@fabrikam.com>"], "subject": "Grüße"}}
-    result, _ = probe(args)
+    result, _output = probe(args)
     assert not result.get("failed"), result.get("msg")
     assert result["probes"][0]["mail_rcpt"]["mail_code"] == 250
     (msg,) = read_maildir(host.ready["maildir"])

@@ -96,13 +96,13 @@ def test_each_target_is_judged_by_its_own_settings_in_one_run(smarthosts, probe,
     assert [(p["label"], p["host"], p["port"]) for p in result["probes"]] == [(t["label"], t["host"], t["port"]) for t in targets]
     assert all(f["label"] in {t["label"] for t in targets} for f in result["findings"])
     found = by_label(result)
-    assert not any(sev == "error" for sev, _ in found.get("Secure connector", set())), found
+    assert not any(item[0] == "error" for item in found.get("Secure connector", set())), found
     assert result["probes"][0]["auth"]["login"]["ok"] is True
     assert ("error", "STARTTLS_NOT_OFFERED") in found["Strict on plain"]
     assert ("info", "STARTTLS_NOT_OFFERED") in found["Opportunistic on plain"]
     assert ("error", "AUTH_CLEARTEXT") in found["BasicAuth in clear"] and ("warning", "AUTH_BEFORE_TLS") in found["BasicAuth in clear"]
     assert ("error", "SIZE_TOO_SMALL") in found["Big messages"]  # the top-level 35 MB
-    assert "SIZE_TOO_SMALL" not in {code for _, code in found.get("Small messages", set())}  # its own 10 MB
+    assert "SIZE_TOO_SMALL" not in {item[1] for item in found.get("Small messages", set())}  # its own 10 MB
     # the credential went only where a target gave it, and only where the probe may send it
     assert [e["ok"] for e in secure.events() if e["event"] == "auth"] == [True]
     assert [e["ok"] for e in plain.events() if e["event"] == "auth"] == [True]  # BasicAuth without RequireTLS: in clear, as the connector would
@@ -136,14 +136,14 @@ def test_targets_are_probed_concurrently_in_one_module_run(probe):
     barrier = threading.Barrier(count)
     listeners = []
     try:
-        for _ in range(count):
+        for _index in range(count):
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
             listener.listen(2)
             listeners.append(listener)
             threading.Thread(target=_gated_server, args=(listener, barrier), daemon=True).start()
         targets = [{"host": "127.0.0.1", "port": s.getsockname()[1], "label": f"connector {i}"} for i, s in enumerate(listeners)]
-        result, _ = probe({"targets": targets, "timeout": 25, "fail_on": [], "helo_name": "ex01.contoso.com"})
+        result, _output = probe({"targets": targets, "timeout": 25, "fail_on": [], "helo_name": "ex01.contoso.com"})
     finally:
         for listener in listeners:
             listener.close()
@@ -180,7 +180,7 @@ def test_the_pool_is_bounded():
             active["now"] -= 1
 
     try:
-        for _ in range(5):
+        for _index in range(5):
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
             listener.listen(2)
@@ -211,7 +211,7 @@ def test_every_problem_of_every_target_comes_back_together_before_any_connection
         {"host": "f.contoso.net", "port": port, "connect_address": "relay"},
     ]
     try:
-        result, _ = probe({"targets": targets, "timeout": 3})
+        result, _output = probe({"targets": targets, "timeout": 3})
         try:
             listener.accept()[0].close()
             connected = True
@@ -236,7 +236,7 @@ def test_every_problem_of_every_target_comes_back_together_before_any_connection
 
 def test_a_wrong_top_level_value_is_named_once_under_its_own_name(probe):
     targets = [{"host": "a.contoso.net", "label": "a"}, {"host": "b.contoso.net", "label": "b"}]
-    result, _ = probe({"targets": targets, "smart_host_auth_mechanism": "Kerberos", "timeout": 3})
+    result, _output = probe({"targets": targets, "smart_host_auth_mechanism": "Kerberos", "timeout": 3})
     assert result["failed"]
     assert result["msg"].count("smart_host_auth_mechanism: 'Kerberos' is not one of") == 1
     assert "targets[" not in result["msg"]
@@ -253,5 +253,5 @@ def test_a_wrong_top_level_value_is_named_once_under_its_own_name(probe):
     ],
 )
 def test_hosts_and_targets_rules(probe, args, words):
-    result, _ = probe(args)
+    result, _output = probe(args)
     assert result["failed"] and words in result["msg"], result["msg"]
