@@ -14,8 +14,9 @@ The two rules the probe's findings and its own behaviour hang on, written once:
    when Exchange does not even use TLS (``IgnoreSTARTTLS``) (``certificate_severity``).
    Sources: the New-SendConnector/Set-SendConnector parameter descriptions (TlsAuthLevel,
    TlsDomain, SmartHostAuthMechanism, IgnoreSTARTTLS, RequireTLS) in
-   MicrosoftDocs/office-docs-powershell. ``DomainSecureEnabled`` needs DNS routing, so it never
-   applies to a smart-host connector and is not an input here. The Exchange lab keeps its own,
+   MicrosoftDocs/office-docs-powershell. ``DomainSecureEnabled`` (mutual TLS) validates the chain and
+   the next hop's name, but needs DNS routing, so it never applies to a smart-host connector; the
+   rule takes it for completeness and the module does not offer it. The Exchange lab keeps its own,
    independent copy of this rule (tests/lab/exchange_lab/mail/smtp_send.py) as the oracle.
 
 2. When the probe itself may send a credential (``credential_refusal``). Whatever Exchange would
@@ -55,17 +56,25 @@ def exchange_tls_checks(
     tls_auth_level: Optional[str] = None,
     auth_mechanism: str = "None",
     host_is_ip: bool = False,
+    domain_secure: bool = False,
 ) -> TlsChecks:
-    """THE rule: which certificate properties Exchange validates for these connector settings."""
-    level = tls_auth_level or ""
-    chain = level in VALIDATING_LEVELS
+    """THE rule: which certificate properties Exchange validates for these connector settings.
+
+    A TlsAuthLevel counts only with RequireTLS (Exchange refuses it otherwise, and so does the probe's input).
+    """
+    level = (tls_auth_level or "") if require_tls else ""
+    chain = level in VALIDATING_LEVELS or domain_secure
     domain = level == "DomainValidation"
-    host_name = auth_mechanism == "BasicAuthRequireTLS" and not host_is_ip
-    requires = bool(require_tls or level or auth_mechanism == "BasicAuthRequireTLS")
+    # BasicAuthRequireTLS: "the smart host's server certificate must contain the exact FQDN configured as the smart host"
+    # (EXCHANGE-CONTRACT section 3), whatever TlsAuthLevel says; domain security checks the next hop's name.
+    host_name = (auth_mechanism == "BasicAuthRequireTLS" and not host_is_ip) or (domain_secure and not domain)
+    requires = bool(require_tls or level or auth_mechanism == "BasicAuthRequireTLS" or domain_secure)
     reasons = []
-    if chain:
+    if level in VALIDATING_LEVELS:
         reasons.append(f"tls_auth_level is {level}")
-    if host_name:
+    if domain_secure:
+        reasons.append("domain_secure_enabled is true")
+    if auth_mechanism == "BasicAuthRequireTLS" and not host_is_ip:
         reasons.append("smart_host_auth_mechanism is BasicAuthRequireTLS")
     if reasons:
         why = " and ".join(reasons)

@@ -254,3 +254,23 @@ def test_the_engine_itself_refuses_a_line_with_cr_lf(smarthost):
     record = probe_host(ProbeSettings(host="127.0.0.1", port=host.ready["port"], timeout=5, helo_name="fuzz\r\nMAIL FROM:<inj@x.example>"))
     assert "refused to send EHLO: the line contains CR, LF or NUL" in record["error"]
     assert not any("inj@x.example" in line for line in record["transcript"])
+
+
+def test_auth_before_starttls_and_a_connector_that_would_send_its_password_in_clear(smarthost, probe):
+    host = smarthost(starttls=True, cert_names=[NAME])  # AUTH LOGIN offered before and after STARTTLS
+    result, _output = probe(args_for(host, smart_host_auth_mechanism="basicauth", ignore_starttls=True))
+    found = {(f["severity"], f["code"]) for f in result["findings"]}
+    assert ("warning", "AUTH_BEFORE_TLS") in found and ("error", "AUTH_CLEARTEXT") in found and ("info", "STARTTLS_IGNORED") in found
+    (cleartext,) = findings(result, "AUTH_CLEARTEXT")
+    assert "ignore_starttls is true" in cleartext["message"] and "BasicAuthRequireTLS" in cleartext["hint"]
+    # The probe itself still used TLS (verified) for its own AUTH: nothing went out in clear from the probe.
+    transcript = result["probes"][0]["transcript"]
+    assert transcript.index("C: STARTTLS") < transcript.index("C: AUTH LOGIN")
+    assert [e["ok"] for e in auth_events(host)] == [True]
+    # BasicAuth that would use STARTTLS: the downgrade risk is a warning, not an error
+    result, _output = probe(args_for(host, smart_host_auth_mechanism="BasicAuth"))
+    codes = {(f["severity"], f["code"]) for f in result["findings"]}
+    assert ("warning", "AUTH_CLEARTEXT_POSSIBLE") in codes and not findings(result, "AUTH_CLEARTEXT")
+    # BasicAuthRequireTLS cannot work with IgnoreSTARTTLS at all
+    result, _output = probe(args_for(host, smart_host_auth_mechanism="BasicAuthRequireTLS", ignore_starttls=True))
+    assert [f["severity"] for f in findings(result, "STARTTLS_IGNORED")] == ["error"]
