@@ -153,7 +153,9 @@ def test_unknown_ca_is_untrusted(smarthost, probe):
     result = probe(base_args(ready, require_tls=True, tls_auth_level="CertificateValidation"))
     (finding,) = [f for f in result["findings"] if f["code"] == "CERT_UNTRUSTED"]
     assert finding["severity"] == "error" and "unable to get local issuer certificate" in finding["message"]
+    assert "issued by a CA that is not trusted" in finding["message"] and "unknown CA" in finding["message"]
     rec = result["probes"][0]
+    assert rec["certificate"]["chain"]["problem"] == "unknown_ca"
     # the probe still read the rest of the session after the failed verification
     assert rec["ehlo_tls"]["code"] == 250 and "exchange_lab unknown CA" in rec["certificate"]["issuer"]
 
@@ -165,6 +167,10 @@ def test_expired_and_expiring_certificates(smarthost, probe):
     # The chain fails only because of the date: one finding, not "install the issuing CA" too.
     assert "CERT_UNTRUSTED" not in codes(result, "error")
     assert result["probes"][0]["certificate"]["chain"]["verified"] is False
+    assert result["probes"][0]["certificate"]["chain"]["problem"] == "expired"
+    # the same certificate under opportunistic TLS: Exchange does not check the dates, so only a warning
+    result = probe(base_args(expired))
+    assert not result.get("failed") and "CERT_EXPIRED" in codes(result, "warning")
     assert result["probes"][0]["certificate"]["days_left"] < 0
     soon = smarthost(starttls=True, cert_valid_days=10, cert_names=[NAME])
     result = probe(base_args(soon, require_tls=True))
@@ -357,3 +363,38 @@ def test_timeouts_read_distinctly_from_refusals(probe):
     assert by_label["stalling"]["code"] == "SMTP_TIMEOUT" and "stopped answering" in by_label["stalling"]["message"]
     assert "MAIL FROM" in by_label["stalling"]["message"]
     assert [p["error_kind"] for p in result["probes"]] == ["timeout", "timeout"]
+
+
+def test_a_smart_host_refusing_auth_login_itself_is_not_a_wrong_password(probe):
+    """AUTH LOGIN answered 504 before any credential went out: AUTH_REFUSED, not AUTH_FAILED."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    received: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+
+    def serve() -> None:
+        conn = listener.accept()[0]
+        with conn, conn.makefile("rb") as reader:
+            conn.sendall(b"220 refuse.test ESMTP\r\n")
+            for line in reader:
+                received.append(line)
+                verb = line.split(b" ", 1)[0].strip().upper()
+                reply = {b"EHLO": b"250-refuse.test\r\n250 AUTH LOGIN\r\n", b"AUTH": b"504 5.7.4 Unrecognized authentication type\r\n",
+                         b"QUIT": b"221 bye\r\n"}.get(verb, b"250 ok\r\n")
+                conn.sendall(reply)
+                if verb == b"QUIT":
+                    return
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        result = probe({"hosts": ["127.0.0.1"], "port": listener.getsockname()[1], "smart_host_auth_mechanism": "BasicAuth",
+                        "authentication_credential": {"username": "relay", "password": PASSWORD}, "fail_on": []})
+    finally:
+        listener.close()
+    (refused,) = [f for f in result["findings"] if f["code"] == "AUTH_REFUSED"]
+    assert refused["severity"] == "error" and "504 5.7.4 Unrecognized authentication type" in refused["message"]
+    assert not [f for f in result["findings"] if f["code"] == "AUTH_FAILED"]
+    assert result["probes"][0]["auth"]["login"]["stage"] == "command"
+    assert b"AUTH LOGIN\r\n" in received and not any(PASSWORD_B64.encode() in line for line in received)
