@@ -10,6 +10,7 @@ state after the change, write at most once (not in check mode), and build the re
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render, _schema
@@ -76,7 +77,16 @@ class ConnectorManager:
         self.commands.append(_render.render(plan.cmdlet, params))
         if self.check_mode:
             return []
-        return self.session.run(plan.cmdlet, params)
+        seen = len(self.session.warnings)
+        output = self.session.run(plan.cmdlet, params)
+        if plan.cmdlet == "Set-SendConnector":
+            # Exchange's own "The command completed successfully but no settings of 'X' have been modified."
+            # (update_password: always with the same password): nothing changed, and that is no warning.
+            unmodified = [w for w in self.session.warnings[seen:] if re.search(r"no settings of .* have been modified", w)]
+            if unmodified:
+                self.session.warnings[seen:] = [w for w in self.session.warnings[seen:] if w not in unmodified]
+                plan.unmodified = True
+        return output
 
     def check_state(self, plan: _plan.Plan, rename: Optional[dict[str, str]] = None) -> None:
         if not plan.changed or plan.cmdlet == "Remove-SendConnector":

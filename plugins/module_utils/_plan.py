@@ -39,10 +39,12 @@ class Plan:
         self.after: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.errors: list[str] = []
+        # Exchange ran the Set- and answered that nothing was modified (a password sent again, unchanged)
+        self.unmodified = False
 
     @property
     def changed(self) -> bool:
-        return self.cmdlet is not None
+        return self.cmdlet is not None and not self.unmodified
 
 
 def _has_hosts(value: Any) -> bool:
@@ -128,11 +130,9 @@ def plan_present(
             if creating:
                 canon = opt.canonical(value)
                 params.append((opt.param, opt.wire(canon)))
-            else:
-                plan.warnings.append(
-                    "%s cannot be changed on an existing Send connector (Exchange sets it only at creation and does "
-                    "not show it); it was not compared. Remove and recreate the connector to change it." % opt.name
-                )
+            # else: Exchange sets it only at creation and never shows it, so on an existing connector it is ignored,
+            # quietly: a correct playbook names it on every run, and a warning each time would teach people to
+            # ignore warnings (documented with the option).
             continue
         if opt.kind == "credential":
             wanted = {"username": value["username"]}

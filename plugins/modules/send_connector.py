@@ -56,7 +56,8 @@ options:
     description:
       - V(on_create) sends the password of O(authentication_credential) only when the connector is created or the user
         name changes, so that the task stays idempotent.
-      - V(always) sends it on every run (use it to rotate a password); the task then always reports a change.
+      - V(always) sends it on every run (use it to rotate a password); the task then reports a change unless Exchange
+        answers that nothing was modified (the same password again).
     type: str
     choices: [always, on_create]
     default: on_create
@@ -74,8 +75,8 @@ options:
     description:
       - Usage type V(Custom), V(Internal), V(Internet) or V(Partner) (any case). It only sets a default maximum message
         size.
-      - Used when the connector is created; Exchange can neither change nor show it later, so for an existing connector
-        it is not compared and a warning says so.
+      - Used only when the connector is created. Exchange can neither change nor show it later, so for an existing
+        connector it is ignored (not compared, no warning); to change it, remove the connector and create it again.
       - Exchange parameter C(-Usage).
     type: str
   dns_routing_enabled:

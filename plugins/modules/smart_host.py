@@ -92,7 +92,8 @@ options:
   update_password:
     description:
       - V(on_create) sends the password only when the user name changes (or no credential is set yet).
-      - V(always) sends it on every run; the task then always reports a change.
+      - V(always) sends it on every run; the task then reports a change unless Exchange answers that nothing was
+        modified (the same password again).
     type: str
     choices: [always, on_create]
     default: on_create

@@ -81,7 +81,8 @@ def test_create_again_is_one_read_and_no_write(ansible, lab):
     run = ansible.play(SEED_TASK)
     res = run.result("seed")
     assert res["changed"] is False and res["commands"] == []
-    assert any("usage cannot be changed" in w for w in res.get("warnings", []))
+    # usage is create-only: ignored on a re-run, quietly (this lab is Basic over http, which does warn)
+    assert not [w for w in res.get("warnings", []) if "usage" in w], res.get("warnings")
     moved = delta(before, lab.counters())
     assert moved.get("cmdlets_run") == 1 and moved.get("cmdlet:Get-SendConnector") == 1, moved
     assert "writes" not in moved
@@ -277,9 +278,14 @@ def test_credential_update_password_both_ways(ansible, lab):
         "-AuthenticationCredential (Get-Credential)"]
     assert first["connector"]["authentication_credential"] == {"username": "relay-user"}
     assert not again["failed"] and again["changed"] is False, again
-    assert always["changed"] is True and always["commands"] == [
+    # always sends the password again; the same one, so Exchange answers that nothing was modified: no change,
+    # and no warning (rotating with the same playbook every night must stay quiet)
+    assert always["changed"] is False and always["commands"] == [
         "Set-SendConnector -Identity 'Smart host to Internet' -AuthenticationCredential (Get-Credential)"]
+    assert not [w for w in always.get("warnings", []) if "modified" in w], always
     assert "Rotate-Me-4711" not in run.stdout + run.stderr
+    rotated = ansible.play(cred_task("rotate", "always"), vars_={"relay_password": "Rotate-Me-4712"}).result("rotate")
+    assert rotated["changed"] is True and rotated["commands"] == always["commands"], rotated
     assert info(ansible)[0]["authentication_credential"] == {"username": "relay-user"}
     other = ansible.play(cred_task("same user", "on_create"), vars_={"relay_password": "x-Other-1"})
     same = other.result("same user")
