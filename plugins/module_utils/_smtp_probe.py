@@ -303,45 +303,51 @@ def empty_record(settings: ProbeSettings) -> dict[str, Any]:
     }
 
 
-def _getaddrinfo(name: str, port: int, timeout: float) -> list:
-    """getaddrinfo that gives up after ``timeout`` seconds (the lookup itself cannot be interrupted, so it
-    finishes in a daemon thread that is left behind)."""
-    outcome: dict[str, Any] = {}
+class _Lookup:
+    """A/AAAA for one name through the system resolver (getaddrinfo), started at once, read with a deadline.
 
-    def lookup() -> None:
+    getaddrinfo cannot be interrupted: a lookup that hangs finishes in its daemon thread, left behind.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.name = host.strip("[]")
+        self.port = port
+        self._outcome: dict[str, Any] = {}
+        self._thread: Optional[threading.Thread] = None
+        if not _is_ip(self.name):
+            self._thread = threading.Thread(target=self._run, name=f"smtp-probe-dns-{self.name}", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
         try:
-            outcome["infos"] = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+            self._outcome["infos"] = socket.getaddrinfo(self.name, self.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError, OSError) as exc:
-            outcome["error"] = exc
+            self._outcome["error"] = getattr(exc, "strerror", None) or str(exc)
 
-    worker = threading.Thread(target=lookup, name=f"smtp-probe-dns-{name}", daemon=True)
-    worker.start()
-    worker.join(max(0.0, timeout))
-    if worker.is_alive():
-        raise socket.gaierror(f"name resolution did not answer within {timeout:g} seconds")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("infos", [])
+    def result(self, timeout: float) -> dict[str, Any]:
+        name = self.name
+        if self._thread is None:
+            version = ipaddress.ip_address(name).version
+            return {"name": name, "a": [name] if version == 4 else [], "aaaa": [name] if version == 6 else [], "ip_literal": True, "error": None}
+        result: dict[str, Any] = {"name": name, "a": [], "aaaa": [], "ip_literal": False, "error": None}
+        self._thread.join(max(0.0, timeout))
+        if self._thread.is_alive():
+            result["error"] = f"name resolution did not answer within {max(0.0, timeout):.3g} seconds"
+            return result
+        if "error" in self._outcome:
+            result["error"] = self._outcome["error"]
+            return result
+        for info in self._outcome.get("infos", []):
+            family, sockaddr = info[0], info[4]
+            key = "a" if family == socket.AF_INET else "aaaa" if family == socket.AF_INET6 else None
+            if key and sockaddr[0] not in result[key]:
+                result[key].append(sockaddr[0])
+        return result
 
 
 def resolve(host: str, port: int, timeout: float = 10.0) -> dict[str, Any]:
     """A/AAAA for ``host`` through the system resolver (getaddrinfo), within ``timeout`` seconds."""
-    name = host.strip("[]")
-    if _is_ip(name):
-        version = ipaddress.ip_address(name).version
-        return {"name": name, "a": [name] if version == 4 else [], "aaaa": [name] if version == 6 else [], "ip_literal": True, "error": None}
-    result: dict[str, Any] = {"name": name, "a": [], "aaaa": [], "ip_literal": False, "error": None}
-    try:
-        infos = _getaddrinfo(name, port, timeout)
-    except (socket.gaierror, UnicodeError, OSError) as exc:
-        result["error"] = getattr(exc, "strerror", None) or str(exc)
-        return result
-    for info in infos:
-        family, sockaddr = info[0], info[4]
-        key = "a" if family == socket.AF_INET else "aaaa" if family == socket.AF_INET6 else None
-        if key and sockaddr[0] not in result[key]:
-            result[key].append(sockaddr[0])
-    return result
+    return _Lookup(host, port).result(timeout)
 
 
 def _connect(address: str, port: int, deadline: float, transcript: Transcript) -> tuple[SmtpLink, float]:
@@ -371,6 +377,7 @@ class _Prober:
         self.deadline = time.monotonic() + settings.timeout
         self.sni = None if settings.is_ip else settings.host.rstrip(".")
         self.peer_problems: list[str] = []  # why the TLS peer is not verified (no credential goes to it)
+        self._pending_dns: Optional[_Lookup] = None
 
     # connection helpers ----------------------------------------------------------------------
     def _reconnect(self) -> SmtpLink:
@@ -428,11 +435,20 @@ class _Prober:
 
     # stages -----------------------------------------------------------------------------------
     def dns(self) -> list[str]:
-        dns = resolve(self.s.host, self.s.port, max(0.1, self.deadline - time.monotonic()))
-        self.record["dns"] = dns
+        lookup = _Lookup(self.s.host, self.s.port)
         if self.s.connect_address:
+            # The name is only reported on: look it up while the conversation goes on (a slow resolver
+            # must not eat the budget of a probe that does not need it), read it at the end.
+            self._pending_dns = lookup
             return [self.s.connect_address.strip("[]")]
+        dns = lookup.result(max(0.1, self.deadline - time.monotonic()))
+        self.record["dns"] = dns
         return dns["a"] + dns["aaaa"]
+
+    def _finish_dns(self) -> None:
+        if self._pending_dns is not None:
+            self.record["dns"] = self._pending_dns.result(max(0.05, self.deadline - time.monotonic()))
+            self._pending_dns = None
 
     def connect(self, addresses: list[str]) -> SmtpLink:
         errors = []
@@ -580,6 +596,7 @@ class _Prober:
         finally:
             if link is not None:
                 link.close()
+            self._finish_dns()
         self.record["transcript"] = self.transcript.lines
         self.record["duration_ms"] = round((time.monotonic() - started) * 1000.0, 1)
         return self.record

@@ -100,3 +100,31 @@ def test_hosts_are_probed_at_the_same_time_and_stay_in_order():
     assert [r["port"] for r in records] == [s.port for s in settings]
     assert [r["banner"]["code"] if r["banner"] else r["error"] for r in records] == [220, 220, 220]
     assert all(r["error"] is None for r in records)
+
+
+def test_a_hanging_resolver_does_not_cost_a_probe_that_has_connect_address(tmp_path, monkeypatch):
+    """With connect_address the name is only reported on: the session goes on while the lookup hangs."""
+    import socket  # pylint: disable=import-outside-toplevel
+    import threading  # pylint: disable=import-outside-toplevel
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host, *args, **kwargs):
+        if host == "hangs.contoso.net":
+            release.wait(30)
+            raise socket.gaierror(-2, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        with SmartHost(SmartHostConfig(state_dir=str(tmp_path))) as host:
+            record = probe_host(ProbeSettings(host="hangs.contoso.net", port=host.ready["port"], connect_address="127.0.0.1", timeout=2))
+            alone = probe_host(ProbeSettings(host="hangs.contoso.net", port=host.ready["port"], timeout=1))
+    finally:
+        release.set()
+    assert record["banner"]["code"] == 220 and record["ehlo"]["code"] == 250 and record["error"] is None
+    assert "name resolution did not answer" in record["dns"]["error"]
+    # without connect_address the lookup is the way in: it gives up within the timeout and says so
+    assert alone["tcp"] is None and "name resolution did not answer" in alone["dns"]["error"]
+    assert "no A or AAAA record" in alone["error"]
