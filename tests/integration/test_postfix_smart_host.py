@@ -59,7 +59,7 @@ def lab(postfix, tmp_path_factory):
     proc = LabProcess(
         str(tmp_path_factory.mktemp("lab")),
         # connect_timeout caps ConnectionInactivityTimeOut: the "stall" listener outlasts it.
-        config={"hosts": {NAME: postfix.config.host}, "mail": {"ca_bundle": postfix.ca_cert, "retry_interval": 1, "connect_timeout": 3}},
+        config={"hosts": {NAME: postfix.config.host}, "mail": {"ca_bundle": postfix.ca_cert, "retry_interval": 1, "connect_timeout": 5}},
     )
     proc.start()
     yield proc
@@ -346,6 +346,9 @@ def test_main_job_against_postfix_then_no_change(role_lab, postfix, tmp_path):
     [created] = first.report
     assert created["changed"] is True and created["trace"]["result"] == "sent", created
     postfix.wait_for_message(created["test_message_id"])
+    # The role read the SmtpSend protocol log of that session: STARTTLS, AUTH LOGIN, BDAT to Postfix.
+    session = "\n".join(str(line) for line in created.get("smtp_session") or [])
+    assert "STARTTLS" in session and "AUTH LOGIN" in session and "BDAT" in session, session
     second = run_playbook(role_lab, tmp_path, extra, env=env)
     assert second.rc == 0, second.output[-6000:]
     [again] = second.report
