@@ -55,3 +55,43 @@ def test_smart_host_uses_the_shared_parser():
     assert "carries a port" in checks.smart_host("hosts[1]", "relay.contoso.net:587")[0][0]
     assert checks.smart_host("hosts[2]", "relay.contoso.net\n")[0][0].startswith("hosts[2]: ")
     assert checks.smart_host("hosts[3]", "not a host")[0][0].startswith("hosts[3]: ")
+
+
+def _params(**overrides):
+    base = {
+        "hosts": None, "targets": None, "port": 25, "connect_address": None, "helo_name": None, "authentication_credential": None,
+        "require_tls": False, "ignore_starttls": False, "tls_auth_level": None, "tls_domain": None,
+        "smart_host_auth_mechanism": "None", "max_message_size": None,
+    }
+    base.update(overrides)
+    return base
+
+
+def test_targets_fall_back_to_the_top_level_and_enums_take_exchange_spelling():
+    targets, errors = checks.build_targets(_params(
+        targets=[{"host": "a.contoso.net", "label": "A", "smart_host_auth_mechanism": "basicauthrequiretls", "max_message_size": "10mb"},
+                 {"host": "[192.0.2.7]", "port": 587, "require_tls": True, "tls_auth_level": "CERTIFICATEVALIDATION"}],
+        max_message_size="35 MB", helo_name="ex01.contoso.com", tls_domain="Contoso.NET"))
+    assert errors == []
+    first, second = targets
+    assert (first.label, first.host, first.port, first.auth_mechanism, first.max_message_size) == ("A", "a.contoso.net", 25, "BasicAuthRequireTLS", 10485760)
+    assert (second.host, second.port, second.tls_auth_level, second.max_message_size) == ("192.0.2.7", 587, "CertificateValidation", 36700160)
+    assert first.helo_name == second.helo_name == "ex01.contoso.com" and first.tls_domain == "contoso.net"
+
+
+def test_problems_carry_the_path_of_the_value_that_caused_them():
+    _targets, errors = checks.build_targets(_params(
+        targets=[{"host": "a.contoso.net", "tls_auth_level": "DomainValidation", "require_tls": True},
+                 {"host": "b.contoso.net"}, {"host": "c.contoso.net"}],
+        max_message_size="huge"))
+    assert "targets[0].tls_domain: required when tls_auth_level is DomainValidation (the name the certificate must carry)" in errors
+    # a bad top-level value used by all three targets is named once, under its own name
+    (size_error,) = [e for e in errors if "huge" in e]
+    assert size_error.startswith("max_message_size: 'huge' is not a size")
+
+
+def test_hosts_share_the_top_level_settings():
+    targets, errors = checks.build_targets(_params(hosts=["a.contoso.net", " ", "[2001:db8::1]"], require_tls=True))
+    assert errors == [] and [(t.path, t.host, t.require_tls) for t in targets] == [("hosts[0]", "a.contoso.net", True), ("hosts[2]", "2001:db8::1", True)]
+    _targets, errors = checks.build_targets(_params(hosts=["a.contoso.net", "b.contoso.net"], connect_address="192.0.2.1"))
+    assert errors == ["connect_address: only allowed with exactly one entry in hosts (use targets for one address per smart host)"]
