@@ -406,7 +406,7 @@ def _auth(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
             out.add(
                 "info",
                 "AUTH_NOT_TESTED",
-                f"no authentication_credential given: AUTH LOGIN to {host} was not tried",
+                f"no authentication_credential password given: AUTH LOGIN to {host} was not tried",
                 "Pass the connector's AuthenticationCredential to test the user name and password.",
             )
     elif intent.auth_mechanism == "None" and (after or before) and not intent.credential_given:

@@ -100,9 +100,8 @@ options:
             type: str
             required: true
           password:
-            description: The password. Never returned or logged.
+            description: The password. Never returned or logged. Without it AUTH LOGIN is not tested.
             type: str
-            required: true
   port:
     description:
       - The TCP port, like the connector's C(Port). Port 465 is tried with TLS on connect first.
@@ -167,9 +166,11 @@ options:
         type: str
         required: true
       password:
-        description: The password. Never returned or logged; the transcript shows it as asterisks.
+        description:
+          - The password. Never returned or logged; the transcript shows it as asterisks.
+          - Without it (the user name only, as M(mailflow.exchange.send_connector_info) returns a credential) AUTH LOGIN
+            is not tested.
         type: str
-        required: true
   max_message_size:
     description:
       - The connector's C(MaxMessageSize), as bytes (V(36700160)), with a unit (V(35MB), V(35 MB)) or V(unlimited),
@@ -499,7 +500,8 @@ def _credential_spec() -> dict:
         type="dict",
         options=dict(
             username=dict(type="str", required=True),
-            password=dict(type="str", required=True, no_log=True),
+            # Optional, as in the connector modules: with the user name only, AUTH is not tested.
+            password=dict(type="str", no_log=True),
         ),
     )
 
@@ -627,6 +629,7 @@ def default_helo_name() -> str:
 def settings_for(module: AnsibleModule, target: checks.Target, fallback_helo: str) -> ProbeSettings:
     p = module.params
     cred = target.credential or {}
+    testable = bool(cred.get("username")) and cred.get("password") is not None
     return ProbeSettings(
         host=target.host,
         port=target.port,
@@ -635,8 +638,8 @@ def settings_for(module: AnsibleModule, target: checks.Target, fallback_helo: st
         helo_name=target.helo_name or fallback_helo,
         ca_cert=p["ca_cert"],
         tls_domain=target.tls_domain,
-        username=cred.get("username"),
-        password=cred.get("password"),
+        username=cred.get("username") if testable else None,
+        password=cred.get("password") if testable else None,
         auth_mechanism=target.auth_mechanism,
         require_tls=target.require_tls,
         mail_from=p["mail_from"],
@@ -655,7 +658,7 @@ def intent_for(target: checks.Target) -> Intent:
         auth_mechanism=target.auth_mechanism,
         max_message_size=size if isinstance(size, int) else None,
         max_message_unlimited=size == "unlimited",
-        credential_given=bool(target.credential),
+        credential_given=bool(target.credential and target.credential.get("password") is not None),
         connect_address_given=bool(target.connect_address),
         helo_name_given=bool(target.helo_name),
     )

@@ -255,3 +255,15 @@ def test_a_wrong_top_level_value_is_named_once_under_its_own_name(probe):
 def test_hosts_and_targets_rules(probe, args, words):
     result, _output = probe(args)
     assert result["failed"] and words in result["msg"], result["msg"]
+
+
+def test_a_credential_without_password_is_not_tested(smarthosts, probe):
+    """The role passes the connector's user name only when it must not test AUTH (or has no password): no failure, no AUTH."""
+    relay = smarthosts("relay.contoso.net", starttls=True, auth=["LOGIN"], users={"relay": PASSWORD})
+    target = {"host": "relay.contoso.net", "label": "user only", "port": relay.ready["port"], "connect_address": "127.0.0.1",
+              "smart_host_auth_mechanism": "BasicAuthRequireTLS", "authentication_credential": {"username": "relay"}}
+    result, _output = probe({"targets": [target], "ca_cert": relay.ready["ca_cert"], "fail_on": [], "timeout": 5})
+    assert not result.get("failed"), result.get("msg")
+    assert result["probes"][0]["auth"]["login"] is None
+    assert ("info", "AUTH_NOT_TESTED") in by_label(result)["user only"]
+    assert [e for e in relay.events() if e["event"] == "auth"] == []
