@@ -54,3 +54,18 @@ def test_queue_follows_the_connector_guid(tmp_path):
     # another connector to the same next hop gets its own queue
     other = store.find("EX01", SMART_HOST, HOST, "Other", "33333333-3333-3333-3333-333333333333")
     assert other is not old and other.name != old.name
+
+
+def test_the_test_smart_hosts_certificate_has_a_realistic_lifetime(tmp_path):
+    """Issue 10 item 8: trustme's default runs to the year 3000 (a probe said 'days left 355412')."""
+    import datetime
+
+    from cryptography import x509
+
+    from exchange_lab.smarthost_certs import make_certificates
+
+    certs = make_certificates(str(tmp_path), [HOST])
+    with open(certs.server_cert, "rb") as handle:
+        leaf = x509.load_pem_x509_certificates(handle.read())[0]
+    days = (leaf.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)).days
+    assert 300 <= days <= 366, days
