@@ -94,6 +94,8 @@ class PostfixError(Exception):
 
 def missing_packages() -> list[str]:
     """The Debian packages this helper needs that are not installed (empty when all are)."""
+    if not shutil.which("dpkg-query"):  # not Debian (bindep.txt names the RPM packages): check the programs
+        return [path for path in (POSTFIX, POSTCONF, SASLPASSWD2) if not os.access(path, os.X_OK)]
     missing = []
     for package in PACKAGES:
         proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
