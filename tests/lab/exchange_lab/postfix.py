@@ -534,7 +534,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = Postfix(config)
         ready = server.start()
-    except (PostfixError, OSError, KeyError) as exc:
+    except (PostfixError, OSError, KeyError, subprocess.SubprocessError) as exc:
         print(f"postfix: {exc}", file=sys.stderr)
         if instance != os.path.abspath(args.state):
             remove_state(instance)
