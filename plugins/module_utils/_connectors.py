@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 try:
@@ -199,13 +199,8 @@ def _fallback(item: dict[str, Any], task: dict[str, Any], current: Optional[dict
 
 def _shown(plan: _plan.Plan, task: dict[str, Any], creating: bool) -> dict[str, Any]:
     """The after side of the diff: for a create only what the item gave (not every predicted default)."""
-    after = dict(plan.after)
-    if creating:
-        given = set(task) | set(plan.changed_keys)  # what the item gave and what it implies (dns_routing_enabled)
-        after = {k: val for k, val in after.items() if k == "name" or k in given}
-    if "authentication_credential" in plan.changed_keys and after.get("authentication_credential"):
-        after["authentication_credential"] = dict(after["authentication_credential"], password="(updated)")
-    return after
+    given = set(task) | set(plan.changed_keys)  # what the item gave and what it implies (dns_routing_enabled)
+    return _diff.connector_diff(plan.before, plan.after, given, creating)["after"]
 
 
 def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors") -> dict[str, Any]:
@@ -283,7 +278,8 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
                 "existed": bool(plan.before),
                 "commands": commands,
                 "connector": after,
-                "diff": {"before": plan.before, "after": {} if item.get("state") == "absent" else _shown(plan, task, creating)},
+                "diff": {"before": _diff.side(plan.before),
+                         "after": {} if item.get("state") == "absent" else _shown(plan, task, creating)},
             }
     except Exception as err:  # a write failed: say which items were done
         done = [r["name"] for r in results if r.get("changed")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _render, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
 from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
 
@@ -129,9 +129,5 @@ def result(plan: _plan.Plan, after: dict[str, Any], manager: ConnectorManager, d
         "commands": list(manager.commands),
     }
     if diff_mode:
-        shown = dict(after)
-        if "authentication_credential" in plan.changed_keys and shown.get("authentication_credential"):
-            # the password itself is never shown; say that it was sent
-            shown["authentication_credential"] = dict(shown["authentication_credential"], password="(updated)")
-        res["diff"] = {"before": plan.before, "after": shown}
+        res["diff"] = _diff.connector_diff(plan.before, after, plan.changed_keys, plan.cmdlet == "New-SendConnector")
     return res

@@ -164,8 +164,11 @@ def test_diff_shows_normalised_before_and_after(ansible):
     """)
     res = run.result("diff")
     assert res["diff"]["before"]["port"] == 587 and res["diff"]["after"]["port"] == 25
-    assert res["diff"]["before"]["max_message_size"] == 20971520
-    assert res["diff"]["after"]["max_message_size"] == 36700160
+    # sizes as the Exchange Management Shell writes them (the connector result keeps the bytes)
+    assert res["diff"]["before"]["max_message_size"] == "20 MB (20,971,520 bytes)"
+    assert res["diff"]["after"]["max_message_size"] == "35 MB (36,700,160 bytes)"
+    assert res["connector"]["max_message_size"] == 36700160
+    assert None not in res["diff"]["before"].values() and None not in res["diff"]["after"].values()
     assert "+    \"port\": 25" in run.stdout or '"port": 25' in run.stdout
 
 

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+What ``--diff`` shows for a Send connector. A diff is for a person reading a change:
+
+* a create lists the connector's name and what the task set (or implies, e.g. ``dns_routing_enabled``), not
+  the thirty defaults Exchange will fill in;
+* unset values (None) are left out on both sides, instead of ``null`` lines;
+* values read the way the Exchange Management Shell writes them where that differs from the number the
+  module returns: a size is ``35 MB (36,700,160 bytes)``; time spans (``00:10:00``), enums and booleans
+  are already in their shell/YAML form.
+
+A password never appears: a credential that was sent shows ``password: (updated)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+_UNITS = (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10))
+SIZES = ("max_message_size",)
+
+
+def exchange_size(value: Any) -> Any:
+    """36700160 -> ``35 MB (36,700,160 bytes)``, 'unlimited' -> ``Unlimited`` (as Get-SendConnector shows them)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return "Unlimited" if value.lower() == "unlimited" else value
+    if not isinstance(value, int):
+        return value
+    unit, factor = "B", 1
+    for name, size in _UNITS:
+        if value >= size:
+            unit, factor = name, size
+            break
+    amount = round(value / factor, 1)
+    shown = str(int(amount)) if amount == int(amount) else "%.1f" % amount
+    return "%s %s (%s bytes)" % (shown, unit, "{:,}".format(value))
+
+
+def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
+    """One side of the diff: ``state`` without unset values (and, given ``keys``, only those and the name)."""
+    if not isinstance(state, dict):
+        return {}
+    wanted = None if keys is None else set(keys) | {"name"}
+    shown = {}
+    for key, value in state.items():
+        if value is None or (wanted is not None and key not in wanted):
+            continue
+        shown[key] = exchange_size(value) if key in SIZES else value
+    return shown
+
+
+def connector_diff(before: Any, after: Any, changed_keys: Iterable[str], creating: bool) -> dict[str, Any]:
+    """``{"before": ..., "after": ...}`` for a Send connector change (see the module docstring)."""
+    changed = list(changed_keys)
+    shown_after = side(after, changed if creating else None)
+    if "authentication_credential" in changed and shown_after.get("authentication_credential"):
+        # the password itself is never shown; say that it was sent
+        shown_after["authentication_credential"] = dict(shown_after["authentication_credential"], password="(updated)")
+    return {"before": side(before), "after": shown_after}
