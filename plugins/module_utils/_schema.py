@@ -524,12 +524,14 @@ def _join(prefix: str, name: Any) -> str:
 
 
 def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
-                ranges: Optional[dict[str, tuple[float, float]]] = None) -> tuple[dict[str, Any], list[str]]:
+                ranges: Optional[dict[str, tuple[float, float]]] = None,
+                control: bool = True) -> tuple[dict[str, Any], list[str]]:
     """(converted parameters, problems) for module input ``raw`` against an Ansible argument spec.
 
     Every option is converted as Ansible would (defaults filled in); an option that cannot be converted
     is reported (path and rule, never its value) and left out (None) of the converted parameters, so
     that the module's own checks can still run on the rest and report their problems in the same message.
+    ``control``: refuse NUL/CR/LF in strings here (False: the module's own checks word that rule).
     """
     ranges = INPUT_RANGES if ranges is None else ranges
     problems: list[str] = []
@@ -565,37 +567,41 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             value = _convert(kind if isinstance(kind, str) else "raw", value)
         except _Bad as err:
             problems.append("%s: must be %s, not %s" % (path, err, type_name(value)))
-            converted[name] = None
+            converted[name] = entry.get("default")  # checked as if left out
             continue
         bad = False
-        if kind in ("str", "path") and any(c in value for c in "\x00\r\n"):
+        if control and kind in ("str", "path") and any(c in value for c in "\x00\r\n"):
             problems.append("%s: must not contain NUL, carriage return or line feed characters" % path)
             bad = True
         elif kind == "list" and entry.get("elements"):
+            # A bad element is reported at its index and kept as given (the module's own checks skip a path
+            # already reported), so the other elements keep their indexes and are still checked.
             items = []
             for index, item in enumerate(value):
                 if entry.get("options") and entry["elements"] == "dict":
-                    sub, found = check_input(entry["options"], item, _join(path, index), ranges={})
+                    sub, found = check_input(entry["options"], item, _join(path, index), ranges={}, control=control)
                     problems.extend(found)
-                    bad = bad or bool(found)
                     items.append(sub)
                     continue
                 try:
                     item = _convert(entry["elements"], item)
                 except _Bad as err:
                     problems.append("%s: must be %s, not %s" % (_join(path, index), err, type_name(item)))
-                    bad = True
+                    items.append(item)
                     continue
-                if isinstance(item, str) and any(c in item for c in "\x00\r\n"):
+                if control and isinstance(item, str) and any(c in item for c in "\x00\r\n"):
                     problems.append("%s: must not contain NUL, carriage return or line feed characters"
                                     % _join(path, index))
-                    bad = True
+                elif entry.get("choices") and item not in entry["choices"]:
+                    problems.append("%s: must be one of %s" % (_join(path, index),
+                                                               ", ".join(str(c) for c in entry["choices"])))
                 items.append(item)
             value = items
         elif kind == "dict" and entry.get("options"):
-            value, found = check_input(entry["options"], value, path, ranges={})
-            problems.extend(found)
-            bad = bool(found)
+            # a credential is always held to it (AUTH PLAIN separates its fields with NUL; never echoed here)
+            value, _found = check_input(entry["options"], value, path, ranges={},
+                                        control=control or name == "authentication_credential")
+            problems.extend(_found)
         choices = entry.get("choices")
         if not bad and choices and kind != "list" and value not in choices:
             problems.append("%s: must be one of %s" % (path, ", ".join(str(c) for c in choices)))
@@ -611,5 +617,5 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             if not (v.is_ip(bare) or v.is_fqdn(host)):
                 problems.append("%s: %s is neither an IP address nor a valid host name" % (path, v.shown(host)))
                 bad = True
-        converted[name] = None if bad else value
+        converted[name] = entry.get("default") if bad else value  # a bad option is checked as if left out
     return converted, problems

@@ -365,8 +365,15 @@ def argument_spec():
     return {"connectors": {"type": "list", "elements": "dict", "required": True, "options": _connectors.item_argument_spec()}}
 
 
+def _input_problems(params):
+    """The items' rules on what passed the type checks: reported in the same message as the types."""
+    if not isinstance(params.get("connectors"), list):
+        return []
+    return _connectors.validate_items(params["connectors"])[1]
+
+
 def main():
-    module = exchange_module(argument_spec(), supports_check_mode=True)
+    module = exchange_module(argument_spec(), validate=_input_problems, supports_check_mode=True)
     items, errors = _connectors.validate_items(module.params["connectors"])
     if errors:
         module.fail_json(msg="invalid connectors (%d problem(s), nothing was sent): %s" % (len(errors), "; ".join(errors)),

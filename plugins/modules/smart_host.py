@@ -199,13 +199,11 @@ def validate(params):
     if params["exclusive"] and params["state"] == "absent":
         errors.append("exclusive: only applies to state present")
     errors.extend("connector:" + e[len("name:"):] for e in _schema.validate({"name": params["connector"]}, "task"))
-    if params["hosts"] is None:  # missing or of the wrong type: reported with the option types
-        return sorted(set(errors))
-    if not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
+    if params["hosts"] is not None and not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
         errors.append("hosts: must not be empty" + (
             "; to remove every smart host give exclusive: true with fallback_to_dns: true (DNS routing)"
             if params["exclusive"] else ""))
-    task = {"smart_hosts": list(params["hosts"]) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
+    task = {"smart_hosts": list(params["hosts"] or []) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
             "smart_host_auth_mechanism": params.get("smart_host_auth_mechanism"),
             "authentication_credential": params.get("authentication_credential")}
     errors.extend(_schema.validate(task, "task", rename=RENAME))

@@ -475,6 +475,7 @@ import ssl
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import checked_module, module_validator
 from ansible_collections.mailflow.exchange.plugins.module_utils._schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
     CRYPTOGRAPHY_IMPORT_ERROR,
@@ -687,7 +688,7 @@ def _where(finding: dict) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = checked_module(argument_spec(), validate=module_validator(validate), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     if not HAS_JSONSCHEMA:
