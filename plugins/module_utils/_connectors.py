@@ -67,10 +67,8 @@ def _show(value: Any, secret: bool) -> str:
 def _convert(kind: str, value: Any) -> Any:
     """Ansible's own conversion for ``type: kind`` (raises TypeError/ValueError when it does not convert)."""
     if kind == "str" and not isinstance(value, str):
-        # Ansible would turn 42 into '42' with a warning; a connector setting given as a number is a mistake
-        if isinstance(value, (dict, list, bool)):
-            raise TypeError("not a string")
-        return str(value)
+        # Ansible would turn 42 into '42' with a warning; the JSON Schema refuses it for every connector setting
+        raise TypeError("not a string")
     converter = DEFAULT_TYPE_VALIDATORS.get(kind)
     return converter(value) if converter else value
 
@@ -86,9 +84,14 @@ def check_spec(data: Any, spec: dict[str, Any], path: str = "", secret: bool = F
     if not isinstance(data, dict):
         return {}, ["%s: must be a mapping of options, got %s" % (path or "(item)", _kind_of(data))]
     out: dict[str, Any] = {}
+    aliases = {alias: key for key, entry in spec.items() for alias in entry.get("aliases") or []}
+    for alias, key in aliases.items():
+        if alias in data and key in data:
+            errors.append("%s%s: is the old name of %s: give only %s" % (where, alias, key, key))
+    data = {aliases.get(key, key): val for key, val in data.items()}
     for key in data:
         if key not in spec:
-            close = difflib.get_close_matches(str(key), list(spec), n=1)
+            close = difflib.get_close_matches(str(key), list(spec) + list(aliases), n=1)
             errors.append("%s%s: is not an option%s" % (where, key, " (did you mean %s?)" % close[0] if close else ""))
     for key, entry in spec.items():
         hidden = secret or bool(entry.get("no_log"))
@@ -242,7 +245,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             # silently (a desired-state list names it for every connector; a warning on every run teaches nothing)
             task.pop("usage")
         if creating and not task.get("address_spaces"):
-            problems.append("%s.address_spaces: required to create a Send connector; '%s' does not exist (R7)%s"
+            problems.append("%s.address_spaces: required to create a Send connector; '%s' does not exist%s"
                             % (path, name, _label(item)))
             continue
         plan = _plan.plan_present(name, task, current, item.get("update_password") or "on_create")

@@ -96,7 +96,7 @@ def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
         "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host name",
         "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)",
         "smart_host_routing_connectors[0].port: must be from 0 to 65535",
-        "smart_host_routing_connectors[0].authentication_credential.password: must be a string (the value is not shown)",
+        "smart_host_routing_connectors[0].authentication_credential.password: must be a string, got (the value is not shown)",
         "smart_host_routing_connectors[1].address_spaces: must not be empty",
         "smart_host_routing_connectors[1].name: 'SMART HOST TO INTERNET' is already used by smart_host_routing_connectors[0]",
     ):
@@ -104,6 +104,26 @@ def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
     assert "424242" not in run.output
     # Nothing touched: no probe ran, and the lab never even saw a session.
     assert not [r for r in run.records if "Preflight" in r["task"] or "Apply" in r["task"]]
+    assert lab_starttls["lab"].counters().get("runspaces_opened", 0) == 0
+
+
+def test_three_connectors_three_kinds_of_mistake_together_before_any_remote_call(lab_starttls, tmp_path):
+    """Issue 12: a wrong type, an unknown enum value and a missing credential, each naming its connector and field."""
+    base = {"address_spaces": ["*"], "smart_hosts": ["smarthost.lab.test"], "source_transport_servers": ["EX01"]}
+    bad = {
+        "smart_host_connectors": [
+            dict(base, name="Relay A", port="twenty-five"),
+            dict(base, name="Relay B", address_spaces=["b.example"], tls_auth_level="Sometimes", require_tls=True),
+            dict(base, name="Relay C", address_spaces=["c.example"], smart_host_auth_mechanism="basicauthrequiretls"),
+        ]
+    }
+    run = run_playbook(lab_starttls, tmp_path, bad, env={"SMART_HOST_USERNAME": "", "SMART_HOST_PASSWORD": ""})
+    assert run.rc != 0
+    message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
+    assert "3 problem(s) in the input" in message, message
+    assert "smart_host_routing_connectors[0].port: must be an integer, got 'twenty-five' (connector 'Relay A')" in message
+    assert "smart_host_routing_connectors[1].tls_auth_level: 'Sometimes' is not one of" in message and "(connector 'Relay B')" in message
+    assert "smart_host_routing_connectors[2].authentication_credential: " in message and "(connector 'Relay C')" in message
     assert lab_starttls["lab"].counters().get("runspaces_opened", 0) == 0
 
 
@@ -172,7 +192,8 @@ def test_smart_host_items_add_a_relay_to_the_existing_connector(tmp_path):
         [summary] = first.report
         assert summary["name"] == SEED.lower() and summary["changed"] is True
         assert summary["smart_host_changes"][0]["smart_hosts_after"] == ["smarthost.lab.test", "relay2.lab.test"]
-        assert [p["host"] for p in summary["probes"]] == ["relay2.lab.test"]
+        # every smart host the connector will have is probed (in one smtp_probe run)
+        assert sorted(p["host"] for p in summary["probes"]) == ["relay2.lab.test", "smarthost.lab.test"]
         assert summary["probes"][0]["port"] == lab["smart_host"].ready["port"]  # the existing connector's port
         assert summary["read_back"] == "matches"
         assert summary["trace"]["result"] == "sent"
@@ -212,3 +233,19 @@ def test_connection_from_role_variables_instead_of_the_environment(lab_starttls,
     assert run.report[0]["changed"] is True
     assert lab_starttls["lab"].counters().get("cmdlet:Get-SendConnector", 0) >= 1
     assert ready["password"] not in run.output
+
+
+def test_a_refused_test_message_still_restores_protocol_logging_and_prints_the_report(lab_starttls, tmp_path):
+    # The lab's receive connector refuses a sender outside its accepted domains (550 5.7.54): the test message
+    # task fails, the always: part turns protocol logging back off and the report is printed.
+    run = run_playbook(lab_starttls, tmp_path, {"smart_host_connector_settings": {},
+                                                "smart_host_routing_test_sender": "someone@not-accepted.example"})
+    assert run.rc != 0
+    assert run.task("Verify | Submit a test message for each connector to Exchange over SMTP")["status"] == "failed"
+    assert run.task("Verify | Turn SmtpSend protocol logging back off")["status"] == "ok"
+    [summary] = run.report
+    assert summary["changed"] is True and summary["read_back"] == "matches"
+    assert "test_message_id" in summary and summary["test_message_id"] is None
+    assert "Send connector 'Smart host to Internet' (present): created" in run.output
+    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED})
+    assert str(ps.output[0].adapted_properties["ProtocolLoggingLevel"]) == "None"
