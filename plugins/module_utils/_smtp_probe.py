@@ -40,6 +40,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rule
 )
 
 IMPLICIT_TLS_PORTS = (465,)
+DNS_GRACE = 1.0  # seconds a lookup that only reports on the name may still take after the conversation
 REDACTED = "********"
 
 
@@ -447,7 +448,9 @@ class _Prober:
 
     def _finish_dns(self) -> None:
         if self._pending_dns is not None:
-            self.record["dns"] = self._pending_dns.result(max(0.05, self.deadline - time.monotonic()))
+            # Informational only: give it at most DNS_GRACE more seconds (a resolver's 5 s retry would otherwise
+            # add itself to every probe that did not need the name).
+            self.record["dns"] = self._pending_dns.result(max(0.05, min(DNS_GRACE, self.deadline - time.monotonic())))
             self._pending_dns = None
 
     def connect(self, addresses: list[str]) -> SmtpLink:
