@@ -68,15 +68,16 @@ def all_cases(port: int) -> list:
     return cases
 
 
-def run_batches(cases: list, workdir: str) -> dict:
-    """Two runner processes (the machine has two cores), each over half of the cases, through files."""
+def run_batches(cases: list, workdir: str, processes: int = 2) -> dict:
+    """Runner processes (two: the machine has two cores), each over its share of the cases, through
+    files; ``processes=1`` runs the cases one after the other, in order."""
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(root, "collections"), env.get("PYTHONPATH")) if p)
     for key in [k for k in env if k.startswith("EXCHANGE_")]:
         del env[key]  # the cases name their connection; nothing from the caller's environment
     procs = []
-    for index, half in enumerate([cases[0::2], cases[1::2]]):
+    for index, half in enumerate([cases[i::processes] for i in range(processes)]):
         source = os.path.join(workdir, "cases-%d.jsonl" % index)
         with open(source, "w", encoding="utf-8") as handle:
             for case in half:
