@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _schema, _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 try:
@@ -61,7 +61,7 @@ def _kind_of(value: Any) -> str:
 
 
 def _show(value: Any, secret: bool) -> str:
-    return "(the value is not shown)" if secret else repr(value)
+    return "(the value is not shown)" if secret else _values.shown(value, 60)
 
 
 def _convert(kind: str, value: Any) -> Any:
@@ -69,6 +69,12 @@ def _convert(kind: str, value: Any) -> Any:
     if kind == "str" and not isinstance(value, str):
         # Ansible would turn 42 into '42' with a warning; the JSON Schema refuses it for every connector setting
         raise TypeError("not a string")
+    if kind in ("int", "float", "bool", "list", "dict"):
+        # the collection's conversion (as Ansible's, without its traps: inf, nan, 1e400000 as int)
+        try:
+            return _schema._convert(kind, value)
+        except _schema._Bad as err:
+            raise TypeError(str(err)) from None
     converter = DEFAULT_TYPE_VALIDATORS.get(kind)
     return converter(value) if converter else value
 
@@ -94,7 +100,9 @@ def check_spec(data: Any, spec: dict[str, Any], path: str = "", secret: bool = F
             close = difflib.get_close_matches(str(key), list(spec) + list(aliases), n=1)
             errors.append("%s%s: is not an option%s" % (where, key, " (did you mean %s?)" % close[0] if close else ""))
     for key, entry in spec.items():
-        hidden = secret or bool(entry.get("no_log"))
+        # a mapping that holds a secret (a credential) is never shown whole either
+        hidden = secret or bool(entry.get("no_log")) or any(
+            sub.get("no_log") for sub in (entry.get("options") or {}).values())
         value = data.get(key)
         if value is None:
             if entry.get("required"):

@@ -171,7 +171,8 @@ def connection_case(draw):
 
 SMART_HOST_BAD = {
     "connector": BAD["name"],
-    "hosts": BAD["hosts"] + [[], "not,a;list", {"add": ["a.com"]}],
+    # (a string is a list to Ansible: "a.com" is ["a.com"], valid for smart_host's hosts)
+    "hosts": [v for v in BAD["hosts"] if not isinstance(v, str)] + [[], "not,a;list", {"add": ["a.com"]}],
     "state": ["gone", "", 5, ["present"]],
     "exclusive": BAD["bool"],
     "fallback_to_dns": BAD["bool"],
