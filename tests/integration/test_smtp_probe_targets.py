@@ -249,7 +249,8 @@ def test_a_wrong_top_level_value_is_named_once_under_its_own_name(probe):
         ({}, "hosts or targets: give the smart hosts to probe"),
         ({"targets": []}, "targets: give at least one target"),
         ({"targets": [{"host": "a.contoso.net"}], "connect_address": "127.0.0.1"}, "connect_address: give it per target"),
-        ({"hosts": ["a.contoso.net"], "timeout": float("inf")}, "timeout: must be a number of seconds above 0"),
+        ({"hosts": ["a.contoso.net"], "timeout": float("inf")}, "timeout: must be a finite number"),
+        ({"hosts": ["a.contoso.net"], "timeout": 0}, "timeout: must be a number of seconds above 0"),
     ],
 )
 def test_hosts_and_targets_rules(probe, args, words):
