@@ -309,6 +309,16 @@ def _repeated_spaces(items: Any) -> Iterator[Any]:
         seen.setdefault(ident, index)
 
 
+_CACHE: dict[str, Any] = {}
+
+
+def _validator(mode: str) -> Any:
+    """One validator per mode (the schema and the validator class are built once per process)."""
+    if mode not in _CACHE:
+        _CACHE[mode] = _validator_class()(build_schema(mode))
+    return _CACHE[mode]
+
+
 def _validator_class():
     base = jsonschema.Draft202012Validator
     return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name,
@@ -410,7 +420,7 @@ def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | 
     if mode == "task":
         data = implied(data)
     instance = {k: val for k, val in data.items() if val is not None}
-    validator = _validator_class()(build_schema(mode))
+    validator = _validator(mode)
     found: list[tuple[str, str]] = []
     for error in validator.iter_errors(instance):
         for leaf in _leaves(error):

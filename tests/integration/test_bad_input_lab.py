@@ -47,7 +47,7 @@ def run(cases: list, tmp_path, name: str, processes: int = 2) -> dict:
     return suite.run_batches(cases, str(workdir), processes)
 
 
-def test_nothing_decidable_from_the_input_reaches_the_lab(lab, tmp_path):
+def test_nothing_decidable_from_the_input_reaches_the_lab(lab, tmp_path, record_property):
     conn = lab_connection(lab)
     plan = [(c.send_connector_case(), 70), (c.smart_host_case(), 30), (c.info_case(), 15), (c.trace_case(), 30),
             (c.connectors_case(), 20)]
@@ -65,7 +65,11 @@ def test_nothing_decidable_from_the_input_reaches_the_lab(lab, tmp_path):
     for case in cases:
         for problem in suite.classify(case, results.get(case["id"])):
             failures.setdefault(problem, case)
-    print("\nagainst the lab: %d cases refused locally; lab counters moved: %s" % (len(cases), moved or "nothing"))
+    line = "generated bad input (against the lab): %d cases; failures by class: %s; lab runspaces opened %d, cmdlets run %d" % (
+        len(cases), ", ".join(sorted(failures)) or "all 0", moved.get("runspaces_opened", 0),
+        moved.get("cmdlets_run", 0))
+    print("\n" + line)
+    record_property("bad_input_summary", line)
     assert len(cases) >= 100
     assert not failures, {k: v["args"] for k, v in failures.items()}
     assert moved.get("runspaces_opened", 0) == 0 and moved.get("cmdlets_run", 0) == 0, moved

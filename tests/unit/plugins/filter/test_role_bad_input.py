@@ -83,7 +83,7 @@ def named(path: str, errors: list[str]) -> bool:
     return any(re.match(r"%s(?=[:\[.])" % re.escape(path), e) for e in errors)
 
 
-def test_generated_bad_role_variables():
+def test_generated_bad_role_variables(record_property):
     cases = draw_cases(300)
     failures = collections.Counter()
     example = {}
@@ -112,7 +112,10 @@ def test_generated_bad_role_variables():
         for problem in problems:
             failures[problem] += 1
             example.setdefault(problem, (case, errors))
-    print("\nrole variables: %d generated cases, failures by class: %s (slowest %.3f s)" % (
-        len(cases), ", ".join("%s %d" % kv for kv in sorted(failures.items())) or "all 0", slowest))
+    classes = ["exception", "over_5s", "secret_echoed", "rule_number_in_message", "option_not_named", "rule_not_in_words"]
+    line = "generated bad input (role variables): %d cases; failures by class: %s; slowest case %.3f s" % (
+        len(cases), ", ".join("%s %d" % (k, failures.get(k, 0)) for k in classes), slowest)
+    print("\n" + line)
+    record_property("bad_input_summary", line)
     assert len(cases) >= 250
     assert not failures, {k: (v[0]["bad"], str(v[1])[:1500]) for k, v in example.items()}

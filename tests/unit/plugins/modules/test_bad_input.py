@@ -143,7 +143,7 @@ def outcome(tmp_path_factory):
     return cases, run_batches(cases, str(tmp_path_factory.mktemp("bad-input")))
 
 
-def test_generated_bad_input(outcome):
+def test_generated_bad_input(outcome, record_property):
     cases, results = outcome
     failures = collections.Counter()
     examples: dict = {}
@@ -158,9 +158,12 @@ def test_generated_bad_input(outcome):
                    slowest=max((r["seconds"] for r in results.values()), default=0))
     classes = ["traceback", "unexpected_error", "over_5s", "no_answer", "no_json_answer", "secret_echoed",
                "not_refused_before_connecting", "option_not_named", "rule_not_in_words", "rule_number_in_message"]
-    print("\ngenerated bad input: %d cases (%d decidable from the input), by module %s" % (
-        len(cases), bad, dict(sorted(by_module.items()))))
-    print("failures by class: " + ", ".join("%s %d" % (k, failures.get(k, 0)) for k in classes))
+    line = "generated bad input (modules, no server): %d cases (%d decidable from the input), by module %s; " \
+        "failures by class: %s; slowest case %.2f s" % (
+            len(cases), bad, dict(sorted(by_module.items())),
+            ", ".join("%s %d" % (k, failures.get(k, 0)) for k in classes), SUMMARY["slowest"])
+    print("\n" + line)
+    record_property("bad_input_summary", line)
     assert len(cases) >= 1000
     assert not failures, "\n\n".join("%s: %r\n%s\n%s" % (k, case["args"] if len(repr(case["args"])) < 2000 else
                                                          "(long args)", out, tb) for k, (case, out, tb) in examples.items())
