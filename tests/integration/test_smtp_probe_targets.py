@@ -268,3 +268,18 @@ def test_a_credential_without_password_is_not_tested(smarthosts, probe):
     assert result["probes"][0]["auth"]["login"] is None
     assert ("info", "AUTH_NOT_TESTED") in by_label(result)["user only"]
     assert [e for e in relay.events() if e["event"] == "auth"] == []
+
+
+def test_send_test_message_goes_through_the_first_target_that_takes_it(smarthosts, probe):
+    relay = smarthosts("relay.contoso.net", starttls=True)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down_port = closed.getsockname()[1]
+    targets = [{"host": "127.0.0.1", "port": down_port, "label": "down"},
+               {"host": "relay.contoso.net", "port": relay.ready["port"], "connect_address": "127.0.0.1", "label": "up", "require_tls": True}]
+    result, _output = probe({"targets": targets, "ca_cert": relay.ready["ca_cert"], "fail_on": [], "timeout": 5,
+                             "send_test_message": {"from": "chris@contoso.com", "to": ["pat@fabrikam.com"], "subject": "targets"}})
+    assert result["changed"] is True and result["test_message"]["queued"] is True
+    assert result["test_message"]["port"] == relay.ready["port"] and result["test_message"]["tls"] is True
+    (message,) = relay.messages()
+    assert message.message_id == result["message_id"] and message.tls
