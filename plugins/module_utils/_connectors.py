@@ -225,7 +225,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
     plans: list[tuple[int, dict[str, Any], _plan.Plan, dict[str, Any], bool]] = []
     problems: list[str] = []
     for index, item in enumerate(items):
-        name = item["name"]
+        name = str(item["name"]).strip()  # as Exchange stores it
         path = "%s[%d]" % (prefix, index)
         key = name.lower()
         if key in state:
@@ -238,6 +238,8 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             current = _options.from_exchange(exact[0]) if exact else None
             if exact:
                 ident = _options.identity_from_exchange(exact[0])
+                if any(ch in name for ch in _values.WILDCARDS) and ident.get("guid"):
+                    manager.guids[key] = ident["guid"]  # -Identity would match it as a wildcard: write by GUID
                 for alias in (ident.get("guid"), str(exact[0].get("Name", exact[0].get("name", "")))):
                     if alias:
                         state.setdefault(alias.lower(), current)

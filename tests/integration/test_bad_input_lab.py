@@ -113,3 +113,27 @@ def test_hostile_looking_but_valid_input_is_applied_exactly(lab, tmp_path, name,
     assert connector["name"] == stored and connector["comment"] == comment
     assert removed.get("changed") is True and not removed.get("failed"), removed
     assert gone["connectors"] == []
+
+
+@pytest.mark.parametrize("name", ["fz[ab]", "  Padded bulk  ", "Relay* what?"])
+def test_send_connectors_applies_such_names_exactly(lab, tmp_path, name):
+    conn = lab_connection(lab)
+    item = {"name": name, "address_spaces": ["bulk-%d.example" % len(name)], "source_transport_servers": ["EX01"],
+            "comment": c.INJECT[0]}
+    changed = dict(item, port=2525)
+    steps = [
+        case("send_connectors", conn, connectors=[item]),
+        case("send_connectors", conn, connectors=[item]),
+        case("send_connectors", conn, connectors=[changed]),
+        case("send_connector_info", conn, name=name),
+        case("send_connectors", conn, connectors=[{"name": name, "state": "absent"}]),
+        case("send_connector_info", conn, name=name),
+    ]
+    created, again, set_, info, removed, gone = answers(run(steps, tmp_path, "bulk", processes=1), len(steps))
+    assert created.get("changed") is True and not created.get("failed"), created
+    assert again.get("changed") is False and not again.get("failed"), again
+    assert set_.get("changed") is True and not set_.get("failed"), set_
+    [connector] = info["connectors"]
+    assert connector["name"] == name.strip() and connector["port"] == 2525 and connector["comment"] == c.INJECT[0]
+    assert removed.get("changed") is True and not removed.get("failed"), removed
+    assert gone["connectors"] == []
