@@ -230,12 +230,8 @@ def _tls(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
     if not tls:
         return
     if tls.get("error") or not tls.get("version"):
-        out.add(
-            "error" if required else "warning",
-            "TLS_HANDSHAKE_FAILED",
-            f"TLS handshake with {host} failed: {tls.get('error')}",
-            "Compare the protocol versions and ciphers the smart host allows with what Windows Schannel on the transport servers allows (TLS 1.2).",
-        )
+        what, hint = tls_failure(tls.get("error"))
+        out.add("error" if required else "warning", "TLS_HANDSHAKE_FAILED", f"TLS handshake with {host} failed: {what}", hint)
         return
     if tls["version"] in ("SSLv3", "TLSv1", "TLSv1.1"):
         out.add(
@@ -245,6 +241,37 @@ def _tls(rec: dict[str, Any], intent: Intent, out: _Collector) -> None:
             "Exchange 2016+ servers are usually hardened to TLS 1.2 or newer; enable TLS 1.2 on the smart host.",
         )
     _certificate(rec, intent, out)
+
+
+# OpenSSL reasons of a failed handshake (not a certificate verdict) -> what it means, and what to do.
+_TLS_FAILURES = (
+    (("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_RECORD", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"),
+     "the server did not speak TLS after agreeing to STARTTLS",
+     "Something between here and the smart host (an SMTP proxy or inspecting firewall) or the smart host itself answers STARTTLS "
+     "but does not start TLS; check its TLS configuration."),
+    (("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW", "VERSION_TOO_HIGH"),
+     "no TLS version in common",
+     "Enable TLS 1.2 (and 1.3) on the smart host; Exchange servers are usually hardened to TLS 1.2 or newer."),
+    (("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "INSUFFICIENT_SECURITY"),
+     "no cipher suite in common",
+     "Compare the cipher suites the smart host allows with what Windows Schannel on the transport servers allows (TLS 1.2 ECDHE with AES-GCM)."),
+    (("CERTIFICATE_REQUIRED", "PEER_DID_NOT_RETURN_A_CERTIFICATE"),
+     "the smart host demands a client certificate",
+     "Give the connector a certificate the smart host accepts (TlsCertificateName), or relax the smart host's client certificate requirement."),
+    (("EOF", "CONNECTION RESET", "UNEXPECTED EOF", "BROKEN PIPE"),
+     "the smart host closed the connection during the handshake",
+     "The smart host dropped the TLS handshake; its logs say why (often a protocol version or cipher policy)."),
+)
+
+
+def tls_failure(error: Any) -> tuple[str, str]:
+    """A failed TLS handshake in words (with OpenSSL's reason kept) and its hint."""
+    text = str(error or "unknown error")
+    upper = text.upper().replace(" ", "_")
+    for markers, words, hint in _TLS_FAILURES:
+        if any(m.replace(" ", "_") in upper for m in markers):
+            return f"{words} ({text})", hint
+    return text, "Compare the protocol versions and ciphers the smart host allows with what Windows Schannel on the transport servers allows (TLS 1.2)."
 
 
 _STORE_HINT = ("pass the issuing CA as ca_cert here and install it in the Trusted Root store of every source transport server, "

@@ -398,3 +398,38 @@ def test_a_smart_host_refusing_auth_login_itself_is_not_a_wrong_password(probe):
     assert not [f for f in result["findings"] if f["code"] == "AUTH_FAILED"]
     assert result["probes"][0]["auth"]["login"]["stage"] == "command"
     assert b"AUTH LOGIN\r\n" in received and not any(PASSWORD_B64.encode() in line for line in received)
+
+
+def test_a_starttls_that_does_not_start_tls_is_named(probe):
+    """220 to STARTTLS, then plain text on the wire (an inspecting proxy): the handshake failure says what happened."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn = listener.accept()[0]
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as reader:
+                conn.sendall(b"220 proxy.test ESMTP\r\n")
+                for line in reader:
+                    verb = line.split(b" ", 1)[0].strip().upper()
+                    if verb == b"STARTTLS":
+                        conn.sendall(b"220 go ahead\r\n")
+                        conn.recv(4096)  # the ClientHello
+                        conn.sendall(b"500 this is not TLS at all, but plain text on the wire\r\n" * 4)
+                        threading.Event().wait(3)  # keep the line open: the client judges the bytes, not a close
+                        break
+                    conn.sendall({b"EHLO": b"250-proxy.test\r\n250 STARTTLS\r\n", b"QUIT": b"221 bye\r\n"}.get(verb, b"250 ok\r\n"))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        result = probe({"hosts": ["127.0.0.1"], "port": listener.getsockname()[1], "require_tls": True, "fail_on": [], "timeout": 4})
+    finally:
+        listener.close()
+    (finding,) = [f for f in result["findings"] if f["code"] == "TLS_HANDSHAKE_FAILED"]
+    assert finding["severity"] == "error" and "did not speak TLS after agreeing to STARTTLS" in finding["message"], finding

@@ -285,3 +285,20 @@ def test_every_finding_has_the_documented_shape():
     for item in evaluate(variant(implicit_tls=True, certificate__days_left=3), STRICT):
         assert set(item) == {"host", "severity", "code", "message", "hint"}
         assert item["severity"] in ("error", "warning", "info") and item["message"] and item["hint"]
+
+
+@pytest.mark.parametrize(
+    "reason, words",
+    [
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)", "did not speak TLS"),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "no TLS version in common"),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "no cipher suite in common"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "client certificate"),
+        ("EOF occurred in violation of protocol", "closed the connection"),
+        ("something new", "something new"),
+    ],
+)
+def test_tls_handshake_failures_read_distinctly(reason, words):
+    record = variant(tls__error=reason, tls__version=None, certificate=None)
+    (finding,) = [f for f in evaluate(record, STRICT) if f["code"] == "TLS_HANDSHAKE_FAILED"]
+    assert words in finding["message"] and finding["severity"] == "error"
