@@ -81,6 +81,8 @@ options:
     description:
       - Domain controller Exchange reads and writes through, passed as C(-DomainController) to every C(*-SendConnector) cmdlet.
       - Pin it so that a change is read back from the same DC right after it is made (AD replication).
+      - Without it, the first read goes where Exchange sends it, and every later call of the run (the write, and the
+        read-back after a write whose answer was lost) names the DC that answered it, so one run uses one DC.
     type: str
 notes:
   - The modules run on the controller (or in the execution environment) and talk to Exchange over PowerShell remoting

@@ -6,6 +6,20 @@
 The work shared by send_connector and smart_host: read the connector once, plan, validate the
 state after the change, write at most once (not in check mode), and build the result
 (changed, connector, diff, commands, warnings).
+
+One domain controller per run. Exchange reads and writes Send connectors in Active Directory
+through a domain controller, and a change reaches the others only after replication. So every call
+of a run after the first goes to one DC: ``domain_controller`` when given (then the first read too),
+otherwise the DC the session reports in its first answer (a connector's OriginatingServer, or the
+DC a "couldn't be found on 'DC'" error names). A write that the DC refuses because the first read
+was stale (New: "already exists", Remove: "couldn't be found") is decided again on a read from that
+DC, instead of failing.
+
+A write whose answer is lost. When the connection fails after New-/Set-/Remove-SendConnector was
+sent (HTTP 500, a dropped connection, a timeout), the write may have been applied or not. The
+manager reconnects once, reads the connector back from the same DC and reports what is true: the
+change as made (with a warning that its answer was lost), or a failure that says the exact state.
+``execute`` does this for every plan, so a module applying many plans gets it per write.
 """
 
 from __future__ import annotations
@@ -14,8 +28,11 @@ import re
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _render, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError, TransportError
 from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
+
+# Exchange's "not found" names the DC that answered: "... couldn't be found on 'DC01.contoso.com'."
+_NOT_FOUND_ON = re.compile(r"found on '([^']+)'")
 
 
 class ValidationFailed(ExchangeError):
@@ -24,30 +41,99 @@ class ValidationFailed(ExchangeError):
         self.errors = errors
 
 
+class WriteAnswerLost(ExchangeError):
+    """The connection failed after a write was sent and the state read back is not what was planned."""
+
+    def __init__(self, message: str, connector: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.connector = connector
+
+
+def _already_exists(err: CmdletError) -> bool:
+    text = " ".join([err.error_id, err.category, err.reason, err.error_message]).lower()
+    return "alreadyexists" in text or "already exists" in text
+
+
+def _plan_name(plan: _plan.Plan) -> str:
+    """The connector a plan writes: its -Name (New) or -Identity (Set, Remove)."""
+    return str(plan.params[0][1]) if plan.params else ""
+
+
+def not_as_planned(plan: _plan.Plan, read: Optional[dict[str, Any]]) -> Optional[list[str]]:
+    """What the connector as read lacks of the plan: [] when the write shows, None when it is absent."""
+    if plan.cmdlet == "Remove-SendConnector":
+        return [] if read is None else ["it still exists"]
+    if read is None:
+        return None
+    missing = []
+    for key in plan.changed_keys:
+        opt = _options.BY_NAME.get(key)
+        wanted, have = plan.after.get(key), read.get(key)
+        if opt is None or opt.same(wanted, have):
+            continue
+        missing.append("%s reads %r, the task wants %r" % (key, have, wanted))
+    return missing
+
+
 class ConnectorManager:
     def __init__(self, session: Any, domain_controller: Optional[str] = None, check_mode: bool = False) -> None:
         self.session = session
-        self.domain_controller = domain_controller
+        self.domain_controller = domain_controller  # given by the task: shown in the rendered commands
+        self.dc = domain_controller  # the one DC of this run: given, or learned from the first answer
         self.check_mode = check_mode
         self.commands: list[str] = []
         self.warnings: list[str] = []
         self.guids: dict[str, str] = {}  # wildcard-bearing names -> GUID, the identity their writes use
+        self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
+        self._last_read_pinned = bool(domain_controller)
 
     def _dc(self, params: list) -> list:
-        if self.domain_controller:
-            return list(params) + [("DomainController", self.domain_controller)]
+        if self.dc:
+            return list(params) + [("DomainController", self.dc)]
         return list(params)
+
+    def _shown(self, params: list) -> list:
+        """The parameters as rendered: a DC the run learned (not given) is left out of the line."""
+        if self.domain_controller or not self.dc:
+            return params
+        return [(name, value) for name, value in params if name != "DomainController"]
+
+    def _learn_dc(self, objects: list[dict[str, Any]], error: Optional[CmdletError] = None) -> None:
+        if self.dc:
+            return
+        for obj in objects:
+            server = obj.get("OriginatingServer") or obj.get("originatingserver")
+            if isinstance(server, str) and server.strip():
+                self.dc = server.strip()
+                return
+        if error is not None:
+            found = _NOT_FOUND_ON.search(error.error_message or "")
+            if found and found.group(1).strip():
+                self.dc = found.group(1).strip()
 
     # ---- reads -------------------------------------------------------------------------
     def get_raw(self, name: Optional[str] = None) -> list[dict[str, Any]]:
-        """Get-SendConnector [-Identity name]; a name that does not exist gives []."""
+        """Get-SendConnector [-Identity name]; a name that does not exist gives [].
+
+        The first answer tells which DC the session uses; later calls of the run name it.
+        """
         params = [("Identity", name)] if name is not None else []
+        pinned = bool(self.dc)
         try:
-            return self.session.run("Get-SendConnector", self._dc(params))
+            found = self.session.run("Get-SendConnector", self._dc(params))
         except CmdletError as err:
             if name is not None and err.not_found:
+                self._learn_dc([], err)
+                self._last_read_pinned = pinned
                 return []
             raise
+        self._learn_dc(found)
+        self._last_read_pinned = pinned
+        return found
+
+    def _exact(self, found: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+        return [c for c in found if name.lower() in (str(c.get("Name", c.get("name", ""))).lower(),
+                                                     str(c.get("Guid", c.get("guid", ""))).lower())]
 
     def get(self, name: str) -> Optional[dict[str, Any]]:
         """The connector with exactly this name (any case) or GUID; None when there is none.
@@ -58,9 +144,7 @@ class ConnectorManager:
         # A name with wildcard characters ([ ] * ?) as -Identity would match other connectors, or not the one
         # with that very name: read them all and match exactly here (and write by GUID, see execute).
         wild = any(c in name for c in WILDCARDS)
-        found = self.get_raw(None if wild else name)
-        exact = [c for c in found if name.lower() in (str(c.get("Name", c.get("name", ""))).lower(),
-                                                      str(c.get("Guid", c.get("guid", ""))).lower())]
+        exact = self._exact(self.get_raw(None if wild else name), name)
         if len(exact) > 1:
             raise ExchangeError("Get-SendConnector -Identity '%s' matched %d connectors; use a unique name" % (name, len(exact)))
         if exact and wild:
@@ -69,16 +153,27 @@ class ConnectorManager:
 
     # ---- writes ------------------------------------------------------------------------
     def execute(self, plan: _plan.Plan) -> list[dict[str, Any]]:
+        """Run the plan's one cmdlet (not in check mode); recover when its answer is lost.
+
+        Returns the cmdlet's output; after a recovered write, the connector as read back (raw, like
+        Get-SendConnector's) for New and Set, [] for Remove, and ``read_back`` holds it canonical.
+        Raises CmdletError when Exchange refused the write, WriteAnswerLost when the answer was lost
+        and the state read back is not the planned one (the message says what it is).
+        """
+        self.read_back = None
         if not plan.changed:
             return []
         params = self._dc(plan.params)
         if params and params[0][0] == "Identity" and str(params[0][1]).lower() in self.guids:
             params[0] = ("Identity", self.guids[str(params[0][1]).lower()])
-        self.commands.append(_render.render(plan.cmdlet, params))
+        self.commands.append(_render.render(plan.cmdlet, self._shown(params)))
         if self.check_mode:
             return []
         seen = len(self.session.warnings)
-        output = self.session.run(plan.cmdlet, params)
+        try:
+            output = self.session.run(plan.cmdlet, params)
+        except TransportError as err:
+            return self._recover(plan, err)
         if plan.cmdlet == "Set-SendConnector":
             # Exchange's own "The command completed successfully but no settings of 'X' have been modified."
             # (update_password: always with the same password): nothing changed, and that is no warning.
@@ -87,6 +182,37 @@ class ConnectorManager:
                 self.session.warnings[seen:] = [w for w in self.session.warnings[seen:] if w not in unmodified]
                 plan.unmodified = True
         return output
+
+    def _recover(self, plan: _plan.Plan, lost: ExchangeError) -> list[dict[str, Any]]:
+        """Reconnect once, read the connector back from the run's DC and report what is true."""
+        name = _plan_name(plan)
+        where = " on %s" % self.dc if self.dc else ""
+        what = "%s was sent, but its answer was lost (%s)" % (plan.cmdlet, lost.message.rstrip("."))
+        try:
+            self.session.reconnect()
+            wild = any(c in name for c in WILDCARDS) or name.lower() in self.guids
+            raw = self._exact(self.get_raw(None if wild else name), name)
+        except ExchangeError as again:
+            raise WriteAnswerLost(
+                "%s; reconnecting to read the Send connector '%s' back failed too (%s): whether the change was made is "
+                "unknown, run the task again to see" % (what, name, again.message.rstrip(".")))
+        if len(raw) > 1:
+            raise WriteAnswerLost("%s; after reconnecting, '%s' matches %d connectors" % (what, name, len(raw)))
+        read = dict(_options.from_exchange(raw[0]), name=name) if raw else None
+        missing = not_as_planned(plan, read)
+        if missing == []:
+            self.read_back = read
+            self.warnings.append(
+                "%s; after reconnecting, the Send connector '%s' was read back%s and shows the change, so it is "
+                "reported as made" % (what, name, where))
+            return raw if plan.cmdlet != "Remove-SendConnector" else []
+        if missing is None:
+            state = "does not exist"
+        else:
+            state = "exists and %s" % "; ".join(missing)
+        raise WriteAnswerLost(
+            "%s; after reconnecting, the Send connector '%s' read back%s %s: the change was not applied (run the task "
+            "again to apply it)" % (what, name, where, state), connector=read)
 
     def check_state(self, plan: _plan.Plan, rename: Optional[dict[str, str]] = None) -> None:
         if not plan.changed or plan.cmdlet == "Remove-SendConnector":
@@ -101,6 +227,12 @@ class ConnectorManager:
             current = self.get(name)
         plan = _plan.plan_present(name, task, current, update_password)
         if current is None and not task.get("address_spaces"):
+            if not self._last_read_pinned and self.dc:
+                # the first read may be stale (AD replication): ask the run's DC before saying it does not exist
+                current = self.get(name)
+                if current is not None:
+                    self._stale_read_warning(name, "did not show")
+                    return self.present(name, task, update_password, rename, current=current)
             raise ValidationFailed(
                 ["address_spaces: required to create a Send connector"],
                 "the Send connector '%s' does not exist" % name,
@@ -109,16 +241,48 @@ class ConnectorManager:
         if plan.errors:
             raise ValidationFailed(plan.errors, "the Send connector '%s' cannot be changed" % name)
         self.check_state(plan, rename)
-        output = self.execute(plan)
+        stale = not self._last_read_pinned
+        try:
+            output = self.execute(plan)
+        except CmdletError as err:
+            if not (stale and self.dc and plan.cmdlet == "New-SendConnector" and _already_exists(err)):
+                raise
+            # The first read came from a DC the connector has not reached yet (AD replication), the create
+            # went to the DC that has it: decide again on what that DC holds.
+            current = self.get(name)
+            if current is None:
+                raise
+            self.commands.pop()
+            self._stale_read_warning(name, "did not show")
+            return self.present(name, task, update_password, rename, current=current)
         after = plan.after
-        if output and plan.cmdlet == "New-SendConnector":
+        if self.read_back is not None:
+            after = self.read_back  # the answer was lost: the connector as read back is what is true
+        elif output and plan.cmdlet == "New-SendConnector":
             after = dict(_options.from_exchange(output[0]), name=name)
             # usage is never read back; what was written is what we know
         return plan, after
 
+    def _stale_read_warning(self, name: str, how: str) -> None:
+        self.warnings.append(
+            "the first Get-SendConnector %s '%s' (Active Directory replication: it was answered by a domain controller "
+            "the last change has not reached yet); the task was decided on what %s, the DC this run writes to, holds"
+            % (how, name, self.dc))
+
     def absent(self, name: str) -> _plan.Plan:
         plan = _plan.plan_absent(name, self.get(name))
-        self.execute(plan)
+        stale = not self._last_read_pinned
+        try:
+            self.execute(plan)
+        except CmdletError as err:
+            if not (stale and self.dc and err.not_found):
+                raise
+            # The first read was stale (AD replication): the DC that takes the write no longer has it.
+            if self.get(name) is not None:
+                raise
+            self.commands.pop()
+            self._stale_read_warning(name, "still showed")
+            return _plan.plan_absent(name, None)
         return plan
 
 

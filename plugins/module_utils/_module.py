@@ -190,6 +190,9 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
         commands = getattr(err, "commands", None)
         if commands:
             fail["commands"] = commands
+        connector = getattr(err, "connector", None)
+        if connector:  # the state read back after a write whose answer was lost
+            fail["connector"] = connector
         if not isinstance(err, _session.ExchangeError):
             fail["msg"] = "unexpected error: %s: %s" % (type(err).__name__, fail["msg"])
         module.fail_json(**fail)

@@ -66,6 +66,10 @@ class ExchangeError(Exception):
         self.details = details
 
 
+class TransportError(ExchangeError):
+    """The connection failed (network, TLS, HTTP, WSMan fault): Exchange's answer, if any, is unknown."""
+
+
 class CmdletError(ExchangeError):
     """A cmdlet reported an error (terminating or not)."""
 
@@ -311,6 +315,12 @@ class ExchangeSession:
         with diagnostics:  # keeps why negotiate gave up on Kerberos, if it does
             self._guard(_open, diagnostics)
 
+    def reconnect(self) -> None:
+        """Drop the current pool (best effort) and open a new one: after a failure mid-call."""
+        self.close()
+        self._keys_exchanged = False
+        self.open()
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
@@ -379,10 +389,10 @@ class ExchangeSession:
             if self._auth_refused(err):
                 hint = auth_hint(self.settings["auth"], self._offered(), self.url, self.settings.get("auth_given", True))
                 if hint:
-                    raise ExchangeError(hint)
+                    raise TransportError(hint)
             kerberos = _kerberos.explain(err, dict(self.settings, url=self.url), diagnostics)
             if kerberos:
-                raise ExchangeError(kerberos)
+                raise TransportError(kerberos)
             return self._map_error(err)
 
     @staticmethod
@@ -459,20 +469,20 @@ class ExchangeSession:
     def _map_error(self, err: Exception) -> Any:
         """Raise the ExchangeError (one sentence) that explains a transport failure."""
         if isinstance(err, AuthenticationError):
-            raise ExchangeError(
+            raise TransportError(
                 "%s rejected the credentials of user %s with %s authentication (HTTP 401): check username and "
                 "password, and that the PowerShell virtual directory allows %s authentication"
                 % (self.url, self.settings.get("username") or "(none)", self.settings["auth"], self.settings["auth"])
             )
         if isinstance(err, WinRMTransportError):
-            raise ExchangeError(self._http_error(err.code))
+            raise TransportError(self._http_error(err.code))
         if isinstance(err, WSManFaultError):
             reason = (getattr(err, "reason", None) or str(err)).strip()
-            raise ExchangeError(
+            raise TransportError(
                 "%s refused the session (WSMan fault %s): %s; check configuration_name (%s)"
                 % (self.url, getattr(err, "code", "?"), reason, self.settings["configuration_name"])
             )
-        raise ExchangeError(self._network_error(err))
+        raise TransportError(self._network_error(err))
 
     def _http_error(self, code: int) -> str:
         if code == 404:
@@ -494,6 +504,8 @@ class ExchangeSession:
         if "wrong_version_number" in lowered or "wrong version number" in lowered:
             return "%s did not answer with TLS; if it expects plain http, set protocol http" % self.url
         dropped = any(word in lowered for word in ("reset by peer", "connection aborted", "remotedisconnected"))
+        if dropped and self._keys_exchanged:  # the session was open: no protocol mismatch, the server dropped us
+            return "%s closed the connection without an answer" % self.url
         if self.settings["protocol"] == "http" and dropped:
             return "%s closed the connection without answering; if it expects https, set protocol https" % self.url
         tls = self._tls_error(chain)

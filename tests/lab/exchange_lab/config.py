@@ -18,6 +18,9 @@ Example::
       - {on_request: 5, kind: wsman_fault}   # answer a WSManFault (500) instead of the real reply
       - {on_request: 9, kind: drop}          # close the TCP connection without answering
       - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
+      - {on_command: 2, kind: command_drop}     # the 2nd pipeline's Command request: closed before it runs
+      - {on_write: 1, kind: write_answer_drop}   # the 1st write is applied, its answer is lost (TCP closed)
+      - {on_write: 2, kind: write_answer_fault}  # the 2nd write is applied, its answer is a WSManFault (500)
     hosts:                               # name map used by the lab's mail transport (no system resolver)
       smarthost.contoso.net: 127.0.0.2
     mail:                                # the mail transport (exchange_lab/mail/settings.py); all optional
@@ -53,16 +56,32 @@ class ServerDef:
 
 @dataclasses.dataclass
 class FaultDef:
-    kind: str  # wsman_fault | drop | replication_delay
+    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop
     on_request: int | None = None
     on_cmdlet: int | None = None
+    on_write: int | None = None  # the Nth cmdlet call that changed stored state (the ``writes`` counter)
+    on_command: int | None = None  # the Nth WSMan Command request (one per pipeline, i.e. per cmdlet call)
     seconds: float = 0.0
 
 
 TOP_LEVEL_KEYS = frozenset(
     {"organization", "domain", "domain_controller", "local_server", "servers", "latency", "faults", "hosts", "mail"}
 )
-FAULT_TRIGGERS = {"wsman_fault": "on_request", "drop": "on_request", "replication_delay": "on_cmdlet"}
+FAULT_TRIGGERS = {
+    "wsman_fault": "on_request",
+    "drop": "on_request",
+    "replication_delay": "on_cmdlet",
+    # The write is applied; the reply that carries its result (the next WSMan Receive answered after it)
+    # is replaced by a WSManFault (HTTP 500) or a closed TCP connection. (No late answer: pypsrp
+    # repeats a timed-out Receive, and the lab does not replay a reply it already gave.)
+    "write_answer_fault": "on_write",
+    "write_answer_drop": "on_write",
+    # The Nth Command request (the one that starts a pipeline) is dropped before the cmdlet runs: the
+    # client cannot tell this from a lost answer, and nothing was written. Commands are counted, not
+    # requests, because the number of Receive requests per pipeline depends on timing.
+    "command_drop": "on_command",
+}
+ANSWER_FAULTS = frozenset(kind for kind, trigger in FAULT_TRIGGERS.items() if trigger == "on_write")
 
 
 def _build(kind: type, entry: t.Any, where: str) -> t.Any:

@@ -15,6 +15,8 @@ from exchange_lab.config import LabConfig
         ({"faults": [{"kind": "explode", "on_request": 1}]}, "faults[0].kind 'explode'"),
         ({"faults": [{"kind": "drop"}]}, "faults[0] of kind drop needs on_request"),
         ({"faults": [{"kind": "replication_delay", "on_request": 2}]}, "needs on_cmdlet"),
+        ({"faults": [{"kind": "write_answer_drop", "on_request": 2}]}, "needs on_write"),
+        ({"faults": [{"kind": "command_drop", "on_write": 2}]}, "needs on_command"),
         ({"faults": [{"kind": "drop", "on_requests": 2}]}, "faults[0].on_requests"),
         ({"servers": [{"name": "EX09", "sight": "A"}]}, "servers[0].sight"),
         ([1, 2], "must hold a mapping"),

@@ -117,6 +117,22 @@ def test_replication_delay_hides_a_write_from_get(tmp_path):
     assert "ADObjectAlreadyExistsException" in dup.errors[0].fully_qualified_error_id
 
 
+def test_replication_delay_spares_the_dc_that_took_the_write(tmp_path):
+    config = LabConfig(faults=[FaultDef(kind="replication_delay", on_cmdlet=1, seconds=3600),
+                               FaultDef(kind="replication_delay", on_cmdlet=2, seconds=3600)])
+    h = OrgHarness(str(tmp_path), config)
+    assert h.run("New-SendConnector", Name="OnDC01", AddressSpaces=["*"]).errors == []  # the session's DC
+    assert h.run("New-SendConnector", Name="OnDC02", AddressSpaces=["a.example"], DomainController="DC02.contoso.com").errors == []
+    names = lambda *args, **kw: sorted(o.Name for o in h.run("Get-SendConnector", *args, **kw).output)  # noqa: E731
+    assert names() == []  # an unnamed DC: one the writes have not reached
+    assert names(DomainController="DC01.contoso.com") == ["OnDC01"]
+    assert names(DomainController="dc01") == ["OnDC01"]
+    assert names(DomainController="DC02.contoso.com") == ["OnDC02"]
+    assert names(DomainController="DC03.contoso.com") == []
+    [seen] = h.run("Get-SendConnector", "OnDC01", DomainController="DC01.contoso.com").output
+    assert seen.OriginatingServer == "DC01.contoso.com"
+
+
 def test_replication_delay_ends(tmp_path):
     config = LabConfig(faults=[FaultDef(kind="replication_delay", on_cmdlet=1, seconds=0.3)])
     h = OrgHarness(str(tmp_path), config)

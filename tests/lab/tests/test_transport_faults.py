@@ -148,3 +148,38 @@ def test_sigterm_while_a_receive_is_held(tmp_path):
     assert lab.stop() == 0  # within LabProcess.stop's own 15 s limit, else it kills and returns -9
     waiter.join(30)
     assert outcome and outcome[0] is not None  # the client learns the pool is gone
+
+
+def _run(p, name, **params):
+    ps = PowerShell(p)
+    ps.add_cmdlet(name)
+    for key, value in params.items():
+        ps.add_parameter(key, value)
+    ps.invoke()
+    return ps
+
+
+@pytest.mark.parametrize("kind, raised", [("write_answer_drop", requests.exceptions.ConnectionError),
+                                          ("write_answer_fault", WSManFaultError)])
+def test_fault_on_the_answer_of_a_write_applies_the_write(tmp_path, kind, raised):
+    """The 2nd write is made, then the reply carrying its result is lost; reads and other writes are untouched."""
+    from labfixture import LabProcess
+
+    lab = LabProcess(str(tmp_path), config={"faults": [{"on_write": 2, "kind": kind}]})
+    lab.start()
+    try:
+        with open_pool(lab) as p:
+            assert _run(p, "New-SendConnector", Name="First", AddressSpaces=["*"]).streams.error == []  # write 1
+            assert len(_run(p, "Get-SendConnector").output) == 1  # reads are not writes
+        p = open_pool(lab)
+        p.open()
+        with pytest.raises(raised):
+            _run(p, "Set-SendConnector", Identity="First", Port=2525)  # write 2: applied, answer lost
+        with open_pool(lab) as again:
+            [conn] = _run(again, "Get-SendConnector", Identity="First").output
+            assert conn.adapted_properties["Port"] == 2525
+            assert _run(again, "Set-SendConnector", Identity="First", Port=26).streams.error == []  # write 3: normal
+        assert lab.counters()["writes"] == 3
+        assert "the answer of write 2 gets %s (injected fault)" % kind in lab.log_tail(200)
+    finally:
+        assert lab.stop() == 0

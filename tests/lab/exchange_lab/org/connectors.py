@@ -684,7 +684,7 @@ def remove_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]
 
 
 def get_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
-    records = ctx.org.visible_connectors()
+    records = ctx.org.visible_connectors(args.get("DomainController"))
     identity = identity_text(args.get("Identity"))
     if identity is not None and identity.strip():
         found = find(records, identity, ctx.org.config.server, wildcard=True)

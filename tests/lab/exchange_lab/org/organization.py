@@ -64,7 +64,8 @@ class Organization:
         self.ad_server_settings: dict[str, dict[str, t.Any]] = {}
         self._lock = threading.Lock()
         self._cmdlet_count = 0
-        self._hidden: dict[str, tuple[float, dict[str, t.Any] | None]] = {}  # guid -> (visible at, old record)
+        # guid -> (visible elsewhere at, old record, the DC that took the write)
+        self._hidden: dict[str, tuple[float, dict[str, t.Any] | None, str]] = {}
         self._runspaces: set[str] = set()
 
     # --- Backend: users -------------------------------------------------------------------
@@ -102,14 +103,28 @@ class Organization:
         with self.store.locked() as data:
             return copy.deepcopy(data["connectors"])
 
-    def visible_connectors(self) -> list[dict[str, t.Any]]:
-        """What Get sees: committed records, minus writes still "replicating" (fault injection)."""
+    def same_dc(self, a: str | None, b: str | None) -> bool:
+        """Two names of one domain controller (``DC01`` and ``DC01.contoso.com`` included)."""
+        if not a or not b:
+            return False
+        a, b = a.lower().rstrip("."), b.lower().rstrip(".")
+        return a == b or a.split(".", 1)[0] == b.split(".", 1)[0] and ("." not in a or "." not in b)
+
+    def visible_connectors(self, domain_controller: str | None = None) -> list[dict[str, t.Any]]:
+        """What Get sees: committed records, minus writes still "replicating" (fault injection).
+
+        A write is at once visible on the domain controller that took it: a Get that names that DC
+        with -DomainController sees it. Any other Get, including one without -DomainController, is
+        served by a DC the write has not reached yet and sees the previous state until it has.
+        """
         records = {r["Guid"]: r for r in self.connectors()}
         now = time.monotonic()
         with self._lock:
-            for guid, (until, before) in list(self._hidden.items()):
+            for guid, (until, before, writer) in list(self._hidden.items()):
                 if now >= until:
                     del self._hidden[guid]
+                elif self.same_dc(domain_controller, writer):
+                    continue
                 elif before is None:
                     records.pop(guid, None)
                 else:
@@ -122,8 +137,9 @@ class Organization:
         ctx.wrote = True
         delay = getattr(ctx, "replication_delay", 0.0)
         if delay > 0:
+            writer = getattr(ctx, "domain_controller", None) or self.config.domain_controller
             with self._lock:
-                self._hidden[guid] = (time.monotonic() + delay, copy.deepcopy(before))
+                self._hidden[guid] = (time.monotonic() + delay, copy.deepcopy(before), writer)
 
     # --- Backend: invoke --------------------------------------------------------------------
 
@@ -198,6 +214,7 @@ class Organization:
             args = binder.bind(pairs, item if has_input else None, has_pipeline=has_input)
         ctx = Context(org=self, cmdlet=cmd, user=invocation.user, result=result, runspace_id=invocation.runspace_id)
         ctx.replication_delay = delay  # type: ignore[attr-defined]
+        ctx.domain_controller = args.get("DomainController")  # type: ignore[attr-defined]  # the DC a write goes to
         before = len(result.errors)
         output = cmd.handler(ctx, args) or []
         if ctx.wrote:

@@ -3,7 +3,11 @@
 Request path: ``/PowerShell`` (any case, optional trailing slash) or 404. Then authentication
 (401 with WWW-Authenticate until it succeeds), WinRM decryption when the body is
 multipart/encrypted, fault injection (``faults: [{on_request: N, kind: wsman_fault|drop}]``),
-and the WSMan operation. Logs: one line per WSMan request on stderr, never credentials.
+and the WSMan operation. Faults on the answer of a write (``{on_write: N, kind:
+write_answer_fault|write_answer_drop}``) let the Nth write happen and then spoil the next Receive
+reply, the one that carries the write's result; ``{on_command: N, kind: command_drop}`` closes the
+connection on the Nth Command request, before its cmdlet runs. Logs: one line per WSMan request on stderr, never
+credentials.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 import typing as t
 
-from exchange_lab.config import FaultDef
+from exchange_lab.config import ANSWER_FAULTS, FaultDef
 from exchange_lab.metrics import Metrics
 from exchange_lab.transport import auth, encryption, soap
 from exchange_lab.transport.service import WSManService
@@ -34,6 +38,9 @@ class FaultPlan:
 
     def __init__(self, faults: list[FaultDef], metrics: Metrics) -> None:
         self._by_request = {f.on_request: f.kind for f in faults if f.on_request and f.kind in ("wsman_fault", "drop")}
+        self._answers = sorted((f for f in faults if f.kind in ANSWER_FAULTS and f.on_write), key=lambda f: f.on_write or 0)
+        self._by_command = {f.on_command for f in faults if f.kind == "command_drop" and f.on_command}
+        self._commands = 0
         self._count = 0
         self._lock = threading.Lock()
         self._metrics = metrics
@@ -44,6 +51,26 @@ class FaultPlan:
             number = self._count
         self._metrics.incr("wsman_requests")
         return number, self._by_request.get(number)
+
+    def command_fault(self, action: str) -> bool:
+        """Whether this request is the Nth Command request of a ``command_drop`` fault."""
+        if not action.endswith("/Command"):
+            return False
+        with self._lock:
+            self._commands += 1
+            return self._commands in self._by_command
+
+    def answer_fault(self, action: str) -> FaultDef | None:
+        """The fault for this reply when it is the first Receive answered since the Nth write, once."""
+        if not self._answers or not action.endswith("/Receive"):
+            return None
+        writes = self._metrics.snapshot().get("writes", 0)
+        with self._lock:
+            for fault in self._answers:
+                if writes >= (fault.on_write or 0):
+                    self._answers.remove(fault)
+                    return fault
+        return None
 
 
 class WSManHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -187,6 +214,8 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
         status = 200
         try:
             request = soap.parse_request(body)
+            if self.server.faults.command_fault(request.action):
+                fault_kind = "drop"
             if fault_kind == "drop":
                 log.info("#%d %s %s: dropping the connection (injected fault)", number, user, _short(request.action))
                 self.close_connection = True
@@ -201,6 +230,21 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
                     sender=False,
                 )
             reply = self.server.service.handle(request, user, self.client_address[0])
+            answer = self.server.faults.answer_fault(request.action)
+            if answer is not None:
+                log.info("#%d %s %s: the answer of write %d gets %s (injected fault)", number, user,
+                         _short(request.action), answer.on_write, answer.kind)
+                if answer.kind == "write_answer_drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                raise soap.SoapError(
+                    soap.CODE_INTERNAL_ERROR,
+                    "w:InternalError",
+                    "The WS-Management service cannot process the request. An internal error occurred "
+                    "(fault injected by the Exchange lab after the write).",
+                    sender=False,
+                )
         except soap.SoapError as exc:
             status = 500
             reply = soap.fault(

@@ -182,3 +182,16 @@ def test_address_space_is_one_entry_per_type_and_domain(change, spaces):
         assert not plan.changed
     else:
         assert plan.params[1:] == [("AddressSpaces", spaces or None)]
+
+
+def test_not_as_planned_after_a_lost_answer():
+    from ansible_collections.mailflow.exchange.plugins.module_utils._manager import not_as_planned
+
+    current = {"name": "Relay", "port": 25, "comment": None, "smart_hosts": ["192.168.3.2"], "dns_routing_enabled": False}
+    plan = _plan.plan_present("Relay", {"port": 2525, "smart_hosts": ["[192.168.3.2]"]}, current)
+    assert plan.changed_keys == ["port"]
+    assert not_as_planned(plan, dict(current, port=2525)) == []
+    assert not_as_planned(plan, current) == ["port reads 25, the task wants 2525"]
+    assert not_as_planned(plan, None) is None
+    gone = _plan.plan_absent("Relay", current)
+    assert not_as_planned(gone, None) == [] and not_as_planned(gone, current) == ["it still exists"]

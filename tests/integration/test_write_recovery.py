@@ -1,0 +1,157 @@
+"""A write whose answer is lost, and Active Directory replication delay, through ansible-playbook (issue 11).
+
+The lab applies a write and then loses its answer (``write_answer_drop``: the TCP connection is
+closed, ``write_answer_fault``: HTTP 500 WSManFault), or drops the write's own request (the write is
+not applied). The module reconnects once, reads the connector back from the same domain controller
+and reports what is true. With ``replication_delay`` a write is visible at once only on the DC that
+took it; a re-run inside the delay must not fail with "already exists".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from send_connector_harness import Ansible, LabProcess, delta
+
+CREATE = """
+- name: create
+  mailflow.exchange.send_connector:
+    name: Relay
+    address_spaces: [contoso.com]
+    smart_hosts: [192.168.3.2]
+  ignore_errors: true
+"""
+CHANGE = """
+- name: change
+  mailflow.exchange.send_connector:
+    name: Relay
+    port: 2525
+    comment: after a lost answer
+  ignore_errors: true
+"""
+REMOVE = """
+- name: remove
+  mailflow.exchange.send_connector:
+    name: Relay
+    state: absent
+  ignore_errors: true
+"""
+
+
+def lab_with(tmp_path_factory, faults):
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic", config={"faults": faults})
+    proc.start()
+    return proc
+
+
+@pytest.fixture(scope="module")
+def answer_lab(tmp_path_factory):
+    proc = lab_with(tmp_path_factory, [{"on_write": 1, "kind": "write_answer_drop"},
+                                       {"on_write": 2, "kind": "write_answer_fault"},
+                                       {"on_write": 3, "kind": "write_answer_drop"}])
+    yield proc
+    proc.stop()
+
+
+def lost_answer_warning(res, cmdlet):
+    [warning] = [w for w in res.get("warnings", []) if "answer was lost" in w]
+    assert warning.startswith("%s was sent, but its answer was lost (" % cmdlet), warning
+    assert "after reconnecting, the Send connector 'Relay' was read back on DC01.contoso.com and shows the change" in warning
+    return warning
+
+
+def test_lost_answers_of_new_set_and_remove_report_the_change(answer_lab, tmp_path):
+    ansible = Ansible(answer_lab, str(tmp_path))
+    before = answer_lab.counters()
+
+    created = ansible.play(CREATE).result("create")
+    assert not created["failed"] and created["changed"] is True, created
+    assert "closed the connection without an answer" in lost_answer_warning(created, "New-SendConnector")
+    assert created["connector"]["smart_hosts"] == ["192.168.3.2"] and created["connector"]["name"] == "Relay"
+    again = ansible.play(CREATE).result("create")
+    assert not again["failed"] and again["changed"] is False, again
+
+    changed = ansible.play(CHANGE).result("change")
+    assert not changed["failed"] and changed["changed"] is True, changed
+    assert "WSMan fault" in lost_answer_warning(changed, "Set-SendConnector")
+    assert changed["connector"]["port"] == 2525 and changed["connector"]["comment"] == "after a lost answer"
+    assert changed["commands"] == ["Set-SendConnector -Identity Relay -Port 2525 -Comment 'after a lost answer'"]
+
+    removed = ansible.play(REMOVE).result("remove")
+    assert not removed["failed"] and removed["changed"] is True, removed
+    lost_answer_warning(removed, "Remove-SendConnector")
+    assert ansible.play(REMOVE).result("remove")["changed"] is False
+
+    moved = delta(before, answer_lab.counters())
+    assert moved["writes"] == 3  # no write was repeated
+    assert moved["cmdlet:New-SendConnector"] == 1 and moved["cmdlet:Remove-SendConnector"] == 1
+    assert answer_lab.log_tail(400).count("(injected fault)") == 3
+
+
+def test_a_write_that_never_arrived_is_reported_as_not_applied(tmp_path_factory, tmp_path):
+    # the run's second pipeline is New-SendConnector: its Command request is dropped before it runs
+    lab = lab_with(tmp_path_factory, [{"on_command": 2, "kind": "command_drop"}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        run = ansible.play(CREATE)
+        res = run.result("create")
+        assert res["failed"], res
+        assert res["msg"].startswith("New-SendConnector was sent, but its answer was lost (")
+        assert res["msg"].endswith("after reconnecting, the Send connector 'Relay' read back on DC01.contoso.com does "
+                                   "not exist: the change was not applied (run the task again to apply it)"), res["msg"]
+        assert "Traceback" not in run.stdout + run.stderr
+        assert lab.counters().get("writes", 0) == 0
+        again = ansible.play(CREATE).result("create")
+        assert not again["failed"] and again["changed"] is True, again
+        assert not [w for w in again.get("warnings", []) if "answer was lost" in w]
+    finally:
+        lab.stop()
+
+
+def test_rerun_inside_replication_delay_does_not_fail_with_already_exists(tmp_path_factory, tmp_path):
+    # cmdlet 2 is the first run's New-SendConnector: the other DCs see it only after an hour
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        first = ansible.play(CREATE).result("create")
+        assert first["changed"] is True and not first["failed"], first
+        again = ansible.play(CREATE).result("create")
+        assert not again["failed"], again["msg"]
+        assert again["changed"] is False and again["commands"] == [], again
+        assert any("Active Directory replication" in w and "what DC01.contoso.com, the DC this run writes to" in w
+                   for w in again.get("warnings", [])), again
+        changed = ansible.play(CHANGE).result("change")  # also decided on DC01, which has the connector
+        assert not changed["failed"] and changed["changed"] is True, changed
+        assert lab.counters()["cmdlet:New-SendConnector"] == 2 and lab.counters()["writes"] == 2  # one New refused
+    finally:
+        lab.stop()
+
+
+def test_given_domain_controller_reads_and_writes_there(tmp_path_factory, tmp_path):
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        task = CREATE.replace("smart_hosts: [192.168.3.2]", "smart_hosts: [192.168.3.2]\n    domain_controller: DC02.contoso.com")
+        first = ansible.play(task).result("create")
+        assert first["changed"] is True and first["commands"][0].endswith("-DomainController 'DC02.contoso.com'"), first
+        again = ansible.play(task).result("create")
+        assert not again["failed"] and again["changed"] is False, again
+        assert not [w for w in again.get("warnings", []) if "replication" in w]  # read on DC02: seen at once
+        moved = lab.counters()
+        assert moved["cmdlet:New-SendConnector"] == 1 and moved["cmdlet:Get-SendConnector"] == 2
+    finally:
+        lab.stop()
+
+
+def test_lost_answer_is_read_back_from_the_dc_that_took_the_write(tmp_path_factory, tmp_path):
+    # the write is hidden from every other DC for an hour and its answer is lost: only a read on the
+    # DC the session reported (DC01) can show it
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600},
+                                      {"on_write": 1, "kind": "write_answer_drop"}])
+    try:
+        created = Ansible(lab, str(tmp_path)).play(CREATE).result("create")
+        assert not created["failed"] and created["changed"] is True, created
+        lost_answer_warning(created, "New-SendConnector")
+        assert lab.counters()["writes"] == 1
+    finally:
+        lab.stop()
