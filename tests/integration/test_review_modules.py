@@ -218,7 +218,9 @@ def test_a_wildcard_name_never_touches_another_connector(ansible, lab):
     assert [c["name"] for c in conn] == [CONNECTOR] and conn[0]["port"] == 25 and conn[0]["smart_hosts"] == [
         "relay.review.example"]
     moved = delta(before, lab.counters())
-    assert "writes" not in moved and moved.get("cmdlet:Get-SendConnector") == 4, moved
+    # 5 reads: the present task that finds no connector asks the run's domain controller once more before
+    # failing (its first read may predate AD replication of a recent change)
+    assert "writes" not in moved and moved.get("cmdlet:Get-SendConnector") == 5, moved
 
 
 def test_an_address_space_with_a_new_cost_replaces_the_old_one(ansible, lab):
