@@ -153,7 +153,7 @@ def plan_present(
             new, wire = _desired_list(opt, value, None if creating else (current.get(opt.name) or []))
             if opt.kind == "servers" and wire is not None and not new:
                 plan.errors.append("%s: this change would leave none; a Send connector needs at least one source "
-                                   "transport server (EXCHANGE-CONTRACT 4.4)" % opt.name)
+                                   "transport server" % opt.name)
             after[opt.name] = new
             if wire is not None:
                 params.append((opt.param, wire if wire != [] else None))

@@ -706,6 +706,8 @@ _RANGES = {"timeout": (0, 604800), "poll_interval": (0.1, 3600), "result_size": 
 def validate_input(p):
     """Every problem of the input, each naming its option and the rule, before any call."""
     from ansible_collections.mailflow.exchange.plugins.module_utils import _values
+    # Get-MessageTrackingLog's -Sender and -Recipients are SmtpAddress values: Exchange refuses anything else.
+    from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_input import address as _address
 
     errors = []
     messages = p.get("messages")
@@ -720,6 +722,8 @@ def validate_input(p):
                 _values.canonical_server(server)
             except ValueError as err:
                 errors.append("messages[%d].servers[%d]: %s" % (index, sub, err))
+        for sub, recipient in enumerate((item or {}).get("recipients") or []):
+            errors.extend(_address("messages[%d].recipients[%d]" % (index, sub), recipient))
         if (item or {}).get("connector") is not None:
             problem = _values.check_name(item["connector"])
             if problem:
@@ -741,6 +745,10 @@ def validate_input(p):
                 errors.append(str(err))
     if len(times) == 2 and times["end"] <= times["start"]:
         errors.append("end: must be later than start")
+    if p.get("sender") is not None:
+        errors.extend(_address("sender", p["sender"]))
+    for index, recipient in enumerate(p.get("recipients") or []):
+        errors.extend(_address("recipients[%d]" % index, recipient))
     for index, server in enumerate(p.get("servers") or []):
         try:
             _values.canonical_server(server)

@@ -214,8 +214,8 @@ def info_case(draw):
 
 TRACE_BAD = {
     "message_id": CONTROL + [["x"], {"a": 1}],
-    "sender": CONTROL + [["x"]],
-    "recipients": [["a\nb"], [{"a": 1}], {"a": 1}, ["a\x00b"]],
+    "sender": CONTROL + [["x"], "not an address", "<a@b.example>", "a@", "@b.example", "a@b..example"],
+    "recipients": [["a\nb"], [{"a": 1}], {"a": 1}, ["a\x00b"], ["nobody"], ["a@b.example", "x y@z.example"]],
     "subject": CONTROL,
     "start": BAD["time"],
     "end": BAD["time"],
