@@ -450,9 +450,9 @@ class ExchangeSession:
         if code in _NAME_MISMATCH:
             names = self._certificate_names()
             carried = " (it is for %s)" % ", ".join(names[:8]) if names else ""
+            server = self.settings["server"]
             return ("the TLS certificate of %s is not valid for the name %s%s: set server to a name the certificate "
-                    "carries, or give Exchange a certificate for %s" % (self.url, self.settings["server"], carried,
-                                                                       self.settings["server"]))
+                    "carries, or give Exchange a certificate for %s" % (self.url, server, carried, server))
         if code in _UNKNOWN_ISSUER:
             if ca_cert:
                 return ("the TLS certificate of %s was not issued by the CA in ca_cert %s (%s): give the PEM file of the "
