@@ -263,17 +263,21 @@ def test_connectors(applied: t.Any, recipient: t.Any = "", recipients: t.Any = N
         if name.lower() in seen:
             continue
         seen.add(name.lower())
-        out.append({"name": name, "recipient": per.get(name.lower()) or recipient or ""})
+        out.append({"name": name, "recipient": per.get(name.lower()) or recipient or "",
+                    "servers": [str(x) for x in connector.get("source_transport_servers") or []]})
     return out
 
 
 def trace_messages(tested: t.Any, message_id: t.Any, servers: t.Any = None) -> list[dict[str, t.Any]]:
-    """message_trace ``messages``: the one test message, once per connector, counted for its recipient."""
+    """message_trace ``messages``: the one test message, once per connector, counted for its recipient, searched
+    on ``servers`` or else the connector's source servers (as applied, so message_trace need not read them)."""
     out = []
     for entry in tested if _is_list(tested) else []:
         message = {"message_id": str(message_id), "connector": entry["name"], "recipients": [entry["recipient"]]}
         if _is_list(servers) and servers:
             message["servers"] = [str(s) for s in servers]
+        elif entry.get("servers"):
+            message["servers"] = list(entry["servers"])
         out.append(message)
     return out
 
@@ -391,6 +395,9 @@ def summary(
     del smart_host_changes
     applied = _results(apply)
     read = _results(readback)
+    if not read and isinstance(readback, dict) and readback.get("skipped") and not check_mode \
+            and applied and not any(r.get("changed") for r in applied):
+        read = applied  # nothing was written: the apply stage's own read is the read-back
     logged = sessions if isinstance(sessions, dict) else {}
     message_id = tests.get("message_id") if isinstance(tests, dict) else None
     tested_names = {str(e.get("name") or "").lower() for e in tested if isinstance(e, dict)} if _is_list(tested) else None

@@ -543,8 +543,10 @@ class MessageTracer:
 
     def servers_of(self, item):
         if item["servers"]:
-            if item["connector"]:
+            if item["connector"] and not self.params.get("messages"):
                 self.connector(item["connector"])  # validates the name and learns the GUID for the queue lookup
+            # with messages and servers given, the connectors are read only when a queue must explain a failure
+            # (many connectors: Get-SendConnector of them all is the most expensive call of the run)
             return list(item["servers"])
         if item["connector"]:
             servers = _as_list(self.connector(item["connector"]).get("SourceTransportServers"))

@@ -178,9 +178,12 @@ def test_test_connectors_and_trace_messages():
     applied = planned({"name": "A", "dns_routing_enabled": False, "smart_hosts": ["h"]}, {"name": "D", "dns_routing_enabled": True},
                       {"name": "G", "dns_routing_enabled": False, "smart_hosts": ["h"]}, states={"G": "absent"})
     tested = f.test_connectors(applied, "pat@fabrikam.com", {"a": "x@a.example"})
-    assert tested == [{"name": "A", "recipient": "x@a.example"}]
+    assert tested == [{"name": "A", "recipient": "x@a.example", "servers": []}]
     assert f.trace_messages(tested, "<m@x>", ["EX01"]) == [
         {"message_id": "<m@x>", "connector": "A", "recipients": ["x@a.example"], "servers": ["EX01"]}]
+    with_sources = [dict(tested[0], servers=["EX02"])]
+    assert f.trace_messages(with_sources, "<m@x>", []) == [
+        {"message_id": "<m@x>", "connector": "A", "recipients": ["x@a.example"], "servers": ["EX02"]}]
     on = f.protocol_logging(planned({"name": "A", "protocol_logging_level": "None"}, {"name": "B", "protocol_logging_level": "None"}), tested)
     assert on == [{"name": "A", "protocol_logging_level": "Verbose"}]
     assert f.protocol_logging(planned({"name": "A"}), level="None", only_changed=True) == [{"name": "A", "protocol_logging_level": "None"}]
@@ -239,3 +242,14 @@ def test_smart_host_items_still_take_the_deprecated_auth_mechanism():
     both = f.input_errors([], [dict(old, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "u"})])
     assert both == ["smart_host_routing_smart_hosts[0].auth_mechanism: is the old name of smart_host_auth_mechanism: give only "
                     "smart_host_auth_mechanism (connector 'Smart host to Internet')"]
+
+
+def test_without_a_write_the_apply_read_is_the_read_back():
+    apply = {"results": [{"name": "c", "state": "present", "changed": False, "connector": {"name": "c"}}]}
+    [s] = f.summary([{"name": "c"}], apply=apply, readback={"skipped": True, "changed": False})
+    assert s["read_back"] == "matches"
+    [s] = f.summary([{"name": "c"}], apply=apply, readback={"skipped": True}, check_mode=True)
+    assert "read_back" not in s
+    written = {"results": [dict(apply["results"][0], changed=True)]}
+    [s] = f.summary([{"name": "c"}], apply=written, readback={"skipped": True})  # verify was off
+    assert "read_back" not in s
