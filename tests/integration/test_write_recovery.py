@@ -155,3 +155,20 @@ def test_lost_answer_is_read_back_from_the_dc_that_took_the_write(tmp_path_facto
         assert lab.counters()["writes"] == 1
     finally:
         lab.stop()
+
+
+def test_lost_answer_over_ntlm_with_message_encryption(tmp_path_factory, tmp_path):
+    """NTLM over HTTP seals every message: the reconnect must start a new security context, not reuse the old one."""
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm",
+                     config={"faults": [{"on_write": 1, "kind": "write_answer_drop"}]})
+    lab.start()
+    try:
+        run = Ansible(lab, str(tmp_path)).play(CREATE + CHANGE)
+        created = run.result("create")
+        assert not created["failed"] and created["changed"] is True, created
+        lost_answer_warning(created, "New-SendConnector")
+        changed = run.result("change")
+        assert not changed["failed"] and changed["changed"] is True and changed["connector"]["port"] == 2525, changed
+        assert lab.counters()["writes"] == 2
+    finally:
+        lab.stop()
