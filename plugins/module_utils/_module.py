@@ -100,7 +100,7 @@ def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any
         except Exception:  # the module's own rules could not run on what is left: the type problems stand
             found = [] if problems else ["(task): the input could not be checked"]
         for problem in found:
-                # one message per field: a wrong type already said what the field must be
+            # one message per field: a wrong type already said what the field must be
             path = problem.split(":", 1)[0]
             if problem not in problems and not any(
                     t == path or t.startswith((path + ".", path + "[")) or path.startswith((t + ".", t + "["))

@@ -20,6 +20,7 @@ the rules of EXCHANGE-CONTRACT.md section 2 in this file only; they never appear
 
 from __future__ import annotations
 
+import math
 import re
 import traceback
 from typing import Any, Iterator, Optional
@@ -374,7 +375,7 @@ def type_name(value: Any) -> str:
     if isinstance(value, int):
         return "a whole number"
     if isinstance(value, float):
-        return "a number with a fraction" if value == value and abs(value) != float("inf") else "a non-finite number"
+        return "a number with a fraction" if math.isfinite(value) else "a non-finite number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, (list, tuple)):
@@ -490,7 +491,7 @@ def _convert(kind: str, value: Any) -> Any:
     if kind in ("str", "path"):
         if isinstance(value, (dict, list, tuple)):
             raise _Bad("a string")
-        if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        if isinstance(value, float) and not math.isfinite(value):
             raise _Bad("a string")
         return value if isinstance(value, str) else str(value)
     if kind == "bool":
@@ -506,7 +507,7 @@ def _convert(kind: str, value: Any) -> Any:
             raise _Bad("a whole number")
         if isinstance(value, int):
             return value
-        if isinstance(value, float) and value == value and abs(value) != float("inf") and value == int(value):
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
             return int(value)
         if isinstance(value, str) and _INT_TEXT.fullmatch(value):
             return int(value.strip().split(".")[0])
@@ -520,7 +521,7 @@ def _convert(kind: str, value: Any) -> Any:
             number = float(value)
         else:
             raise _Bad("a finite number")
-        if number != number or abs(number) == float("inf"):
+        if not math.isfinite(number):
             raise _Bad("a finite number")
         return number
     if kind == "list":
@@ -567,8 +568,8 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
     unknown = sorted(str(k) for k in raw if k not in names and not str(k).startswith("_ansible_"))
     for key in unknown:
         if prefix:
-            problems.append("%s: unknown key; the keys are %s" % (_join(prefix, v.shown(key, 50).strip("'")),
-                                                                 ", ".join(sorted(spec))))
+            problems.append("%s: unknown key; the keys are %s"
+                            % (_join(prefix, v.shown(key, 50).strip("'")), ", ".join(sorted(spec))))
         else:
             problems.append("%s: is not an option of this module" % v.shown(key, 50).strip("'"))
     for name, entry in spec.items():

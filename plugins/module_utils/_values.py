@@ -16,6 +16,7 @@ Exchange's renderings into canonical Python values and back.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -292,7 +293,7 @@ def parse_size(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")) or value != int(value):
+        if not math.isfinite(value) or value != int(value):
             raise BadValue("must be a whole number of bytes or a size such as 35MB")
         return int(value)
     text = str(value)
