@@ -82,7 +82,8 @@ options:
       - Domain controller Exchange reads and writes through, passed as C(-DomainController) to every C(*-SendConnector) cmdlet.
       - Pin it so that a change is read back from the same DC right after it is made (AD replication).
       - Without it, the first read goes where Exchange sends it, and every later call of the run (the write, and the
-        read-back after a write whose answer was lost) names the DC that answered it, so one run uses one DC.
+        read-back after a write whose answer was lost) names the DC that answered it, so one run uses one DC. That DC
+        is sent, but left out of the returned C(commands), which show C(-DomainController) only when it is given.
     type: str
 notes:
   - The modules run on the controller (or in the execution environment) and talk to Exchange over PowerShell remoting
