@@ -58,6 +58,9 @@ options:
       name:
         description:
         - Name of the Send connector; it identifies the connector in the whole organisation.
+        - At most 64 characters, without backslash, slash, comma, equals sign, plus sign, angle brackets, semicolon, double
+          quote or number sign; leading and trailing spaces are dropped, as Exchange does when it stores the name. The name
+          is matched exactly, also when it contains wildcard characters such as C([) or C(*).
         type: str
         required: true
       state:
@@ -84,7 +87,8 @@ options:
         description:
         - Address spaces the connector routes mail for; required to create it.
         - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with C(domain),
-          C(type) (default V(SMTP)) and C(cost) (1-100, default 1).
+          C(type) (default V(SMTP)) and C(cost) (1-100, default 1). An V(X400) space is written as in RFC 1685 (V(X400:o=MySite;p=MyOrg;a=adatum;c=us;1));
+          V(--) is for EdgeSync connectors only and refused.
         - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
         - An address space (type and domain) appears once per connector. Added with another cost, it replaces the one the
           connector has; removed, it goes whatever its cost.
@@ -115,7 +119,8 @@ options:
         description:
         - How the connector authenticates to its smart hosts, V(None), V(BasicAuth), V(BasicAuthRequireTLS), V(ExchangeServer)
           or V(ExternalAuthoritative) (any case).
-        - V(BasicAuth) and V(BasicAuthRequireTLS) need O(connectors[].authentication_credential).
+        - V(BasicAuth) and V(BasicAuthRequireTLS) need O(connectors[].authentication_credential) in the same task (its user
+          name at least; the password may be left out when the connector already has that user's credential).
         - Exchange parameter C(-SmartHostAuthMechanism).
         type: str
       authentication_credential:
@@ -212,7 +217,7 @@ options:
         type: bool
       domain_secure_enabled:
         description:
-        - Mutual TLS domain security; needs DNS routing. Exchange parameter C(-DomainSecureEnabled).
+        - Mutual TLS domain security; needs DNS routing and address spaces without wildcards. Exchange parameter C(-DomainSecureEnabled).
         type: bool
       error_policies:
         description:
@@ -226,7 +231,7 @@ options:
         type: bool
       source_ip_address:
         description:
-        - Local IP address the connector sends from (Edge Transport servers only). Exchange parameter C(-SourceIPAddress).
+        - Local IPv4 address the connector sends from (Edge Transport servers only). Exchange parameter C(-SourceIPAddress).
         type: str
       frontend_proxy_enabled:
         description:
