@@ -100,6 +100,20 @@ TERMINATING_NEW = [
     ("confirm-prompt", {"AddressSpaces": ["*"], "Confirm": True}, "HostFunctionNotImplemented", ["confirmation"]),
     ("null-name", {"AddressSpaces": ["*"], "Name": None}, "ParameterArgumentValidationErrorNullNotAllowed", ["'Name'", "null"]),
     ("empty-name", {"AddressSpaces": ["*"], "Name": ""}, "ParameterArgumentValidationErrorEmptyStringNotAllowed", ["'Name'"]),
+    # The syntax the collection also refuses locally (issue 11); the rule agreement test compares both copies.
+    ("space-star-dot", {"AddressSpaces": ["*."]}, "ParameterArgumentTransformationError", ["AddressSpaces", "*."]),
+    ("space-line-feed", {"AddressSpaces": ["contoso.com\n"]}, "ParameterArgumentTransformationError", ["AddressSpaces"]),
+    ("x400-not-rfc1685", {**SH, "AddressSpaces": ["X400:garbage;1"]}, "ParameterArgumentTransformationError", ["RFC 1685"]),
+    ("numeric-smart-host", {**SH, "SmartHosts": ["256.1.1.1"]}, "ParameterArgumentTransformationError", ["SmartHosts", "256.1.1.1"]),
+    ("ipv6-source-ip", {"AddressSpaces": ["*"], "SourceIPAddress": "::1"}, "ParameterArgumentTransformationError", ["IPv4"]),
+    ("cert-name-no-x500", {"AddressSpaces": ["*"], "TlsCertificateName": "<I>Contoso CA<S>mail"}, "ParameterArgumentTransformationError",
+     ["TlsCertificateName"]),
+    ("size-fraction-of-byte", {"AddressSpaces": ["*"], "MaxMessageSize": "1.3KB"}, "ParameterArgumentTransformationError", ["whole number of bytes"]),
+    ("size-garbage-bytes", {"AddressSpaces": ["*"], "MaxMessageSize": "garbage (1,024 bytes)"}, "ParameterArgumentTransformationError",
+     ["MaxMessageSize"]),
+    ("timespan-fraction", {"AddressSpaces": ["*"], "ConnectionInactivityTimeOut": "00:10:00.5"}, "ParameterArgumentTransformationError",
+     ["whole seconds"]),
+    ("nul-in-comment", {"AddressSpaces": ["*"], "Comment": "a\x00b"}, "ParameterArgumentTransformationError", ["NUL"]),
 ]
 
 
@@ -136,6 +150,9 @@ TASK_NEW = [
     ("blank-name", {"AddressSpaces": ["*"], "Name": " "}, "ArgumentException", ["Name"]),
     ("bad-name", {"AddressSpaces": ["*"], "Name": "a/b"}, "ArgumentException", ["Name", "a/b"]),
     ("duplicate-space", {"AddressSpaces": ["contoso.com", "SMTP:Contoso.com;2"]}, "DataValidationException", ["AddressSpaces", "more than once"]),
+    ("dash-dash-smart-host", {**SH, "SmartHosts": ["--"]}, "DataValidationException", ["SmartHosts", "EdgeSync"]),
+    ("long-name", {"AddressSpaces": ["*"], "Name": "a" * 65}, "ArgumentException", ["Name", "64 characters"]),
+    ("line-feed-name", {"AddressSpaces": ["*"], "Name": "a\nb"}, "ArgumentException", ["Name", "line feed"]),
 ]
 
 
