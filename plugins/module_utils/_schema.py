@@ -310,16 +310,6 @@ def _repeated_spaces(items: Any) -> Iterator[Any]:
         seen.setdefault(ident, index)
 
 
-_CACHE: dict[str, Any] = {}
-
-
-def _validator(mode: str) -> Any:
-    """One validator per mode (the schema and the validator class are built once per process)."""
-    if mode not in _CACHE:
-        _CACHE[mode] = _validator_class()(build_schema(mode))
-    return _CACHE[mode]
-
-
 def _validator_class():
     base = jsonschema.Draft202012Validator
     return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name,
