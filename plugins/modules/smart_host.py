@@ -38,6 +38,8 @@ options:
   connector:
     description:
       - Name of the Send connector. It must exist; create it with M(mailflow.exchange.send_connector).
+      - Matched exactly, also when it contains wildcard characters such as C([) or C(*); leading and trailing spaces
+        are dropped, as Exchange does when it stores names.
     type: str
     required: true
   hosts:
@@ -69,6 +71,8 @@ options:
         V(ExchangeServer) or V(ExternalAuthoritative) (any case). Exchange parameter C(-SmartHostAuthMechanism).
       - The same option as O(mailflow.exchange.send_connector#module:smart_host_auth_mechanism). Not to be confused
         with O(auth), how the module itself authenticates to Exchange.
+      - V(BasicAuth) and V(BasicAuthRequireTLS) need O(authentication_credential) in the same task (its user name at
+        least; the password may be left out when the connector already has that user's credential).
       - The old name C(auth_mechanism) is deprecated and will be removed in version 2.0.0 of the collection.
     type: str
     aliases: [auth_mechanism]
