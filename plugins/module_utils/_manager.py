@@ -227,12 +227,9 @@ class ConnectorManager:
             current = self.get(name)
         plan = _plan.plan_present(name, task, current, update_password)
         if current is None and not task.get("address_spaces"):
-            if not self._last_read_pinned and self.dc:
-                # the first read may be stale (AD replication): ask the run's DC before saying it does not exist
-                current = self.get(name)
-                if current is not None:
-                    self._stale_read_warning(name, "did not show")
-                    return self.present(name, task, update_password, rename, current=current)
+            current = self.confirm_absent(name)
+            if current is not None:
+                return self.present(name, task, update_password, rename, current=current)
             raise ValidationFailed(
                 ["address_spaces: required to create a Send connector"],
                 "the Send connector '%s' does not exist" % name,
@@ -262,6 +259,19 @@ class ConnectorManager:
             after = dict(_options.from_exchange(output[0]), name=name)
             # usage is never read back; what was written is what we know
         return plan, after
+
+    def confirm_absent(self, name: str) -> Optional[dict[str, Any]]:
+        """After a read that found no ``name``: ask the run's DC once more if that read named no DC.
+
+        A first read may be answered by a DC a recent change has not reached (AD replication). Call it
+        only where "does not exist" would fail the task; returns the connector if the run's DC has it.
+        """
+        if self._last_read_pinned or not self.dc:
+            return None
+        current = self.get(name)
+        if current is not None:
+            self._stale_read_warning(name, "did not show")
+        return current
 
     def _stale_read_warning(self, name: str, how: str) -> None:
         self.warnings.append(

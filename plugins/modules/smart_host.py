@@ -222,6 +222,8 @@ def main():
     def work(manager):
         current = manager.get(name)
         if current is None:
+            current = manager.confirm_absent(name)  # the first read may predate AD replication
+        if current is None:
             raise ExchangeError("the Send connector '%s' does not exist; create it with "
                                 "mailflow.exchange.send_connector first" % name)
         task = {"smart_hosts": hosts_task(params)}

@@ -172,3 +172,22 @@ def test_lost_answer_over_ntlm_with_message_encryption(tmp_path_factory, tmp_pat
         assert lab.counters()["writes"] == 2
     finally:
         lab.stop()
+
+
+def test_smart_host_inside_replication_delay_finds_the_new_connector(tmp_path_factory, tmp_path):
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        assert ansible.play(CREATE).result("create")["changed"] is True
+        res = ansible.play("""
+        - name: add a smart host
+          mailflow.exchange.smart_host:
+            connector: Relay
+            hosts: [relay2.contoso.com]
+          ignore_errors: true
+        """).result("add a smart host")
+        assert not res["failed"] and res["changed"] is True, res
+        assert res["smart_hosts"] == ["192.168.3.2", "relay2.contoso.com"]
+        assert any("Active Directory replication" in w for w in res.get("warnings", []))
+    finally:
+        lab.stop()
