@@ -191,3 +191,19 @@ def test_smart_host_inside_replication_delay_finds_the_new_connector(tmp_path_fa
         assert any("Active Directory replication" in w for w in res.get("warnings", []))
     finally:
         lab.stop()
+
+
+def test_a_write_answered_too_late_is_read_back(tmp_path_factory, tmp_path):
+    """A timeout after the write was sent: the cmdlet ran, the answer came after the client gave up."""
+    # the run's second pipeline is Set-SendConnector; read timeout = operation_timeout + 5 = 6 s < 9 s
+    lab = lab_with(tmp_path_factory, [{"on_command": 4, "kind": "command_late", "seconds": 9}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        assert ansible.play(CREATE).result("create")["changed"] is True  # commands 1 and 2
+        changed = ansible.play(CHANGE.replace("comment: after a lost answer", "comment: late\n    operation_timeout: 1")
+                               ).result("change")
+        assert not changed["failed"] and changed["changed"] is True, changed
+        assert "did not answer in time" in lost_answer_warning(changed, "Set-SendConnector")
+        assert changed["connector"]["port"] == 2525 and lab.counters()["writes"] == 2
+    finally:
+        lab.stop()

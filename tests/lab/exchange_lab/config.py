@@ -19,6 +19,7 @@ Example::
       - {on_request: 9, kind: drop}          # close the TCP connection without answering
       - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
       - {on_command: 2, kind: command_drop}     # the 2nd pipeline's Command request: closed before it runs
+      - {on_command: 3, kind: command_late, seconds: 10}  # the 3rd: its cmdlet runs, the answer comes 10 s late
       - {on_write: 1, kind: write_answer_drop}   # the 1st write is applied, its answer is lost (TCP closed)
       - {on_write: 2, kind: write_answer_fault}  # the 2nd write is applied, its answer is a WSManFault (500)
     hosts:                               # name map used by the lab's mail transport (no system resolver)
@@ -56,7 +57,7 @@ class ServerDef:
 
 @dataclasses.dataclass
 class FaultDef:
-    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop
+    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop | command_late
     on_request: int | None = None
     on_cmdlet: int | None = None
     on_write: int | None = None  # the Nth cmdlet call that changed stored state (the ``writes`` counter)
@@ -80,6 +81,9 @@ FAULT_TRIGGERS = {
     # client cannot tell this from a lost answer, and nothing was written. Commands are counted, not
     # requests, because the number of Receive requests per pipeline depends on timing.
     "command_drop": "on_command",
+    # The Nth Command request is answered ``seconds`` late; its cmdlet runs meanwhile (a client whose
+    # read timeout is shorter sees a timeout after the write was made).
+    "command_late": "on_command",
 }
 ANSWER_FAULTS = frozenset(kind for kind, trigger in FAULT_TRIGGERS.items() if trigger == "on_write")
 

@@ -6,7 +6,8 @@ multipart/encrypted, fault injection (``faults: [{on_request: N, kind: wsman_fau
 and the WSMan operation. Faults on the answer of a write (``{on_write: N, kind:
 write_answer_fault|write_answer_drop}``) let the Nth write happen and then spoil the next Receive
 reply, the one that carries the write's result; ``{on_command: N, kind: command_drop}`` closes the
-connection on the Nth Command request, before its cmdlet runs. Logs: one line per WSMan request on stderr, never
+connection on the Nth Command request, before its cmdlet runs, and ``command_late`` (with
+``seconds``) answers it that much later while the cmdlet runs. Logs: one line per WSMan request on stderr, never
 credentials.
 """
 
@@ -39,7 +40,7 @@ class FaultPlan:
     def __init__(self, faults: list[FaultDef], metrics: Metrics) -> None:
         self._by_request = {f.on_request: f.kind for f in faults if f.on_request and f.kind in ("wsman_fault", "drop")}
         self._answers = sorted((f for f in faults if f.kind in ANSWER_FAULTS and f.on_write), key=lambda f: f.on_write or 0)
-        self._by_command = {f.on_command for f in faults if f.kind == "command_drop" and f.on_command}
+        self._by_command = {f.on_command: f for f in faults if f.kind in ("command_drop", "command_late") and f.on_command}
         self._commands = 0
         self._count = 0
         self._lock = threading.Lock()
@@ -52,13 +53,13 @@ class FaultPlan:
         self._metrics.incr("wsman_requests")
         return number, self._by_request.get(number)
 
-    def command_fault(self, action: str) -> bool:
-        """Whether this request is the Nth Command request of a ``command_drop`` fault."""
+    def command_fault(self, action: str) -> FaultDef | None:
+        """The ``command_drop``/``command_late`` fault of this request when it is the Nth Command request."""
         if not action.endswith("/Command"):
-            return False
+            return None
         with self._lock:
             self._commands += 1
-            return self._commands in self._by_command
+            return self._by_command.get(self._commands)
 
     def answer_fault(self, action: str) -> FaultDef | None:
         """The fault for this reply when it is the first Receive answered since the Nth write, once."""
@@ -214,7 +215,8 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
         status = 200
         try:
             request = soap.parse_request(body)
-            if self.server.faults.command_fault(request.action):
+            command_fault = self.server.faults.command_fault(request.action)
+            if command_fault is not None and command_fault.kind == "command_drop":
                 fault_kind = "drop"
             if fault_kind == "drop":
                 log.info("#%d %s %s: dropping the connection (injected fault)", number, user, _short(request.action))
@@ -230,6 +232,9 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
                     sender=False,
                 )
             reply = self.server.service.handle(request, user, self.client_address[0])
+            if command_fault is not None and command_fault.kind == "command_late":
+                log.info("#%d %s Command: answering %.1f s late (injected fault)", number, user, command_fault.seconds)
+                time.sleep(command_fault.seconds)  # the cmdlet runs meanwhile; a client with a shorter timeout gives up
             answer = self.server.faults.answer_fault(request.action)
             if answer is not None:
                 log.info("#%d %s %s: the answer of write %d gets %s (injected fault)", number, user,
