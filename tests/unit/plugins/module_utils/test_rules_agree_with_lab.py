@@ -67,6 +67,10 @@ CASES = {
     "protocol_logging_level": (fragments(["None", "verbose", "VERBOSE", "none", " ", "Verbos"]), BASE),
     "error_policies": (fragments(["Default", "downgradednsfailures", "UpgradeCustomFailures", ",", " "]), BASE),
     "name": (fragments(NAMES), BASE),
+    # Int32 settings after Ansible's conversion: whole numbers, around and far past the documented ranges
+    "port": (st.one_of(st.integers(-3, 65540), st.integers(-(2 ** 70), 2 ** 70)), BASE),
+    "smtp_max_messages_per_connection": (st.one_of(st.integers(-3, 30), st.integers(2 ** 31 - 3, 2 ** 31 + 3),
+                                                   st.integers(-(2 ** 70), 2 ** 70)), BASE),
 }
 
 
