@@ -21,6 +21,9 @@ Sections (each starts its own lab on 127.0.0.1 with ``labfixture.LabProcess``):
    The collection promises: a run that changes nothing makes exactly one Get-SendConnector and no
    write; a change makes one write. ``tests/lab/tests/test_benchmark_smoke.py`` checks those lines.
 
+Many connectors, the role and a per-connector-session script on the latency profile of issue 12:
+``hacking/benchmark_scale.py`` (docs/benchmark.md).
+
 Exit status 0 when every section ran (the call counts are reported, not judged, here), 1 when one failed.
 """
 

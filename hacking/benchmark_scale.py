@@ -1,0 +1,354 @@
+"""Benchmark many Send connectors on a slow Exchange: the role, its apply phase, a naive script and the floor.
+
+Run from the repository root (``make collection-link`` once)::
+
+    .venv/bin/python hacking/benchmark_scale.py                 # N = 1, 10, 50
+    .venv/bin/python hacking/benchmark_scale.py --sizes 1 10 50 200 --repeat 3
+
+The latency profile of issue 12: the lab's ``latency`` knobs (runspace open 0.5 s, each cmdlet 0.2 s) and a
+loopback TCP proxy in front of the lab's WSMan port that holds every request 30 ms (one WSMan round trip =
+one HTTP request). For each N, on a fresh lab with a test smart host (``exchange_lab.smarthost``), N
+connectors are created, then with nothing to change it measures:
+
+* ``role``: the whole ``smart_host_routing`` run (validate, preflight with a probe of the smart host, apply,
+  read-back, one test message to one recipient per connector traced through every connector, report);
+* ``apply``: the role's apply task (from a callback that times each task);
+* ``apply alone``: one ``send_connectors`` task in its own playbook, with the lab's counter deltas
+  (runspaces opened, cmdlets run, Get-SendConnector, writes); for N=50 also with 5 of 50 changed;
+* ``no-op task``: an ``ansible.builtin.ping`` task (what one Ansible task costs);
+* ``script``: a hand-written pypsrp script that opens a session per connector (Get, Set only if needed, close);
+* ``floor``: one session and one ``Get-SendConnector`` returning all connectors.
+
+Prints one table with the ratios the issue asks for. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import typing as t
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
+
+from labfixture import LabProcess  # noqa: E402
+
+LATENCY = {"runspace_open": 0.5, "cmdlet": 0.2}
+PROXY_DELAY = 0.030
+SMART_HOST = "smarthost.lab.test"
+APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
+
+TIMER = '''
+import json, os, time
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "task_timer"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.started = {}
+        self.times = []
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.started[task.get_name()] = time.perf_counter()
+
+    def _done(self, result, status):
+        name = result.task_name
+        self.times.append({"task": name, "status": status, "seconds": time.perf_counter() - self.started.get(name, time.perf_counter())})
+
+    def v2_runner_on_ok(self, result):
+        self._done(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._done(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._done(result, "skipped")
+
+    def v2_playbook_on_stats(self, stats):
+        with open(os.environ["TASK_TIMES_FILE"], "w") as handle:
+            json.dump(self.times, handle)
+'''
+
+
+# --- a loopback proxy that adds a delay to every WSMan request ---------------------------------
+class DelayProxy:
+    """TCP proxy 127.0.0.1:<port> -> target; a client chunk that starts a new request waits ``delay`` first."""
+
+    def __init__(self, target: tuple[str, int], delay: float) -> None:
+        self.target = target
+        self.delay = delay
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.requests = 0
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _addr = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.target)
+        for sock in (client, upstream):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        last_client = 0.0
+        try:
+            while True:
+                ready, _w, _x = select.select([client, upstream], [], [], 60)
+                if not ready:
+                    return
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is client:
+                        now = time.monotonic()
+                        if now - last_client > 0.005:  # a new request, not the rest of one
+                            self.requests += 1
+                            time.sleep(self.delay)
+                        last_client = time.monotonic()
+                        upstream.sendall(data)
+                    else:
+                        client.sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.server.close()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def connectors(n: int, port: int) -> list[dict[str, t.Any]]:
+    return [{"name": "Bench %03d" % i, "address_spaces": ["n%03d.bench.example" % i], "usage": "Custom",
+             "smart_hosts": [SMART_HOST], "smart_host_auth_mechanism": "None", "source_transport_servers": ["EX01"],
+             "is_scoped_connector": False, "port": port} for i in range(n)]
+
+
+class Bench:
+    def __init__(self, work: str, lab: LabProcess, proxy: DelayProxy, smart_host: t.Any) -> None:
+        self.work = work
+        self.lab = lab
+        self.proxy = proxy
+        self.smart_host = smart_host
+        self.count = 0
+        os.makedirs(os.path.join(work, "callback_plugins"), exist_ok=True)
+        with open(os.path.join(work, "callback_plugins", "task_timer.py"), "w", encoding="utf-8") as handle:
+            handle.write(TIMER)
+
+    def env(self) -> dict[str, str]:
+        ready = self.lab.ready
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, "collections"),
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(self.work, "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "task_timer",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "0",
+            "EXCHANGE_SERVER": "127.0.0.1",
+            "EXCHANGE_PORT": str(self.proxy.port),
+            "EXCHANGE_PROTOCOL": "http",
+            "EXCHANGE_AUTH": str(ready["auth"]),
+            "EXCHANGE_USERNAME": str(ready["username"]),
+            "EXCHANGE_PASSWORD": str(ready["password"]),
+        })
+        return env
+
+    def playbook(self, play: dict[str, t.Any], extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """Run one play; wall time, per-task times, counter deltas, rc."""
+        self.count += 1
+        path = os.path.join(self.work, "play%03d.json" % self.count)
+        times = os.path.join(self.work, "times%03d.json" % self.count)
+        extra_path = os.path.join(self.work, "extra%03d.json" % self.count)
+        base = {"hosts": "localhost", "connection": "local", "gather_facts": False,
+                "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump([dict(base, **play)], handle)
+        with open(extra_path, "w", encoding="utf-8") as handle:
+            json.dump(extra or {}, handle)
+        env = self.env()
+        env["TASK_TIMES_FILE"] = times
+        before = self.lab.counters()
+        started = time.perf_counter()
+        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, "-i", "localhost,",
+                               "-e", "@" + extra_path], env=env, cwd=ROOT, capture_output=True, text=True, check=False, timeout=1800)
+        wall = time.perf_counter() - started
+        time.sleep(0.3)  # the module's pool close reaches the lab just after the process exits
+        after = self.lab.counters()
+        keys = ("runspaces_opened", "cmdlets_run", "cmdlet:Get-SendConnector", "writes", "cmdlet:Get-MessageTrackingLog")
+        delta = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
+        tasks = []
+        if os.path.exists(times):
+            with open(times, encoding="utf-8") as handle:
+                tasks = json.load(handle)
+        if proc.returncode != 0:
+            print("    ansible-playbook failed (rc %d):\n%s" % (proc.returncode, "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])))
+        return {"wall": wall, "tasks": tasks, "delta": delta, "rc": proc.returncode}
+
+    def apply(self, items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+        return self.playbook({"tasks": [{"name": APPLY_TASK, "mailflow.exchange.send_connectors": {"connectors": "{{ items_ }}"}}]},
+                             {"items_": items})
+
+    def noop(self) -> dict[str, t.Any]:
+        return self.playbook({"tasks": [{"name": "noop", "ansible.builtin.ping": {}}]})
+
+    def role(self, items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+        ready = self.lab.ready
+        variables = {
+            "smart_host_routing_connectors": items,
+            "smart_host_routing_connect_addresses": {SMART_HOST: self.smart_host.ready["host"]},
+            "smart_host_routing_ca_cert": self.smart_host.ready.get("ca_cert") or "",
+            "smart_host_routing_helo_name": "EX01.contoso.com",
+            "smart_host_routing_test_sender": "administrator@contoso.com",
+            "smart_host_routing_test_recipients": {c["name"]: "postmaster@" + c["address_spaces"][0] for c in items},
+            "smart_host_routing_smtp_server": ready["host"],
+            "smart_host_routing_smtp_port": ready["smtp_port"],
+            "smart_host_routing_trace_timeout": 120,
+            "smart_host_routing_trace_poll_interval": 1,
+            "smart_host_routing_smart_host_credential": {"username": "", "password": ""},
+        }
+        return self.playbook({"roles": [{"role": "mailflow.exchange.smart_host_routing"}]}, variables)
+
+    def _pool(self) -> t.Any:
+        return self.lab.pool(port=self.proxy.port)
+
+    def script(self, items: list[dict[str, t.Any]]) -> float:
+        """A session per connector: open, Get-SendConnector -Identity, Set only if the port differs, close."""
+        started = time.perf_counter()
+        for item in items:
+            with self._pool() as pool:
+                ps = self.lab.run_cmdlet("Get-SendConnector", {"Identity": item["name"]}, pool=pool)
+                port = ps.output[0].adapted_properties.get("Port") if ps.output else None
+                if port != item["port"]:
+                    self.lab.run_cmdlet("Set-SendConnector", {"Identity": item["name"], "Port": item["port"]}, pool=pool)
+        return time.perf_counter() - started
+
+    def floor(self) -> float:
+        started = time.perf_counter()
+        with self._pool() as pool:
+            ps = self.lab.run_cmdlet("Get-SendConnector", None, pool=pool)
+            assert not ps.had_errors
+        return time.perf_counter() - started
+
+
+def task_seconds(run: dict[str, t.Any], name: str) -> float:
+    return sum(x["seconds"] for x in run["tasks"] if x["task"].endswith(name))
+
+
+def one_size(work: str, n: int, repeat: int, five: bool) -> dict[str, t.Any]:
+    from exchange_lab.smarthost import SmartHost, SmartHostConfig
+
+    os.makedirs(os.path.join(work, "sh"), exist_ok=True)
+    config = SmartHostConfig(state_dir=os.path.join(work, "sh"), cert_names=[SMART_HOST], banner_name=SMART_HOST, starttls=True)
+    with SmartHost(config) as smart_host:
+        lab = LabProcess(os.path.join(work, "lab"), config={
+            "latency": LATENCY, "hosts": {SMART_HOST: smart_host.ready["host"]},
+            "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2}})
+        lab.start()
+        proxy = DelayProxy((lab.ready["host"], lab.ready["port"]), PROXY_DELAY)
+        try:
+            bench = Bench(work, lab, proxy, smart_host)
+            items = connectors(n, smart_host.ready["port"])
+            created = bench.apply(items)
+            print("  N=%d: created %d connectors in one send_connectors run: %.1f s, %s" % (n, n, created["wall"], created["delta"]))
+            out: dict[str, t.Any] = {"n": n, "role": [], "apply": [], "apply_alone": [], "noop": [], "script": [], "floor": []}
+            for _round in range(repeat):
+                role = bench.role(items)
+                out["role"].append(role["wall"])
+                out["apply"].append(task_seconds(role, APPLY_TASK))
+                out["role_rc"] = role["rc"]
+                out["role_delta"] = role["delta"]
+                out["role_tasks"] = len(role["tasks"])
+                out["role_breakdown"] = sorted(role["tasks"], key=lambda x: -x["seconds"])[:8]
+                alone = bench.apply(items)
+                out["apply_alone"].append(task_seconds(alone, APPLY_TASK))
+                out["apply_delta"] = alone["delta"]
+                out["noop"].append(task_seconds(bench.noop(), "noop"))
+                out["floor"].append(bench.floor())
+                out["script"].append(bench.script(items))
+            if five:
+                changed = [dict(c, port=2525) if i % 10 == 3 else c for i, c in enumerate(items)][:n]
+                run = bench.apply(changed)
+                out["five"] = {"changed": sum(1 for i in range(n) if i % 10 == 3), "delta": run["delta"],
+                               "seconds": task_seconds(run, APPLY_TASK)}
+            out["proxy_requests"] = proxy.requests
+            return out
+        finally:
+            proxy.close()
+            lab.stop()
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size (medians are shown)")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()
+    print("smart_host_routing scale benchmark | %s | %d CPU(s) | Python %s | load %.2f %.2f %.2f"
+          % (platform.node(), os.cpu_count() or 0, platform.python_version(), *load))
+    print("profile: lab latency %s, proxy +%d ms per WSMan request" % (json.dumps(LATENCY), PROXY_DELAY * 1000))
+    results = []
+    started = time.perf_counter()
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-%d-" % n) as work:
+            results.append(one_size(work, n, args.repeat, five=(n >= 50)))
+    print()
+    print("| N | role run | apply (role task) | apply alone | no-op task + floor | apply / (no-op+floor) | per-connector script | "
+          "script / apply | floor | role runspaces, cmdlets | apply runspaces, cmdlets, reads, writes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        apply = med(r["apply"])
+        base = med(r["noop"]) + med(r["floor"])
+        d, a = r["role_delta"], r["apply_delta"]
+        print("| %d | %.1f s%s | %.2f s | %.2f s | %.2f + %.2f s | %.2fx | %.1f s | %.1fx | %.2f s | %d, %d | %d, %d, %d, %d |" % (
+            r["n"], med(r["role"]), "" if r.get("role_rc") == 0 else " (rc %s)" % r.get("role_rc"), apply, med(r["apply_alone"]),
+            med(r["noop"]), med(r["floor"]), apply / base, med(r["script"]), med(r["script"]) / apply, med(r["floor"]),
+            d["runspaces_opened"], d["cmdlets_run"], a["runspaces_opened"], a["cmdlets_run"], a["cmdlet:Get-SendConnector"], a["writes"]))
+    for r in results:
+        if "five" in r:
+            f = r["five"]
+            print("\nN=%d, %d changed: apply %.2f s, runspaces %d, Get-SendConnector %d, writes %d, cmdlets %d" % (
+                r["n"], f["changed"], f["seconds"], f["delta"]["runspaces_opened"], f["delta"]["cmdlet:Get-SendConnector"],
+                f["delta"]["writes"], f["delta"]["cmdlets_run"]))
+    print("\nslowest role tasks (N=%d):" % results[-1]["n"])
+    for task in results[-1]["role_breakdown"]:
+        print("  %6.2f s  %s (%s)" % (task["seconds"], task["task"], task["status"]))
+    print("\nrole tasks run (N=%d): %d; load at the end %.2f %.2f %.2f; total %.0f s"
+          % (results[-1]["n"], results[-1]["role_tasks"], *os.getloadavg(), time.perf_counter() - started))
+    return 0 if all(r.get("role_rc") == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
