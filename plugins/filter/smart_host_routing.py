@@ -676,7 +676,7 @@ def _md_block(lines: t.Iterable[t.Any], language: str = "text") -> list[str]:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| %s |" % " | ".join(header), "|%s|" % "|".join("---" for _ in header)]
+    out = ["| %s |" % " | ".join(header), "|%s|" % "|".join("---" for _column in header)]
     out.extend("| %s |" % " | ".join(cell if cell != "" else " " for cell in row) for row in rows)
     return out
 

@@ -21,7 +21,6 @@ import difflib
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _schema, _values
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
 try:
     from ansible.module_utils.common.parameters import DEFAULT_TYPE_VALIDATORS
@@ -121,8 +120,8 @@ def check_spec(data: Any, spec: dict[str, Any], path: str = "", secret: bool = F
                 try:
                     converted.append(_convert(entry["elements"], element))
                 except (TypeError, ValueError):
-                    errors.append("%s%s[%d]: must be %s, got %s" % (where, key, index, _TYPE_WORDS.get(entry["elements"], entry["elements"]),
-                                                                  _show(element, hidden)))
+                    words = _TYPE_WORDS.get(entry["elements"], entry["elements"])
+                    errors.append("%s%s[%d]: must be %s, got %s" % (where, key, index, words, _show(element, hidden)))
             value = converted
         if entry.get("choices") and value not in entry["choices"]:
             errors.append("%s%s: must be one of %s, got %s" % (where, key, ", ".join(entry["choices"]), _show(value, hidden)))
@@ -192,8 +191,12 @@ class ItemFailed(Exception):
 def match(connectors: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     """The connectors whose name (any case) or GUID is exactly ``name``."""
     wanted = name.lower()
-    return [c for c in connectors if wanted in (str(c.get("Name", c.get("name", ""))).lower(),
-                                                 str(c.get("Guid", c.get("guid", ""))).lower())]
+    found = []
+    for connector in connectors:
+        names = (str(connector.get("Name", connector.get("name", ""))).lower(), str(connector.get("Guid", connector.get("guid", ""))).lower())
+        if wanted in names:
+            found.append(connector)
+    return found
 
 
 def _fallback(item: dict[str, Any], task: dict[str, Any], current: Optional[dict[str, Any]], plan: _plan.Plan) -> Optional[dict[str, Any]]:
