@@ -101,9 +101,27 @@ lab-tests: install
 integration: install
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-# The whole suite; pytest runs last so the run ends with its summary line.
-test: install sanity lint
-	$(PY) -m pytest -q tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS)
+# The whole suite. pytest runs on three xdist workers (its tests mostly wait on labs, SMTP and
+# ansible-playbook, so three keep two cores busy; tests/conftest.py keeps each file's tests together
+# unless they are independent), and `make sanity` and `make lint` run at the same time with their output
+# kept aside; their results follow pytest's, and the run ends with pytest's summary line again.
+PYTEST_XDIST ?= -n 3 --dist loadscope
+test: install
+	@logs=$$(mktemp -d); \
+	  ( $(MAKE) --no-print-directory sanity >"$$logs/sanity.log" 2>&1; echo $$? >"$$logs/sanity.rc" ) & \
+	  ( $(MAKE) --no-print-directory lint >"$$logs/lint.log" 2>&1; echo $$? >"$$logs/lint.rc" ) & \
+	  echo "make sanity and make lint run in the background; their output follows pytest's"; \
+	  set +e; \
+	  $(PY) -m pytest -q $(PYTEST_XDIST) tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS) 2>&1 | tee "$$logs/pytest.log"; \
+	  status=$${PIPESTATUS[0]}; \
+	  wait; \
+	  for part in sanity lint; do \
+	    rc=$$(cat "$$logs/$$part.rc" 2>/dev/null || echo 1); \
+	    if [ "$$rc" = 0 ]; then echo "make $$part: passed"; else echo "=== make $$part FAILED (exit $$rc) ==="; cat "$$logs/$$part.log"; status=1; fi; \
+	  done; \
+	  tail -n 1 "$$logs/pytest.log"; \
+	  rm -rf "$$logs"; \
+	  exit $$status
 
 demo: $(VENV)/.demo-installed collection-link
 	$(PY) hacking/demo.py

@@ -31,7 +31,10 @@ def collections_path() -> str:
     link = os.path.join(base, "ansible_collections", "mailflow", "exchange")
     if not os.path.exists(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(ROOT, link)
+        try:
+            os.symlink(ROOT, link)
+        except FileExistsError:  # another pytest-xdist worker made it just now
+            pass
     return base
 
 
