@@ -227,20 +227,38 @@ def _probe_label_names(entry: t.Any) -> list[str]:
     return [n.lower() for n in str((entry or {}).get("label") or "").split(", ") if n]
 
 
+def blocking_findings(probe_result: t.Any, fail_on: t.Any = None) -> list[dict[str, t.Any]]:
+    """The probe findings whose severity is in ``fail_on`` (each with its ``label``, the connectors), and a probe
+    that could not run as an ``error`` of its own. Takes one smtp_probe result (or a registered loop of them)."""
+    severities = {str(s).lower() for s in (fail_on if _is_list(fail_on) else ["error"])}
+    runs = _results(probe_result) if isinstance(probe_result, dict) and "results" in probe_result else [probe_result]
+    found: list[dict[str, t.Any]] = []
+    for result in runs:
+        if not isinstance(result, dict):
+            continue
+        item = result.get("item") if isinstance(result.get("item"), dict) else {}
+        for finding in result.get("findings") or []:
+            if isinstance(finding, dict) and str(finding.get("severity", "")).lower() in severities:
+                entry = {"label": finding.get("label") or item.get("connector"), "host": finding.get("host") or item.get("host")}
+                entry.update({k: finding.get(k) for k in ("severity", "code", "message", "hint")})
+                found.append(entry)
+        if not result.get("skipped") and result.get("msg") and not result.get("findings") and not result.get("probes"):
+            found.append({"label": item.get("connector"), "host": item.get("host"), "severity": "error", "code": "probe_failed",
+                          "message": "the probe could not run: %s" % result["msg"], "hint": None})
+    return found
+
+
 def preflight_problems(probe_result: t.Any, fail_on: t.Any = None) -> list[str]:
     """The probe findings whose severity is in ``fail_on``, as lines a person reads, each with its hint."""
-    severities = {str(s).lower() for s in (fail_on if _is_list(fail_on) else ["error"])}
     lines: list[str] = []
-    result = probe_result if isinstance(probe_result, dict) else {}
-    for finding in result.get("findings") or []:
-        if not isinstance(finding, dict) or str(finding.get("severity", "")).lower() not in severities:
+    for finding in blocking_findings(probe_result, fail_on):
+        if finding["code"] == "probe_failed":
+            lines.append("[ERROR] %s" % finding["message"])
             continue
         lines.append("[%s] %s -> %s: %s (%s)" % (str(finding.get("severity", "")).upper(), finding.get("label"), finding.get("host"),
                                                  finding.get("message"), finding.get("code")))
         if finding.get("hint"):
             lines.append("    hint: %s" % finding["hint"])
-    if not result.get("skipped") and result.get("msg") and not result.get("findings") and not result.get("probes"):
-        lines.append("[ERROR] the probe could not run: %s" % (result.get("msg") or "no reason given"))
     return lines
 
 
