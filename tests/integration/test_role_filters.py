@@ -10,8 +10,6 @@ from role_lab import collections_path
 
 sys.path.insert(0, collections_path())
 
-from ansible.errors import AnsibleFilterError  # noqa: E402
-
 from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f  # noqa: E402
 
 SEED = {
@@ -194,7 +192,8 @@ def test_verification_failures_explain_a_failed_trace_and_a_foreign_smart_host()
     base["trace"]["hint"] = f.trace_hint(base["trace"])
     [failure] = f.verification_failures([base], [{"name": "c", "smart_hosts": ["relay.contoso.net"]}])
     assert "trace result failed" in failure and "unreachable from the transport server" in failure
-    other = {"name": "c", "connector": {"smart_hosts": ["relay.contoso.net"]}, "trace": {"result": "sent", "events": [{"event_id": "SEND", "server_hostname": "elsewhere.example", "server_ip": "192.0.2.99"}]}}
+    other = {"name": "c", "connector": {"smart_hosts": ["relay.contoso.net"]},
+             "trace": {"result": "sent", "events": [{"event_id": "SEND", "server_hostname": "elsewhere.example", "server_ip": "192.0.2.99"}]}}
     [failure] = f.verification_failures([other], [{"name": "c", "smart_hosts": ["relay.contoso.net"]}])
     assert "not one of the connector's smart hosts" in failure
     assert f.verification_failures([{"name": "c", "test_message_id": None}], [])[0].startswith("c: the test message was not accepted")
