@@ -318,6 +318,7 @@ import time
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
 
 SENT_EVENTS = ("SEND", "SENDEXTERNAL")
 FAILED_EVENTS = ("FAIL", "DSN")
@@ -525,7 +526,9 @@ class MessageTracer:
         """The Send connector named ``name`` (one Get-SendConnector of all connectors for every item)."""
         if self._connectors is None:
             wanted = {str(i["connector"]).lower() for i in self.items if i["connector"]}
-            if len(wanted) == 1:
+            # -Identity is a wildcard pattern: 'fz[ab]' would find fza and fzb but not itself, so a name
+            # with a wildcard character is looked up among all connectors (the match below is exact).
+            if len(wanted) == 1 and not any(ch in WILDCARDS for ch in next(iter(wanted))):
                 params = [("Identity", self.items[0]["connector"] or next(i["connector"] for i in self.items if i["connector"]))]
             else:
                 params = []

@@ -77,6 +77,9 @@ def lab(tmp_path_factory, relay, denying):
             ("Denied relay", ["denied.example"], DENY, denying.ready["port"], ["EX01"]),
             ("Down relay", ["down.example"], DOWN, down_port, ["EX01"]),
             ("Branch relay", ["branch.example"], RELAY, relay.ready["port"], ["EX02"]),
+            # A name with wildcard characters, and one its -Identity pattern would match instead of itself.
+            ("Relay [ab]", ["wild.example"], RELAY, relay.ready["port"], ["EX01"]),
+            ("Relay a", ["a.wild.example"], RELAY, relay.ready["port"], ["EX01"]),
         ):
             ps = proc.run_cmdlet("New-SendConnector", {
                 "Name": name, "AddressSpaces": spaces, "SmartHosts": [host], "DNSRoutingEnabled": False,
@@ -129,6 +132,14 @@ def test_waits_until_sent_through_the_connector(lab, trace, relay):
     assert sent["timestamp"].endswith("Z") and sent["subject"] == "Leaves through Smart host to Internet"
     assert any(m.message_id == message_id for m in relay.messages())
     assert "last_error" not in result
+
+
+def test_connector_name_with_wildcard_characters_is_matched_exactly(lab, trace):
+    """-Identity 'Relay [ab]' is a pattern that finds 'Relay a' and not itself: the name is matched exactly."""
+    message_id = submit(lab, "pat@wild.example", subject="Leaves through Relay [ab]")
+    result = trace(message_id=message_id, connector="Relay [ab]", wait_for="send", start="-10m")
+    assert result["result"] == "sent", result
+    assert result["sent"]["connector_id"] == "Relay [ab]"
 
 
 def test_search_once_on_every_mailbox_server_by_sender_and_subject(lab, trace):
