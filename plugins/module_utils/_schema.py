@@ -276,8 +276,8 @@ def _x_item(validator, name, instance, schema) -> Iterator[Any]:
 
 
 def _x_text(validator, _value, instance, schema) -> Iterator[Any]:
-    if isinstance(instance, str) and any(c in instance for c in "\x00\r\n"):
-        yield ValidationError("must not contain NUL, carriage return or line feed characters")
+    if v.has_control(instance):
+        yield ValidationError(v.CONTROL_RULE)
 
 
 def _x_name(validator, _value, instance, schema) -> Iterator[Any]:
@@ -582,8 +582,8 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             converted[name] = entry.get("default")  # checked as if left out
             continue
         bad = False
-        if control and kind in ("str", "path") and any(c in value for c in "\x00\r\n"):
-            problems.append("%s: must not contain NUL, carriage return or line feed characters" % path)
+        if control and kind in ("str", "path") and v.has_control(value):
+            problems.append("%s: %s" % (path, v.CONTROL_RULE))
             bad = True
         elif kind == "list" and entry.get("elements"):
             # A bad element is reported at its index and kept as given (the module's own checks skip a path
@@ -601,9 +601,8 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
                     problems.append("%s: must be %s, not %s" % (_join(path, index), err, type_name(item)))
                     items.append(item)
                     continue
-                if control and isinstance(item, str) and any(c in item for c in "\x00\r\n"):
-                    problems.append("%s: must not contain NUL, carriage return or line feed characters"
-                                    % _join(path, index))
+                if control and v.has_control(item):
+                    problems.append("%s: %s" % (_join(path, index), v.CONTROL_RULE))
                 elif entry.get("choices") and item not in entry["choices"]:
                     problems.append("%s: must be one of %s" % (_join(path, index),
                                                                ", ".join(str(c) for c in entry["choices"])))

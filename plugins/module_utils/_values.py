@@ -64,10 +64,18 @@ def shown(value: Any, limit: int = 40) -> str:
     return text
 
 
+CONTROL_RULE = "must not contain NUL, carriage return or line feed characters"
+
+
+def has_control(value: Any) -> bool:
+    """True for a string with NUL, CR or LF (the one place that knows those characters)."""
+    return isinstance(value, str) and any(c in value for c in _CONTROL)
+
+
 def check_text(value: Any) -> None:
     """Raise BadValue when a string contains NUL, CR or LF."""
-    if isinstance(value, str) and any(c in value for c in _CONTROL):
-        raise BadValue("must not contain NUL, carriage return or line feed characters")
+    if has_control(value):
+        raise BadValue(CONTROL_RULE)
 
 
 def check_name(value: Any) -> Optional[str]:
@@ -78,8 +86,8 @@ def check_name(value: Any) -> Optional[str]:
     """
     if not isinstance(value, str):
         return None
-    if any(c in value for c in _CONTROL):
-        return "must not contain NUL, carriage return or line feed characters"
+    if has_control(value):
+        return CONTROL_RULE
     text = value.strip()
     if not text:
         return "must not be empty or blank"
