@@ -20,7 +20,7 @@ import os
 import pytest
 import yaml
 
-from send_connector_harness import ROOT, Ansible, LabProcess
+from send_connector_harness import ROOT, LabProcess
 
 MODULES = ["send_connector", "smart_host", "send_connector_info", "send_connectors"]
 CONNECTION = ("server", "auth")
@@ -64,11 +64,6 @@ def lab(tmp_path_factory):
     proc.start()
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ansible(lab, tmp_path_factory):
-    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
 
 
 def test_examples_are_what_the_test_runs():

@@ -67,11 +67,6 @@ def lab(postfix, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ansible(lab, tmp_path_factory):
-    return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
-
-
-@pytest.fixture(scope="module")
 def role_lab(lab, postfix, tmp_path_factory):
     """What playbooks/inventory/lab.yml reads: the lab's ready file and the smart host's (here Postfix's)."""
     ready = str(tmp_path_factory.mktemp("postfix-ready") / "ready.json")
