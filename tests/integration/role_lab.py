@@ -29,19 +29,6 @@ LAB_INVENTORY = os.path.join(ROOT, "playbooks", "inventory", "lab.yml")
 CREDENTIAL_TYPES = os.path.join(ROOT, "awx", "credential_types")
 
 
-def collections_path() -> str:
-    """``<repo>/collections`` holding ansible_collections/mailflow/exchange -> the repository (as make does)."""
-    base = os.path.join(ROOT, "collections")
-    link = os.path.join(base, "ansible_collections", "mailflow", "exchange")
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        try:
-            os.symlink(ROOT, link)
-        except FileExistsError:  # another pytest-xdist worker made it just now
-            pass
-    return base
-
-
 def _write_json(path: str, data: dict[str, t.Any]) -> str:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle)

@@ -37,15 +37,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def collections_path(tmp_path_factory) -> str:
-    base = tmp_path_factory.mktemp("collections")
-    link = base / "ansible_collections" / "mailflow" / "exchange"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ROOT)
-    return str(base)
-
-
-@pytest.fixture(scope="module")
 def relay(tmp_path_factory):
     host = SmartHost(SmartHostConfig(state_dir=str(tmp_path_factory.mktemp("relay")), cert_names=[RELAY], starttls=True))
     host.start()

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from send_connector_harness import collections_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 SCENARIOS = ["default", "basic_auth_tls", "broken_smart_host", "postfix"]
@@ -25,15 +27,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _collections_path() -> str:
-    """The parent of ansible_collections holding mailflow.exchange (the Makefile's collection-link)."""
-    link = os.path.join(ROOT, "collections", "ansible_collections", "mailflow", "exchange")
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(ROOT, link)
-    return os.path.join(ROOT, "collections")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +45,7 @@ def test_molecule_scenario(molecule: str, scenario: str) -> None:
     env.update(
         {
             "PATH": BIN + os.pathsep + env.get("PATH", ""),
-            "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(),
             "MOLECULE_LAB_PORT": str(_free_port()),
             "MOLECULE_LAB_PASSWORD": lab_password,
             "MOLECULE_SMART_HOST_PASSWORD": smart_host_password,

@@ -18,7 +18,8 @@ import typing as t
 import pytest
 import yaml
 
-from role_lab import LAB_INVENTORY, collections_path, lab_with_smart_host
+from role_lab import LAB_INVENTORY, lab_with_smart_host
+from send_connector_harness import collections_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.dirname(sys.executable)

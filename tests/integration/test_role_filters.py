@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from role_lab import collections_path
+from send_connector_harness import collections_path
 
 sys.path.insert(0, collections_path())
 

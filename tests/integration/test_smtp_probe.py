@@ -28,16 +28,6 @@ PASSWORD = "Pr0be-S3cret-Value"
 PASSWORD_B64 = base64.b64encode(PASSWORD.encode()).decode()
 
 
-@pytest.fixture(scope="module")
-def collections_path(tmp_path_factory) -> str:
-    """A directory holding ansible_collections/mailflow/exchange -> this checkout."""
-    base = tmp_path_factory.mktemp("collections")
-    link = base / "ansible_collections" / "mailflow" / "exchange"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ROOT)
-    return str(base)
-
-
 @pytest.fixture
 def smarthost(tmp_path):
     started: list[SmartHost] = []

@@ -40,15 +40,6 @@ PASSWORD = "Secur1ty-Probe-Pass"
 CREDENTIAL = {"username": USER, "password": PASSWORD}
 
 
-@pytest.fixture(scope="module")
-def collections_path(tmp_path_factory) -> str:
-    base = tmp_path_factory.mktemp("collections")
-    link = base / "ansible_collections" / "mailflow" / "exchange"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ROOT)
-    return str(base)
-
-
 @pytest.fixture
 def smarthost(tmp_path):
     started: list[SmartHost] = []

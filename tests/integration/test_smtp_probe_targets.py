@@ -24,15 +24,6 @@ MODULE = os.path.join(ROOT, "plugins", "modules", "smtp_probe.py")
 PASSWORD = "T4rgets-Pass-Word"
 
 
-@pytest.fixture(scope="module")
-def collections_path(tmp_path_factory) -> str:
-    base = tmp_path_factory.mktemp("collections")
-    link = base / "ansible_collections" / "mailflow" / "exchange"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ROOT)
-    return str(base)
-
-
 @pytest.fixture
 def probe(collections_path, tmp_path):
     def run(args: dict) -> tuple[dict, str]:
