@@ -23,6 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))  # labfixture
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))  # exchange_lab
 
 from labfixture import LabProcess  # noqa: E402
+# The role, runner and e2e tests take collections_path from here; the harness owns it.
+from send_connector_harness import collections_path  # noqa: E402,F401  pylint: disable=unused-import
 
 SMART_HOST_NAME = "smarthost.lab.test"
 LAB_INVENTORY = os.path.join(ROOT, "playbooks", "inventory", "lab.yml")
