@@ -29,16 +29,15 @@ def _is_list(value: t.Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
-def _collection_utils() -> tuple[t.Any, t.Any]:
+def _collection_utils() -> t.Any:
     try:
         from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors
-        from ansible_collections.mailflow.exchange.plugins.modules import smart_host
     except ImportError as exc:  # an incomplete collection: say so instead of validating nothing
         raise AnsibleFilterError(
             "smart_host_routing: the collection's validation (plugins/module_utils/_connectors.py and its JSON Schema) "
             "cannot be loaded: %s" % exc
         ) from None
-    return _connectors, smart_host
+    return _connectors
 
 
 def _redact(value: t.Any) -> t.Any:
@@ -78,61 +77,36 @@ def _auth_mechanism(item: dict[str, t.Any]) -> str:
 
 
 # --- the role's input as send_connectors items --------------------------------------------------
-def prepare_connectors(connectors: t.Any, credential: t.Any = None) -> list[t.Any]:
-    """The connectors as the role applies them: a BasicAuth connector without a credential gets the role's."""
-    cred = credential if isinstance(credential, dict) else {}
-    prepared: list[t.Any] = []
-    for connector in connectors if _is_list(connectors) else []:
-        if isinstance(connector, dict):
-            connector = dict(connector)
-            if _auth_mechanism(connector) in BASIC_AUTH and not connector.get("authentication_credential") and cred.get("username"):
-                connector["authentication_credential"] = {"username": cred.get("username"), "password": cred.get("password") or ""}
-        prepared.append(connector)  # a wrong item is kept, so that validation reports it at its index
-    return prepared
-
-
-def _mechanism_of(item: dict[str, t.Any]) -> t.Any:
-    """smart_host's option (smart_host_auth_mechanism, or its older name auth_mechanism)."""
-    return item.get("smart_host_auth_mechanism", item.get("auth_mechanism"))
-
-
-def prepare_smart_hosts(items: t.Any, credential: t.Any = None) -> list[t.Any]:
-    """Smart host items as the role applies them: BasicAuth items without a credential get the role's."""
-    cred = credential if isinstance(credential, dict) else {}
-    prepared: list[t.Any] = []
-    for item in items if _is_list(items) else []:
-        if isinstance(item, dict):
-            item = dict(item)
-            if str(_mechanism_of(item) or "").lower() in BASIC_AUTH and not item.get("authentication_credential") and cred.get("username"):
-                item["authentication_credential"] = {"username": cred.get("username"), "password": cred.get("password") or ""}
-        prepared.append(item)
-    return prepared
-
-
-def smart_host_item(item: dict[str, t.Any]) -> dict[str, t.Any]:
-    """One smart_host item (connector, hosts, state, exclusive, ...) as a send_connectors item."""
-    hosts = list(item.get("hosts") or [])
-    if str(item.get("state") or "present") == "absent":
-        wanted: t.Any = {"remove": hosts}
-    elif item.get("exclusive"):
-        wanted = hosts
-    else:
-        wanted = {"add": hosts}
-    out = {"name": item.get("connector"), "smart_hosts": wanted}
-    for key, value in (("fallback_to_dns", item.get("fallback_to_dns")), ("smart_host_auth_mechanism", _mechanism_of(item)),
-                       ("authentication_credential", item.get("authentication_credential")),
-                       ("update_password", item.get("update_password"))):
-        if value is not None:
-            out[key] = value
-    return out
+def _smart_host_utils() -> t.Any:
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _smart_host
+    except ImportError as exc:  # an incomplete collection: say so instead of guessing
+        raise AnsibleFilterError("smart_host_routing: the collection's module_utils cannot be loaded: %s" % exc) from None
+    return _smart_host
 
 
 def plan(connectors: t.Any, credential: t.Any = None, smart_hosts: t.Any = None) -> dict[str, t.Any]:
-    """``connectors`` and ``smart_hosts`` as applied, and ``batch``: both as one send_connectors list (connectors first)."""
-    prepared = prepare_connectors(connectors, credential)
-    host_items = prepare_smart_hosts(smart_hosts, credential)
-    items = [c for c in prepared if isinstance(c, dict)] + [smart_host_item(i) for i in host_items if isinstance(i, dict)]
+    """``connectors`` and ``smart_hosts`` as applied, and ``batch``: both as one send_connectors list (connectors first).
+
+    A BasicAuth connector or smart host item without a credential of its own gets ``credential`` (the role's
+    smart host credential); smart host items are translated to send_connectors items by the same code as the
+    smart_host module, and an item with the deprecated ``auth_mechanism`` gets the module's deprecation notice.
+    """
+    _smart_host = _smart_host_utils()
+    prepared = [_smart_host.with_credential(c, credential) for c in (connectors if _is_list(connectors) else [])]
+    host_items = [_smart_host.with_credential(i, credential) for i in (smart_hosts if _is_list(smart_hosts) else [])]
+    for index, item in enumerate(host_items):
+        for notice in _smart_host.deprecations(item, "%s[%d]" % (SMART_HOSTS_VAR, index)):
+            _deprecate(notice)
+    items = [c for c in prepared if isinstance(c, dict)] + [_smart_host.translate(i) for i in host_items if isinstance(i, dict)]
     return {"connectors": prepared, "smart_hosts": host_items, "batch": items}
+
+
+def _deprecate(notice: dict[str, str]) -> None:
+    """One deprecation notice, shown once per run however often the role's variables are templated."""
+    from ansible.utils.display import Display
+
+    Display().deprecated(notice["msg"], version=notice["version"], collection_name=notice["collection_name"])
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -144,7 +118,8 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
     unique. A BasicAuth connector without a credential of its own gets the role's smart host credential
     before this check (:func:`prepare_connectors`).
     """
-    _connectors, smart_host = _collection_utils()
+    _connectors = _collection_utils()
+    _smart_host = _smart_host_utils()
     if not _is_list(connectors):
         return ["%s: must be a list of connectors, got %s" % (ROLE_VAR, _connectors._kind_of(connectors))]
     converted, errors = _connectors.validate_items(connectors, prefix=ROLE_VAR)
@@ -160,9 +135,9 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
         errors.append("%s: must be a list, got %s" % (SMART_HOSTS_VAR, _connectors._kind_of(smart_hosts)))
     for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
         path = "%s[%d]" % (SMART_HOSTS_VAR, index)
-        params, found = _connectors.check_spec(item, smart_host.argument_spec(), path)
+        params, found = _connectors.check_spec(item, _smart_host.argument_spec(), path)
         if not found:
-            found = ["%s.%s" % (path, e) for e in smart_host.validate(params)]
+            found = ["%s.%s" % (path, e) for e in _smart_host.validate(params)]
         label = " (connector %r)" % item.get("connector") if isinstance(item, dict) and item.get("connector") else ""
         errors.extend(e + label for e in found)
     return errors

@@ -162,56 +162,12 @@ errors:
   elements: str
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
-
-# Our option names -> send_connector's, so the same schema and planner serve both modules.
-RENAME = {"smart_hosts": "hosts"}
-
-
-def argument_spec():
-    return {
-        "connector": {"type": "str", "required": True},
-        "hosts": {"type": "list", "elements": "str", "required": True},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "exclusive": {"type": "bool", "default": False},
-        "fallback_to_dns": {"type": "bool", "default": False},
-        "smart_host_auth_mechanism": {
-            "type": "str",
-            "aliases": ["auth_mechanism"],
-            # the old name sat beside auth (the endpoint's authentication); send_connector and smtp_probe say this
-            "deprecated_aliases": [{"name": "auth_mechanism", "version": "2.0.0", "collection_name": "mailflow.exchange"}],
-        },
-        "authentication_credential": _options.argument_spec()["authentication_credential"],
-        "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
-    }
-
-
-def hosts_task(params):
-    """The smart_hosts value for send_connector's planner."""
-    if params["state"] == "absent":
-        return {"remove": params["hosts"]}
-    if params["exclusive"]:
-        return list(params["hosts"])
-    return {"add": params["hosts"]}
-
-
-def validate(params):
-    errors = []
-    if params["exclusive"] and params["state"] == "absent":
-        errors.append("exclusive: only applies to state present")
-    errors.extend("connector:" + e[len("name:"):] for e in _schema.validate({"name": params["connector"]}, "task"))
-    if params["hosts"] is not None and not params["hosts"] and not (params["exclusive"] and params["fallback_to_dns"]):
-        errors.append("hosts: must not be empty" + (
-            "; to remove every smart host give exclusive: true with fallback_to_dns: true (DNS routing)"
-            if params["exclusive"] else ""))
-    task = {"smart_hosts": list(params["hosts"] or []) or None,  # a plain list: errors read hosts[1], not hosts.add[1]
-            "smart_host_auth_mechanism": params.get("smart_host_auth_mechanism"),
-            "authentication_credential": params.get("authentication_credential")}
-    errors.extend(_schema.validate(task, "task", rename=RENAME))
-    return sorted(set(errors))
+# The item's rules and its translation to a send_connectors item live in module_utils (the role uses them too).
+from ansible_collections.mailflow.exchange.plugins.module_utils._smart_host import RENAME, argument_spec, hosts_task, validate
 
 
 def main():

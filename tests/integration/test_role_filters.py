@@ -66,19 +66,6 @@ def test_enum_values_in_any_case_pass_as_in_the_modules():
     assert f.input_errors([item]) == []
 
 
-def test_prepare_fills_the_smart_host_credential_only_where_needed():
-    credential = {"username": "relay", "password": "pw"}
-    own = dict(SEED, name="own", authentication_credential={"username": "other", "password": "x"})
-    none = dict(SEED, name="none", smart_host_auth_mechanism="None")
-    prepared = f.prepare_connectors([SEED, own, none, 5], credential)
-    assert prepared[0]["authentication_credential"] == credential
-    assert prepared[1]["authentication_credential"]["username"] == "other"
-    assert "authentication_credential" not in prepared[2]
-    assert prepared[3] == 5  # kept, so validation reports it at its index
-    assert "authentication_credential" not in SEED  # the input is not modified
-    assert "authentication_credential" not in f.prepare_connectors([SEED], {"username": "", "password": ""})[0]
-
-
 def test_plan_turns_smart_host_items_into_send_connectors_items():
     items = [
         {"connector": "Smart host to Internet", "hosts": ["relay3.contoso.net"], "auth_mechanism": "BasicAuth"},
