@@ -97,6 +97,11 @@ RULES = [
                   "dns_routing_enabled": {"const": False}},
           {}, needs=("tls_domain",),
           message="DomainValidation on a smart-host connector needs tls_domain"),
+    # R12 (Exchange refuses it: "The TLSDomain parameter can only be set if the TLSAuthLevel parameter is set
+    # to DomainValidation.")
+    _rule("R12", {"tls_domain": {"type": "string", "pattern": "\\S"}},
+          {"tls_auth_level": {"type": "string", "pattern": "^[ \\t]*(?i:domainvalidation)[ \\t]*$"}},
+          message="tls_domain can be set only when tls_auth_level is DomainValidation"),
     _rule("R13", {"require_tls": {"const": True}}, {"ignore_starttls": {"const": False}},
           message="ignore_starttls must be false when require_tls is true"),
     _rule("R14", {"domain_secure_enabled": {"const": True}},

@@ -10,7 +10,19 @@ Example::
       - {name: EX02, site: Default-First-Site-Name, roles: [Mailbox]}
       - {name: EX03, site: Branch-Site, roles: [Mailbox]}
       - {name: EDGE01, site: "", roles: [Edge]}
-    local_server: EX01                   # the server the endpoint runs on (default source server)
+      # certificates (Get-ExchangeCertificate -Server EX01); without the key the server's certificate
+      # store is not modelled: TlsCertificateName is not checked against it and Get-ExchangeCertificate
+      # returns nothing. max_per_domain_outbound_connections: Get-TransportService (default 20).
+      - name: EX04
+        certificates:
+          - {thumbprint: 0A1B..., issuer: "CN=Contoso CA", subject: "CN=mail.contoso.com", services: [IIS, SMTP],
+             not_before: "2026-01-01T00:00:00Z", not_after: "2027-01-01T00:00:00Z", has_private_key: true,
+             status: Valid}
+    local_server: EX01                   # the server the endpoint runs on (the one a client connects to)
+    cmdlet_server: EX02                  # the server remote PowerShell proxies cmdlets to (default: local_server):
+                                         # New-SendConnector's default source server, [Server=...] in error records
+    transport_config:                    # Get-TransportConfig
+      max_send_size: 10485760            # MaxSendSize in bytes (Exchange's default 10 MB)
     latency:
       runspace_open: 0.0                 # seconds added when a RunspacePool is opened
       cmdlet: 0.0                        # seconds added to every cmdlet
@@ -39,6 +51,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import typing as t
 
@@ -49,10 +62,83 @@ class ServerDef:
     site: str = "Default-First-Site-Name"
     roles: list[str] = dataclasses.field(default_factory=lambda: ["Mailbox"])
     version: str = "Version 15.2 (Build 1544.4)"
+    certificates: list[CertificateDef] | None = None  # None: the certificate store is not modelled
+    max_per_domain_outbound_connections: int = 20
 
     @property
     def is_edge(self) -> bool:
         return "Edge" in self.roles
+
+    @property
+    def is_mailbox(self) -> bool:
+        return "Mailbox" in self.roles
+
+
+CERTIFICATE_SERVICES = ("None", "IMAP", "POP", "UM", "IIS", "SMTP", "Federation", "UMCallRouter")
+CERTIFICATE_STATUSES = ("Unknown", "Valid", "Revoked", "DateInvalid", "Untrusted", "Invalid", "RevocationCheckFailure",
+                        "PendingRequest")
+
+
+@dataclasses.dataclass
+class CertificateDef:
+    """One certificate in a server's store, as Get-ExchangeCertificate shows it."""
+
+    thumbprint: str
+    issuer: str
+    subject: str
+    not_before: str  # ISO 8601; a date without zone is UTC
+    not_after: str
+    services: list[str] = dataclasses.field(default_factory=lambda: ["SMTP"])
+    has_private_key: bool = True
+    status: str = "Valid"
+    friendly_name: str = ""
+
+    def window(self) -> tuple[datetime.datetime, datetime.datetime]:
+        return _instant(self.not_before), _instant(self.not_after)
+
+    def expired(self, now: datetime.datetime | None = None) -> bool:
+        start, end = self.window()
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        return not start <= now <= end
+
+    def usable(self, now: datetime.datetime | None = None) -> bool:
+        """What the transport needs to present it: in its validity window, its private key, status Valid."""
+        return self.has_private_key and self.status == "Valid" and not self.expired(now)
+
+
+def _instant(text: str) -> datetime.datetime:
+    value = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def _certificate(entry: t.Any, where: str) -> CertificateDef:
+    cert = _build(CertificateDef, entry, where)
+    cert.thumbprint = str(cert.thumbprint).strip().upper()
+    if not cert.thumbprint or any(c not in "0123456789ABCDEF" for c in cert.thumbprint):
+        raise ValueError(f"lab config: {where}.thumbprint must be hexadecimal, got {cert.thumbprint!r}")
+    for key in ("not_before", "not_after"):
+        try:
+            _instant(getattr(cert, key))
+        except (TypeError, ValueError):
+            raise ValueError(f"lab config: {where}.{key} must be an ISO 8601 date, got {getattr(cert, key)!r}") from None
+    services = [cert.services] if isinstance(cert.services, str) else list(cert.services or [])
+    unknown = [s for s in services if s not in CERTIFICATE_SERVICES]
+    if unknown:
+        raise ValueError(f"lab config: {where}.services: unknown service(s) {', '.join(map(str, unknown))}; "
+                         f"use {', '.join(CERTIFICATE_SERVICES)}")
+    cert.services = services
+    if cert.status not in CERTIFICATE_STATUSES:
+        raise ValueError(f"lab config: {where}.status must be one of {', '.join(CERTIFICATE_STATUSES)}")
+    cert.has_private_key = bool(cert.has_private_key)
+    return cert
+
+
+def _server(entry: t.Any, index: int) -> ServerDef:
+    where = f"servers[{index}]"
+    server = _build(ServerDef, entry, where)
+    if server.certificates is not None:
+        server.certificates = [_certificate(c, f"{where}.certificates[{i}]") for i, c in enumerate(server.certificates)]
+    return server
 
 
 @dataclasses.dataclass
@@ -66,7 +152,8 @@ class FaultDef:
 
 
 TOP_LEVEL_KEYS = frozenset(
-    {"organization", "domain", "domain_controller", "local_server", "servers", "latency", "faults", "hosts", "mail"}
+    {"organization", "domain", "domain_controller", "local_server", "cmdlet_server", "servers", "latency", "faults",
+     "hosts", "mail", "transport_config"}
 )
 FAULT_TRIGGERS = {
     "wsman_fault": "on_request",
@@ -115,6 +202,8 @@ class LabConfig:
     domain: str = "contoso.com"
     domain_controller: str = "DC01.contoso.com"
     local_server: str = "EX01"
+    cmdlet_server_name: str | None = None  # the ``cmdlet_server`` key; see :attr:`cmdlet_server`
+    max_send_size: int = 10 * 1024 * 1024  # Get-TransportConfig MaxSendSize (Exchange's default)
     servers: list[ServerDef] = dataclasses.field(
         default_factory=lambda: [
             ServerDef("EX01"),
@@ -127,6 +216,11 @@ class LabConfig:
     faults: list[FaultDef] = dataclasses.field(default_factory=list)
     hosts: dict[str, str] = dataclasses.field(default_factory=dict)
     extra: dict[str, t.Any] = dataclasses.field(default_factory=dict)  # sections later features read
+
+    @property
+    def cmdlet_server(self) -> str:
+        """The server that runs the cmdlets (remote PowerShell may proxy them away from ``local_server``)."""
+        return self.cmdlet_server_name or self.local_server
 
     def server(self, name: str) -> ServerDef | None:
         wanted = name.split(".", 1)[0].lower()
@@ -145,8 +239,22 @@ class LabConfig:
         for key in ("organization", "domain", "domain_controller", "local_server"):
             if key in data:
                 setattr(cfg, key, str(data.pop(key)))
+        if "cmdlet_server" in data:
+            cfg.cmdlet_server_name = str(data.pop("cmdlet_server"))
+        transport = data.pop("transport_config", None) or {}
+        unknown = sorted(set(transport) - {"max_send_size"})
+        if unknown:
+            raise ValueError(f"lab config: unknown key(s) transport_config.{', transport_config.'.join(unknown)}; "
+                             "known keys are transport_config.max_send_size")
+        if "max_send_size" in transport:
+            size = transport["max_send_size"]
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 2147483647:
+                raise ValueError("lab config: transport_config.max_send_size must be a number of bytes from 1 to 2147483647")
+            cfg.max_send_size = size
         if "servers" in data:
-            cfg.servers = [_build(ServerDef, entry, f"servers[{i}]") for i, entry in enumerate(data.pop("servers") or [])]
+            cfg.servers = [_server(entry, i) for i, entry in enumerate(data.pop("servers") or [])]
+        if cfg.cmdlet_server_name and cfg.server(cfg.cmdlet_server_name) is None:
+            raise ValueError(f"lab config: cmdlet_server {cfg.cmdlet_server_name!r} is not one of the servers")
         latency = data.pop("latency", None) or {}
         unknown = sorted(set(latency) - {"runspace_open", "cmdlet"})
         if unknown:

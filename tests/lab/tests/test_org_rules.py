@@ -228,8 +228,9 @@ TASK_SET = [
     ("remove-last-host", "SH", {"SmartHosts": {"Remove": ["192.168.3.2"]}}, ["DNSRoutingEnabled", "SmartHosts"]),
     ("hosts-on-dns", "DNS", {"SmartHosts": ["relay.contoso.com"]}, ["SmartHosts", "DNSRoutingEnabled"]),
     ("no-dns-alone", "DNS", {"DNSRoutingEnabled": False}, ["DNSRoutingEnabled"]),
-    ("dns-keeps-hosts", "SH", {"DNSRoutingEnabled": True}, ["SmartHosts"]),
-    ("clear-hosts-keeps-auth", "SH", {"SmartHosts": None, "DNSRoutingEnabled": True}, ["SmartHostAuthMechanism"]),
+    # (-DNSRoutingEnabled $true alone is no longer refused: Exchange clears SmartHosts, auth and credential;
+    # see test_route_behaviours.py)
+    ("dns-with-hosts", "SH", {"DNSRoutingEnabled": True, "SmartHosts": ["relay.contoso.com"]}, ["SmartHosts"]),
     ("drop-credential", "SH", {"AuthenticationCredential": None}, ["AuthenticationCredential"]),
     ("basic-on-dns", "DNS", {"SmartHostAuthMechanism": "BasicAuth"}, ["SmartHostAuthMechanism"]),
     ("no-servers", "DNS", {"SourceTransportServers": {"Remove": ["EX01"]}}, ["SourceTransportServers"]),

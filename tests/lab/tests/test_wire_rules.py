@@ -87,8 +87,12 @@ def test_smart_host_life_cycle(pool):
     assert added.state == PSInvocationState.COMPLETED and added.streams.error == []
     [got] = run(pool, "Get-SendConnector", "Wire SH").output
     assert got.adapted_properties["SmartHostsString"] == "relay.contoso.com"
-    to_dns = run(pool, "Set-SendConnector", "Wire SH", DNSRoutingEnabled=True)  # smart hosts still set: R8
-    assert "SmartHosts" in str(to_dns.streams.error[0])
+    # Switching to DNS routing clears the smart hosts, the auth mechanism and the stored credential (Exchange)
+    to_dns = run(pool, "Set-SendConnector", "Wire SH", DNSRoutingEnabled=True)
+    assert to_dns.streams.error == []
+    [got] = run(pool, "Get-SendConnector", "Wire SH").output
+    assert got.adapted_properties["SmartHostsString"] == ""
+    assert got.adapted_properties["AuthenticationCredential"] is None
     renamed = run(pool, "Set-SendConnector", Identity="Wire SH", Name="Wire SH 2")
     assert renamed.streams.error == []
     assert "Wire SH 2" in names(pool) and "Wire SH" not in names(pool)

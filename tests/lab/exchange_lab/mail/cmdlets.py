@@ -305,7 +305,8 @@ def _transport_object(service: MailTransport, server: str, ctx: Context) -> t.An
         ("IntraOrgConnectorProtocolLoggingLevel", "None"),
         ("MessageRetryInterval", span(s.retry_interval)), ("TransientFailureRetryInterval", span(s.retry_interval)),
         ("MessageExpirationTimeout", span(s.message_expiration)), ("OutboundConnectionFailureRetryInterval", span(s.retry_interval)),
-        ("MaxOutboundConnections", 1000), ("MaxPerDomainOutboundConnections", 20),
+        ("MaxOutboundConnections", 1000),
+        ("MaxPerDomainOutboundConnections", getattr(service.config.server(server), "max_per_domain_outbound_connections", 20)),
         ("Identity", server), ("IsValid", True),
     ]
     return shapes.obj(shapes.chain(TRANSPORT_SERVICE_TYPE, "Microsoft.Exchange.Data.Directory.ADConfigurationObject",

@@ -30,6 +30,7 @@ from exchange_lab.mail.routing import TOO_LARGE, NoRoute, Route, Router
 from exchange_lab.mail.settings import MailSettings
 from exchange_lab.mail.smtp_send import DeliveryResult, Envelope, SendSettings, SmartHostClient
 from exchange_lab.mail.tracking import TrackingEvent, TrackingLog
+from exchange_lab.org.route import local_certificate_problem
 
 log = logging.getLogger("exchange_lab.mail")
 
@@ -318,6 +319,7 @@ class MailTransport:
             return None, None
         queue.connector_name = str(connector.get("Name", queue.connector_name))
         settings = SendSettings.from_connector(connector, self.fqdn(server), self.settings.ca_bundle, self.settings.connect_timeout)
+        settings.local_certificate_problem = local_certificate_problem(self.config, server, connector.get("TlsCertificateName"))
         if queue.delivery_type == DNS_CONNECTOR:
             settings.smart_hosts, settings.port = [queue.next_hop_domain], 25
             settings.auth_mechanism = "None"

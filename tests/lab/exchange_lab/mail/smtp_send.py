@@ -68,6 +68,9 @@ class SendSettings:
     password: str | None = None
     timeout: float = 30.0
     ca_bundle: str | None = None
+    # Why the source server cannot present the certificate TlsCertificateName names (None: it can, or the
+    # connector names none). Exchange then fails STARTTLS with UnknownCredentials and the session times out.
+    local_certificate_problem: str | None = None
 
     @classmethod
     def from_connector(cls, connector: dict[str, t.Any], server_fqdn: str, ca_bundle: str | None, timeout_cap: float) -> "SendSettings":
@@ -358,6 +361,12 @@ class SmartHostClient:
 
     def _handshake(self, host: str, wire: _Wire) -> None:
         s = self.settings
+        if s.local_certificate_problem:
+            # Exchange cannot load the credentials for its own side of the handshake: SChannel reports
+            # UnknownCredentials, the session stalls and the queue shows a time-out (ANCHORS B.2).
+            wire.log.event("*", "", "TLS negotiation failed with error UnknownCredentials")
+            wire.log.event("*", "", f"Local certificate problem: {s.local_certificate_problem}")
+            raise TimeoutError(s.local_certificate_problem)
         validate_chain, wanted = certificate_checks(s, host)
         context = ssl.create_default_context(cafile=s.ca_bundle) if validate_chain else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False

@@ -44,6 +44,14 @@ Choices where real Exchange behaviour had to be decided (EXCHANGE-CONTRACT.md):
   client only ever sees a Deserialized PSCredential with UserName and a null Password.
 * Usage is stored (lab-internal key ``Usage``) but never output, as in Exchange.
 * Get-LabCounter is not counted in the metrics it returns.
+* Switching to DNS routing (``-DNSRoutingEnabled $true`` without smart hosts in the same call) clears
+  SmartHosts, sets SmartHostAuthMechanism None and drops the credential, as Exchange does.
+* TlsDomain needs TlsAuthLevel DomainValidation (Exchange's sentence). TlsCertificateName is looked up in
+  the store of the first source server only, and only when it or the source servers are given; servers
+  without ``certificates`` in the config have an unmodelled store and are not checked (the error wording
+  is the lab's: Exchange's is not documented).
+* ``cmdlet_server`` (default ``local_server``) is the server that runs the cmdlets behind remote-PowerShell
+  proxying: New-SendConnector's default source server and the ``[Server=...]`` of error records.
 
 Extensions add cmdlets with :func:`register` (see ``registry.py``).
 """

@@ -220,7 +220,10 @@ def now_iso() -> str:
 
 
 def defaults(name: str, usage: str, local_server: str) -> dict[str, t.Any]:
-    """A brand-new connector per §5 "Emulator defaults" (only MaxMessageSize depends on usage)."""
+    """A brand-new connector per §5 "Emulator defaults" (only MaxMessageSize depends on usage).
+
+    ``local_server`` is the server that RUNS New-SendConnector (the default source server), which behind
+    remote PowerShell proxying is not necessarily the server the client connected to."""
     stamp = now_iso()
     return {
         "Name": name,
@@ -366,6 +369,7 @@ def _resolve_servers(ctx: "Context", names: list[str]) -> list[str]:
 
 def apply(ctx: "Context", record: dict[str, t.Any], args: dict[str, t.Any]) -> None:
     """Copy bound parameters onto ``record`` (raises TaskError for unknown source servers)."""
+    was_dns = record["DNSRoutingEnabled"]
     for key in PLAIN:
         if key in args:
             if args[key] is None and key in NOT_NULL:
@@ -391,6 +395,16 @@ def apply(ctx: "Context", record: dict[str, t.Any], args: dict[str, t.Any]) -> N
             remove=[ctx.org.config.server(n).name if ctx.org.config.server(n) else n for n in change.remove],
         )
         record["SourceTransportServers"] = resolved.apply(record["SourceTransportServers"], key=str.lower)
+    if record["DNSRoutingEnabled"] and not was_dns:
+        # Switching to DNS routing (Set-SendConnector -DNSRoutingEnabled $true): Exchange clears the smart
+        # hosts, sets SmartHostAuthMechanism to None and drops the stored credential. Switching back later
+        # needs the credential again. Values given in the same call are kept (and judged by the rules).
+        if "SmartHosts" not in args:
+            record["SmartHosts"] = []
+        if "SmartHostAuthMechanism" not in args:
+            record["SmartHostAuthMechanism"] = "None"
+        if "AuthenticationCredential" not in args:
+            record["AuthenticationCredential"] = None
 
 
 def shapes_space(space: dict[str, t.Any]) -> t.Any:
@@ -493,6 +507,12 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
             "TlsAuthLevel",
             "TlsAuthLevelNeedsTls",
         )
+    if record["TlsDomain"] and level != "DomainValidation":
+        return _rule(
+            "The TLSDomain parameter can only be set if the TLSAuthLevel parameter is set to DomainValidation.",
+            "TlsDomain",
+            "TlsDomainNeedsDomainValidation",
+        )
     if level == "DomainValidation" and not dns and not record["TlsDomain"]:
         return _rule(
             "TlsDomain: TlsAuthLevel DomainValidation on a smart-host connector (DNSRoutingEnabled $false) requires TlsDomain.",
@@ -514,6 +534,27 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
                 "DomainSecureWildcard",
             )
     return None
+
+
+def check_certificate(ctx: "Context", record: dict[str, t.Any], args: dict[str, t.Any]) -> TaskError | None:
+    """TlsCertificateName is looked up on the FIRST source server only (as Exchange does), when it or the
+    source servers are given. Servers whose certificate store the lab config does not model are not checked."""
+    name = record["TlsCertificateName"]
+    if not name or not ({"TlsCertificateName", "SourceTransportServers"} & set(args)):
+        return None
+    from exchange_lab.org.route import certificates_named
+
+    first = record["SourceTransportServers"][0] if record["SourceTransportServers"] else None
+    found = certificates_named(ctx.org.config, first, name) if first else None
+    if found is None or found:
+        return None  # store not modelled, or the certificate is there
+    issuer, subject = split_certificate_name(name)
+    return _rule(
+        f"TlsCertificateName: the certificate with issuer '{issuer}' and subject '{subject}' wasn't found in the "
+        f"certificate store of server {first}.",
+        "TlsCertificateName",
+        "CertificateNotFound",
+    )
 
 
 def check_unique(ctx: "Context", records: list[dict[str, t.Any]], record: dict[str, t.Any]) -> TaskError | None:
@@ -578,7 +619,7 @@ def _warn_source_ip(ctx: "Context", args: dict[str, t.Any]) -> None:
     if args.get("SourceIPAddress") not in (None, "0.0.0.0"):
         ctx.warn(
             f"SourceIPAddress is used only by Send connectors on Edge Transport servers; it's stored but ignored on "
-            f"Mailbox server {ctx.org.config.local_server}."
+            f"Mailbox server {ctx.org.config.cmdlet_server}."
         )
 
 
@@ -606,7 +647,7 @@ def new_send_connector(ctx: "Context", args: dict[str, t.Any]) -> list[t.Any]:
         return []
     org = ctx.org
     with org.store.locked() as data:
-        record = defaults(args["Name"].strip(), usage or "Custom", org.config.local_server)
+        record = defaults(args["Name"].strip(), usage or "Custom", org.config.cmdlet_server)
         if not _apply_and_check(ctx, record, args, data["connectors"]):
             return []
         _prompt(ctx, args, f'Creating Send connector "{record["Name"]}".')
@@ -629,7 +670,7 @@ def _apply_and_check(ctx: "Context", record: dict[str, t.Any], args: dict[str, t
     except TaskError as exc:
         ctx.error(exc)
         return False
-    err = validate(ctx, record) or check_unique(ctx, connectors, record)
+    err = validate(ctx, record) or check_certificate(ctx, record, args) or check_unique(ctx, connectors, record)
     if err:
         ctx.error(err)
         return False

@@ -12,7 +12,7 @@ import typing as t
 from exchange_lab.api import CmdletFailure, ErrorInfo, Invocation, PipelineResult
 from exchange_lab.config import LabConfig
 from exchange_lab.metrics import Metrics
-from exchange_lab.org import connectors, errors, servers
+from exchange_lab.org import connectors, errors, route, servers
 from exchange_lab.org.params import Binder, Param
 from exchange_lab.org.registry import CmdletDef, Context, Handler, lookup, register
 from exchange_lab.org.store import Store
@@ -45,6 +45,11 @@ def _builtin_table() -> dict[str, CmdletDef]:
         task_class="Microsoft.Exchange.Management.RecipientTasks.SetAdServerSettings",
         table=table,
     )
+    register("Get-ExchangeCertificate", route.get_exchange_certificate, params=route.CERT_PARAMS,
+             task_class="Microsoft.Exchange.Management.SystemConfigurationTasks.GetExchangeCertificate", table=table)
+    register("Get-TransportConfig", route.get_transport_config, params=route.TRANSPORT_CONFIG_PARAMS, table=table)
+    # replaced by the mail transport's richer one (log paths, retry intervals) when mail is enabled
+    register("Get-TransportService", route.get_transport_service, params=route.TRANSPORT_SERVICE_PARAMS, table=table)
     register("Get-LabCounter", servers.get_lab_counter, params=[], task_class="ExchangeLab.GetLabCounter", table=table)
     return table
 
@@ -59,7 +64,7 @@ class Organization:
         self.metrics = metrics
         self.users = Users(state_dir, config.domain)
         self.store = Store(state_dir, "org.json", default={"connectors": []})
-        self.errors = errors.ErrorFactory(config.local_server)
+        self.errors = errors.ErrorFactory(config.cmdlet_server)  # [Server=...] names who ran it
         self.cmdlets = _builtin_table()
         self.ad_server_settings: dict[str, dict[str, t.Any]] = {}
         self._lock = threading.Lock()

@@ -45,7 +45,9 @@ def render_server(ctx: "Context", server: t.Any) -> t.Any:
     fqdn = f"{server.name}.{cfg.domain}".lower() if not server.is_edge else f"{server.name}.{cfg.domain}".lower()
     dn = server_dn(cfg, server.name)
     identity = shapes.ad_object_id(server.name, dn, server_guid(cfg, server.name), cfg.domain)
-    role = shapes.ServerRole.Edge if server.is_edge else shapes.ServerRole.Mailbox
+    known = {"Mailbox", "ClientAccess", "HubTransport", "Edge"}
+    role = shapes.flags_value(shapes.ServerRole, [r for r in server.roles if r in known] or ["None"])
+    mailbox = server.is_mailbox
     props: list[tuple[str, t.Any]] = [
         ("Name", server.name),
         ("DataPath", "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Mailbox"),
@@ -62,11 +64,11 @@ def render_server(ctx: "Context", server: t.Any) -> t.Any:
             f"/o={cfg.organization}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={server.name}",
         ),
         ("Fqdn", fqdn),
-        ("IsHubTransportServer", not server.is_edge),
-        ("IsClientAccessServer", not server.is_edge),
+        ("IsHubTransportServer", mailbox or "HubTransport" in server.roles),
+        ("IsClientAccessServer", mailbox or "ClientAccess" in server.roles),
         ("IsEdgeServer", server.is_edge),
-        ("IsMailboxServer", not server.is_edge),
-        ("IsFrontendTransportServer", not server.is_edge),
+        ("IsMailboxServer", mailbox),
+        ("IsFrontendTransportServer", mailbox or "ClientAccess" in server.roles),
         ("IsExchange2007OrLater", True),
         ("IsE14OrLater", True),
         ("IsE15OrLater", True),

@@ -59,7 +59,8 @@ CASES = {
     "address_spaces": (fragments(SPACES), SMART),
     "smart_hosts": (fragments(HOSTS), SMART),
     "fqdn": (fragments(HOSTS), BASE),
-    "tls_domain": (fragments(HOSTS), BASE),
+    # TlsDomain is refused unless TlsAuthLevel is DomainValidation (Exchange's rule), so judge its syntax there
+    "tls_domain": (fragments(HOSTS), {"AddressSpaces": ["*"], "RequireTLS": True, "TlsAuthLevel": "DomainValidation"}),
     "tls_certificate_name": (fragments(CERTS), BASE),
     "max_message_size": (fragments(SIZES), BASE),
     "connection_inactivity_timeout": (fragments(SPANS), BASE),
