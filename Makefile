@@ -8,9 +8,10 @@ SHELL := /bin/bash
 ROOT := $(abspath .)
 VENV ?= $(ROOT)/.venv
 PY := $(VENV)/bin/python
-# ansible-core 2.21 needs Python >= 3.12: prefer pyenv's newest 3.12, then python3.12, then python3.
-PYTHON312 ?= $(shell (ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/python3 2>/dev/null | sort -V | tail -1) || true)
-BASE_PYTHON := $(or $(PYTHON312),$(shell command -v python3.12 2>/dev/null),python3)
+# The Python and the ansible-core release: hacking/venv.sh checks them before anything else (one sentence
+# when no Python here fits), from hacking/ansible-core-versions.txt. PYTHON=/path/to/python3.x picks one.
+PYTHON ?=
+export PYTHON
 COLLECTIONS := $(ROOT)/collections
 COLL_LINK := $(COLLECTIONS)/ansible_collections/mailflow/exchange
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/mailflow-exchange-sanity-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
@@ -20,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab clean
+.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
@@ -47,30 +48,20 @@ system-packages:
 	  fi; \
 	fi
 
-# What `make demo` needs: requirements-demo.txt (the modules without Kerberos, ansible-core, the lab);
-# wheels only, no compiler, no Debian package.
-$(VENV)/.demo-installed: requirements.txt requirements-demo.txt
-	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
-	@touch $@
-
-# Everything (requirements-test.txt). The Kerberos extra's gssapi and krb5 have no Linux wheels: both
-# are built at once (two cores), without optimisation (KERBEROS_CFLAGS; the wrappers only pass calls to
-# libkrb5, their speed does not matter), then installed from those wheels. pip caches built wheels, so
-# this costs once per machine.
+# What `make demo` needs: requirements-demo.txt (the modules without Kerberos, the lab) and the newest
+# ansible-core the Python found supports; wheels only, no compiler, no Debian package.
+# Everything (requirements-test.txt, the Kerberos extra built from source, KERBEROS_CFLAGS) for make install:
+# first the Python check, then the Debian packages, then pip. hacking/venv.sh installs only what is stale.
 KERBEROS_CFLAGS ?= -O0 -g0
-$(VENV)/.installed: requirements.txt requirements-demo.txt requirements-kerberos.txt requirements-test.txt | system-packages
-	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	@wheels=$$(mktemp -d); pids=(); \
-	  for req in $$(grep -E '^(gssapi|krb5)==' requirements-kerberos.txt); do \
-	    CFLAGS="$(KERBEROS_CFLAGS)" $(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$$wheels" "$$req" & pids+=($$!); \
-	  done; \
-	  for pid in "$${pids[@]}"; do wait "$$pid"; done; \
-	  $(PY) -m pip install --quiet --disable-pip-version-check --find-links "$$wheels" -r requirements-test.txt; \
-	  rm -rf "$$wheels"
-	@touch $@ $(VENV)/.demo-installed
+export KERBEROS_CFLAGS
+demo-venv:
+	@hacking/venv.sh demo $(VENV)
 
-venv install: $(VENV)/.installed collection-link
+venv install:
+	@hacking/venv.sh test $(VENV) check
+	@$(MAKE) --no-print-directory system-packages
+	@hacking/venv.sh test $(VENV)
+	@$(MAKE) --no-print-directory collection-link
 
 collection-link:
 	@mkdir -p $(dir $(COLL_LINK))
@@ -123,15 +114,16 @@ test: install
 	  rm -rf "$$logs"; \
 	  exit $$status
 
-demo: $(VENV)/.demo-installed collection-link
+demo: demo-venv collection-link
 	$(PY) hacking/demo.py
 
-lab: $(VENV)/.demo-installed collection-link
+lab: demo-venv collection-link
 	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
 
 # A throwaway Kerberos realm (MIT KDC on loopback) and a Kerberos-only lab, for people; prints what to export.
 kdc-lab: install
 	$(PY) hacking/kdc_lab.py $(KDC_ARGS)
 
+# .venv too: a venv made for another Python or left half installed is never worth keeping.
 clean:
-	rm -rf build .pytest_cache collections
+	rm -rf build .pytest_cache collections .lab $(ROOT)/.venv
