@@ -45,10 +45,21 @@ def run_playbook(env: dict[str, str], label: str) -> tuple[int, str]:
     ]
     banner(f"{label}: {' '.join(['ansible-playbook'] + cmd[1:])}")
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-    print(proc.stdout, end="")
+    # Streamed line by line: a run takes 20-50 s, and a silent screen for that long looks like a hang.
+    lines = []
+    with subprocess.Popen(cmd, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
     print(f"({label} took {time.monotonic() - started:.1f} s, exit status {proc.returncode})", flush=True)
-    return proc.returncode, proc.stdout
+    return proc.returncode, "".join(lines)
+
+
+def ansible_core_version() -> str:
+    from ansible.release import __version__  # pylint: disable=import-outside-toplevel
+
+    return __version__
 
 
 def recap_changed(output: str) -> int:
@@ -57,6 +68,7 @@ def recap_changed(output: str) -> int:
 
 
 def main() -> int:
+    print(f"ansible-core {ansible_core_version()} on Python {sys.version.split()[0]} ({sys.executable})", flush=True)
     with tempfile.TemporaryDirectory(prefix="mailflow-demo-") as work:
         banner("Starting a test smart host (STARTTLS, certificate for smarthost.lab.test)")
         smart_host = SmartHost(

@@ -40,14 +40,16 @@ release_for() {
   for line in "${releases[@]}"; do
     read -r -a f <<<"$line"
     local p
-    for p in "${f[@]:1}"; do [ "$p" = "$1" ] && { echo "${f[0]}"; return; }; done
+    for p in "${f[@]:1}"; do [ "$p" != "$1" ] || { echo "${f[0]}"; return 0; }; done
   done
+  return 0
 }
 
 supported() {
   local line all=()
   for line in "${releases[@]}"; do read -r -a f <<<"$line"; all+=("${f[@]:1}"); done
-  printf '%s\n' "${all[@]}" | sort -uV | paste -sd, | sed 's/,/, /g'
+  # "3.10 to 3.13"
+  printf '%s\n' "${all[@]}" | sort -uV | sed -n '1p;$p' | paste -sd' ' | sed 's/ / to /'
 }
 
 describe() {  # "3.11.7 (/path)"

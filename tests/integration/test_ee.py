@@ -66,20 +66,82 @@ def _checkout(target: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> str:
-    """The collection built with ansible-galaxy and installed offline, as an EE build gets it."""
+def built(tmp_path_factory) -> str:
+    """The collection tarball, built with ansible-galaxy from the checkout's files."""
     work = tmp_path_factory.mktemp("ee")
     source = _checkout(str(work / "checkout"))
-    galaxy = _tool("ansible-galaxy")
-    _run([galaxy, "collection", "build", "--output-path", str(work), source], cwd=source)
+    _run([_tool("ansible-galaxy"), "collection", "build", "--output-path", str(work), source], cwd=source)
     tarballs = glob.glob(str(work / "mailflow-exchange-*.tar.gz"))
     assert len(tarballs) == 1
-    with tarfile.open(tarballs[0]) as tar:
+    return tarballs[0]
+
+
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory) -> str:
+    """The collection installed offline, as an EE build gets it."""
+    with tarfile.open(built) as tar:
         members = set(tar.getnames())
     for needed in ("meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"):
         assert needed in members, "%s is not in the built collection (build_ignore?)" % needed
-    _run([galaxy, "collection", "install", "--offline", "--force", "-p", str(work / "collections"), tarballs[0]])
-    return str(work / "collections")
+    target = str(tmp_path_factory.mktemp("ee-installed"))
+    _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "--force", "-p", target, built])
+    return target
+
+
+def _documented_ee_definition() -> dict:
+    """The EE definition docs/awx.md prints (the YAML block with ``version: 3``)."""
+    with open(os.path.join(ROOT, "docs", "awx.md"), encoding="utf-8") as handle:
+        blocks = re.findall(r"```yaml\n(.*?)```", handle.read(), re.S)
+    definitions = [yaml.safe_load(b) for b in blocks if re.search(r"^version: 3$", b, re.M)]
+    assert len(definitions) == 1, "docs/awx.md should print one EE definition, found %d" % len(definitions)
+    return definitions[0]
+
+
+def test_documented_ee_definition_builds_as_printed(built, tmp_path):
+    """docs/awx.md's EE definition, with the tarball beside it as the doc says: ansible-builder writes a build
+    context whose every COPY source exists, and whose Galaxy step installs the collection from that context.
+
+    No container engine here: the Galaxy stage's command runs as the Containerfile runs it (in WORKDIR
+    /build, which is the context's _build folder), offline, into a temporary collections path.
+    """
+    definition = _documented_ee_definition()
+    project = tmp_path / "ee-project"
+    project.mkdir()
+    for extra in definition.get("additional_build_files", []):
+        assert os.path.basename(extra["src"]) == os.path.basename(built), (
+            "docs/awx.md copies %s, but ansible-galaxy collection build makes %s" % (extra["src"], os.path.basename(built))
+        )
+        shutil.copy(built, project / extra["src"])
+    with open(project / "execution-environment.yml", "w", encoding="utf-8") as handle:
+        yaml.safe_dump(definition, handle, sort_keys=False)
+    context = project / "context"
+    _run([_tool("ansible-builder"), "create", "-f", "execution-environment.yml", "-c", str(context),
+          "--output-filename", "Containerfile"], cwd=str(project))
+    with open(context / "Containerfile", encoding="utf-8") as handle:
+        containerfile = handle.read()
+
+    copies = re.findall(r"^COPY (?!--from)(\S+) \S+$", containerfile, re.M)
+    assert copies, containerfile
+    for source in copies:
+        assert os.path.exists(context / source), "the Containerfile copies %s, which is not in the build context" % source
+
+    # The Galaxy stage: COPY _build /build, WORKDIR /build, then the collection install from requirements.yml.
+    galaxy_stage = containerfile.split("AS galaxy", 1)[1].split("FROM ", 1)[0]
+    assert re.search(r"^COPY _build /build$", galaxy_stage, re.M) and re.search(r"^WORKDIR /build$", galaxy_stage, re.M), galaxy_stage
+    install = re.search(r"^RUN (?:\S+=\S+ )*(ansible-galaxy collection install .*)$", galaxy_stage, re.M)
+    assert install, galaxy_stage
+    argv = install.group(1).replace("$ANSIBLE_GALAXY_CLI_COLLECTION_OPTS", "").split()
+    target = tmp_path / "usr-share-ansible-collections"
+    argv = [_tool("ansible-galaxy")] + argv[1:argv.index("--collections-path")] + ["--collections-path", str(target), "--offline"]
+    _run(argv, cwd=str(context / "_build"))
+    installed = target / "ansible_collections" / "mailflow" / "exchange"
+    assert (installed / "MANIFEST.json").is_file(), os.listdir(target)
+    assert (installed / "meta" / "execution-environment.yml").is_file()
+
+    # The image's ansible-core is the newest release the collection is tested with.
+    with open(os.path.join(ROOT, "hacking", "ansible-core-versions.txt"), encoding="utf-8") as handle:
+        newest = next(line.split()[0] for line in handle if line.strip() and not line.startswith("#"))
+    assert definition["dependencies"]["ansible_core"]["package_pip"] == "ansible-core==" + newest
 
 
 @pytest.fixture(scope="module")
