@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab clean
+.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab test-matrix clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lab    start the Exchange lab in the foreground (Ctrl-C stops it)"
 	@echo "make kdc-lab  a throwaway Kerberos realm + a Kerberos-only lab in the foreground (docs/kerberos.md)"
 	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
+	@echo "make test-matrix  the suite's main parts under every ansible-core release declared, Python 3.11 and 3.12"
 
 # Debian packages for the test suite only (Kerberos client/KDC and the headers gssapi/krb5 build
 # against, Postfix, faketime): hacking/apt-packages.txt. `make demo` needs none. Checked every run
@@ -120,10 +121,16 @@ demo: demo-venv collection-link
 lab: demo-venv collection-link
 	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
 
+# The collection under every ansible-core release of hacking/ansible-core-versions.txt on Python 3.11/3.12
+# (sanity, units, the main job and the role against the lab), each in its own venv under .matrix/; the
+# table it prints is README's "Tested with". MATRIX_ARGS="--only 2.17.14/3.11 --parts units,main".
+test-matrix: collection-link
+	python3 hacking/test_matrix.py $(MATRIX_ARGS)
+
 # A throwaway Kerberos realm (MIT KDC on loopback) and a Kerberos-only lab, for people; prints what to export.
 kdc-lab: install
 	$(PY) hacking/kdc_lab.py $(KDC_ARGS)
 
 # .venv too: a venv made for another Python or left half installed is never worth keeping.
 clean:
-	rm -rf build .pytest_cache collections .lab $(ROOT)/.venv
+	rm -rf build .pytest_cache collections .lab .matrix $(ROOT)/.venv

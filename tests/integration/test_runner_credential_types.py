@@ -49,7 +49,8 @@ def test_credential_type_follows_awx_rules(name):
     injectors = ctype["injectors"]
     for variable, template in injectors["env"].items():
         assert not variable.startswith("ANSIBLE_"), variable
-        used = set(re.findall(r"\b([a-z_]+)\b", re.sub(r"tower\.filename\.[a-z_]+", "", template))) - {"if", "endif"}
+        code = re.sub(r"'[^']*'", "", re.sub(r"tower\.filename\.[a-z_]+", "", template))  # no string literals
+        used = set(re.findall(r"\b([a-z_]+)\b", code)) - {"if", "endif", "else", "or", "and", "not"}
         assert used <= set(ids), "%s refers to unknown inputs %s" % (variable, used - set(ids))
 
 
@@ -73,6 +74,19 @@ def test_exchange_credential_sets_every_variable_the_modules_read(tmp_path):
     assert os.path.isfile(path) and oct(os.stat(path).st_mode & 0o777) == "0o600"
     with open(path, encoding="utf-8") as handle:
         assert handle.read().startswith("-----BEGIN CERTIFICATE-----")
+
+
+@pytest.mark.parametrize(
+    ("given", "port"),
+    [({}, "80"), ({"protocol": "https"}, "443"), ({"protocol": "https", "port": "8443"}, "8443"), ({"protocol": "http", "port": "8080"}, "8080")],
+)
+def test_exchange_credential_port_follows_the_protocol(tmp_path, given, port):
+    """An empty port is the protocol's own, as the modules default it: never 80 with https."""
+    ctype = load_credential_type("exchange_management")
+    assert "port" not in ctype["inputs"]["required"]
+    assert "default" not in next(f for f in ctype["inputs"]["fields"] if f["id"] == "port")
+    inputs = dict({"server": "ex01.contoso.com", "username": "admin@CONTOSO.COM", "password": "pw-1"}, **given)
+    assert render_injectors(ctype, inputs, str(tmp_path))["EXCHANGE_PORT"] == port
 
 
 def test_smart_host_credential_feeds_the_role_defaults(tmp_path):

@@ -1,0 +1,258 @@
+"""``make test-matrix``: the collection under every ansible-core release it declares, on Python 3.11 and 3.12.
+
+For each line of hacking/ansible-core-versions.txt (one per minor version, its newest patch) and each of that
+release's Pythons that is 3.11 or 3.12 (found under pyenv, or as python3.N on PATH), in a virtual environment
+of its own under .matrix/ (made once, one at a time, reused while the requirement files do not change):
+
+  units     pytest tests/unit
+  main job  hacking/demo.py: the main playbook with the role against the lab and a test smart host, twice;
+            the second run must change nothing (what `make demo` runs)
+  role      pytest tests/integration/test_role.py: the role's own scenarios against the lab
+  sanity    ansible-test sanity --local from that release (it needs a real copy of the collection; the get-pip
+            bootstrap it would download is replaced by hacking/get_pip_standin.py)
+
+Prints one line per part as it ends and a Markdown table at the end (also written to .matrix/results.md); the
+logs of each part are in .matrix/<release>-py<python>/<part>.log. Exit status 0 when every part passed.
+
+    python3 hacking/test_matrix.py [--only 2.17.14/3.11 ...] [--parts units,main,role,sanity]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TABLE = os.path.join(ROOT, "hacking", "ansible-core-versions.txt")
+MATRIX = os.path.join(ROOT, ".matrix")
+PYTHONS = ("3.11", "3.12")
+PARTS = ("units", "main", "role", "sanity")
+# What the parts need from requirements-test.txt besides requirements-demo.txt (same pins; not the linters or
+# molecule, which bring their own ansible-core requirements).
+TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "pytest-xdist", "execnet", "markdown-it-py")
+REQUIREMENT_FILES = ("requirements.txt", "requirements-demo.txt", "requirements-test.txt", "hacking/ansible-core-versions.txt")
+
+
+def releases() -> list[tuple[str, list[str]]]:
+    out = []
+    with open(TABLE, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split("#", 1)[0].split()
+            if fields:
+                out.append((fields[0], fields[1:]))
+    return out
+
+
+def find_python(minor: str) -> str | None:
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        root = ""
+    found = sorted(glob.glob(os.path.join(root, "versions", minor + ".*", "bin", "python3")) if root else [],
+                   key=lambda p: [int(n) for n in re.findall(r"\d+", p.split("/versions/")[1].split("/")[0])])
+    candidates = found[::-1] + [p for p in (shutil.which("python" + minor),) if p]
+    for candidate in candidates:
+        proc = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0 and proc.stdout.strip() == minor:
+            return candidate
+    return None
+
+
+def test_tool_pins() -> list[str]:
+    pins = []
+    with open(os.path.join(ROOT, "requirements-test.txt"), encoding="utf-8") as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            name = re.split(r"[=<>\[ ]", line, 1)[0].lower()
+            if name in TEST_TOOLS:
+                pins.append(line)
+    return pins
+
+
+def run_logged(cmd: list[str], log: str, env: dict[str, str] | None = None, cwd: str = ROOT, timeout: int = 3600) -> int:
+    with open(log, "w", encoding="utf-8") as handle:
+        handle.write("$ %s\n" % " ".join(cmd))
+        handle.flush()
+        try:
+            return subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            handle.write("\n(timed out after %d s)\n" % timeout)
+            return 124
+
+
+def make_venv(python: str, core: str, venv: str, log: str) -> int:
+    stamp = os.path.join(venv, ".matrix-installed")
+    newest = max(os.path.getmtime(os.path.join(ROOT, f)) for f in REQUIREMENT_FILES)
+    if os.path.exists(stamp) and os.path.getmtime(stamp) > newest and os.access(os.path.join(venv, "bin", "python"), os.X_OK):
+        return 0
+    shutil.rmtree(venv, ignore_errors=True)
+    rc = run_logged([python, "-m", "venv", venv], log)
+    if rc == 0:
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, dir=MATRIX) as req:
+            req.write("-r %s\n" % os.path.join(ROOT, "requirements-demo.txt"))
+            req.write("ansible-core==%s\n" % core)
+            req.write("\n".join(test_tool_pins()) + "\n")
+        try:
+            rc = run_logged([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--quiet",
+                             "--disable-pip-version-check", "-r", req.name], log + ".pip")
+        finally:
+            os.unlink(req.name)
+    if rc == 0:
+        open(stamp, "w", encoding="utf-8").close()
+    return rc
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, "collections")
+    env["PYTHONPATH"] = os.path.join(ROOT, "tests", "lab")
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def sanity(venv: str, minor: str, workdir: str, log: str) -> int:
+    python = os.path.join(venv, "bin", "python")
+    # The get-pip stand-in under the pip version this ansible-test asks for.
+    proc = subprocess.run(
+        [python, "-c", "import ansible_test._internal.python_requirements as r, inspect, re; "
+                       "print(re.search(r'pip=.(\\d+\\.\\d+)', inspect.getsource(r)).group(1))"],
+        capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        with open(log, "w", encoding="utf-8") as handle:
+            handle.write(proc.stdout + proc.stderr)
+        return proc.returncode
+    cache = os.path.expanduser("~/.ansible/test/cache")
+    os.makedirs(cache, exist_ok=True)
+    shutil.copy(os.path.join(ROOT, "hacking", "get_pip_standin.py"), os.path.join(cache, "get_pip_%s.py" % proc.stdout.strip().replace(".", "_")))
+    subprocess.run([python, os.path.join(ROOT, "hacking", "ansible_test_cache.py")], capture_output=True, check=False)
+    # A real copy at .../ansible_collections/mailflow/exchange, outside any git checkout.
+    copy = os.path.join(workdir, "ansible_collections", "mailflow", "exchange")
+    shutil.rmtree(os.path.join(workdir, "ansible_collections"), ignore_errors=True)
+    os.makedirs(copy)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode("utf-8").split("\0")):
+        source = os.path.join(ROOT, name)
+        if name.startswith("tests/lab/") or not os.path.isfile(source):
+            continue
+        os.makedirs(os.path.dirname(os.path.join(copy, name)), exist_ok=True)
+        shutil.copy2(source, os.path.join(copy, name))
+    env = environment()
+    env.pop("ANSIBLE_COLLECTIONS_PATH")
+    env.pop("PYTHONPATH")
+    env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
+    return run_logged([os.path.join(venv, "bin", "ansible-test"), "sanity", "--local", "--python", minor, "--color", "no"],
+                      log, env=env, cwd=copy)
+
+
+def summary(log: str, part: str) -> str:
+    """A short note from a part's log: pytest's counts, or the first error."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return ""
+    if part in ("units", "role"):
+        found = re.findall(r"^=*\s*(\d+ (?:passed|failed)[^=\n]*?)\s*=*$", text, re.M)
+        return found[-1].replace(" in ", ", ") if found else ""
+    if part == "main":
+        warnings = text.count("[WARNING]") + text.count("[DEPRECATION WARNING]")
+        return "%d warning(s)" % warnings if warnings else "no warnings"
+    if part == "sanity":
+        errors = re.findall(r"^ERROR: Found \d+ [\w-]+ issue.*$", text, re.M)
+        return "; ".join(errors[:2])
+    return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--only", action="append", default=[], help="RELEASE/PYTHON, e.g. 2.17.14/3.11 (repeatable)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of %s" % ", ".join(PARTS))
+    args = parser.parse_args()
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        parser.error("unknown part(s) %s; the parts are %s" % (", ".join(unknown), ", ".join(PARTS)))
+    combos = [(core, minor) for core, minors in releases() for minor in minors if minor in PYTHONS]
+    if args.only:
+        combos = [c for c in combos if "%s/%s" % c in args.only]
+        if not combos:
+            parser.error("--only %s matches no release/Python of hacking/ansible-core-versions.txt" % " ".join(args.only))
+    os.makedirs(MATRIX, exist_ok=True)
+    # The collection link the playbooks use (make collection-link).
+    link = os.path.join(ROOT, "collections", "ansible_collections", "mailflow", "exchange")
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+
+    rows = []
+    failed = False
+    for core, minor in combos:
+        ident = "%s-py%s" % (core, minor)
+        base = os.path.join(MATRIX, ident)
+        os.makedirs(base, exist_ok=True)
+        venv = os.path.join(base, "venv")
+        row = {"core": core, "python": minor, "results": {}}
+        rows.append(row)
+        python = find_python(minor)
+        if python is None:
+            print("%s: no Python %s here (pyenv install %s): skipped" % (ident, minor, minor), flush=True)
+            row["results"] = {p: ("not run", "no Python %s" % minor) for p in parts}
+            failed = True
+            continue
+        started = time.monotonic()
+        print("%s: making the venv (%s) ..." % (ident, python), flush=True)
+        if make_venv(python, core, venv, os.path.join(base, "venv.log")) != 0:
+            print("%s: the venv failed, see %s/venv.log*" % (ident, base), flush=True)
+            row["results"] = {p: ("not run", "venv failed") for p in parts}
+            failed = True
+            continue
+        vpy = os.path.join(venv, "bin", "python")
+        for part in parts:
+            log = os.path.join(base, part + ".log")
+            part_started = time.monotonic()
+            print("%s: %s ..." % (ident, part), flush=True)
+            if part == "units":
+                rc = run_logged([vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"], log, env=environment())
+            elif part == "main":
+                rc = run_logged([vpy, os.path.join(ROOT, "hacking", "demo.py")], log, env=environment(), timeout=900)
+            elif part == "role":
+                rc = run_logged([vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_role.py"], log, env=environment())
+            else:
+                rc = sanity(venv, minor, os.path.join(base, "sanity-root"), log)
+            seconds = time.monotonic() - part_started
+            verdict = "passed" if rc == 0 else "FAILED"
+            failed = failed or rc != 0
+            note = summary(log, part)
+            row["results"][part] = (verdict, note)
+            print("%s: %s %s in %.0f s%s" % (ident, part, verdict, seconds, " (%s)" % note if note else ""), flush=True)
+        row["seconds"] = time.monotonic() - started
+
+    names = {"units": "units", "main": "main job (twice)", "role": "role tests", "sanity": "sanity"}
+    lines = ["| ansible-core | Python | " + " | ".join(names[p] for p in parts) + " |",
+             "|---|---|" + "---|" * len(parts)]
+    for row in rows:
+        cells = []
+        for part in parts:
+            verdict, note = row["results"].get(part, ("not run", ""))
+            cells.append(verdict + (" (%s)" % note if note else ""))
+        lines.append("| %s | %s | %s |" % (row["core"], row["python"], " | ".join(cells)))
+    table = "\n".join(lines)
+    with open(os.path.join(MATRIX, "results.md"), "w", encoding="utf-8") as handle:
+        handle.write(table + "\n")
+    print("\n" + table)
+    total = sum(1 for r in rows for p in parts)
+    bad = sum(1 for r in rows for p in parts if r["results"].get(p, ("",))[0] != "passed")
+    print("\n%d passed, %d failed" % (total - bad, bad))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
