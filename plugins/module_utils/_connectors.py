@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _schema, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _presets, _schema, _values
 
 try:
     from ansible.module_utils.common.parameters import DEFAULT_TYPE_VALIDATORS
@@ -32,6 +32,8 @@ COMMON_SPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
+    # a provider preset (_presets): its values under the task's own, its refusals and findings
+    _presets.OPTION: _presets.spec(),
 }
 # What send_connectors adds per item: smart_host's "remove the last smart host, route by DNS again".
 EXTRA_SPEC: dict[str, Any] = {
@@ -138,6 +140,21 @@ def settings_of(item: dict[str, Any]) -> dict[str, Any]:
     return {opt.name: item[opt.name] for opt in _options.OPTIONS if item.get(opt.name) is not None}
 
 
+def with_preset(item: dict[str, Any], current: Optional[dict[str, Any]] = None) -> _presets.Resolved:
+    """The item's settings with its smart_host_profile's values under them, and the preset's refusals and findings."""
+    return _presets.resolve(item.get(_presets.OPTION), settings_of(item), current)
+
+
+def preset_diff(shown: dict[str, Any], resolved: _presets.Resolved, changed_keys: Any) -> dict[str, Any]:
+    """The after side of a diff with ``smart_host_profile``: the preset's name and the changed values it gave."""
+    if resolved.preset is None:
+        return shown
+    given = [key for key in resolved.from_preset if key in set(changed_keys)]
+    if not given:
+        return shown
+    return dict(shown, smart_host_profile={"name": resolved.preset.name, "values": sorted(given)})
+
+
 def _label(item: Any) -> str:
     name = item.get("name") if isinstance(item, dict) else None
     return " (connector %r)" % name if isinstance(name, str) and name.strip() else ""
@@ -149,7 +166,8 @@ def validate_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(item, dict):
         return params, errors
     bad = {e.split(":", 1)[0][len(path) + 1:].split(".")[0].split("[")[0] for e in errors}
-    settings = {k: val for k, val in settings_of(params).items() if k not in bad}
+    resolved = with_preset(params) if _presets.OPTION not in bad and params.get("state") != "absent" else None
+    settings = {k: val for k, val in (resolved.task if resolved else settings_of(params)).items() if k not in bad}
     if params.get("name") is not None and "name" not in bad:
         settings["name"] = params["name"]
     if params.get("state") == "absent":
@@ -162,6 +180,8 @@ def validate_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         errors.append("%s%s: %s" % (path, ("." + field) if field and not field.startswith("[") else field, message))
     if params.get("fallback_to_dns") and params.get("smart_hosts") is None:
         errors.append("%s.fallback_to_dns: only applies when smart_hosts are changed" % path)
+    if resolved is not None:
+        errors.extend("%s.%s" % (path, e) for e in resolved.errors)
     label = _label(item)
     return params, [e + label for e in errors]
 
@@ -252,7 +272,12 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             plans.append((index, item, plan, {}, False))
             state[key] = None
             continue
-        task = settings_of(item)
+        resolved = with_preset(item, current)
+        task = resolved.task
+        if resolved.errors:  # refused on the connector as it is (e.g. its user name)
+            problems.extend("%s.%s%s" % (path, e, _label(item)) for e in resolved.errors)
+            continue
+        manager.warnings.extend("%s: %s; %s%s" % (path, f["message"], f["hint"], _label(item)) for f in resolved.findings)
         if not creating and "usage" in task:
             # Exchange sets Usage only at creation and never shows it: for an existing connector it is not compared,
             # silently (a desired-state list names it for every connector; a warning on every run teaches nothing)
@@ -272,7 +297,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             errors = _schema.validate(_plan.state_for_validation(plan.after), "state")
             problems.extend("%s (after the change).%s%s" % (path, e, _label(item)) for e in errors)
         state[key] = dict(plan.after)
-        plans.append((index, item, plan, task, creating))
+        plans.append((index, dict(item, _resolved=resolved), plan, task, creating))
     if problems:
         raise ItemFailed(problems)
 
@@ -287,6 +312,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             after: dict[str, Any] = dict(plan.after)
             if output and plan.cmdlet == "New-SendConnector":
                 after = dict(_options.from_exchange(output[0]), name=item["name"])
+            resolved = item.get("_resolved")
             results[index] = {
                 "name": item["name"],
                 "state": item.get("state") or "present",
@@ -295,8 +321,12 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
                 "commands": commands,
                 "connector": after,
                 "diff": {"before": _diff.side(plan.before),
-                         "after": {} if item.get("state") == "absent" else _shown(plan, task, creating)},
+                         "after": {} if item.get("state") == "absent" else
+                         preset_diff(_shown(plan, task, creating), resolved, plan.changed_keys) if resolved else
+                         _shown(plan, task, creating)},
             }
+            if resolved is not None and resolved.preset is not None:
+                results[index]["profile"] = resolved.summary()
     except Exception as err:  # a write failed: say which items were done
         done = [r["name"] for r in results if r.get("changed")]
         err.results = [r for r in results if r]

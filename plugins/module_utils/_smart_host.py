@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _presets, _schema
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
 RENAME = {"smart_hosts": "hosts"}
@@ -43,6 +43,7 @@ def argument_spec() -> dict[str, Any]:
         },
         "authentication_credential": _options.argument_spec()["authentication_credential"],
         "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
+        _presets.OPTION: _presets.spec(),  # a provider preset (_presets), for state present
     }
 
 
@@ -70,6 +71,9 @@ def validate(params: dict[str, Any]) -> list[str]:
             "smart_host_auth_mechanism": mechanism(params),
             "authentication_credential": params.get("authentication_credential")}
     errors.extend(_schema.validate(task, "task", rename=RENAME))
+    if params.get(_presets.OPTION) and str(params.get("state") or "present") == "present":
+        given = {k: val for k, val in task.items() if val is not None}
+        errors.extend(_presets.resolve(params[_presets.OPTION], given).errors)
     return sorted(set(errors))
 
 
@@ -106,7 +110,8 @@ def translate(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"name": item.get("connector"), "smart_hosts": hosts_task(item)}
     for key, value in (("fallback_to_dns", item.get("fallback_to_dns")), ("smart_host_auth_mechanism", mechanism(item)),
                        ("authentication_credential", item.get("authentication_credential")),
-                       ("update_password", item.get("update_password"))):
+                       ("update_password", item.get("update_password")),
+                       (_presets.OPTION, item.get(_presets.OPTION) if str(item.get("state") or "present") != "absent" else None)):
         if value is not None:
             out[key] = value
     return out

@@ -64,6 +64,31 @@ options:
     type: str
     choices: [always, on_create]
     default: on_create
+  smart_host_profile:
+    description:
+      - A provider preset. It sets the connector values the provider needs (port, O(require_tls), O(tls_auth_level) and
+        O(tls_domain), O(smart_host_auth_mechanism), O(smtp_max_messages_per_connection), O(cloud_services_mail_enabled)),
+        refuses what the provider cannot work with, before any change, and warns about what a person must know.
+      - Options the task gives win over the preset. The result's C(profile) lists the values that came from the preset;
+        with C(--diff) the C(after) side names the preset and the changed values it gave (C(smart_host_profile)).
+      - V(m365_mx) the tenant's MX endpoint (C(*.mail.protection.outlook.com)) on port 25, TLS with V(DomainValidation) of
+        C(mail.protection.outlook.com), no AUTH, O(cloud_services_mail_enabled); warns without O(tls_certificate_name).
+      - V(m365_submission) C(smtp.office365.com:587) with V(BasicAuthRequireTLS) and a mailbox user; always warns that
+        Microsoft is retiring Basic authentication for client submission (C(550 5.7.30)) and names the alternative, the MX
+        endpoint with a certificate-based inbound connector (V(m365_mx)).
+      - V(amazon_ses) port 587 (25 and 2587 allowed), TLS, V(BasicAuthRequireTLS); refuses a password shaped like an AWS
+        secret access key and temporary (C(ASIA)) keys.
+      - V(sendgrid) port 587 (25, 2525), TLS, V(BasicAuthRequireTLS), at most 5000 messages per connection; refuses a
+        user name other than C(apikey).
+      - V(mailgun) port 587 (25, 2525), TLS, V(BasicAuthRequireTLS); refuses a login without C(@) and a password shaped
+        like a Mailgun API key.
+      - V(google_relay) C(smtp-relay.gmail.com:587) with TLS; SMTP AUTH only as V(BasicAuthRequireTLS); warns without
+        O(fqdn) (Google wants the EHLO name or sender in your domains).
+      - V(generic) TLS required with V(CertificateValidation); refuses V(BasicAuth) without TLS.
+      - Every preset refuses port 465 and 2465 (implicit TLS; a Send connector speaks STARTTLS only) and warns when a
+        smart host is not one of the provider's hosts. The README's preset table gives each provider's source.
+    type: str
+    choices: [m365_mx, m365_submission, amazon_ses, sendgrid, mailgun, google_relay, generic]
   address_spaces:
     description:
       - Address spaces the connector routes mail for; required to create it.
@@ -310,6 +335,32 @@ connector:
     port: 25
     max_message_size: 36700160
     connection_inactivity_timeout: '00:10:00'
+profile:
+  description: The provider preset of O(smart_host_profile), when given, and what it did.
+  returned: success and O(smart_host_profile) given
+  type: dict
+  contains:
+    name:
+      description: The preset.
+      type: str
+    provider:
+      description: The provider's name.
+      type: str
+    source:
+      description: Where the provider's rules come from.
+      type: str
+    set:
+      description: The settings whose values came from the preset (the task did not give them).
+      type: dict
+    findings:
+      description: What the preset found (also shown as warnings), each with C(severity), C(code), C(message) and C(hint).
+      type: list
+      elements: dict
+  sample:
+    name: sendgrid
+    provider: Twilio SendGrid SMTP relay
+    set: {port: 587, require_tls: true, smtp_max_messages_per_connection: 5000}
+    findings: []
 commands:
   description:
     - The Exchange Management Shell lines that ran (or, in check mode, would run). A credential is shown as
@@ -329,7 +380,7 @@ errors:
 """
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _options, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import result
+from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
@@ -342,13 +393,13 @@ def argument_spec():
 
 def validate(params):
     """The task's problems (all of them, paths and rules in words) before any call."""
-    task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
     name = params.get("name")
     # state absent checks the name only (the settings are ignored): an empty name would make
     # Get-SendConnector return every connector.
     if params.get("state") == "absent":
         return _schema.validate({"name": name}, "task")
-    return _schema.validate(dict(implied(task), name=name), "task")
+    resolved = _connectors.with_preset(params)
+    return resolved.errors + _schema.validate(dict(implied(resolved.task), name=name), "task")
 
 
 def main():
@@ -356,13 +407,22 @@ def main():
     params = module.params
     # Exchange stores the name without leading/trailing spaces: use that name to find it again.
     name = params["name"].strip()
-    task = {opt.name: params[opt.name] for opt in _options.OPTIONS if params.get(opt.name) is not None}
 
     def work(manager):
         if params["state"] == "absent":
             return result(manager.absent(name), {}, manager, module._diff)
-        plan, after = manager.present(name, task, params["update_password"])
-        return result(plan, after, manager, module._diff)
+        current = manager.get(name)
+        resolved = _connectors.with_preset(params, current)
+        if resolved.errors:  # refused on the connector as it is (e.g. its user name)
+            raise ValidationFailed(resolved.errors, "the Send connector '%s' cannot be changed" % name)
+        manager.warnings.extend("%s; %s" % (f["message"], f["hint"]) for f in resolved.findings)
+        plan, after = manager.present(name, resolved.task, params["update_password"], current=current)
+        res = result(plan, after, manager, module._diff)
+        if resolved.preset is not None:
+            res["profile"] = resolved.summary()
+            if module._diff:
+                res["diff"]["after"] = _connectors.preset_diff(res["diff"]["after"], resolved, plan.changed_keys)
+        return res
 
     run_with_manager(module, work)
 

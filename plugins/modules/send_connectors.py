@@ -83,6 +83,39 @@ options:
         - always
         - on_create
         default: on_create
+      smart_host_profile:
+        description:
+        - A provider preset. It sets the connector values the provider needs (port, O(connectors[].require_tls), O(connectors[].tls_auth_level)
+          and O(connectors[].tls_domain), O(connectors[].smart_host_auth_mechanism), O(connectors[].smtp_max_messages_per_connection),
+          O(connectors[].cloud_services_mail_enabled)), refuses what the provider cannot work with, before any change, and
+          warns about what a person must know.
+        - Options the task gives win over the preset. The result's C(profile) lists the values that came from the preset;
+          with C(--diff) the C(after) side names the preset and the changed values it gave (C(smart_host_profile)).
+        - V(m365_mx) the tenant's MX endpoint (C(*.mail.protection.outlook.com)) on port 25, TLS with V(DomainValidation)
+          of C(mail.protection.outlook.com), no AUTH, O(connectors[].cloud_services_mail_enabled); warns without O(connectors[].tls_certificate_name).
+        - V(m365_submission) C(smtp.office365.com:587) with V(BasicAuthRequireTLS) and a mailbox user; always warns that Microsoft
+          is retiring Basic authentication for client submission (C(550 5.7.30)) and names the alternative, the MX endpoint
+          with a certificate-based inbound connector (V(m365_mx)).
+        - V(amazon_ses) port 587 (25 and 2587 allowed), TLS, V(BasicAuthRequireTLS); refuses a password shaped like an AWS
+          secret access key and temporary (C(ASIA)) keys.
+        - V(sendgrid) port 587 (25, 2525), TLS, V(BasicAuthRequireTLS), at most 5000 messages per connection; refuses a user
+          name other than C(apikey).
+        - V(mailgun) port 587 (25, 2525), TLS, V(BasicAuthRequireTLS); refuses a login without C(@) and a password shaped
+          like a Mailgun API key.
+        - V(google_relay) C(smtp-relay.gmail.com:587) with TLS; SMTP AUTH only as V(BasicAuthRequireTLS); warns without O(connectors[].fqdn)
+          (Google wants the EHLO name or sender in your domains).
+        - V(generic) TLS required with V(CertificateValidation); refuses V(BasicAuth) without TLS.
+        - Every preset refuses port 465 and 2465 (implicit TLS; a Send connector speaks STARTTLS only) and warns when a smart
+          host is not one of the provider's hosts. The README's preset table gives each provider's source.
+        type: str
+        choices:
+        - m365_mx
+        - m365_submission
+        - amazon_ses
+        - sendgrid
+        - mailgun
+        - google_relay
+        - generic
       address_spaces:
         description:
         - Address spaces the connector routes mail for; required to create it.
@@ -334,6 +367,12 @@ results:
         - The connector after the run, normalised, with the keys of the item's options (as
           M(mailflow.exchange.send_connector) returns it). Empty after O(connectors[].state=absent).
       type: dict
+    profile:
+      description:
+        - With O(connectors[].smart_host_profile), the preset and what it did (C(name), C(provider), C(source), C(set):
+          the values that came from it, C(findings)), as M(mailflow.exchange.send_connector) returns it.
+      type: dict
+      returned: when the item has O(connectors[].smart_host_profile)
     diff:
       description:
         - C(before) and C(after) of this connector, normalised. For a new connector C(after) holds only what the item

@@ -162,7 +162,8 @@ errors:
   elements: str
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import preset_diff
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
@@ -205,9 +206,20 @@ def main():
             task["dns_routing_enabled"] = True
             if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
                 task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
+        resolved = None
+        if params.get(_presets.OPTION) and params["state"] == "present":
+            resolved = _presets.resolve(params[_presets.OPTION], task, current)
+            if resolved.errors:  # refused on the connector as it is (e.g. its user name)
+                raise ValidationFailed(resolved.errors, "the Send connector '%s' cannot be changed" % name)
+            task = resolved.task
+            manager.warnings.extend("%s; %s" % (f["message"], f["hint"]) for f in resolved.findings)
         plan, after = manager.present(name, task, params["update_password"], rename=RENAME, current=current)
         res = result(plan, after, manager, module._diff)
         res["smart_hosts"] = after.get("smart_hosts") or []
+        if resolved is not None:
+            res["profile"] = resolved.summary()
+            if module._diff:
+                res["diff"]["after"] = preset_diff(res["diff"]["after"], resolved, plan.changed_keys)
         return res
 
     run_with_manager(module, work)
