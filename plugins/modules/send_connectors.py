@@ -369,8 +369,8 @@ results:
       type: dict
     profile:
       description:
-        - With O(connectors[].smart_host_profile), the preset and what it did (C(name), C(provider), C(source), C(set):
-          the values that came from it, C(findings)), as M(mailflow.exchange.send_connector) returns it.
+        - With O(connectors[].smart_host_profile), the preset and what it did (C(name), C(provider), C(source), C(set)
+          with the values that came from it, C(findings)), as M(mailflow.exchange.send_connector) returns it.
       type: dict
       returned: when the item has O(connectors[].smart_host_profile)
     diff:
