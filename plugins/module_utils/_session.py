@@ -24,7 +24,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.mailflow.exchange.plugins.module_utils import _kerberos
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
 from ansible_collections.mailflow.exchange.plugins.module_utils._values import object_to_dict, to_plain
-from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
+from ansible_collections.mailflow.exchange.plugins.module_utils._wire import Output, read_output
 
 PYPSRP_IMPORT_ERROR = None
 try:
@@ -303,7 +303,7 @@ class ExchangeSession:
     def open(self) -> None:
         def _open() -> None:
             self._pool = RunspacePool(self._wsman(), configuration_name=self.settings["configuration_name"])
-            read_inner_lists(self._pool._serializer)
+            read_output(self._pool._serializer)
             self._pool.open()
             # Exchange returns AuthenticationCredential as a PSCredential whose password is a
             # SecureString, which needs the session key. pypsrp 0.9.1 ignores a key request the
@@ -369,7 +369,15 @@ class ExchangeSession:
                     % (cmdlet, self.settings.get("username") or "in use")
                 )
             raise error
-        return [object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj} for obj in output]
+        return [self.record(obj) for obj in output]
+
+    @staticmethod
+    def record(obj: Any) -> dict[str, Any]:
+        """One output object as ``{PropertyName: plain value}`` (``{"value": v}`` for a primitive)."""
+        if isinstance(obj, Output):  # the collection's reader (_wire): every output message
+            return obj.record
+        # pypsrp's own result: only if a message was not CLIXML the reader understands
+        return object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj}
 
     @staticmethod
     def _wire(value: Any) -> Any:

@@ -220,7 +220,7 @@ def test_plain_values_pass_through():
 
 
 # A type first seen inside a MultiValuedProperty and referenced afterwards (<TNRef>, <Ref>): plain pypsrp 0.9.1
-# raises KeyError on the TNRef; with _wire.read_inner_lists the list is read like any other.
+# raises KeyError on the TNRef; the collection's reader (_wire) resolves it.
 TNREF_AFTER_LIST = """<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig</T>
 <T>Deserialized.System.Object</T></TN><Props>
 <Obj N="SourceTransportServers" RefId="1"><TN RefId="1">
@@ -237,15 +237,16 @@ def test_lists_are_read_so_later_references_resolve():
     pytest.importorskip("pypsrp")
     from pypsrp.serializer import Serializer
 
-    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
+    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_message
 
     with pytest.raises(KeyError):
-        Serializer().deserialize(TNREF_AFTER_LIST)  # the pypsrp 0.9.1 behaviour this works around
-    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(TNREF_AFTER_LIST))
+        Serializer().deserialize(TNREF_AFTER_LIST)  # the pypsrp 0.9.1 behaviour the collection's reader avoids
+    props = read_message(TNREF_AFTER_LIST)
     assert props["SourceTransportServers"] == ["EX01"]
     assert props["HomeMtaServerId"] == "EX01" and props["Again"] == "EX01"
-    # the connector shape still reads the same with the patched serializer
-    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(RAW_CONNECTOR))
+    # the connector shape reads the same through the reader as through pypsrp + object_to_dict
+    props = read_message(RAW_CONNECTOR)
+    assert props == v.object_to_dict(Serializer().deserialize(RAW_CONNECTOR))
     assert props["SmartHosts"] == ["[192.168.3.2]", "relay.contoso.com"] and props["AlsoServers"] == ["EX02", "EX01"]
     assert props["Empty"] == [] and props["AddressSpaces"] == ["SMTP:*;1", "SMTP:contoso.com;2"]
 
@@ -264,13 +265,10 @@ CREDENTIAL_AND_CERT = """<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.
 
 
 def test_credential_shows_only_the_user_name_and_certificate_name_reads_back():
-    pytest.importorskip("pypsrp")
-    from pypsrp.serializer import Serializer
-
     from ansible_collections.mailflow.exchange.plugins.module_utils import _options
-    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_inner_lists
+    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_message
 
-    props = v.object_to_dict(read_inner_lists(Serializer()).deserialize(CREDENTIAL_AND_CERT))
+    props = read_message(CREDENTIAL_AND_CERT)
     assert props["AuthenticationCredential"] == {"username": "relay-user"}
     state = _options.from_exchange(props)
     assert state["authentication_credential"] == {"username": "relay-user"}
