@@ -166,6 +166,8 @@ def plan_present(
         if creating or not opt.same(canon, current.get(opt.name)):
             params.append((opt.param, opt.wire(canon)))
             plan.changed_keys.append(opt.name)
+    if not creating and current.get("dns_routing_enabled") is False and after.get("dns_routing_enabled") is True:
+        _switch_to_dns(plan, name, task, current, after)
     plan.after = after
     if creating:
         plan.cmdlet = "New-SendConnector"
@@ -174,6 +176,36 @@ def plan_present(
         plan.cmdlet = "Set-SendConnector"
         plan.params = [("Identity", name)] + params
     return plan
+
+
+def _switch_to_dns(plan: Plan, name: str, task: dict[str, Any], current: dict[str, Any], after: dict[str, Any]) -> None:
+    """Exchange's side effects of ``-DNSRoutingEnabled $true`` on a smart-host connector, in the plan.
+
+    Exchange clears SmartHosts, sets SmartHostAuthMechanism to None and drops the stored credential; the
+    after-state (and so ``--diff``) shows it, and a warning says what is lost: switching back later needs
+    the credential's password again.
+    """
+    dropped = []
+    hosts = current.get("smart_hosts") or []
+    if hosts and "smart_hosts" not in task:
+        after["smart_hosts"] = []
+        dropped.append("its smart hosts (%s)" % ", ".join(str(h) for h in hosts))
+    mechanism = current.get("smart_host_auth_mechanism")
+    if mechanism not in (None, "None") and "smart_host_auth_mechanism" not in task:
+        after["smart_host_auth_mechanism"] = "None"
+        dropped.append("smart_host_auth_mechanism %s (now None)" % mechanism)
+    credential = current.get("authentication_credential")
+    if credential and "authentication_credential" not in task:
+        after["authentication_credential"] = None
+        dropped.append("the stored credential of user %s" % (credential.get("username") if isinstance(credential, dict) else credential))
+    if not dropped:
+        return
+    for key in ("smart_hosts", "smart_host_auth_mechanism", "authentication_credential"):
+        if after.get(key) != current.get(key) and key not in plan.changed_keys:
+            plan.changed_keys.append(key)
+    plan.warnings.append(
+        "connector %r: switching to DNS routing makes Exchange drop %s; switching back to smart hosts later needs "
+        "them again, the credential with its password" % (name, ", ".join(dropped)))
 
 
 def plan_absent(name: str, current: Optional[dict[str, Any]]) -> Plan:

@@ -228,8 +228,25 @@ def endpoint_url(settings: dict[str, Any]) -> str:
     return "%s://%s:%d/%s" % (settings["protocol"], settings["server"], settings["port"], settings["path"])
 
 
+# Exchange's remote sessions put "[Server=EX01,RequestId=<guid>,TimeStamp=<time>] [FailureCategory=Cmdlet-<Type>] "
+# in front of an error's FullyQualifiedErrorId (and some hosts in front of its text too).
+_EXCHANGE_PREFIX = re.compile(
+    r"^\s*\[Server=(?P<server>[^,\]]*)(?:,[^\]]*)?\]\s*(?:\[FailureCategory=(?P<category>[^\]]*)\]\s*)?")
+
+
+def cut_exchange_prefix(text: str) -> tuple[str, dict[str, str]]:
+    """``text`` without Exchange's ``[Server=...] [FailureCategory=...]`` prefix, and what the prefix said."""
+    match = _EXCHANGE_PREFIX.match(text or "")
+    if not match:
+        return text, {}
+    found = {"server": match.group("server")}
+    if match.group("category"):
+        found["failure_category"] = match.group("category")
+    return text[match.end():], found
+
+
 def _error_text(record: Any) -> tuple[str, str, str, str]:
-    """(message, FullyQualifiedErrorId, category, reason) of a pypsrp ErrorRecord."""
+    """(message, FullyQualifiedErrorId, category, reason) of a pypsrp ErrorRecord, Exchange's prefixes cut off."""
     message = ""
     exception = getattr(record, "exception", None)
     if exception is not None:
@@ -239,9 +256,11 @@ def _error_text(record: Any) -> tuple[str, str, str, str]:
         elif plain:
             message = str(plain)
     message = message or getattr(record, "details_message", None) or getattr(record, "message", None) or str(record)
+    message, _said = cut_exchange_prefix(str(message).strip())
+    error_id, _said = cut_exchange_prefix(str(getattr(record, "fq_error", "") or ""))
     return (
-        str(message).strip(),
-        str(getattr(record, "fq_error", "") or ""),
+        message.strip(),
+        error_id,
         str(getattr(record, "reason", "") or ""),
         str(getattr(record, "category", "") or ""),
     )
