@@ -32,6 +32,7 @@ the lab's wire profiles and on public Exchange captures).
 
 from __future__ import annotations
 
+import codecs
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -220,9 +221,20 @@ class _Message(object):
         return {"value": value} if isinstance(value, (str, int, bool)) else {}
 
 
+def decode(data: bytes) -> str:
+    """The text of a file: Windows PowerShell 5.1's Export-Clixml writes UTF-16 LE with a BOM, PowerShell 7
+    UTF-8 (with or without a BOM)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def _parse(text: Any) -> ET.Element:
     if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+        try:
+            text = decode(text)
+        except UnicodeDecodeError as err:
+            raise WireFormatError("not CLIXML: the text is neither UTF-8 nor UTF-16 (%s)" % err)
     try:
         root = ET.fromstring(text.lstrip("\ufeff \t\r\n"))
     except ET.ParseError as err:
@@ -237,13 +249,47 @@ def read_message(text: Any) -> dict[str, Any]:
     return _Message(root).record(root)
 
 
-def read_file(text: Any) -> list[dict[str, Any]]:
-    """The records of an ``Export-Clixml`` document (``<Objs>`` root; RefIds are file-wide)."""
+def read_file_objects(text: Any) -> list[tuple[list[str], dict[str, Any]]]:
+    """The objects of an ``Export-Clixml`` document (``<Objs>`` root; RefIds are file-wide), each as
+    (type names without ``Deserialized.``, record)."""
     root = _parse(text)
     if root.tag != "Objs":
         raise WireFormatError("not an Export-Clixml document: the root element is <%s>, not <Objs>" % root.tag)
     message = _Message(root)
-    return [message.record(child) for child in root]
+    return [(message.types_of(child), message.record(child)) for child in root]
+
+
+def read_file(text: Any) -> list[dict[str, Any]]:
+    """The records of an ``Export-Clixml`` document."""
+    return [record for _types, record in read_file_objects(text)]
+
+
+SEND_CONNECTOR_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig"
+
+
+def send_connectors_file(path: str) -> list[dict[str, Any]]:
+    """The Send connectors of a ``Get-SendConnector | Export-Clixml -Path FILE`` file, as records.
+
+    Raises ValueError with a sentence that names ``clixml_path`` and the rule it breaks.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise WireFormatError("clixml_path: cannot read %s: %s" % (path, err.strerror or err))
+    try:
+        objects = read_file_objects(data)
+    except WireFormatError as err:
+        raise WireFormatError("clixml_path: %s is not an Export-Clixml file (%s); write one with "
+                              "Get-SendConnector | Export-Clixml -Path FILE" % (path, err))
+    records = []
+    for index, (types, record) in enumerate(objects):
+        if SEND_CONNECTOR_TYPE not in types:
+            raise WireFormatError("clixml_path: object %d of %s is %s, not a Send connector; export the output of "
+                                  "Get-SendConnector" % (index + 1, path, types[0] if types else "an object without "
+                                                         "a type name"))
+        records.append(record)
+    return records
 
 
 class Output(object):

@@ -34,6 +34,18 @@ options:
       - A name that does not exist returns an empty list; it is not an error. An empty name is refused (Exchange would
         return every connector).
     type: str
+  clixml_path:
+    description:
+      - Read the connectors from this file instead of from Exchange. The file is what
+        C(Get-SendConnector | Export-Clixml -Path FILE) writes (UTF-8 or UTF-16), so an administrator without remote
+        PowerShell rights can hand over an export for review.
+      - The file is read on the host that runs the module (the controller with a local connection). No connection
+        is made; O(server) and the other connection options are not used.
+      - O(name) selects a connector by name or GUID as it does on a connection (an exact match, wildcards are plain
+        characters). The connectors come back in the file's order, with the same keys and values as read from Exchange.
+      - A file that cannot be read, is not CLIXML, or holds an object that is not a Send connector fails the task
+        with a message that names the file.
+    type: path
 seealso:
   - module: mailflow.exchange.send_connector
 author:
@@ -57,6 +69,22 @@ EXAMPLES = r"""
   mailflow.exchange.send_connector_info:
     server: ex01.contoso.com
   register: all_connectors
+
+# On the Exchange server: Get-SendConnector | Export-Clixml -Path C:\Temp\GetSendConnector.xml
+# (the file of this example is microsoft/CSS-Exchange's HealthChecker test data GetSendConnector.xml);
+# the connector it returns is the sample under RETURN.
+- name: Review the Send connectors of an export, without a connection to Exchange
+  mailflow.exchange.send_connector_info:
+    clixml_path: /srv/exchange-exports/GetSendConnector.xml
+  register: exported
+
+- name: Check the export against the settings a task would ask for
+  ansible.builtin.assert:
+    that:
+      - exported.connectors[0].name == 'Mail to O365'
+      - exported.connectors[0].smart_hosts == ['microsoft-com.mail.protection.outlook.com']
+      - exported.connectors[0].max_message_size == 36700160
+      - exported.connectors[0].tls_certificate_name == '<I>CN=localhost<S>CN=localhost'
 """
 
 RETURN = r"""
@@ -68,22 +96,45 @@ connectors:
   type: list
   elements: dict
   sample:
-    - name: Smart host to Internet
-      guid: 382bea8f-fb9a-4bc1-a16f-ee14abbb09b2
-      identity: Smart host to Internet
+    # send_connector_info with clixml_path on GetSendConnector.xml (microsoft/CSS-Exchange HealthChecker test data)
+    - name: Mail to O365
+      guid: 0292c782-9804-4d8b-ae0e-e1c7ab90852b
+      identity: Mail to O365
+      distinguished_name: >-
+        CN=Mail to O365,CN=Connections,CN=Exchange Routing Group (DWBGZMFD01QNBJR),CN=Routing Groups,CN=Exchange
+        Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,CN=First Organization,CN=Microsoft
+        Exchange,CN=Services,CN=Configuration,DC=exlab,DC=dom
       address_spaces: ['SMTP:*;1']
       dns_routing_enabled: false
-      smart_hosts: [192.168.3.2]
+      smart_hosts: [microsoft-com.mail.protection.outlook.com]
       smart_host_auth_mechanism: None
       authentication_credential: null
-      source_transport_servers: [EX01]
+      source_transport_servers: [WIN-CTD3L0RGEN4]
+      is_scoped_connector: false
       port: 25
+      fqdn: null
+      require_tls: false
+      ignore_starttls: false
+      tls_auth_level: null
+      tls_domain: null
+      tls_certificate_name: <I>CN=localhost<S>CN=localhost
       max_message_size: 36700160
+      protocol_logging_level: None
+      enabled: true
+      comment: null
       connection_inactivity_timeout: '00:10:00'
+      smtp_max_messages_per_connection: 20
+      force_helo: false
+      domain_secure_enabled: false
       error_policies: [Default]
+      use_external_dns_servers_enabled: false
+      source_ip_address: 0.0.0.0
+      frontend_proxy_enabled: false
+      cloud_services_mail_enabled: true
+      connector_type: Default
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _values, _wire
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
@@ -104,21 +155,34 @@ def validate(params):
     return ["name: %s" % problem] if problem else []
 
 
+def matching(found, name):
+    """The connectors named ``name`` (or with that GUID), compared exactly; all of them without a name."""
+    if name is None:
+        return list(found)
+    return [raw for raw in found if name.lower() in (str(raw.get("Name", "")).lower(), str(raw.get("Guid", "")).lower())]
+
+
 def main():
-    module = exchange_module({"name": {"type": "str"}}, validate=validate, supports_check_mode=True)
+    module = exchange_module({"name": {"type": "str"}, "clixml_path": {"type": "path"}}, validate=validate,
+                             supports_check_mode=True)
     if module.params.get("name") is not None:
         module.params["name"] = module.params["name"].strip()  # as Exchange stores it
+    name = module.params.get("name")
+
+    if module.params.get("clixml_path"):
+        try:
+            found = _wire.send_connectors_file(module.params["clixml_path"])
+        except ValueError as err:
+            module.fail_json(msg=str(err))
+        module.exit_json(changed=False, connectors=[connector_info(raw) for raw in matching(found, name)])
 
     def work(session):
         manager = ConnectorManager(session, module.params.get("domain_controller"))
-        name = module.params.get("name")
         if name is None:
-            found = manager.get_raw(None)
-        else:
-            # -Identity is matched as a wildcard: a name with [ ] * ? is read with all and matched exactly here.
-            wild = any(c in name for c in _values.WILDCARDS)
-            found = [raw for raw in manager.get_raw(None if wild else name)
-                     if name.lower() in (str(raw.get("Name", "")).lower(), str(raw.get("Guid", "")).lower())]
+            return {"changed": False, "connectors": [connector_info(raw) for raw in manager.get_raw(None)]}
+        # -Identity is matched as a wildcard: a name with [ ] * ? is read with all and matched exactly here.
+        wild = any(c in name for c in _values.WILDCARDS)
+        found = matching(manager.get_raw(None if wild else name), name)
         return {"changed": False, "connectors": [connector_info(raw) for raw in found]}
 
     run_with_session(module, work)

@@ -6,7 +6,8 @@ run of a correct playbook teaches people to ignore warnings). That includes ``up
 
 Only the connection differs from the documentation: ``server`` and ``auth`` (in a task or in
 ``module_defaults``) name the reader's Exchange, so they are dropped and the lab's connection comes from the
-EXCHANGE_* environment variables, as the collection documents. The lab speaks HTTPS with a CA the modules
+EXCHANGE_* environment variables, as the collection documents; a ``clixml_path`` reads the repository's copy
+of the public capture the example names (tests/data/exchange). The lab speaks HTTPS with a CA the modules
 trust (Basic over plain HTTP would rightly warn). smtp_probe and message_trace are left out: their examples
 change nothing and need a smart host and a message of the reader's.
 """
@@ -50,6 +51,8 @@ def for_the_lab(task: dict) -> dict:
     for key, value in list(task.items()):
         if key.startswith("mailflow.exchange.") and isinstance(value, dict):
             task[key] = {k: v for k, v in value.items() if k not in CONNECTION}
+            if "clixml_path" in value:  # the export named in the example is the repository's copy of that capture
+                task[key]["clixml_path"] = os.path.join(ROOT, "tests", "data", "exchange", os.path.basename(value["clixml_path"]))
         elif key == "module_defaults":
             task[key] = {group: {k: v for k, v in (args or {}).items() if k not in CONNECTION}
                          for group, args in value.items()}
