@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the audit (``smart_host_routing_mode: audit``, playbook ``mailflow.exchange.audit``).
+
+Glue only: the rules and the report's forms live in ``plugins/module_utils/_audit.py``, the probe
+targets are built by the role's own ``smart_host_routing_probe_targets``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+
+def _audit_utils() -> t.Any:
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _audit
+    except ImportError as exc:  # an incomplete collection: say so instead of judging nothing
+        raise AnsibleFilterError("smart_host_routing audit: the collection's module_utils cannot be loaded: %s" % exc) from None
+    return _audit
+
+
+def _connectors(read: t.Any) -> list[dict[str, t.Any]]:
+    if isinstance(read, dict) and isinstance(read.get("connectors"), list):
+        return [c for c in read["connectors"] if isinstance(c, dict)]
+    if isinstance(read, list):
+        return [c for c in read if isinstance(c, dict)]
+    raise AnsibleFilterError("smart_host_routing audit: expected the registered result of send_connector_info (with "
+                             "connectors), got %s" % type(read).__name__)
+
+
+def audit_targets(read: t.Any, connect_addresses: t.Any = None, helo_name: t.Any = None) -> list[dict[str, t.Any]]:
+    """smtp_probe ``targets``: each distinct smart host (with its connector's settings) once, without a password."""
+    from ansible_collections.mailflow.exchange.plugins.filter.smart_host_routing import probe_targets
+
+    results = [{"state": "present", "name": c.get("name"), "connector": c} for c in _connectors(read)]
+    return probe_targets({"results": results}, [], connect_addresses, helo_name, False)
+
+
+def audit(read: t.Any, probe: t.Any = None, source: str = "Exchange") -> dict[str, t.Any]:
+    """The audit report: ``report`` (the JSON form as data), ``json``, ``markdown``, ``junit`` and ``summary`` lines."""
+    _audit = _audit_utils()
+    findings = []
+    probed = None
+    if isinstance(probe, dict) and not probe.get("skipped"):
+        findings = [f for f in probe.get("findings") or [] if isinstance(f, dict)]
+        probed = len(probe.get("probes") or [])
+    report = _audit.audit(_connectors(read), findings, str(source), probed)
+    return {"report": report, "json": _audit.to_json(report), "markdown": _audit.to_markdown(report),
+            "junit": _audit.to_junit(report), "summary": _audit.summary_lines(report)}
+
+
+class FilterModule:
+    """Filters of the Send connector audit."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "smart_host_routing_audit": audit,
+            "smart_host_routing_audit_targets": audit_targets,
+        }
