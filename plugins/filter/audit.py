@@ -23,6 +23,8 @@ def _audit_utils() -> t.Any:
 
 
 def _connectors(read: t.Any) -> list[dict[str, t.Any]]:
+    if isinstance(read, dict) and isinstance(read.get("read"), list):  # send_connector_route read them itself
+        return [c for c in read["read"] if isinstance(c, dict)]
     if isinstance(read, dict) and isinstance(read.get("connectors"), list):
         return [c for c in read["connectors"] if isinstance(c, dict)]
     if isinstance(read, list):
@@ -39,15 +41,24 @@ def audit_targets(read: t.Any, connect_addresses: t.Any = None, helo_name: t.Any
     return probe_targets({"results": results}, [], connect_addresses, helo_name, False)
 
 
-def audit(read: t.Any, probe: t.Any = None, source: str = "Exchange") -> dict[str, t.Any]:
-    """The audit report: ``report`` (the JSON form as data), ``json``, ``markdown``, ``junit`` and ``summary`` lines."""
+def audit(read: t.Any, probe: t.Any = None, source: str = "Exchange", route: t.Any = None) -> dict[str, t.Any]:
+    """The audit report: ``report`` (the JSON form as data), ``json``, ``markdown``, ``junit`` and ``summary`` lines.
+
+    ``read`` is a send_connector_info result, or a send_connector_route result that read the connectors itself
+    (its ``read``; its findings are then the route's unless ``route`` is given)."""
     _audit = _audit_utils()
+    if isinstance(read, dict) and isinstance(read.get("read"), list) and "connectors" in read and route is None:
+        route = read
+        read = read["read"]
+    route_findings = None
+    if isinstance(route, dict) and not route.get("skipped"):
+        route_findings = [f for f in route.get("findings") or [] if isinstance(f, dict)]
     findings = []
     probed = None
     if isinstance(probe, dict) and not probe.get("skipped"):
         findings = [f for f in probe.get("findings") or [] if isinstance(f, dict)]
         probed = len(probe.get("probes") or [])
-    report = _audit.audit(_connectors(read), findings, str(source), probed)
+    report = _audit.audit(_connectors(read), findings, str(source), probed, route_findings)
     return {"report": report, "json": _audit.to_json(report), "markdown": _audit.to_markdown(report),
             "junit": _audit.to_junit(report), "summary": _audit.summary_lines(report)}
 

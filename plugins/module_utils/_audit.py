@@ -244,6 +244,12 @@ PROBE_RULES = {
         "The smart host was probed from the controller as the connector will reach it (DNS, TCP, STARTTLS, "
         "certificate, AUTH offers, SIZE); the probe's own message says what it found.",
         "See the finding's hint.", lambda c: None, "smtp_probe"),
+    "ROUTE": Rule(
+        "ROUTE", "error", "The Exchange side of the route",
+        "send_connector_route checked what the connector needs on the Exchange side: the certificate of "
+        "TlsCertificateName on every source server, the source servers themselves, MaxMessageSize against the "
+        "organisation's MaxSendSize; its message says what it found and what the administrator would meet later.",
+        "See the finding's hint.", lambda c: None, "send_connector_route"),
     "PROVIDER": Rule(
         "PROVIDER", "error", "The provider's rules (smart_host_profile)",
         "The connector's smart hosts belong to a known provider; its settings break a rule of that provider (the "
@@ -259,8 +265,10 @@ def _finding(rule: Rule, detail: str, severity: Optional[str] = None, **extra: A
     return found
 
 
-def judge(connector: dict[str, Any], probes: Optional[list[dict[str, Any]]] = None) -> list[dict[str, Any]]:
-    """Every finding of one connector: the rules, the provider's rules, and the probe findings of its smart hosts."""
+def judge(connector: dict[str, Any], probes: Optional[list[dict[str, Any]]] = None,
+          route: Optional[list[dict[str, Any]]] = None) -> list[dict[str, Any]]:
+    """Every finding of one connector: the rules, the provider's rules, the probe findings of its smart hosts and the
+    route findings (send_connector_route) of the connector."""
     findings = []
     for rule in RULES:
         detail = rule.check(connector)
@@ -286,8 +294,16 @@ def judge(connector: dict[str, Any], probes: Optional[list[dict[str, Any]]] = No
             findings.append(_finding(PROBE_RULES["PROBE"], "%s: %s" % (probe.get("code"), probe.get("message")),
                                      severity=probe.get("severity"), host=probe.get("host"),
                                      fix="%s" % (probe.get("hint") or PROBE_RULES["PROBE"].fix)))
+    for found in route or []:
+        if str(found.get("connector") or "") != name or found.get("severity") not in ("error", "warning"):
+            continue
+        where = " on %s" % found["server"] if found.get("server") else ""
+        meets = " (otherwise: %s)" % found["meets"] if found.get("meets") else ""
+        findings.append(_finding(PROBE_RULES["ROUTE"], "%s%s: %s%s" % (found.get("code"), where, found.get("message"), meets),
+                                 severity=found.get("severity"), server=found.get("server"),
+                                 fix=str(found.get("hint") or PROBE_RULES["ROUTE"].fix)))
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(findings, key=lambda f: (order.get(f["severity"], 9), f["code"] == "PROBE"))
+    return sorted(findings, key=lambda f: (order.get(f["severity"], 9), f["code"] in ("PROBE", "ROUTE")))
 
 
 _KEEP = ("name", "enabled", "dns_routing_enabled", "smart_hosts", "port", "address_spaces", "smart_host_auth_mechanism",
@@ -295,13 +311,13 @@ _KEEP = ("name", "enabled", "dns_routing_enabled", "smart_hosts", "port", "addre
 
 
 def audit(connectors: list[dict[str, Any]], probes: Optional[list[dict[str, Any]]] = None, source: str = "Exchange",
-          probed: Optional[int] = None) -> dict[str, Any]:
+          probed: Optional[int] = None, route: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
     """The report (a plain dict, the JSON form): every connector with its findings, the totals, the rule table."""
     entries = []
     for connector in connectors:
         if not isinstance(connector, dict):
             continue
-        findings = judge(connector, probes)
+        findings = judge(connector, probes, route)
         entries.append({"name": connector.get("name"), "settings": {k: connector.get(k) for k in _KEEP if k in connector},
                         "findings": findings,
                         "status": "error" if any(f["severity"] == "error" for f in findings) else
@@ -311,7 +327,7 @@ def audit(connectors: list[dict[str, Any]], probes: Optional[list[dict[str, Any]
               "warnings": sum(1 for e in entries for f in e["findings"] if f["severity"] == "warning"),
               "connectors_with_errors": sum(1 for e in entries if e["status"] == "error"),
               "connectors_ok": sum(1 for e in entries if e["status"] == "ok"),
-              "smart_hosts_probed": probed}
+              "smart_hosts_probed": probed, "route_checked": route is not None}
     rules = [r.as_dict() for r in RULES] + [r.as_dict() for r in PROBE_RULES.values()]
     return {"source": source, "totals": totals, "connectors": entries, "rules": rules}
 

@@ -210,6 +210,14 @@ max_send_size:
   returned: always
   type: raw
   sample: 10485760
+read:
+  description:
+    - Without O(connectors), every Send connector it read, with the keys and values
+      M(mailflow.exchange.send_connector_info) returns (the audit of P(mailflow.exchange.smart_host_routing#role) uses
+      them, so one session serves both).
+  returned: when O(connectors) is not given
+  type: list
+  elements: dict
 cmdlets:
   description: The cmdlets this run used, in order (the cost is per run, not per connector).
   returned: always
@@ -310,12 +318,16 @@ def main():
             cmdlets.append(shown or cmdlet)
             return session.run(cmdlet, args or [])
 
+        read = None
         if params.get("connectors") is None:
             connectors = []
+            read = []
             for raw in run("Get-SendConnector"):
                 state = _options.from_exchange(raw)
                 state["name"] = raw.get("Name")
                 connectors.append(_connector(state, "connector")[0])
+                # as send_connector_info returns it, so one session serves a caller that needs both (the audit)
+                read.append(dict({"name": raw.get("Name")}, **_options.identity_from_exchange(raw), **state))
         else:
             connectors = [_connector(item, "connectors[%d]" % i)[0] for i, item in enumerate(params["connectors"])]
         servers = {}
@@ -347,6 +359,8 @@ def main():
         result = {"changed": False, "findings": findings, "connectors": report,
                   "servers": sorted(servers.values(), key=lambda s: s["name"].lower()),
                   "max_send_size": max_send, "cmdlets": cmdlets}
+        if read is not None:
+            result["read"] = read
         failing = [f for f in findings if f["severity"] in (params.get("fail_on") or [])]
         if failing:
             result["failed"] = True

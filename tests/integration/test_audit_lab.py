@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -31,8 +32,10 @@ def connectors(port):
     basic = {"smart_host_auth_mechanism": "BasicAuthRequireTLS",
              "authentication_credential": {"username": "relay@contoso.com", "password": SECRET}}
     return [
-        dict(own, name="Good relay", address_spaces=["good.example"], require_tls=True, tls_auth_level="CertificateValidation"),
-        {"name": "Good DNS", "address_spaces": ["dns.example"], "dns_routing_enabled": True, "source_transport_servers": ["EX01"]},
+        dict(own, name="Good relay", address_spaces=["good.example"], require_tls=True, tls_auth_level="CertificateValidation",
+             max_message_size="10MB"),
+        {"name": "Good DNS", "address_spaces": ["dns.example"], "dns_routing_enabled": True, "source_transport_servers": ["EX01"],
+         "max_message_size": "10MB"},
         {"name": "M365 hybrid", "address_spaces": ["contoso.mail.onmicrosoft.com"], "smart_hosts": [PUBLIC[0]],
          "source_transport_servers": ["EX01"], "require_tls": True, "tls_auth_level": "EncryptionOnly"},
         {"name": "M365 wrong domain", "address_spaces": ["fabrikam.mail.onmicrosoft.com"], "smart_hosts": [PUBLIC[0]],
@@ -62,7 +65,7 @@ EXPECTED = {
     "Basic in clear": {"BASIC_AUTH_WITHOUT_TLS"},
     "SendGrid unchecked": {"ENCRYPTION_ONLY_PUBLIC", "PROVIDER"},
     "SMTPS": {"PORT_465"},
-    "Switched off": {"DISABLED"},
+    "Switched off": {"DISABLED", "ROUTE"},  # ROUTE: 35 MB above the organisation's MaxSendSize (10 MB)
     "Nowhere": {"SMART_HOST_DNS"},
     "M365 submission": {"M365_SUBMISSION_BASIC_AUTH"},
 }
@@ -129,6 +132,8 @@ def test_audit_of_ten_connectors_reports_every_rule_class_and_changes_nothing(or
             assert finding["reason"] and finding["fix"], finding
     # each distinct smart host (with its settings) probed once, all in one smtp_probe run
     assert report["totals"]["smart_hosts_probed"] == 9, report["totals"]
+    assert report["totals"]["route_checked"] is True
+    assert moved.get("cmdlet:Get-TransportConfig") == 1 and moved.get("cmdlet:Get-ExchangeServer") == 1, moved
 
     tree = ET.parse(str(report_dir / "audit-exchange-lab.xml"))
     suite = tree.getroot().find("testsuite")
@@ -151,6 +156,34 @@ def test_audit_of_ten_connectors_reports_every_rule_class_and_changes_nothing(or
     assert SECRET not in everything
 
 
+def test_audit_of_an_export_clixml_file_makes_no_connection(org, tmp_path):
+    """An administrator without remote PowerShell rights hands over Get-SendConnector | Export-Clixml: the audit
+    judges it without connecting. The second file is the same capture with a smart host of another provider and
+    DomainValidation without TlsDomain (Exchange refuses to store that, an export can still hold it)."""
+    data = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "data", "exchange")
+    capture = os.path.join(data, "GetSendConnectorConfiguredToRelayToM365.xml")
+    raw = open(capture, "rb").read()
+    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    changed = re.sub("(?i)thistenantdoesntexists-com\\.mail\\.protection\\.outlook\\.com", "relay.contoso.net", text).replace(
+        "<ToString>CertificateValidation</ToString>\n        <I32>2</I32>", "<ToString>DomainValidation</ToString>\n        <I32>4</I32>")
+    assert changed != text
+    edited = tmp_path / "edited.xml"
+    edited.write_text(changed, encoding="utf-8")
+    lab = org["lab"]
+    before = lab.counters()
+    for path, codes in ((capture, {"M365_TLS_CERTIFICATE_NAME"}), (str(edited), {"DOMAIN_VALIDATION_WITHOUT_TLS_DOMAIN"})):
+        proc, report_dir = run_audit(org, extra={"smart_host_routing_audit_clixml": path, "smart_host_routing_audit_probe": False})
+        assert proc.returncode == 0, proc.stdout[-6000:]
+        report = json.loads((report_dir / "audit-exchange-lab.json").read_text())
+        assert report["source"] == "Export-Clixml file %s" % path
+        (connector,) = report["connectors"]
+        assert connector["name"] == "My company to Office 365"
+        assert {f["code"] for f in connector["findings"]} == codes, connector["findings"]
+        assert report["totals"]["route_checked"] is False
+    moved = delta(before, lab.counters())
+    assert not moved.get("runspaces_opened") and not moved.get("cmdlets_run"), moved
+
+
 def test_audit_in_check_mode_without_probe_still_writes_the_report(org):
     lab = org["lab"]
     before = lab.counters()
@@ -161,4 +194,4 @@ def test_audit_in_check_mode_without_probe_still_writes_the_report(org):
     report = json.loads((report_dir / "audit-exchange-lab.json").read_text())
     assert report["totals"]["smart_hosts_probed"] is None
     found = {c["name"]: {f["code"] for f in c["findings"]} for c in report["connectors"]}
-    assert "SMART_HOST_DNS" not in found["Nowhere"] and found["SMTPS"] == {"PORT_465"}
+    assert "SMART_HOST_DNS" not in found["Nowhere"] and found["SMTPS"] == {"PORT_465", "ROUTE"}

@@ -82,7 +82,7 @@ def test_report_forms():
     connectors = [GOOD, dict(GOOD, name="Bad <&> \"one\"", port=465, enabled=False)]
     report = _audit.audit(connectors, [], "Exchange (ex01)", 2)
     assert report["totals"] == {"connectors": 2, "errors": 1, "warnings": 1, "connectors_with_errors": 1,
-                                "connectors_ok": 1, "smart_hosts_probed": 2}
+                                "connectors_ok": 1, "smart_hosts_probed": 2, "route_checked": False}
     root = ET.fromstring(_audit.to_junit(report))
     cases = root.find("testsuite").findall("testcase")
     assert [c.get("name") for c in cases] == ["Good", 'Bad <&> "one"']
@@ -95,6 +95,18 @@ def test_report_forms():
     assert lines[0].startswith("2 Send connector(s): 1 error(s), 1 warning(s)") and len(lines) == 2
     many = _audit.audit([dict(GOOD, name="C%d" % i, enabled=False) for i in range(30)])
     assert len(_audit.summary_lines(many)) == 22  # one screen: totals, 20 connectors, "and 10 more"
+
+
+def test_route_findings_join_their_connector():
+    route = [{"connector": "Good", "server": "EX02", "severity": "error", "code": "certificate_missing",
+              "message": "not on EX02", "hint": "import it", "meets": "UnknownCredentials"},
+             {"connector": "Good", "server": None, "severity": "info", "code": "source_servers_default", "message": "m",
+              "hint": "h", "meets": None},
+             {"connector": "Other", "server": None, "severity": "error", "code": "x", "message": "m", "hint": "h"}]
+    (found,) = _audit.judge(GOOD, None, route)
+    assert found["code"] == "ROUTE" and found["severity"] == "error" and found["fix"] == "import it"
+    assert found["detail"] == "certificate_missing on EX02: not on EX02 (otherwise: UnknownCredentials)"
+    assert _audit.audit([GOOD], None, "x", None, route)["totals"]["route_checked"] is True
 
 
 def test_every_rule_has_a_reason_and_a_fix():
