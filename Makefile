@@ -118,8 +118,11 @@ test: install
 demo: demo-venv collection-link
 	$(PY) hacking/demo.py
 
+# HTTPS with the lab's own CA (.lab/state/ca.pem): Basic over plain HTTP would send the password in clear text
+# and every task would warn. LAB_HTTPS= serves plain HTTP.
+LAB_HTTPS ?= --https
 lab: demo-venv collection-link
-	$(PY) -m exchange_lab serve --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
+	$(PY) -m exchange_lab serve $(LAB_HTTPS) --state $(ROOT)/.lab/state --ready-file $(ROOT)/.lab/ready.json $(LAB_ARGS)
 
 # The collection under every ansible-core release of hacking/ansible-core-versions.txt on Python 3.11/3.12
 # (sanity, units, the main job and the role against the lab), each in its own venv under .matrix/; the

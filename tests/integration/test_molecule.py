@@ -70,6 +70,9 @@ def test_molecule_scenario(molecule: str, scenario: str) -> None:
         assert f"{action}: Executed: Successful" in output, f"{scenario}: {action} did not run successfully"
     if scenario != "broken_smart_host":
         assert "idempotence: Executed: Successful" in output
+    # Every scenario talks HTTPS to the lab, as its documentation tells users to: no clear-text warning to ignore.
+    assert "in clear text" not in output, f"{scenario}: a clear-text credential warning"
+    assert "[WARNING]" not in output, [line for line in output.splitlines() if "[WARNING]" in line][:5]
     # The throwaway secrets the scenario used are never printed.
     assert lab_password not in output
     assert smart_host_password not in output
