@@ -28,3 +28,16 @@ def ansible(lab, tmp_path_factory):
 def collections_path() -> str:
     """The directory to put on PYTHONPATH when a test runs a module file directly, as Ansible does."""
     return _collections_path()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The docs examples test's count (its result, like a benchmark's figures): one line per document and a total."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", None) or ():
+                if key == "docs_examples_summary" and value not in lines:
+                    lines.append(value)
+    if lines:
+        ran = sum(int(line.split(": ", 1)[1].split()[0]) for line in lines)
+        terminalreporter.write_line("docs examples: %d ran (%s)" % (ran, "; ".join(sorted(lines))))
