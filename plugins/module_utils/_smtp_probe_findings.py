@@ -568,4 +568,24 @@ def evaluate(rec: dict[str, Any], intent: Intent) -> list[dict[str, str]]:
             out.add(
                 "error", "SESSION_ABORTED", f"the SMTP session with {rec['host']} stopped early: {rec['error']}", "See the transcript for the last exchange."
             )
+    _who_answered(rec, out)
     return out.items
+
+
+def _who_answered(rec: dict[str, Any], out: _Collector) -> None:
+    """When something is wrong, the banner of a server that greets under another name: a port that leads to
+    another SMTP server (a local MTA, another relay) shows itself there first."""
+    banner = rec.get("banner") or {}
+    announced = str(banner.get("host") or "").rstrip(".")
+    host = str(rec["host"]).rstrip(".")
+    if not announced or _host_is_ip(rec) or announced.lower() == host.lower():
+        return
+    if not any(item["severity"] == "error" for item in out.items):
+        return
+    out.add(
+        "info",
+        "BANNER_OTHER_NAME",
+        f"{host} port {rec['port']} greets as {announced}: {banner.get('code')} {banner.get('text')}",
+        "If that is not the smart host, the port leads to another SMTP server: check the connector's port "
+        "(Set-SendConnector -Port) and where the name and port lead from the transport servers.",
+    )

@@ -431,7 +431,9 @@ findings:
           C(CERT_EXPIRES_SOON), C(AUTH_BEFORE_TLS), C(AUTH_CLEARTEXT), C(AUTH_CLEARTEXT_POSSIBLE), C(AUTH_NOT_OFFERED),
           C(AUTH_LOGIN_NOT_OFFERED), C(AUTH_OFFERED), C(AUTH_NOT_TESTED), C(AUTH_NOT_ATTEMPTED), C(AUTH_REFUSED),
           C(AUTH_FAILED), C(AUTH_REQUIRED), C(MAIL_REFUSED), C(RELAY_DENIED), C(RCPT_REFUSED), C(SIZE_TOO_SMALL),
-          C(SIZE_NOT_ADVERTISED), C(SESSION_ABORTED).
+          C(SIZE_NOT_ADVERTISED), C(SESSION_ABORTED), C(BANNER_OTHER_NAME).
+        - C(BANNER_OTHER_NAME) (info, only beside an error) quotes the banner of a server that greets under another name
+          than the smart host's, so the port may lead to another SMTP server.
         - C(AUTH_NOT_ATTEMPTED) says why the probe held a credential back; C(AUTH_REFUSED) is the smart host refusing
           AUTH LOGIN itself, C(AUTH_FAILED) a refused user name or password; C(RELAY_DENIED) is a refused recipient
           whose text or enhanced status (X.7.1) means relaying is not allowed, whatever the reply code.

@@ -401,10 +401,11 @@ def test_prove_mail_flow_example_creates_the_authenticated_connector_on_a_fresh_
         fresh.stop()
     out = proc.stdout
     assert proc.returncode == 0, out[-6000:]
-    assert "SEND | Smart host to Internet | smarthost.lab.test | 250 " in out, out[-4000:]
-    [connector] = connectors
+    assert "SEND | Prove mail flow (example) | smarthost.lab.test | 250 " in out, out[-4000:]
+    [connector] = connectors  # the example's own: it never makes or changes "Smart host to Internet"
+    assert str(connector.adapted_properties["Name"]) == "Prove mail flow (example)"
     assert str(connector.adapted_properties["SmartHostAuthMechanism"]) == "BasicAuth"
-    message_id = re.search(r"(<[^>]+>) left through Smart host to Internet to smarthost.lab.test", out).group(1)
+    message_id = re.search(r"(<[^>]+>) left through Prove mail flow \(example\) to smarthost.lab.test", out).group(1)
     delivered = postfix.wait_for_message(message_id)
     assert "with ESMTPSA" in delivered.received
     assert PASSWORD not in out and "Traceback" not in out

@@ -8,9 +8,11 @@ line of its own, nothing was written to Exchange, no Python traceback and no pas
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import pytest
+import yaml
 
 from role_lab import lab_with_smart_host
 from test_role import run_playbook
@@ -98,20 +100,49 @@ def test_example_playbook_names_the_auth_plain_problem_and_traces_the_message(tm
                 "EXCHANGE_LAB_READY": lab["lab_ready_file"], "SMART_HOST_READY": lab["smart_host_ready_file"],
             }
         )
+        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        # The main job's connector, as a user has it: BasicAuthRequireTLS with a credential, for every domain.
+        main_connector = tmp_path / "main_connector.yml"
+        main_connector.write_text(yaml.safe_dump([{
+            "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable},
+            "tasks": [
+                {"mailflow.exchange.send_connector": {
+                    "name": "Smart host to Internet", "usage": "Custom", "address_spaces": ["SMTP:*;1"],
+                    "dns_routing_enabled": False, "smart_hosts": ["smarthost.lab.test"], "source_transport_servers": ["EX01"],
+                    "smart_host_auth_mechanism": "BasicAuthRequireTLS", "require_tls": True,
+                    "authentication_credential": {"username": "relay", "password": PASSWORD}},
+                 "no_log": True, "when": "not read_only | default(false) | bool"},
+                {"mailflow.exchange.send_connector_info": {"name": "Smart host to Internet"}, "register": "info"},
+                {"ansible.builtin.copy": {"content": "{{ info.connectors | to_json }}", "dest": str(tmp_path / "main.json"), "mode": "0600"}},
+            ],
+        }]), encoding="utf-8")
+
+        def main_as_stored(read_only: bool) -> list:
+            done = subprocess.run([playbook, str(main_connector), "-i", "localhost,", "-e", "read_only=%s" % read_only],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
+            assert done.returncode == 0, done.stdout[-4000:]
+            return json.loads((tmp_path / "main.json").read_text(encoding="utf-8"))
+
+        before = main_as_stored(read_only=False)
         proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-             os.path.join(ROOT, "playbooks", "examples", "prove_mail_flow.yml"), "-i", LAB_INVENTORY],
+            [playbook, os.path.join(ROOT, "playbooks", "examples", "prove_mail_flow.yml"), "-i", LAB_INVENTORY],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
         )
         received = lab["smart_host"].messages()
+        after = main_as_stored(read_only=True)
     out = proc.stdout
     assert proc.returncode == 0, out[-6000:]
+    # The example used a connector of its own: the main job's is exactly as before (auth not downgraded).
+    assert before[0]["smart_host_auth_mechanism"] == "BasicAuthRequireTLS"
+    assert after == before
+    assert "Smart host to Internet" not in out
     # The probe names the exact problem with its hint ...
     assert "ERROR | AUTH_LOGIN_NOT_OFFERED | smarthost.lab.test offers only AUTH PLAIN" in out, out
     assert "Enable the LOGIN mechanism on the smart host" in out
     # ... and the trace shows the test message leaving through the connector to the smart host.
-    assert "SEND | Smart host to Internet | smarthost.lab.test | 250 " in out, out
-    assert "left through Smart host to Internet to smarthost.lab.test" in out
+    assert "SEND | Prove mail flow (example) | smarthost.lab.test | 250 " in out, out
+    assert "left through Prove mail flow (example) to smarthost.lab.test" in out
     assert len(received) == 1 and received[0].message_id in out
     assert "Traceback" not in out and ready["password"] not in out
 
