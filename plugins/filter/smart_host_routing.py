@@ -441,7 +441,8 @@ def summary(
             if trace.get("last_error"):
                 entry["trace"]["last_error"] = trace.get("last_error")
             if trace.get("result") != "sent":
-                entry["trace"]["hint"] = trace_hint(trace)
+                connector = entry.get("connector") if isinstance(entry.get("connector"), dict) else {}
+                entry["trace"]["hint"] = trace_hint(trace, connector.get("tls_certificate_name"))
         session = next((lines for key, lines in logged.items() if str(key).lower() == name.lower()), None)
         if session:
             entry["smtp_session"] = session
@@ -532,10 +533,25 @@ TRACE_HINTS = [
 ]
 
 
-def trace_hint(trace: t.Any) -> str:
-    """The hint for a trace that did not end in a SEND through the connector."""
+_LOCAL_CERTIFICATE = (
+    "The source server could not present the certificate tls_certificate_name names (%s): missing, expired, "
+    "without private key or not enabled for SMTP on that server. Exchange's SmtpSend log then says 'TLS negotiation "
+    "failed with error UnknownCredentials' and the queue only '421 4.4.1 Connection timed out'. Run "
+    "mailflow.exchange.send_connector_route (the role's preflight does) to see which server and why."
+)
+
+
+def trace_hint(trace: t.Any, tls_certificate_name: t.Any = None) -> str:
+    """The hint for a trace that did not end in a SEND through the connector.
+
+    With ``tls_certificate_name`` (the connector's), a session that timed out points at the local certificate:
+    that is how Exchange reports a certificate its source server cannot present (issue 16)."""
     if not isinstance(trace, dict):
         return ""
+    early = " ".join(str(x) for x in [trace.get("last_error")] + [
+        e.get("recipient_status") for e in trace.get("events") or [] if isinstance(e, dict)]).lower()
+    if "unknowncredentials" in early or (tls_certificate_name and re.search(r"timed out", early)):
+        return _LOCAL_CERTIFICATE % (tls_certificate_name or "the connector's")
     texts = [str(trace.get("last_error") or "")]
     for event in trace.get("events") or []:
         if isinstance(event, dict):

@@ -38,12 +38,14 @@ def _write_json(path: str, data: dict[str, t.Any]) -> str:
 
 
 @contextlib.contextmanager
-def lab_with_smart_host(workdir: str, aliases: t.Sequence[str] = (), **smart_host_options: t.Any) -> t.Iterator[dict[str, t.Any]]:
+def lab_with_smart_host(workdir: str, aliases: t.Sequence[str] = (), lab_config: dict[str, t.Any] | None = None,
+                        **smart_host_options: t.Any) -> t.Iterator[dict[str, t.Any]]:
     """Start a test smart host and a lab that routes to it; yield paths and ready data.
 
     ``smart_host_options`` are ``SmartHostConfig`` fields (starttls, auth, users, ...); the
     certificate names ``smarthost.lab.test`` and the ``aliases``, which the lab also resolves to
-    the smart host (a second "smart host" at the same address).
+    the smart host (a second "smart host" at the same address). ``lab_config`` adds keys to the lab's
+    configuration (servers with certificate stores, cmdlet_server, transport_config, ...).
     """
     from exchange_lab.smarthost import SmartHost, SmartHostConfig
 
@@ -60,6 +62,7 @@ def lab_with_smart_host(workdir: str, aliases: t.Sequence[str] = (), **smart_hos
             config={
                 "hosts": {name: smart_host.ready["host"] for name in (SMART_HOST_NAME, *aliases)},
                 "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2},
+                **(lab_config or {}),
             },
         )
         lab.start()

@@ -34,3 +34,12 @@ def test_trace_hint(last_error, words, not_words):
     assert words in hint, hint
     if not_words:
         assert not_words not in hint, hint
+
+
+def test_a_time_out_on_a_connector_with_a_certificate_points_at_the_local_certificate():
+    trace = {"result": "deferred", "last_error": "451 4.4.397 Error communicating with target host. -> 421 4.4.1 Connection timed out"}
+    name = "<I>CN=Contoso CA<S>CN=mail.contoso.com"
+    hint = f.trace_hint(trace, name)
+    assert name in hint and "UnknownCredentials" in hint and "send_connector_route" in hint
+    assert "stopped answering" in f.trace_hint(trace)  # without a certificate it is still the smart host's stall
+    assert "UnknownCredentials" in f.trace_hint({"result": "deferred", "last_error": "TLS negotiation failed with error UnknownCredentials"})
