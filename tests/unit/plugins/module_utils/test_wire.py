@@ -109,6 +109,12 @@ def test_capture_file_gives_the_connector_settings(name):
     assert record["AddressSpaces"] == [{"GetSendConnector.xml": "SMTP:*;1"}.get(name, "smtp:*;1")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_capture_file_bytes_in_each_encoding_powershell_writes(encoding):
+    text = capture_text("GetSendConnector.xml")
+    assert _wire.read_file(text.encode(encoding)) == _wire.read_file(text)
+
+
 @pytest.mark.parametrize("prefix", ["", "Deserialized."])
 @pytest.mark.parametrize("name", CAPTURES)
 def test_capture_through_the_sessions_reader(name, prefix):
