@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _presets, _schema, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _identity, _options, _plan, _presets, _schema, _values
 
 try:
     from ansible.module_utils.common.parameters import DEFAULT_TYPE_VALIDATORS
@@ -196,6 +196,10 @@ def validate_items(items: Any, prefix: str = "connectors") -> tuple[list[dict[st
         params, found = validate_item(item, "%s[%d]" % (prefix, index))
         converted.append(params)
         errors.extend(found)
+    # A list is a set of connectors: two items naming one connector (as Exchange compares names) would be applied
+    # one after the other (absent then present re-creates it with a new GUID), so they are refused before any call.
+    errors.extend(_identity.duplicates(
+        ("%s[%d]" % (prefix, index), item.get("name")) for index, item in enumerate(items) if isinstance(item, dict)))
     return converted, errors
 
 
@@ -209,14 +213,8 @@ class ItemFailed(Exception):
 
 
 def match(connectors: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The connectors whose name (any case) or GUID is exactly ``name``."""
-    wanted = name.lower()
-    found = []
-    for connector in connectors:
-        names = (str(connector.get("Name", connector.get("name", ""))).lower(), str(connector.get("Guid", connector.get("guid", ""))).lower())
-        if wanted in names:
-            found.append(connector)
-    return found
+    """The connectors named ``name`` (compared as Exchange compares names; never by GUID: _identity)."""
+    return _identity.find(connectors, name)
 
 
 def _fallback(item: dict[str, Any], task: dict[str, Any], current: Optional[dict[str, Any]], plan: _plan.Plan) -> Optional[dict[str, Any]]:
@@ -244,13 +242,13 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
     connector an earlier item changed sees the state that item leaves.
     """
     found = manager.get_raw(None)
-    state: dict[str, Optional[dict[str, Any]]] = {}  # lower-case name or guid -> canonical current state
+    state: dict[str, Optional[dict[str, Any]]] = {}  # _identity.key of a name -> canonical current state
     plans: list[tuple[int, dict[str, Any], _plan.Plan, dict[str, Any], bool]] = []
     problems: list[str] = []
     for index, item in enumerate(items):
         name = str(item["name"]).strip()  # as Exchange stores it
         path = "%s[%d]" % (prefix, index)
-        key = name.lower()
+        key = _identity.key(name)
         if key in state:
             current = state[key]
         else:
@@ -261,11 +259,14 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             current = _options.from_exchange(exact[0]) if exact else None
             if exact:
                 ident = _options.identity_from_exchange(exact[0])
-                if any(ch in name for ch in _values.WILDCARDS) and ident.get("guid"):
-                    manager.guids[key] = ident["guid"]  # -Identity would match it as a wildcard: write by GUID
-                for alias in (ident.get("guid"), str(exact[0].get("Name", exact[0].get("name", "")))):
-                    if alias:
-                        state.setdefault(alias.lower(), current)
+                if _identity.needs_read_all(name) and ident.get("guid"):
+                    manager.guids[key] = ident["guid"]  # -Identity could address another connector: write by GUID
+            else:
+                others = [_identity.connector_name(c) for c in found]
+                for other in _identity.lookalikes(name, others):
+                    manager.warnings.append(_identity.lookalike_warning(
+                        name, other, " (%s%s: %s)" % (path, _label(item), "nothing to remove" if item.get("state") == "absent"
+                                                      else "a new connector is created")))
         creating = current is None
         if item.get("state") == "absent":
             plan = _plan.plan_absent(name, current)

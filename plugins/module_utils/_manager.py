@@ -27,9 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _options, _plan, _render, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _identity, _options, _plan, _render, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError, TransportError
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
 
 # Exchange's "not found" names the DC that answered: "... couldn't be found on 'DC01.contoso.com'."
 _NOT_FOUND_ON = re.compile(r"found on '([^']+)'")
@@ -83,7 +82,8 @@ class ConnectorManager:
         self.check_mode = check_mode
         self.commands: list[str] = []
         self.warnings: list[str] = []
-        self.guids: dict[str, str] = {}  # wildcard-bearing names -> GUID, the identity their writes use
+        # _identity.key of a name -Identity could misread (wildcards, GUID-shaped, non-ASCII) -> the GUID its writes use
+        self.guids: dict[str, str] = {}
         self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
         self._last_read_pinned = bool(domain_controller)
 
@@ -132,23 +132,27 @@ class ConnectorManager:
         return found
 
     def _exact(self, found: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-        return [c for c in found if name.lower() in (str(c.get("Name", c.get("name", ""))).lower(),
-                                                     str(c.get("Guid", c.get("guid", ""))).lower())]
+        return _identity.find(found, name)
 
     def get(self, name: str) -> Optional[dict[str, Any]]:
-        """The connector with exactly this name (any case) or GUID; None when there is none.
+        """The connector with this name (compared as Exchange compares names); None when there is none.
 
-        Get-SendConnector matches ``-Identity`` as a wildcard, so ``Relay*`` also returns ``Relay 1``:
-        only an exact match counts, or a task would change or remove another connector (contract 1.3).
+        Never by GUID or distinguished name (_identity). Get-SendConnector matches ``-Identity`` as a wildcard,
+        so ``Relay*`` also returns ``Relay 1``, and takes a GUID-shaped name as a GUID: only a match by name
+        counts, or a task would change or remove another connector (contract 1.3).
         """
-        # A name with wildcard characters ([ ] * ?) as -Identity would match other connectors, or not the one
-        # with that very name: read them all and match exactly here (and write by GUID, see execute).
-        wild = any(c in name for c in WILDCARDS)
-        exact = self._exact(self.get_raw(None if wild else name), name)
+        # A name -Identity could misread (wildcards, GUID-shaped, non-ASCII): read them all and match here (and
+        # write by GUID, see execute); a look-alike of an existing name is told (a warning naming both).
+        wild = _identity.needs_read_all(name)
+        found = self.get_raw(None if wild else name)
+        exact = self._exact(found, name)
         if len(exact) > 1:
             raise ExchangeError("Get-SendConnector -Identity '%s' matched %d connectors; use a unique name" % (name, len(exact)))
         if exact and wild:
-            self.guids[name.lower()] = str(exact[0].get("Guid", exact[0].get("guid", "")))
+            self.guids[_identity.key(name)] = str(exact[0].get("Guid", exact[0].get("guid", "")))
+        if not exact:
+            for other in _identity.lookalikes(name, [_identity.connector_name(c) for c in found]):
+                self.warnings.append(_identity.lookalike_warning(name, other))
         return _options.from_exchange(exact[0]) if exact else None
 
     # ---- writes ------------------------------------------------------------------------
@@ -164,8 +168,8 @@ class ConnectorManager:
         if not plan.changed:
             return []
         params = self._dc(plan.params)
-        if params and params[0][0] == "Identity" and str(params[0][1]).lower() in self.guids:
-            params[0] = ("Identity", self.guids[str(params[0][1]).lower()])
+        if params and params[0][0] == "Identity" and _identity.key(params[0][1]) in self.guids:
+            params[0] = ("Identity", self.guids[_identity.key(params[0][1])])
         self.commands.append(_render.render(plan.cmdlet, self._shown(params)))
         if self.check_mode:
             return []
@@ -190,7 +194,7 @@ class ConnectorManager:
         what = "%s was sent, but its answer was lost (%s)" % (plan.cmdlet, lost.message.rstrip("."))
         try:
             self.session.reconnect()
-            wild = any(c in name for c in WILDCARDS) or name.lower() in self.guids
+            wild = _identity.needs_read_all(name) or _identity.key(name) in self.guids
             raw = self._exact(self.get_raw(None if wild else name), name)
         except ExchangeError as again:
             raise WriteAnswerLost(

@@ -22,6 +22,8 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils import _identity
+
 UNLIMITED = "unlimited"
 MAX_MESSAGE_BYTES = 2147483647
 
@@ -49,7 +51,7 @@ _CONTROL = ("\x00", "\r", "\n")
 # refused in an Exchange object name (they have a meaning in a distinguished name).
 NAME_MAX = 64
 NAME_FORBIDDEN = '\\/,=+<>;"#'
-WILDCARDS = "*?[]"
+WILDCARDS = _identity.WILDCARDS
 
 
 class BadValue(ValueError):
@@ -88,6 +90,9 @@ def check_name(value: Any) -> Optional[str]:
         return None
     if has_control(value):
         return CONTROL_RULE
+    problem = _identity.name_problem(value)
+    if problem:
+        return problem
     text = value.strip()
     if not text:
         return "must not be empty or blank"

@@ -316,9 +316,9 @@ import datetime
 import re
 import time
 
+from ansible_collections.mailflow.exchange.plugins.module_utils import _identity
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import WILDCARDS
 
 SENT_EVENTS = ("SEND", "SENDEXTERNAL")
 FAILED_EVENTS = ("FAIL", "DSN")
@@ -525,10 +525,10 @@ class MessageTracer:
     def connector(self, name):
         """The Send connector named ``name`` (one Get-SendConnector of all connectors for every item)."""
         if self._connectors is None:
-            wanted = {str(i["connector"]).lower() for i in self.items if i["connector"]}
+            wanted = {_identity.key(i["connector"]) for i in self.items if i["connector"]}
             # -Identity is a wildcard pattern: 'fz[ab]' would find fza and fzb but not itself, so a name
             # with a wildcard character is looked up among all connectors (the match below is exact).
-            if len(wanted) == 1 and not any(ch in WILDCARDS for ch in next(iter(wanted))):
+            if len(wanted) == 1 and not _identity.needs_read_all(next(iter(wanted))):
                 params = [("Identity", self.items[0]["connector"] or next(i["connector"] for i in self.items if i["connector"]))]
             else:
                 params = []
@@ -538,8 +538,8 @@ class MessageTracer:
                 if not err.not_found:
                     raise
                 found = []
-            self._connectors = {str(c.get("Name") or "").lower(): c for c in found}
-        connector = self._connectors.get(str(name).lower())
+            self._connectors = {_identity.key(c.get("Name") or ""): c for c in found}
+        connector = self._connectors.get(_identity.key(name))
         if connector is None:
             raise TraceError("connector: no Send connector named '%s' exists" % name)
         return connector

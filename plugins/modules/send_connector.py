@@ -46,6 +46,13 @@ options:
       - At most 64 characters, without backslash, slash, comma, equals sign, plus sign, angle brackets, semicolon,
         double quote or number sign; leading and trailing spaces are dropped, as Exchange does when it stores the
         name. The name is matched exactly, also when it contains wildcard characters such as C([) or C(*).
+      - The connector is found by its name only, never by its GUID or distinguished name (a name that reads as a GUID
+        names the connector with that name, not the one with that GUID). Names are compared as Exchange compares them
+        (.NET ordinal, ignoring case with one-to-one upper-casing only), so C(Relay-\u212Aelay) (KELVIN SIGN) is not
+        C(Relay-Kelay). A name that only looks like an existing connector's (other scripts, fullwidth letters, another
+        Unicode normalisation form) gives a warning naming both.
+      - A name with bidirectional control characters or zero-width characters (for example U+202E, U+200B, U+FEFF) is
+        refused; the client is stricter than Exchange here.
     type: str
     required: true
   state:

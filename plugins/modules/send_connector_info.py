@@ -134,7 +134,7 @@ connectors:
       connector_type: Default
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _values, _wire
+from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _values, _wire
 from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
@@ -156,10 +156,10 @@ def validate(params):
 
 
 def matching(found, name):
-    """The connectors named ``name`` (or with that GUID), compared exactly; all of them without a name."""
+    """The connectors named ``name`` (by name only, as Exchange compares names: _identity); all without a name."""
     if name is None:
         return list(found)
-    return [raw for raw in found if name.lower() in (str(raw.get("Name", "")).lower(), str(raw.get("Guid", "")).lower())]
+    return _identity.find(found, name)
 
 
 def main():
@@ -180,8 +180,9 @@ def main():
         manager = ConnectorManager(session, module.params.get("domain_controller"))
         if name is None:
             return {"changed": False, "connectors": [connector_info(raw) for raw in manager.get_raw(None)]}
-        # -Identity is matched as a wildcard: a name with [ ] * ? is read with all and matched exactly here.
-        wild = any(c in name for c in _values.WILDCARDS)
+        # -Identity is matched as a wildcard and takes a GUID-shaped name as a GUID: such a name is read with all
+        # and matched here, by name only.
+        wild = _identity.needs_read_all(name)
         found = matching(manager.get_raw(None if wild else name), name)
         return {"changed": False, "connectors": [connector_info(raw) for raw in found]}
 

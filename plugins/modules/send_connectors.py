@@ -13,9 +13,14 @@ description:
   - Create, change or remove a whole set of Send connectors of Exchange Server 2016, 2019 or Subscription Edition in one
     module run. Each item of O(connectors) takes exactly the options of M(mailflow.exchange.send_connector), including
     its own O(connectors[].state) and O(connectors[].update_password), and they mean the same.
-  - One PowerShell session, one C(Get-SendConnector) of all connectors (an item is matched by its exact name, in any
-    case, or by GUID), then one C(New-), C(Set-) or C(Remove-SendConnector) for each item that differs and nothing
-    else. 50 connectors with nothing to change cost one session and one cmdlet.
+  - One PowerShell session, one C(Get-SendConnector) of all connectors (an item is matched by its name only, compared
+    as Exchange compares names, never by GUID), then one C(New-), C(Set-) or C(Remove-SendConnector) for each item
+    that differs and nothing else. 50 connectors with nothing to change cost one session and one cmdlet.
+  - The list is a set of connectors. Two items naming the same connector (ignoring case and leading or trailing
+    white space, as Exchange does) are refused before any call, naming both items, for example C(connectors[0]) and
+    C(connectors[3]); a remove and a re-create of one connector are two runs.
+  - An item whose name only looks like an existing connector's (KELVIN SIGN for K, Cyrillic letters, fullwidth
+    letters, another Unicode normalisation form) gives a warning naming both; it never addresses that connector.
   - Every item is checked before anything is sent (argument types, choices and the JSON Schema rules of
     M(mailflow.exchange.send_connector)); all problems of all items come back in one message, each with its path,
     for example C(connectors[3].port). After the read, every item's resulting connector is checked before the first
@@ -61,6 +66,13 @@ options:
         - At most 64 characters, without backslash, slash, comma, equals sign, plus sign, angle brackets, semicolon, double
           quote or number sign; leading and trailing spaces are dropped, as Exchange does when it stores the name. The name
           is matched exactly, also when it contains wildcard characters such as C([) or C(*).
+        - The connector is found by its name only, never by its GUID or distinguished name (a name that reads as a GUID names
+          the connector with that name, not the one with that GUID). Names are compared as Exchange compares them (.NET ordinal,
+          ignoring case with one-to-one upper-casing only), so C(Relay-\u212Aelay) (KELVIN SIGN) is not C(Relay-Kelay). A
+          name that only looks like an existing connector's (other scripts, fullwidth letters, another Unicode normalisation
+          form) gives a warning naming both.
+        - A name with bidirectional control characters or zero-width characters (for example U+202E, U+200B, U+FEFF) is refused;
+          the client is stricter than Exchange here.
         type: str
         required: true
       state:

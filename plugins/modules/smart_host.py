@@ -40,6 +40,9 @@ options:
       - Name of the Send connector. It must exist; create it with M(mailflow.exchange.send_connector).
       - Matched exactly, also when it contains wildcard characters such as C([) or C(*); leading and trailing spaces
         are dropped, as Exchange does when it stores names.
+      - Found by its name only, never by GUID, compared as Exchange compares names (see
+        O(mailflow.exchange.send_connector#module:name)); a name with bidirectional control or zero-width characters
+        is refused.
     type: str
     required: true
   hosts:

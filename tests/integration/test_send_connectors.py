@@ -123,7 +123,7 @@ def test_smart_host_semantics_credential_and_removal_in_one_run(ansible, lab):
 
 def test_a_rule_broken_after_the_read_stops_every_item_before_any_write(ansible, lab):
     items = [
-        {"name": "Bulk A", "port": 2525},  # fine on its own
+        {"name": "Bulk B", "port": 2525},  # fine on its own (a list names each connector once: issue 15)
         {"name": "Bulk A", "smart_hosts": {"remove": ["192.0.2.10", "192.0.2.20"]}},  # the last ones, no fallback
         {"name": "Bulk New", "smart_hosts": ["192.0.2.30"]},  # does not exist, no address space to create it
     ]
