@@ -122,15 +122,8 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
     _smart_host = _smart_host_utils()
     if not _is_list(connectors):
         return ["%s: must be a list of connectors, got %s" % (ROLE_VAR, _connectors._kind_of(connectors))]
-    converted, errors = _connectors.validate_items(connectors, prefix=ROLE_VAR)
-    seen: dict[str, int] = {}
-    for index, item in enumerate(converted):
-        name = str(item.get("name") or "")
-        if name.lower() in seen:
-            errors.append("%s[%d].name: %r is already used by %s[%d]; give each connector once"
-                          % (ROLE_VAR, index, name, ROLE_VAR, seen[name.lower()]))
-        elif name:
-            seen[name.lower()] = index
+    # validate_items also refuses two items naming one connector, compared as Exchange compares names (_identity)
+    errors = _connectors.validate_items(connectors, prefix=ROLE_VAR)[1]
     if smart_hosts is not None and not _is_list(smart_hosts):
         errors.append("%s: must be a list, got %s" % (SMART_HOSTS_VAR, _connectors._kind_of(smart_hosts)))
     for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):

@@ -99,7 +99,8 @@ def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
         "smart_host_routing_connectors[0].port: must be from 0 to 65535",
         "smart_host_routing_connectors[0].authentication_credential.password: must be a string, got (the value is not shown)",
         "smart_host_routing_connectors[1].address_spaces: must not be empty",
-        "smart_host_routing_connectors[1].name: 'SMART HOST TO INTERNET' is already used by smart_host_routing_connectors[0]",
+        "smart_host_routing_connectors[1].name: 'SMART HOST TO INTERNET' names the same connector as "
+        "smart_host_routing_connectors[0].name ('Smart host to Internet')",
     ):
         assert expected in message, message
     assert "424242" not in run.output
