@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailflow.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the audit (``smart_host_routing_mode: audit``, playbook ``mailflow.exchange.audit``).
+"""Filters of the audit (``smart_host_routing_mode: audit``, playbook ``mailflow.exchange.audit``) and of the export
+(playbook ``mailflow.exchange.export``).
 
 Glue only: the rules and the report's forms live in ``plugins/module_utils/_audit.py``, the probe
 targets are built by the role's own ``smart_host_routing_probe_targets``.
@@ -9,6 +10,7 @@ targets are built by the role's own ``smart_host_routing_probe_targets``.
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 from ansible.errors import AnsibleFilterError
@@ -63,6 +65,18 @@ def audit(read: t.Any, probe: t.Any = None, source: str = "Exchange", route: t.A
             "junit": _audit.to_junit(report), "summary": _audit.summary_lines(report)}
 
 
+def export(read: t.Any, source: str = "the organisation", name: str = "FILE") -> str:
+    """The organisation's connectors as a variables file of the role (text): defaults and secrets left out."""
+    import yaml
+
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _export
+    except ImportError as exc:
+        raise AnsibleFilterError("smart_host_routing export: the collection's module_utils cannot be loaded: %s" % exc) from None
+    plain = json.loads(json.dumps(_connectors(read), default=str))  # Ansible's tagged values are not YAML-safe types
+    return _export.export(plain, str(source), str(name), yaml.safe_dump)["text"]
+
+
 class FilterModule:
     """Filters of the Send connector audit."""
 
@@ -70,4 +84,5 @@ class FilterModule:
         return {
             "smart_host_routing_audit": audit,
             "smart_host_routing_audit_targets": audit_targets,
+            "smart_host_routing_export": export,
         }
