@@ -431,21 +431,13 @@ def summary(
                     for e in trace.get("events") or [] if isinstance(e, dict)
                 ],
             }
-            if trace.get("last_error"):
-                entry["trace"]["last_error"] = trace.get("last_error")
-            if trace.get("result") != "sent":
-                connector = entry.get("connector") if isinstance(entry.get("connector"), dict) else {}
-                entry["trace"]["hint"] = trace_hint(trace, connector.get("tls_certificate_name"))
+            for key in ("verdict", "taken_by", "last_error", "problem", "hint"):  # message_trace's own judgement
+                if trace.get(key):
+                    entry["trace"][key] = trace[key]
         session = next((lines for key, lines in logged.items() if str(key).lower() == name.lower()), None)
         if session:
             entry["smtp_session"] = session
     return out
-
-
-def _hosts_of(entry: dict[str, t.Any]) -> list[str]:
-    """The smart hosts a traced SEND may name (lower case, brackets stripped), from the connector as applied."""
-    connector = entry.get("connector") if isinstance(entry.get("connector"), dict) else {}
-    return [str(h).lower().strip("[]") for h in connector.get("smart_hosts") or []]
 
 
 def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[str]:
@@ -467,99 +459,9 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
                 "(hint: check smart_host_routing_smtp_server/port and that the sender may relay)" % name
             )
         trace = s.get("trace")
-        if isinstance(trace, dict) and trace.get("result") != "sent":
-            failures.append(
-                "%s: the test message did not leave through the connector (trace result %s%s) (hint: %s)"
-                % (name, trace.get("result"), ", LastError: %s" % trace["last_error"] if trace.get("last_error") else "", trace.get("hint"))
-            )
-        elif isinstance(trace, dict):
-            hosts = _hosts_of(s)
-            sends = [e for e in trace.get("events") or [] if str(e.get("event_id") or "").upper().startswith("SEND")]
-            if hosts and sends and not any(
-                str(e.get("server_hostname") or "").lower().strip("[]") in hosts or str(e.get("server_ip") or "").lower() in hosts for e in sends
-            ):
-                failures.append(
-                    "%s: the test message left to %s, which is not one of the connector's smart hosts %s "
-                    "(hint: another connector with a more specific address space or lower cost took it)"
-                    % (name, ", ".join(str(e.get("server_hostname")) for e in sends), ", ".join(hosts))
-                )
+        if isinstance(trace, dict) and trace.get("verdict") == "fail":
+            failures.append("%s: %s (hint: %s)" % (name, trace.get("problem"), trace.get("hint")))
     return failures
-
-
-_UNREACHABLE = "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."
-_NO_DNS = "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."
-_CERT = "The smart host's certificate failed the connector's TLS checks (chain, expiry, or name vs tls_domain)."
-_RELAY = "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."
-# (pattern in LastError / RecipientStatus, hint), in the order of the failure modes of ANCHORS B.2.
-_DEFERRED = (
-    "The smart host deferred the message with a temporary (4xx) answer, quoted in the queue's LastError: "
-    "Exchange keeps retrying; fix what the smart host's answer names (greylisting, rate limit, policy)."
-)
-# LastError "4.4.397 Error communicating with target host" covers sessions that never connected
-# ("-> 421 4.2.1 Unable to connect -> SocketError") AND sessions that connected, maybe
-# authenticated, and then stalled ("-> 421 4.4.1 Connection timed out") or dropped: only the
-# first is "unreachable" (issue 9 item 5).
-TRACE_HINTS = [
-    (r"unable to connect|socket error|connection refused", _UNREACHABLE),
-    (r"nonexistentdomain|\bdns\b", _NO_DNS),
-    (
-        r"implicit tls|tls on connect|timed out",
-        "The smart host accepted the connection, then stopped answering until the session timed out: check the smart host's "
-        "own log and load for that session (a port-465 implicit-TLS service looks the same: connectors only do STARTTLS).",
-    ),
-    (r"connection dropped|4\.4\.2\b", "The smart host closed the connection in the middle of the session: check the smart host's own log for that session."),
-    (r"tlsrequired|starttls", "RequireTLS/BasicAuthRequireTLS need STARTTLS, which the smart host did not offer: enable it there."),
-    (r"\b4\.7\.5\b|certificate", _CERT),
-    (
-        r"\b5\.7\.3\b|\b535\b",
-        "The smart host refused the credentials or wants AUTH LOGIN: check authentication_credential (update_password: always) and that it offers LOGIN.",
-    ),
-    (r"\b530\b|\b5\.7\.0\b", "The smart host requires authentication: set smart_host_auth_mechanism BasicAuth/BasicAuthRequireTLS with a credential."),
-    (r"\b5\.7\.1\b|unable to relay|relay access denied", _RELAY),
-    (r"\b5\.3\.4\b|\b552\b", "The message is larger than the smart host accepts: lower max_message_size to the smart host's SIZE."),
-    (r'responded with: "4\d\d\b', _DEFERRED),
-    (
-        r"4\.4\.397",
-        "The smart host is unreachable from the transport server or broke off the session (LastError 4.4.397 without "
-        "more detail): check name, port and firewall, then the smart host's own log.",
-    ),
-]
-
-
-_LOCAL_CERTIFICATE = (
-    "The source server could not present the certificate tls_certificate_name names (%s): missing, expired, "
-    "without private key or not enabled for SMTP on that server. Exchange's SmtpSend log then says 'TLS negotiation "
-    "failed with error UnknownCredentials' and the queue only '421 4.4.1 Connection timed out'. Run "
-    "mailflow.exchange.send_connector_route (the role's preflight does) to see which server and why."
-)
-
-
-def trace_hint(trace: t.Any, tls_certificate_name: t.Any = None) -> str:
-    """The hint for a trace that did not end in a SEND through the connector.
-
-    With ``tls_certificate_name`` (the connector's), a session that timed out points at the local certificate:
-    that is how Exchange reports a certificate its source server cannot present (issue 16)."""
-    if not isinstance(trace, dict):
-        return ""
-    early = " ".join(str(x) for x in [trace.get("last_error")] + [
-        e.get("recipient_status") for e in trace.get("events") or [] if isinstance(e, dict)]).lower()
-    if "unknowncredentials" in early or (tls_certificate_name and re.search(r"timed out", early)):
-        return _LOCAL_CERTIFICATE % (tls_certificate_name or "the connector's")
-    texts = [str(trace.get("last_error") or "")]
-    for event in trace.get("events") or []:
-        if isinstance(event, dict):
-            texts.append(str(event.get("recipient_status") or ""))
-            texts.append(str(event.get("source_context") or ""))
-    blob = " ".join(texts).lower()
-    for pattern, hint in TRACE_HINTS:
-        if re.search(pattern, blob):
-            return hint
-    if trace.get("result") == "timeout":
-        return (
-            "No SEND event through this connector before the timeout: check the connector's address spaces cover the "
-            "test recipient, it is enabled, and the source servers (and AD replication) have picked it up."
-        )
-    return "See the events and the queue's LastError above."
 
 
 def _verb(entry: dict[str, t.Any]) -> str:

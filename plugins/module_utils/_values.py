@@ -697,3 +697,10 @@ def canonical_flags(value: Any, choices: list[str], empty: str) -> list[str]:
     if len(names) > 1:
         names.discard(empty)
     return sorted(names, key=choices.index) or [empty]
+
+
+def short_name(name: Any, limit: int = 80) -> str:
+    """A name as a sentence shows it: at most ``limit`` characters, cut with an ellipsis. Exchange takes names
+    far longer than a line; messages name a connector often, and repeating 300 characters hides the message."""
+    text = "" if name is None else str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -239,3 +239,25 @@ def test_many_messages_in_one_polling_loop(lab, trace):
     assert result["result"] == "failed"
     moved = {k: lab.counters().get(k, 0) - before.get(k, 0) for k in ("runspaces_opened", "cmdlet:Get-SendConnector")}
     assert moved == {"runspaces_opened": 1, "cmdlet:Get-SendConnector": 1}, moved
+
+
+def test_a_message_another_connector_took_ends_the_wait_at_once_and_names_that_connector(lab, trace, relay):
+    # pat@fabrikam.com is routed by 'Smart host to Internet' (address space *), never by 'Relay a'
+    # (a.wild.example): the SEND through 'Smart host to Internet' answers the question, so the trace stops
+    # there instead of polling until its timeout (which would end as 'timeout', not 'other_connector').
+    message_id = submit(lab, "pat@fabrikam.com", subject="Taken by another connector")
+    result = trace(message_id=message_id, connector="Relay a", servers=["EX01"], wait_for="send", start="-10m",
+                   timeout=100, poll_interval=0.5)
+    assert result["result"] == "other_connector", result
+    assert result["taken_by"] == "Smart host to Internet" and result["sent"] is None
+    assert result["verdict"] == "fail" and "took the message" in result["hint"]
+    assert result["problem"] == "the message left through connector 'Smart host to Internet', not connector 'Relay a'"
+    assert result["failed"] is True  # wait_for: send fails when the message did not leave through the connector
+    assert "(Send connector Smart host to Internet took it)" in result["msg"]
+
+    # the same in a messages list, judged later: verdicts per trace, the one that left through its connector passes
+    both = trace(messages=[{"message_id": message_id, "connector": "Relay a", "recipients": ["pat@fabrikam.com"]},
+                           {"message_id": message_id, "connector": "Smart host to Internet"}],
+                 servers=["EX01"], wait_for="send", fail_on_timeout=False, start="-10m", timeout=100)
+    assert [(t["result"], t["verdict"]) for t in both["traces"]] == [("other_connector", "fail"), ("sent", "pass")], both
+    assert both["result"] == "other_connector" and "failed" not in both

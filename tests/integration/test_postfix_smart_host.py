@@ -99,7 +99,8 @@ class Case:
 
     @property
     def role_hint(self) -> str:
-        return role_filter.trace_hint(self.trace)
+        """message_trace's own hint for this trace (the role reports it as it is)."""
+        return str(self.trace.get("hint") or "")
 
     def explain(self) -> str:
         return json.dumps({"findings": self.probe.get("findings"), "trace": {k: self.trace.get(k) for k in ("result", "last_error", "msg")}}, indent=1)[:6000]

@@ -172,7 +172,7 @@ def test_a_relay_refusal_fails_verification_with_its_hint_after_the_report(tmp_p
         assert "relay" in summary["trace"]["hint"]
         failed = run.task("Report | Fail when the verification found a problem")
         assert failed["status"] == "failed"
-        assert "did not leave through the connector" in failed["result"]["msg"]
+        assert "did not leave through connector" in failed["result"]["msg"]
         assert "allow the transport servers' IP addresses on the smart host" in failed["result"]["msg"]
         # The report was printed before the failure.
         assert run.output.index("trace: ") < run.output.index("the verification found")

@@ -1,36 +1,18 @@
-"""message_trace's pure parts: time options, event normalisation and the verdict (no lab needed)."""
+"""module_utils/_trace.py's pure parts: time options, event normalisation, where a message stands, and the
+verdict and hint of each trace (no lab needed)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ansible_collections.mailflow.exchange.plugins.module_utils import _trace
 
 
-@pytest.fixture(scope="module")
-def mt(tmp_path_factory):
-    name = "ansible_collections.mailflow.exchange.plugins.modules.message_trace"
-    try:
-        yield importlib.import_module(name)
-        return
-    except ImportError:
-        pass
-    base = tmp_path_factory.mktemp("collections")
-    link = base / "ansible_collections" / "mailflow" / "exchange"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(ROOT)
-    sys.path.insert(0, str(base))
-    for loaded in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
-        del sys.modules[loaded]
-    try:
-        yield importlib.import_module(name)
-    finally:
-        sys.path.remove(str(base))
+@pytest.fixture(name="mt")
+def fixture_mt():
+    return _trace
 
 
 NOW = dt.datetime(2026, 5, 1, 13, 0, 0, tzinfo=dt.timezone.utc)
@@ -86,7 +68,8 @@ def test_verdicts(mt):
     assert mt.evaluate([receive, defer, event(mt, "FAIL")], None)[0] == "failed"
     sent = event(mt, "SENDEXTERNAL")
     assert mt.evaluate([receive, defer, sent], "smart host to internet") == ("sent", sent)
-    assert mt.evaluate([receive, sent], "Other connector")[0] == "found"
+    # a SEND through another connector: it took the message (no wait for the timeout)
+    assert mt.evaluate([receive, sent], "Other connector") == ("other_connector", sent)
     hop = event(mt, "SEND", "Intra-Organization SMTP Send Connector")
     assert mt.evaluate([receive, hop], None)[0] == "found"
     assert mt.evaluate([receive, hop], "Intra-Organization SMTP Send Connector")[0] == "sent"
@@ -101,3 +84,31 @@ def test_client_side_filter(mt):
     assert not mt.matches(e, {"sender": "eve@contoso.com"})
     dsn = event(mt, "DSN", MessageId="<ndr@contoso.com>", Reference=["<a@contoso.com>"], Sender="postmaster@contoso.com")
     assert mt.matches(dsn, {"message_id": "<a@contoso.com>", "sender": "chris@contoso.com"})
+
+
+def test_judge_gives_a_verdict_and_for_a_failure_a_hint_and_a_problem(mt):
+    sent = mt.judge({"result": "sent", "connector": "A", "events": []})
+    assert sent["verdict"] == "pass" and "hint" not in sent and "problem" not in sent
+    assert mt.judge({"result": "found", "connector": "A", "events": []})["verdict"] == "pending"
+    taken = mt.judge({"result": "other_connector", "connector": "A", "taken_by": "Partner relay", "events": []})
+    assert taken["verdict"] == "fail"
+    assert taken["problem"] == "the message left through connector 'Partner relay', not connector 'A'"
+    assert "Send connector 'Partner relay' took the message" in taken["hint"] and "more specific address space" in taken["hint"]
+    late = mt.judge({"result": "timeout", "connector": "A", "events": []})
+    assert late["problem"] == "the message did not leave through connector 'A' (timeout)"
+    assert "before the timeout" in late["hint"]
+    relay = mt.judge({"result": "deferred", "connector": "A", "events": [], "last_error": "451 4.7.1 Unable to relay"})
+    assert relay["problem"].endswith("LastError: 451 4.7.1 Unable to relay") and "refused to relay" in relay["hint"]
+
+
+def test_a_long_connector_name_is_shortened_in_sentences(mt):
+    name = "N" * 300
+    taken = mt.judge({"result": "other_connector", "connector": name, "taken_by": name, "events": []})
+    assert len(taken["problem"]) < 250 and name not in taken["hint"] and "\u2026" in taken["problem"]
+    assert mt.short_name("short") == "short"
+
+
+def test_not_sent_message_names_the_connector_that_took_it(mt):
+    result = {"traces": [{"message_id": "<a@x>", "connector": "A", "result": "other_connector", "taken_by": "B"},
+                         {"message_id": "<a@x>", "connector": "C", "result": "sent"}]}
+    assert mt.not_sent_message(result, {}) == "the message <a@x> (connector A) was not sent: other_connector (Send connector B took it)"

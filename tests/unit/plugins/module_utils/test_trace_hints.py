@@ -1,4 +1,4 @@
-"""Which hint the role gives for a queue's LastError (issue 9 item 5: 4.4.397 is not always 'unreachable').
+"""Which hint a trace gets for a queue's LastError (issue 9 item 5: 4.4.397 is not always 'unreachable').
 
 The LastError texts are the lab's, which follow the shapes Exchange writes (ANCHORS B.2); the
 Postfix tests (tests/integration/test_postfix_smart_host.py) produce each of them over the wire.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f
+from ansible_collections.mailflow.exchange.plugins.module_utils import _trace as f
 
 PRIMARY = '451 4.4.0 Primary target IP address responded with: "{}." Attempted failover to alternate host, but that did not succeed.'
 
@@ -27,6 +27,10 @@ PRIMARY = '451 4.4.0 Primary target IP address responded with: "{}." Attempted f
         (PRIMARY.format("454 4.7.5 Certificate validation failure: NotTimeValid"), "certificate", "deferred"),
         (PRIMARY.format("535 5.7.8 Error: authentication failed: authentication failure"), "credentials", "deferred"),
         ("451 4.4.397 Error communicating with target host", "unreachable", None),  # no detail: both are possible
+        ("550 5.7.1 Unable to relay", "refused to relay", None),
+        ("535 5.7.3 Authentication unsuccessful", "refused the credentials", None),
+        ("454 4.7.5 certificate validation failed", "certificate failed", None),
+        ("552 5.3.4 Message size exceeds fixed maximum message size", "larger than the smart host accepts", None),
     ],
 )
 def test_trace_hint(last_error, words, not_words):
