@@ -232,7 +232,9 @@ def _fallback(item: dict[str, Any], task: dict[str, Any], current: Optional[dict
 def _shown(plan: _plan.Plan, task: dict[str, Any], creating: bool) -> dict[str, Any]:
     """The after side of the diff: for a create only what the item gave (not every predicted default)."""
     given = set(task) | set(plan.changed_keys)  # what the item gave and what it implies (dns_routing_enabled)
-    return _diff.connector_diff(plan.before, plan.after, given, creating)["after"]
+    # a credential the item gives but the command does not send (same user, update_password: on_create) is
+    # not a change: no "password: (updated)" (issue 19 item 3)
+    return _diff.connector_diff(plan.before, plan.after, plan.changed_keys, creating, shown_keys=given)["after"]
 
 
 def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors") -> dict[str, Any]:

@@ -54,10 +54,15 @@ def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
     return shown
 
 
-def connector_diff(before: Any, after: Any, changed_keys: Iterable[str], creating: bool) -> dict[str, Any]:
-    """``{"before": ..., "after": ...}`` for a Send connector change (see the module docstring)."""
+def connector_diff(before: Any, after: Any, changed_keys: Iterable[str], creating: bool,
+                   shown_keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
+    """``{"before": ..., "after": ...}`` for a Send connector change (see the module docstring).
+
+    ``changed_keys`` are the settings the command sends: the credential shows ``password: (updated)`` only when
+    it is one of them. ``shown_keys`` (default ``changed_keys``) are what a create shows besides the name.
+    """
     changed = list(changed_keys)
-    shown_after = side(after, changed if creating else None)
+    shown_after = side(after, (changed if shown_keys is None else list(shown_keys)) if creating else None)
     if "authentication_credential" in changed and shown_after.get("authentication_credential"):
         # the password itself is never shown; say that it was sent
         shown_after["authentication_credential"] = dict(shown_after["authentication_credential"], password="(updated)")

@@ -52,3 +52,18 @@ def test_an_update_drops_unset_values_on_both_sides_and_hides_the_password():
     assert diff["after"]["comment"] == "relay" and diff["after"]["port"] == 587
     assert diff["after"]["authentication_credential"] == {"username": "relay", "password": "(updated)"}
     assert None not in diff["before"].values() and None not in diff["after"].values()
+
+
+@pytest.mark.parametrize("update_password, sent", [("on_create", False), ("always", True)])
+def test_a_credential_given_but_not_sent_is_no_change(update_password, sent):
+    """Issue 19 item 3: the same user again with update_password on_create sends no -AuthenticationCredential, so
+    neither an unchanged run nor a real change of another setting may show 'password: (updated)'."""
+    current = {"name": "c", "port": 25, "smart_host_auth_mechanism": "BasicAuthRequireTLS",
+               "authentication_credential": {"username": "relay"}}
+    task = {"port": 587, "authentication_credential": {"username": "relay", "password": "pw"}}
+    plan = _plan.plan_present("c", task, current, update_password)
+    assert ("authentication_credential" in plan.changed_keys) is sent
+    diff = _diff.connector_diff(plan.before, plan.after, plan.changed_keys, creating=False, shown_keys=set(task) | set(plan.changed_keys))
+    assert diff["after"]["port"] == 587
+    assert (diff["after"]["authentication_credential"] == {"username": "relay", "password": "(updated)"}) is sent
+    assert ("password" in diff["after"]["authentication_credential"]) is sent
