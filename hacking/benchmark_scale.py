@@ -48,6 +48,7 @@ LATENCY = {"runspace_open": 0.5, "cmdlet": 0.2}
 PROXY_DELAY = 0.030
 SMART_HOST = "smarthost.lab.test"
 APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
+REPORT_TASK = "Report | Show the summary"
 
 TIMER = '''
 import json, os, time
@@ -279,11 +280,13 @@ def one_size(work: str, n: int, repeat: int, five: bool) -> dict[str, t.Any]:
             items = connectors(n, smart_host.ready["port"])
             created = bench.apply(items)
             print("  N=%d: created %d connectors in one send_connectors run: %.1f s, %s" % (n, n, created["wall"], created["delta"]))
-            out: dict[str, t.Any] = {"n": n, "role": [], "apply": [], "apply_alone": [], "noop": [], "script": [], "floor": []}
+            out: dict[str, t.Any] = {"n": n, "role": [], "apply": [], "apply_alone": [], "noop": [], "script": [], "floor": [],
+                                     "report": []}
             for _round in range(repeat):
                 role = bench.role(items)
                 out["role"].append(role["wall"])
                 out["apply"].append(task_seconds(role, APPLY_TASK))
+                out["report"].append(task_seconds(role, REPORT_TASK))
                 out["role_rc"] = role["rc"]
                 out["role_delta"] = role["delta"]
                 out["role_tasks"] = len(role["tasks"])
@@ -326,16 +329,17 @@ def main(argv: list[str] | None = None) -> int:
             results.append(one_size(work, n, args.repeat, five=(n >= 50)))
     print()
     print("| N | role run | apply (role task) | apply alone | no-op task + floor | apply / (no-op+floor) | per-connector script | "
-          "script / apply | floor | role runspaces, cmdlets | apply runspaces, cmdlets, reads, writes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "script / apply | floor | report printing | role runspaces, cmdlets, connector reads | apply runspaces, cmdlets, reads, writes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         apply = med(r["apply"])
         base = med(r["noop"]) + med(r["floor"])
         d, a = r["role_delta"], r["apply_delta"]
-        print("| %d | %.1f s%s | %.2f s | %.2f s | %.2f + %.2f s | %.2fx | %.1f s | %.1fx | %.2f s | %d, %d | %d, %d, %d, %d |" % (
+        print("| %d | %.1f s%s | %.2f s | %.2f s | %.2f + %.2f s | %.2fx | %.1f s | %.1fx | %.2f s | %.2f s | %d, %d, %d | %d, %d, %d, %d |" % (
             r["n"], med(r["role"]), "" if r.get("role_rc") == 0 else " (rc %s)" % r.get("role_rc"), apply, med(r["apply_alone"]),
-            med(r["noop"]), med(r["floor"]), apply / base, med(r["script"]), med(r["script"]) / apply, med(r["floor"]),
-            d["runspaces_opened"], d["cmdlets_run"], a["runspaces_opened"], a["cmdlets_run"], a["cmdlet:Get-SendConnector"], a["writes"]))
+            med(r["noop"]), med(r["floor"]), apply / base, med(r["script"]), med(r["script"]) / apply, med(r["floor"]), med(r["report"]),
+            d["runspaces_opened"], d["cmdlets_run"], d["cmdlet:Get-SendConnector"],
+            a["runspaces_opened"], a["cmdlets_run"], a["cmdlet:Get-SendConnector"], a["writes"]))
     for r in results:
         if "five" in r:
             f = r["five"]

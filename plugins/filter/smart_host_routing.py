@@ -13,6 +13,7 @@ ever used as task arguments.
 
 from __future__ import annotations
 
+import copy
 import re
 import typing as t
 
@@ -38,6 +39,13 @@ def _collection_utils() -> t.Any:
             "cannot be loaded: %s" % exc
         ) from None
     return _connectors
+
+
+def short_name(name: t.Any) -> str:
+    """A connector name as a message shows it (long names cut; module_utils._values owns the rule)."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._values import short_name as shorten
+
+    return shorten(name)
 
 
 def _redact(value: t.Any) -> t.Any:
@@ -124,6 +132,7 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
         return ["%s: must be a list of connectors, got %s" % (ROLE_VAR, _connectors._kind_of(connectors))]
     # validate_items also refuses two items naming one connector, compared as Exchange compares names (_identity)
     errors = _connectors.validate_items(connectors, prefix=ROLE_VAR)[1]
+    errors = [_shorten_label(_credential_source(e, connectors)) for e in errors]
     if smart_hosts is not None and not _is_list(smart_hosts):
         errors.append("%s: must be a list, got %s" % (SMART_HOSTS_VAR, _connectors._kind_of(smart_hosts)))
     for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
@@ -132,8 +141,37 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
         if not found:
             found = ["%s.%s" % (path, e) for e in _smart_host.validate(params)]
         label = " (connector %r)" % item.get("connector") if isinstance(item, dict) and item.get("connector") else ""
-        errors.extend(e + label for e in found)
+        errors.extend(_shorten_label(e + label) for e in found)
     return errors
+
+
+def _shorten_label(error: str) -> str:
+    """An error's trailing `` (connector 'name')`` with a long name shortened (the path already locates it)."""
+    match = re.search(r" \(connector '(.*)'\)$", error)
+    if not match or len(match.group(1)) <= 80:
+        return error
+    return error[: match.start()] + " (connector '%s')" % short_name(match.group(1))
+
+
+CREDENTIAL_SOURCE = (
+    "%s: smart_host_auth_mechanism %s needs the smart host's user name and password, and none was given: set the "
+    "environment variables SMART_HOST_USERNAME and SMART_HOST_PASSWORD (in AWX: attach a credential of the type "
+    "'Exchange smart host (mailflow.exchange)'), or smart_host_routing_smart_host_credential, or give this connector "
+    "its own authentication_credential%s"
+)
+
+
+def _credential_source(error: str, connectors: list[t.Any]) -> str:
+    """A missing credential of a BasicAuth connector, worded for where the role takes it from: the environment
+    (SMART_HOST_USERNAME/SMART_HOST_PASSWORD, which the main playbook and the AWX credential type use)."""
+    match = re.match(r"^(%s\[(\d+)\])\.authentication_credential: smart_host_auth_mechanism " % re.escape(ROLE_VAR), error)
+    if not match:
+        return error
+    item = connectors[int(match.group(2))] if int(match.group(2)) < len(connectors) else None
+    if not isinstance(item, dict) or item.get("authentication_credential") or str(_auth_mechanism(item)) not in BASIC_AUTH:
+        return error
+    name = " (connector %r)" % short_name(item.get("name")) if item.get("name") else ""
+    return CREDENTIAL_SOURCE % (match.group(1), item.get("smart_host_auth_mechanism"), name)
 
 
 # --- preflight ---------------------------------------------------------------------------------
@@ -157,19 +195,21 @@ def probe_targets(
     addresses = {str(k).lower(): val for k, val in (connect_addresses or {}).items()} if isinstance(connect_addresses, dict) else {}
     targets: list[dict[str, t.Any]] = []
     by_key: dict[str, dict[str, t.Any]] = {}
-    item_list = items if _is_list(items) else []
-    for index, result in enumerate(_results(planned)):
+    credentials: dict[str, t.Any] = {}  # connector name -> the first credential an item gives it
+    for item in items if _is_list(items) else []:
+        if isinstance(item, dict) and isinstance(item.get("authentication_credential"), dict):
+            credentials.setdefault(_key(item.get("name")), item["authentication_credential"])
+    for result in _results(planned):
         connector = result.get("connector") or {}
         if result.get("state") != "present" or connector.get("dns_routing_enabled") is not False:
             continue
-        item = item_list[index] if index < len(item_list) and isinstance(item_list[index], dict) else {}
         settings = {key: connector.get(key) for key in PROBE_SETTINGS if connector.get(key) not in (None, "")}
         if connector.get("max_message_size") not in (None, ""):
             settings["max_message_size"] = str(connector["max_message_size"])
         helo = connector.get("fqdn") or helo_name
         if helo:
             settings["helo_name"] = str(helo)
-        credential = item.get("authentication_credential") if isinstance(item.get("authentication_credential"), dict) else None
+        credential = credentials.get(_key(result.get("name") or connector.get("name")))
         if credential and credential.get("username") and _auth_mechanism(connector) in BASIC_AUTH:
             # the user name always (the probe checks the connector's settings); the password only for the AUTH LOGIN test
             settings["authentication_credential"] = {"username": credential.get("username")}
@@ -223,7 +263,8 @@ def preflight_problems(probe_result: t.Any, fail_on: t.Any = None) -> list[str]:
         if finding["code"] == "probe_failed":
             lines.append("[ERROR] %s" % finding["message"])
             continue
-        lines.append("[%s] %s -> %s: %s (%s)" % (str(finding.get("severity", "")).upper(), finding.get("label"), finding.get("host"),
+        labels = ", ".join(short_name(n) for n in str(finding.get("label") or "").split(", "))
+        lines.append("[%s] %s -> %s: %s (%s)" % (str(finding.get("severity", "")).upper(), labels, finding.get("host"),
                                                  finding.get("message"), finding.get("code")))
         if finding.get("hint"):
             lines.append("    hint: %s" % finding["hint"])
@@ -231,11 +272,6 @@ def preflight_problems(probe_result: t.Any, fail_on: t.Any = None) -> list[str]:
 
 
 # --- verify ------------------------------------------------------------------------------------
-def readback_items(items: t.Any) -> list[dict[str, t.Any]]:
-    """The items for the read-back (send_connectors in check mode): a password is never sent again."""
-    return [dict(i, update_password="on_create") for i in (items if _is_list(items) else []) if isinstance(i, dict)]
-
-
 def test_connectors(applied: t.Any, recipient: t.Any = "", recipients: t.Any = None) -> list[dict[str, t.Any]]:
     """The connectors to send a test message through (present, routing through smart hosts), with their recipient."""
     per = {str(k).lower(): val for k, val in (recipients or {}).items()} if isinstance(recipients, dict) else {}
@@ -287,6 +323,29 @@ def protocol_logging(registered: t.Any, tested: t.Any = None, level: str = "Verb
     return out
 
 
+# --- the accumulator: per-connector facts, keyed by connector name ----------------------------------
+# Each stage of the role adds what it learnt about each connector to one accumulator (a mapping of connector
+# name -> facts), with ``facts(accumulator, stage, registered result)``. The facts are the modules' own
+# answers (send_connectors' results and diff, smtp_probe's findings, message_trace's verdicts), matched to the
+# connectors by name; nothing is judged here. A new stage is one task file, one entry in STAGES and one
+# section in SECTIONS.
+def _key(name: t.Any) -> str:
+    return str(name or "").strip().lower()
+
+
+def _entry(acc: dict[str, t.Any], name: t.Any) -> t.Optional[dict[str, t.Any]]:
+    """The accumulator's entry for the connector ``name`` (names compare as Exchange compares them: no case)."""
+    wanted = _key(name)
+    for key, entry in acc.items():
+        if _key(key) == wanted:
+            return entry
+    return None
+
+
+def _index(acc: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    return {_key(key): entry for key, entry in acc.items()}
+
+
 def _differences(result: dict[str, t.Any]) -> list[str]:
     """What a check-mode run would still change, per setting: wanted vs what Exchange has."""
     diff = result.get("diff") if isinstance(result.get("diff"), dict) else {}
@@ -301,8 +360,12 @@ def _differences(result: dict[str, t.Any]) -> list[str]:
 
 
 def changes(result: t.Any) -> list[str]:
-    """``key: before -> after`` for each setting an update changes, values as YAML writes them."""
-    if not isinstance(result, dict):
+    """``key: before -> after`` for each setting the module's diff shows changed, values as YAML writes them.
+
+    The diff is send_connectors' own: a credential appears in it only when the command sends one, so an
+    unchanged connector has no line here (the summary, the report, set_stats and --diff agree).
+    """
+    if not isinstance(result, dict) or not result.get("changed"):
         return []
     diff = result.get("diff") if isinstance(result.get("diff"), dict) else {}
     before = diff.get("before") if isinstance(diff.get("before"), dict) else {}
@@ -313,141 +376,151 @@ def changes(result: t.Any) -> list[str]:
             for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
 
 
-# --- report --------------------------------------------------------------------------------------
-def _probe_summary(probe: dict[str, t.Any], findings: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """The facts of one smtp_probe record a person wants in the report (no transcript, no secret)."""
-    def part(key: str) -> dict[str, t.Any]:
-        value = probe.get(key)
-        return value if isinstance(value, dict) else {}
-
-    cert, tls, auth, banner, ehlo = part("certificate"), part("tls"), part("auth"), part("banner"), part("ehlo")
-    login = auth.get("login") if isinstance(auth.get("login"), dict) else {}
-    summary = {
-        "host": probe.get("host"),
-        "port": probe.get("port"),
-        "address": probe.get("address"),
-        "banner": banner.get("text"),
-        "starttls": ehlo.get("starttls"),
-        "tls_version": tls.get("version"),
-        "certificate_subject": cert.get("subject"),
-        "certificate_days_left": cert.get("days_left"),
-        "auth_mechanisms": auth.get("mechanisms_after_tls") or auth.get("mechanisms_before_tls"),
-        "auth_login": ("ok" if login.get("ok") else "failed") if login.get("attempted") else None,
-        "findings": [{k: f.get(k) for k in ("severity", "code", "message", "hint")} for f in findings],
-    }
-    if probe.get("error"):
-        summary["error"] = probe.get("error")
-    return summary
-
-
-def _probes_of(name: str, probes: t.Any) -> list[dict[str, t.Any]]:
-    result = probes if isinstance(probes, dict) else {}
-    out = []
-    findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
-    for probe in result.get("probes") or []:
-        if not isinstance(probe, dict) or name.lower() not in _probe_label_names(probe):
-            continue
-        mine = [f for f in findings if f.get("label") == probe.get("label") and str(f.get("host") or "").lower() == str(probe.get("host") or "").lower()]
-        out.append(_probe_summary(probe, mine))
-    return out
-
-
-def _trace_of(name: str, traces: t.Any) -> t.Any:
-    result = traces if isinstance(traces, dict) else {}
-    if result.get("skipped"):
-        return None
-    return next((tr for tr in result.get("traces") or [] if isinstance(tr, dict) and str(tr.get("connector") or "").lower() == name.lower()), None)
-
-
-def summary(
-    connectors: t.Any,
-    apply: t.Any = None,
-    probes: t.Any = None,
-    readback: t.Any = None,
-    tests: t.Any = None,
-    traces: t.Any = None,
-    sessions: t.Any = None,
-    check_mode: bool = False,
-    smart_hosts: t.Any = None,
-    smart_host_changes: t.Any = None,
-    tested: t.Any = None,
-) -> list[dict[str, t.Any]]:
-    """One summary per connector from the role's registered results; no secret in it.
-
-    ``apply`` and ``readback`` are send_connectors results for the role's items (``connectors``, then the
-    ``smart_hosts`` items), ``probes`` the one smtp_probe result, ``tests`` the test message's smtp_probe result,
-    ``traces`` the one message_trace result. ``smart_host_changes`` is accepted for compatibility and unused.
-    """
-    del smart_host_changes
-    applied = _results(apply)
-    read = _results(readback)
-    if not read and isinstance(readback, dict) and readback.get("skipped") and not check_mode \
-            and applied and not any(r.get("changed") for r in applied):
-        read = applied  # nothing was written: the apply stage's own read is the read-back
-    logged = sessions if isinstance(sessions, dict) else {}
-    message_id = tests.get("message_id") if isinstance(tests, dict) else None
-    tested_names = {str(e.get("name") or "").lower() for e in tested if isinstance(e, dict)} if _is_list(tested) else None
-    out: list[dict[str, t.Any]] = []
-    valid_connectors = [c for c in (connectors if _is_list(connectors) else []) if isinstance(c, dict)]
-    host_items = [i for i in (smart_hosts if _is_list(smart_hosts) else []) if isinstance(i, dict)]
-    rows: list[tuple[str, str, int, t.Any]] = [(str(c.get("name")), str(c.get("state") or "present"), i, None) for i, c in enumerate(valid_connectors)]
-    rows += [(str(item.get("connector")), "present", len(valid_connectors) + i, item) for i, item in enumerate(host_items)]
-    for name, state, index, host_item in rows:
-        result = applied[index] if index < len(applied) else {}
-        entry = next((e for e in out if e["name"].lower() == name.lower()), None)
+def _plan_facts(acc: dict[str, t.Any], planned: t.Any, check_mode: bool = False, **_context: t.Any) -> None:
+    """The connectors and smart host items as the role applies them (``smart_host_routing_plan``'s result)."""
+    planned = planned if isinstance(planned, dict) else {}
+    rows = [(c.get("name"), str(c.get("state") or "present"), None) for c in planned.get("connectors") or [] if isinstance(c, dict)]
+    rows += [(i.get("connector"), "present", i) for i in planned.get("smart_hosts") or [] if isinstance(i, dict)]
+    for name, state, host_item in rows:
+        entry = _entry(acc, name)
         if entry is None:
-            entry = {"name": name, "state": state, "check_mode": bool(check_mode), "changed": False, "commands": [], "changes": []}
-            out.append(entry)
+            entry = acc[str(name)] = {"name": str(name), "state": state, "check_mode": bool(check_mode), "changed": False,
+                                      "commands": [], "changes": [], "_items": []}
+        entry["_items"].append("connector" if host_item is None else "smart_host")
+        if host_item is not None:
+            entry.setdefault("smart_host_changes", []).append({
+                "hosts": list(host_item.get("hosts") or []), "state": str(host_item.get("state") or "present"),
+                "exclusive": bool(host_item.get("exclusive")), "changed": False, "smart_hosts_after": None,
+            })
+
+
+def _apply_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
+    """send_connectors' result per connector: changed, commands, the changes its diff shows, the connector after."""
+    seen: dict[str, int] = {}  # name -> how many results of this connector so far (a connector and its smart host items)
+    for result in _results(registered):
+        entry = _entry(acc, result.get("name"))
+        if entry is None:
+            continue
+        position = seen[_key(entry["name"])] = seen.get(_key(entry["name"]), -1) + 1
         entry["changed"] = bool(entry["changed"] or result.get("changed"))
         entry["commands"] = list(entry["commands"]) + list(result.get("commands") or [])
         entry["changes"] = list(entry["changes"]) + changes(result)
         if result.get("connector"):
-            entry["connector"] = _redact(result.get("connector"))
-        if host_item is not None:
-            entry.setdefault("smart_host_changes", []).append({
-                "hosts": list(host_item.get("hosts") or []),
-                "state": str(host_item.get("state") or "present"),
-                "exclusive": bool(host_item.get("exclusive")),
-                "changed": bool(result.get("changed")),
-                "smart_hosts_after": (result.get("connector") or {}).get("smart_hosts"),
-            })
-        if read and index < len(read):
-            differences = _differences(read[index]) if read[index].get("changed") or read[index].get("state") == "absent" else []
-            entry["read_back"] = "differs" if differences or entry.get("read_back") == "differs" else "matches"
-            if differences:
-                entry.setdefault("read_back_differences", []).extend(differences)
-    for entry in out:
-        name = entry["name"]
-        entry["probes"] = _probes_of(name, probes)
-        sent = isinstance(tests, dict) and bool(tests) and not tests.get("skipped")
-        if sent and (name.lower() in tested_names if tested_names is not None else _trace_of(name, traces) is not None):
-            entry["test_message_id"] = message_id
-        trace = _trace_of(name, traces)
-        if trace is not None:
-            entry["trace"] = {
-                "result": trace.get("result"),
-                "events": [
-                    {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
-                    for e in trace.get("events") or [] if isinstance(e, dict)
-                ],
-            }
-            for key in ("verdict", "taken_by", "last_error", "problem", "hint"):  # message_trace's own judgement
-                if trace.get(key):
-                    entry["trace"][key] = trace[key]
-        session = next((lines for key, lines in logged.items() if str(key).lower() == name.lower()), None)
-        if session:
-            entry["smtp_session"] = session
-    return out
+            entry["connector"] = _redact(result["connector"])
+        kinds = entry.get("_items") or []
+        if position < len(kinds) and kinds[position] == "smart_host":
+            change = entry["smart_host_changes"][kinds[:position].count("smart_host")]
+            change["changed"] = bool(result.get("changed"))
+            change["smart_hosts_after"] = (result.get("connector") or {}).get("smart_hosts")
+
+
+def _probe_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
+    """smtp_probe's probes and findings, per connector named in the target's label."""
+    result = registered if isinstance(registered, dict) else {}
+    findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
+    index = _index(acc)
+    for probe in result.get("probes") or []:
+        if not isinstance(probe, dict):
+            continue
+        mine = [f for f in findings if f.get("label") == probe.get("label")
+                and str(f.get("host") or "").lower() == str(probe.get("host") or "").lower()]
+        for name in _probe_label_names(probe):
+            if name in index:
+                index[name].setdefault("probes", []).append(_probe_summary(probe, mine))
+
+
+def _read_back_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
+    """The read-back (send_connectors in check mode): what it would still change is a difference. Skipped because
+    apply wrote nothing: apply's own read was the read-back."""
+    if isinstance(registered, dict) and registered.get("skipped"):
+        if not any(e.get("changed") for e in acc.values()):
+            for entry in acc.values():
+                entry["read_back"] = "matches"
+        return
+    for result in _results(registered):
+        entry = _entry(acc, result.get("name"))
+        if entry is None:
+            continue
+        differences = _differences(result) if result.get("changed") or result.get("state") == "absent" else []
+        entry["read_back"] = "differs" if differences or entry.get("read_back") == "differs" else "matches"
+        if differences:
+            entry.setdefault("read_back_differences", []).extend(differences)
+
+
+def _test_facts(acc: dict[str, t.Any], registered: t.Any, tested: t.Any = None, **_context: t.Any) -> None:
+    """The test message's Message-ID for each connector it was addressed for (None: Exchange did not accept it)."""
+    if not isinstance(registered, dict) or not registered or registered.get("skipped"):
+        return
+    for wanted in tested if _is_list(tested) else []:
+        entry = _entry(acc, (wanted or {}).get("name"))
+        if entry is not None:
+            entry["test_message_id"] = registered.get("message_id")
+
+
+TRACE_KEYS = ("verdict", "taken_by", "last_error", "problem", "hint")
+
+
+def _trace_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
+    """message_trace's trace per connector, with its own verdict, problem and hint."""
+    if not isinstance(registered, dict) or registered.get("skipped"):
+        return
+    for trace in registered.get("traces") or []:
+        entry = _entry(acc, (trace or {}).get("connector"))
+        if entry is None:
+            continue
+        shown = {"result": trace.get("result"), "events": [
+            {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
+            for e in trace.get("events") or [] if isinstance(e, dict)]}
+        shown.update({key: trace[key] for key in TRACE_KEYS if trace.get(key)})
+        entry["trace"] = shown
+
+
+def _session_facts(acc: dict[str, t.Any], sessions: t.Any, **_context: t.Any) -> None:
+    """The SmtpSend protocol log dialogue of each connector's test message (connector name -> lines)."""
+    for name, lines in (sessions.items() if isinstance(sessions, dict) else []):
+        entry = _entry(acc, name)
+        if entry is not None and lines:
+            entry["smtp_session"] = list(lines)
+
+
+STAGES: dict[str, t.Callable[..., None]] = {
+    "plan": _plan_facts,
+    "preflight": _probe_facts,
+    "apply": _apply_facts,
+    "read_back": _read_back_facts,
+    "test_message": _test_facts,
+    "trace": _trace_facts,
+    "protocol_log": _session_facts,
+}
+
+
+def facts(accumulator: t.Any, stage: str, registered: t.Any = None, **context: t.Any) -> dict[str, t.Any]:
+    """The accumulator with what ``stage`` learnt per connector added (a new mapping; the input is not changed)."""
+    if stage not in STAGES:
+        raise AnsibleFilterError("smart_host_routing_facts: unknown stage %r (one of %s)" % (stage, ", ".join(STAGES)))
+    acc = copy.deepcopy(dict(accumulator)) if isinstance(accumulator, dict) else {}
+    STAGES[stage](acc, registered, **context)
+    return acc
+
+
+def summary(accumulator: t.Any) -> list[dict[str, t.Any]]:
+    """One summary per connector, in the order of the role's input, from the accumulator; no secret in it."""
+    entries = accumulator.values() if isinstance(accumulator, dict) else []
+    return [{k: val for k, val in entry.items() if not str(k).startswith("_")} for entry in entries if isinstance(entry, dict)]
 
 
 def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[str]:
-    """What the verification found wrong, one line per problem with its hint; empty when all is well."""
-    del connectors  # the summaries carry the connectors as applied
+    """What the verification found wrong, one line per problem with its hint; empty when all is well.
+
+    The judgements are the modules': send_connectors in check mode still wanting a change (a read-back
+    difference), smtp_probe not getting a Message-ID for the test message, and message_trace's verdict.
+    """
+    del connectors  # accepted for compatibility: the summaries carry all that is needed
     failures = []
     for s in summaries if _is_list(summaries) else []:
         if not isinstance(s, dict):
             continue
-        name = s.get("name")
+        name = short_name(s.get("name"))
         for difference in s.get("read_back_differences") or []:
             failures.append(
                 "%s: read back differs: %s (hint: the change is not visible yet - AD replication or another writer; "
@@ -462,6 +535,33 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
         if isinstance(trace, dict) and trace.get("verdict") == "fail":
             failures.append("%s: %s (hint: %s)" % (name, trace.get("problem"), trace.get("hint")))
     return failures
+
+
+# --- report: the sections a summary is shown in, as text and as Markdown -----------------------------
+def _probe_summary(probe: dict[str, t.Any], findings: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """The facts of one smtp_probe record a person wants in the report (no transcript, no secret)."""
+    def part(key: str) -> dict[str, t.Any]:
+        value = probe.get(key)
+        return value if isinstance(value, dict) else {}
+
+    cert, tls, auth, banner, ehlo = part("certificate"), part("tls"), part("auth"), part("banner"), part("ehlo")
+    login = auth.get("login") if isinstance(auth.get("login"), dict) else {}
+    shown = {
+        "host": probe.get("host"),
+        "port": probe.get("port"),
+        "address": probe.get("address"),
+        "banner": banner.get("text"),
+        "starttls": ehlo.get("starttls"),
+        "tls_version": tls.get("version"),
+        "certificate_subject": cert.get("subject"),
+        "certificate_days_left": cert.get("days_left"),
+        "auth_mechanisms": auth.get("mechanisms_after_tls") or auth.get("mechanisms_before_tls"),
+        "auth_login": ("ok" if login.get("ok") else "failed") if login.get("attempted") else None,
+        "findings": [{k: f.get(k) for k in ("severity", "code", "message", "hint")} for f in findings],
+    }
+    if probe.get("error"):
+        shown["error"] = probe.get("error")
+    return shown
 
 
 def _verb(entry: dict[str, t.Any]) -> str:
@@ -483,75 +583,187 @@ def _session_line(line: t.Any) -> str:
     return text
 
 
-def report_lines(summaries: t.Any) -> list[str]:
-    """The summaries as the lines printed at the end of the play."""
-    lines: list[str] = []
-    for s in summaries if _is_list(summaries) else []:
-        if not isinstance(s, dict):
-            continue
-        head = "Send connector %r (%s): %s" % (s.get("name"), s.get("state"), _verb(s))
-        lines.append(head)
-        for change in s.get("changes") or []:
-            lines.append("  change  %s" % change)
-        for change in s.get("smart_host_changes") or []:
-            lines.append(
-                "  smart hosts %s%s %s -> %s"
-                % (
-                    change.get("state"),
-                    " (exclusive)" if change.get("exclusive") else "",
-                    ", ".join(map(str, change.get("hosts") or [])),
-                    ", ".join(map(str, change.get("smart_hosts_after") or [])) or "-",
-                )
-            )
-        for command in s.get("commands") or []:
-            lines.append("  command %s" % command)
-        for probe in s.get("probes") or []:
-            details = ", ".join(
-                "%s %s" % (label, ", ".join(map(str, probe[key])) if _is_list(probe.get(key)) else probe.get(key))
-                for label, key in (
-                    ("TLS", "tls_version"),
-                    ("cert", "certificate_subject"),
-                    ("days left", "certificate_days_left"),
-                    ("AUTH", "auth_mechanisms"),
-                    ("AUTH LOGIN", "auth_login"),
-                )
-                if probe.get(key) not in (None, "", [])
-            )
-            lines.append("  probe   %s:%s %s" % (probe.get("host"), probe.get("port"), details or ""))
-            shown = [f for f in probe.get("findings") or [] if str(f.get("severity", "")).lower() != "info"]
-            for f in shown:  # info findings stay in the summary data
-                lines.append("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")))
-            if not shown:  # say so, rather than leave the reader to guess from a missing line
-                lines.append("          no error or warning for this connector's settings")
-        if s.get("read_back"):
-            lines.append("  read back: %s" % s["read_back"])
-            for diff in s.get("read_back_differences") or []:
-                lines.append("          %s" % diff)
-        if s.get("test_message_id"):
-            lines.append("  test message %s" % s["test_message_id"])
-        trace = s.get("trace")
-        if isinstance(trace, dict):
-            lines.append("  trace: %s" % trace.get("result"))
-            for e in trace.get("events") or []:
-                lines.append(
-                    "          %s %s connector=%s -> %s (%s) %s"
-                    % (
-                        e.get("timestamp"),
-                        e.get("event_id"),
-                        e.get("connector_id"),
-                        e.get("server_hostname"),
-                        e.get("server_ip"),
-                        "; ".join(map(str, e["recipient_status"])) if _is_list(e.get("recipient_status")) else e.get("recipient_status") or "",
-                    )
-                )
-            if trace.get("last_error"):
-                lines.append("          LastError: %s" % trace["last_error"])
-            if trace.get("hint"):
-                lines.append("          hint: %s" % trace["hint"])
-        if s.get("smtp_session"):
-            lines.append("  SMTP session (SmtpSend protocol log):")
-            lines.extend("          %s" % _session_line(line) for line in s["smtp_session"])
+def _status(value: t.Any) -> str:
+    if _is_list(value):
+        return "; ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+# Text: one function per section, each returning the lines of one summary (none when it has nothing to say).
+def _text_changes(s: dict[str, t.Any]) -> list[str]:
+    lines = ["  change  %s" % change for change in s.get("changes") or []]
+    for change in s.get("smart_host_changes") or []:
+        lines.append("  smart hosts %s%s %s -> %s" % (
+            change.get("state"), " (exclusive)" if change.get("exclusive") else "",
+            ", ".join(map(str, change.get("hosts") or [])), ", ".join(map(str, change.get("smart_hosts_after") or [])) or "-"))
+    return lines + ["  command %s" % command for command in s.get("commands") or []]
+
+
+def _text_probes(s: dict[str, t.Any]) -> list[str]:
+    lines = []
+    for probe in s.get("probes") or []:
+        details = ", ".join(
+            "%s %s" % (label, ", ".join(map(str, probe[key])) if _is_list(probe.get(key)) else probe.get(key))
+            for label, key in (("TLS", "tls_version"), ("cert", "certificate_subject"), ("days left", "certificate_days_left"),
+                               ("AUTH", "auth_mechanisms"), ("AUTH LOGIN", "auth_login"))
+            if probe.get(key) not in (None, "", [])
+        )
+        lines.append("  probe   %s:%s %s" % (probe.get("host"), probe.get("port"), details or ""))
+        shown = [f for f in probe.get("findings") or [] if str(f.get("severity", "")).lower() != "info"]
+        lines.extend("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")) for f in shown)
+        if not shown:  # say so, rather than leave the reader to guess from a missing line
+            lines.append("          no error or warning for this connector's settings")
     return lines
+
+
+def _text_read_back(s: dict[str, t.Any]) -> list[str]:
+    if not s.get("read_back"):
+        return []
+    return ["  read back: %s" % s["read_back"]] + ["          %s" % d for d in s.get("read_back_differences") or []]
+
+
+def _text_trace(s: dict[str, t.Any]) -> list[str]:
+    lines = ["  test message %s" % s["test_message_id"]] if s.get("test_message_id") else []
+    trace = s.get("trace")
+    if not isinstance(trace, dict):
+        return lines
+    lines.append("  trace: %s%s" % (trace.get("result"), " (Send connector %s took it)" % trace["taken_by"] if trace.get("taken_by") else ""))
+    for e in trace.get("events") or []:
+        lines.append("          %s %s connector=%s -> %s (%s) %s" % (
+            e.get("timestamp"), e.get("event_id"), e.get("connector_id"), e.get("server_hostname"), e.get("server_ip"),
+            _status(e.get("recipient_status"))))
+    if trace.get("last_error"):
+        lines.append("          LastError: %s" % trace["last_error"])
+    if trace.get("hint"):
+        lines.append("          hint: %s" % trace["hint"])
+    return lines
+
+
+def _text_session(s: dict[str, t.Any]) -> list[str]:
+    if not s.get("smtp_session"):
+        return []
+    return ["  SMTP session (SmtpSend protocol log):"] + ["          %s" % _session_line(line) for line in s["smtp_session"]]
+
+
+# Markdown: the same sections.
+def _md_changes(s: dict[str, t.Any]) -> list[str]:
+    out: list[str] = []
+    if s.get("changes"):
+        out += ["### Changes", ""] + ["- %s" % _md_code(change) for change in s["changes"]] + [""]
+    if s.get("smart_host_changes"):
+        out += ["### Smart host changes", ""]
+        for change in s["smart_host_changes"]:
+            out.append("- %s%s %s; smart hosts now: %s" % (
+                _md_text(change.get("state")), " (exclusive)" if change.get("exclusive") else "",
+                ", ".join(_md_code(h) for h in change.get("hosts") or []) or "-",
+                ", ".join(_md_code(h) for h in change.get("smart_hosts_after") or []) or "-"))
+        out.append("")
+    out += ["### %s" % ("Commands that would run (check mode)" if s.get("check_mode") else "Commands run"), ""]
+    if s.get("commands"):
+        out += ["Exchange Management Shell; a credential shows as `(Get-Credential)`.", ""]
+        out += _md_block(s["commands"], "powershell") + [""]
+    else:
+        out += ["None: the connector already was as wanted.", ""]
+    return out
+
+
+def _md_probes(s: dict[str, t.Any]) -> list[str]:
+    probes = s.get("probes") or []
+    if not probes:
+        return []
+    rows = [[
+        _md_code("%s:%s" % (p.get("host"), p.get("port")), table=True), _md_text(p.get("address")),
+        _md_text(p.get("tls_version") or ("no STARTTLS" if p.get("starttls") is False else "")),
+        _md_text(p.get("certificate_subject")), _md_text(p.get("certificate_days_left")),
+        _md_text(", ".join(map(str, p.get("auth_mechanisms") or []))), _md_text(p.get("auth_login")),
+    ] for p in probes]
+    out = ["### Smart host probes", ""]
+    out += _md_table(["Smart host", "Address", "TLS", "Certificate", "Days left", "AUTH", "AUTH LOGIN"], rows) + [""]
+    out += ["Findings:", ""]
+    for probe in probes:
+        findings = [f for f in probe.get("findings") or [] if isinstance(f, dict)]
+        label = _md_code("%s:%s" % (probe.get("host"), probe.get("port")))
+        if probe.get("error"):
+            out.append("- %s: **probe failed**: %s" % (label, _md_text(probe["error"])))
+        if not findings and not probe.get("error"):
+            out.append("- %s: no finding for this connector's settings" % label)
+        for f in findings:
+            line = "- %s: **%s** %s" % (label, _md_text(str(f.get("severity") or "").upper()), _md_text(f.get("message")))
+            if f.get("code"):
+                line += " (%s)" % _md_code(f["code"])
+            if f.get("hint"):
+                line += " - hint: %s" % _md_text(f["hint"])
+            out.append(line)
+    return out + [""]
+
+
+def _md_read_back(s: dict[str, t.Any]) -> list[str]:
+    if not s.get("read_back"):
+        return []
+    out = ["### Read back", "", "The connector as Exchange shows it after the change %s the wanted settings." % (
+        "matches" if s["read_back"] == "matches" else "**differs from**"), ""]
+    differences = ["- %s" % _md_code(d) for d in s.get("read_back_differences") or []]
+    return out + (differences + [""] if differences else [])
+
+
+def _md_trace(s: dict[str, t.Any]) -> list[str]:
+    trace = s.get("trace") if isinstance(s.get("trace"), dict) else None
+    if not s.get("test_message_id") and not trace:
+        return []
+    out = ["### Test message and trace", ""]
+    if s.get("test_message_id"):
+        out += ["Message-ID %s" % _md_code(s["test_message_id"]), ""]
+    if trace:
+        taken = " (Send connector %s took it)" % _md_code(trace["taken_by"]) if trace.get("taken_by") else ""
+        out += ["Trace result: **%s**%s" % (_md_text(trace.get("result")), taken), ""]
+        rows = [[_md_text(e.get("timestamp")), _md_text(e.get("event_id")), _md_text(e.get("connector_id")),
+                 _md_text(e.get("server_hostname")), _md_text(e.get("server_ip")), _md_text(_status(e.get("recipient_status")))]
+                for e in trace.get("events") or [] if isinstance(e, dict)]
+        if rows:
+            out += _md_table(["Time (UTC)", "Event", "Connector", "Server", "IP", "Recipient status"], rows) + [""]
+        if trace.get("last_error"):
+            out += ["Queue LastError: %s" % _md_code(trace["last_error"]), ""]
+        if trace.get("hint"):
+            out += ["Hint: %s" % _md_text(trace["hint"]), ""]
+    return out
+
+
+def _md_session(s: dict[str, t.Any]) -> list[str]:
+    if not s.get("smtp_session"):
+        return []
+    return ["### SMTP session (SmtpSend protocol log)", ""] + _md_block([_session_line(line) for line in s["smtp_session"]]) + [""]
+
+
+# (name, text renderer, Markdown renderer), in the order a report shows them: a new stage adds one row.
+SECTIONS: list[tuple[str, t.Callable[[dict[str, t.Any]], list[str]], t.Callable[[dict[str, t.Any]], list[str]]]] = [
+    ("changes", _text_changes, _md_changes),
+    ("probes", _text_probes, _md_probes),
+    ("read_back", _text_read_back, _md_read_back),
+    ("trace", _text_trace, _md_trace),
+    ("protocol_log", _text_session, _md_session),
+]
+
+
+def _summaries(value: t.Any) -> list[dict[str, t.Any]]:
+    """Summaries from a summary list or an accumulator."""
+    if isinstance(value, dict):
+        value = summary(value)
+    return [s for s in (value if _is_list(value) else []) if isinstance(s, dict)]
+
+
+def report_lines(summaries: t.Any) -> list[str]:
+    """The summaries as the lines a person reads (per connector a head line, then each section)."""
+    lines: list[str] = []
+    for s in _summaries(summaries):
+        lines.append("Send connector %r (%s): %s" % (s.get("name"), s.get("state"), _verb(s)))
+        for _name, text, _markdown in SECTIONS:
+            lines.extend(text(s))
+    return lines
+
+
+def report_text(summaries: t.Any) -> str:
+    """The report as one text (its lines joined), printed by the role as one message."""
+    return "\n".join(report_lines(summaries))
 
 
 # --- report as a Markdown file ---------------------------------------------------------------------
@@ -585,25 +797,14 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _md_status(value: t.Any) -> str:
-    if _is_list(value):
-        return "; ".join(map(str, value))
-    return "" if value is None else str(value)
-
-
-def report_markdown(
-    summaries: t.Any,
-    host: t.Any = None,
-    generated: t.Any = None,
-    title: t.Any = None,
-) -> str:
+def report_markdown(summaries: t.Any, host: t.Any = None, generated: t.Any = None, title: t.Any = None) -> str:
     """The summaries as a Markdown document an administrator attaches to a change ticket.
 
-    Same content as ``report_lines`` (what changed, the commands, each probe with all its findings and
-    hints, the read-back, the trace events and the SMTP session), laid out with headings, tables and
-    code blocks. Every value from Exchange or a smart host is escaped, so it cannot become markup.
+    Same sections as ``report_lines`` (what changed, the commands, each probe with all its findings and hints,
+    the read-back, the trace events and the SMTP session), laid out with headings, tables and code blocks.
+    Every value from Exchange or a smart host is escaped, so it cannot become markup.
     """
-    entries = [s for s in (summaries if _is_list(summaries) else []) if isinstance(s, dict)]
+    entries = _summaries(summaries)
     check_mode = any(s.get("check_mode") for s in entries)
     out = ["# %s" % _md_text(title or "Smart host routing report"), ""]
     if host:
@@ -616,102 +817,13 @@ def report_markdown(
     for s in entries:
         out += ["## Send connector %s: %s" % (_md_code(s.get("name")), _md_text(_verb(s))), ""]
         out += ["Wanted state: %s." % _md_text(s.get("state")), ""]
-        if s.get("changes"):
-            out += ["### Changes", ""]
-            out += ["- %s" % _md_code(change) for change in s["changes"]] + [""]
-        for change in s.get("smart_host_changes") or []:
-            if change is s.get("smart_host_changes")[0]:
-                out += ["### Smart host changes", ""]
-            out.append(
-                "- %s%s %s; smart hosts now: %s"
-                % (
-                    _md_text(change.get("state")),
-                    " (exclusive)" if change.get("exclusive") else "",
-                    ", ".join(_md_code(h) for h in change.get("hosts") or []) or "-",
-                    ", ".join(_md_code(h) for h in change.get("smart_hosts_after") or []) or "-",
-                )
-            )
-        if s.get("smart_host_changes"):
-            out.append("")
-        commands = s.get("commands") or []
-        out += ["### %s" % ("Commands that would run (check mode)" if s.get("check_mode") else "Commands run"), ""]
-        if commands:
-            out += ["Exchange Management Shell; a credential shows as `(Get-Credential)`.", ""]
-            out += _md_block(commands, "powershell") + [""]
-        else:
-            out += ["None: the connector already was as wanted.", ""]
-        probes = s.get("probes") or []
-        if probes:
-            out += ["### Smart host probes", ""]
-            rows = []
-            for probe in probes:
-                rows.append(
-                    [
-                        _md_code("%s:%s" % (probe.get("host"), probe.get("port")), table=True),
-                        _md_text(probe.get("address")),
-                        _md_text(probe.get("tls_version") or ("no STARTTLS" if probe.get("starttls") is False else "")),
-                        _md_text(probe.get("certificate_subject")),
-                        _md_text(probe.get("certificate_days_left")),
-                        _md_text(", ".join(map(str, probe.get("auth_mechanisms") or []))),
-                        _md_text(probe.get("auth_login")),
-                    ]
-                )
-            out += _md_table(["Smart host", "Address", "TLS", "Certificate", "Days left", "AUTH", "AUTH LOGIN"], rows) + [""]
-            out += ["Findings:", ""]
-            for probe in probes:
-                findings = [f for f in probe.get("findings") or [] if isinstance(f, dict)]
-                label = _md_code("%s:%s" % (probe.get("host"), probe.get("port")))
-                if probe.get("error"):
-                    out.append("- %s: **probe failed**: %s" % (label, _md_text(probe["error"])))
-                if not findings and not probe.get("error"):
-                    out.append("- %s: no finding for this connector's settings" % label)
-                for f in findings:
-                    line = "- %s: **%s** %s" % (label, _md_text(str(f.get("severity") or "").upper()), _md_text(f.get("message")))
-                    if f.get("code"):
-                        line += " (%s)" % _md_code(f["code"])
-                    if f.get("hint"):
-                        line += " - hint: %s" % _md_text(f["hint"])
-                    out.append(line)
-            out.append("")
-        if s.get("read_back"):
-            out += ["### Read back", "", "The connector as Exchange shows it after the change %s the wanted settings." % (
-                "matches" if s["read_back"] == "matches" else "**differs from**"), ""]
-            out += ["- %s" % _md_code(d) for d in s.get("read_back_differences") or []]
-            if s.get("read_back_differences"):
-                out.append("")
-        trace = s.get("trace") if isinstance(s.get("trace"), dict) else None
-        if s.get("test_message_id") or trace:
-            out += ["### Test message and trace", ""]
-            if s.get("test_message_id"):
-                out += ["Message-ID %s" % _md_code(s["test_message_id"]), ""]
-            if trace:
-                out += ["Trace result: **%s**" % _md_text(trace.get("result")), ""]
-                rows = [
-                    [
-                        _md_text(e.get("timestamp")),
-                        _md_text(e.get("event_id")),
-                        _md_text(e.get("connector_id")),
-                        _md_text(e.get("server_hostname")),
-                        _md_text(e.get("server_ip")),
-                        _md_text(_md_status(e.get("recipient_status"))),
-                    ]
-                    for e in trace.get("events") or []
-                    if isinstance(e, dict)
-                ]
-                if rows:
-                    out += _md_table(["Time (UTC)", "Event", "Connector", "Server", "IP", "Recipient status"], rows) + [""]
-                if trace.get("last_error"):
-                    out += ["Queue LastError: %s" % _md_code(trace["last_error"]), ""]
-                if trace.get("hint"):
-                    out += ["Hint: %s" % _md_text(trace["hint"]), ""]
-        if s.get("smtp_session"):
-            out += ["### SMTP session (SmtpSend protocol log)", ""]
-            out += _md_block([_session_line(line) for line in s["smtp_session"]]) + [""]
+        for _name, _text, markdown in SECTIONS:
+            out += markdown(s)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 class FilterModule:
-    """Filters of the smart_host_routing role."""
+    """Filters of the smart_host_routing role: internal to the role (documented as such), not a stable interface."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -719,12 +831,12 @@ class FilterModule:
             "smart_host_routing_plan": plan,
             "smart_host_routing_probe_targets": probe_targets,
             "smart_host_routing_preflight_problems": preflight_problems,
-            "smart_host_routing_readback_items": readback_items,
             "smart_host_routing_test_connectors": test_connectors,
             "smart_host_routing_trace_messages": trace_messages,
             "smart_host_routing_protocol_logging": protocol_logging,
+            "smart_host_routing_facts": facts,
             "smart_host_routing_summary": summary,
             "smart_host_routing_verification_failures": verification_failures,
-            "smart_host_routing_report_lines": report_lines,
+            "smart_host_routing_report_text": report_text,
             "smart_host_routing_report_markdown": report_markdown,
         }

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from send_connector_harness import collections_path
-
-sys.path.insert(0, collections_path())
-
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f
 
 SEED = {
     "name": "Smart host to Internet",
@@ -47,7 +41,9 @@ def test_every_error_is_listed_with_its_path_and_connector_and_no_secret_is_echo
     assert "smart_host_routing_connectors[0].state: must be one of present, absent, got 'gone'" + label in errors, text
     assert "smart_host_routing_connectors[1]: must be a mapping of options, got a string" in errors, text
     assert "smart_host_routing_connectors[2].name: is required" in errors, text
-    assert any(e.startswith("smart_host_routing_connectors[3].authentication_credential: ") and "BasicAuthRequireTLS need" in e
+    # no credential of its own and none from the environment: the message says where the role takes it from
+    assert any(e.startswith("smart_host_routing_connectors[3]: smart_host_auth_mechanism BasicAuth needs the smart host's user name")
+               and "SMART_HOST_USERNAME and SMART_HOST_PASSWORD" in e and "'Exchange smart host (mailflow.exchange)'" in e
                and e.endswith("(connector 'no credential')") for e in errors), text
     assert any(e.startswith("smart_host_routing_smart_hosts[0].hosts: must not be empty") for e in errors), text
     assert any(e.startswith("smart_host_routing_smart_hosts[0].authentication_credential: ") and "BasicAuthRequireTLS need" in e
@@ -80,6 +76,15 @@ def test_plan_turns_smart_host_items_into_send_connectors_items():
     assert batch[2] == {"name": "Smart host to Internet", "smart_hosts": {"remove": ["relay1.contoso.net"]}, "fallback_to_dns": True}
     assert batch[3] == {"name": "Other", "smart_hosts": ["a.example", "b.example"]}
     assert "authentication_credential" not in items[0]
+
+
+def stages(connectors, smart_hosts=None, check_mode=False, tested=None, **registered):
+    """The accumulator after the role's stages (in the role's order) with these registered results."""
+    acc = f.facts({}, "plan", {"connectors": connectors, "smart_hosts": smart_hosts or []}, check_mode=check_mode)
+    for stage in f.STAGES:
+        if stage in registered:
+            acc = f.facts(acc, stage, registered[stage], **({"tested": tested} if stage == "test_message" else {}))
+    return acc
 
 
 def planned(*connectors, states=None):
@@ -124,7 +129,7 @@ def test_readback_differences_and_changes_show_values_as_yaml_writes_them():
     readback = {"results": [{"name": "c", "state": "present", "changed": True, "diff": {
         "before": {"name": "c", "comment": None, "require_tls": False, "smart_hosts": ["a"]},
         "after": {"name": "c", "comment": "managed by ansible", "require_tls": True, "smart_hosts": ["a", "b"]}}}]}
-    [s] = f.summary([{"name": "c"}], apply=readback, readback=readback, check_mode=True)
+    [s] = f.summary(stages([{"name": "c"}], check_mode=True, apply=readback, read_back=readback))
     assert s["changes"] == ["comment: null -> managed by ansible", "require_tls: false -> true", "smart_hosts: [a] -> [a, b]"]
     assert s["read_back"] == "differs"
     assert s["read_back_differences"][0] == "comment: wanted managed by ansible, Exchange has null"
@@ -145,8 +150,8 @@ def test_summary_and_report_never_contain_a_secret():
     tests = {"message_id": "<m1@contoso.com>"}
     traces = {"traces": [{"connector": SEED["name"], "result": "sent", "events": [
         {"event_id": "SEND", "connector_id": SEED["name"], "server_hostname": "relay.contoso.net", "server_ip": "192.0.2.10"}]}]}
-    summaries = f.summary(connectors, apply=apply, probes=probes, readback=readback, tests=tests, traces=traces,
-                          sessions={SEED["name"]: ["> EHLO ex01"]}, tested=[{"name": SEED["name"], "recipient": "x@y"}])
+    summaries = f.summary(stages(connectors, preflight=probes, apply=apply, read_back=readback, test_message=tests, trace=traces,
+                                 protocol_log={SEED["name"]: ["> EHLO ex01"]}, tested=[{"name": SEED["name"], "recipient": "x@y"}]))
     [s] = summaries
     assert s["changed"] and s["read_back"] == "matches" and s["trace"]["result"] == "sent"
     assert s["test_message_id"] == "<m1@contoso.com>"
@@ -217,10 +222,77 @@ def test_smart_host_items_still_take_the_deprecated_auth_mechanism():
 
 def test_without_a_write_the_apply_read_is_the_read_back():
     apply = {"results": [{"name": "c", "state": "present", "changed": False, "connector": {"name": "c"}}]}
-    [s] = f.summary([{"name": "c"}], apply=apply, readback={"skipped": True, "changed": False})
+    [s] = f.summary(stages([{"name": "c"}], apply=apply, read_back={"skipped": True, "changed": False}))
     assert s["read_back"] == "matches"
-    [s] = f.summary([{"name": "c"}], apply=apply, readback={"skipped": True}, check_mode=True)
+    [s] = f.summary(stages([{"name": "c"}], check_mode=True, apply=apply))  # check mode: no verify stage
     assert "read_back" not in s
     written = {"results": [dict(apply["results"][0], changed=True)]}
-    [s] = f.summary([{"name": "c"}], apply=written, readback={"skipped": True})  # verify was off
+    [s] = f.summary(stages([{"name": "c"}], apply=written, read_back={"skipped": True}))
     assert "read_back" not in s
+
+
+def test_results_are_matched_to_connectors_by_name_not_position():
+    connectors = [{"name": "Alpha"}, {"name": "Beta"}]
+    smart_hosts = [{"connector": "alpha", "hosts": ["r2.example"]}]
+    apply = {"results": [  # another order than the input, names in another case
+        {"name": "BETA", "state": "present", "changed": False, "commands": [], "connector": {"name": "Beta", "port": 25}},
+        {"name": "alpha", "state": "present", "changed": True, "commands": ["Set-SendConnector -Identity 'alpha' -Port 587"],
+         "connector": {"name": "Alpha", "port": 587, "smart_hosts": ["r1.example"]},
+         "diff": {"before": {"name": "Alpha", "port": 25}, "after": {"name": "Alpha", "port": 587}}},
+        {"name": "alpha", "state": "present", "changed": True, "commands": ["Set-SendConnector -Identity 'alpha' -SmartHosts @{Add='r2.example'}"],
+         "connector": {"name": "Alpha", "port": 587, "smart_hosts": ["r1.example", "r2.example"]}},
+    ]}
+    traces = {"traces": [{"connector": "beta", "result": "sent", "verdict": "pass", "events": []},
+                         {"connector": "ALPHA", "result": "timeout", "verdict": "fail", "problem": "p", "hint": "h", "events": []}]}
+    alpha, beta = f.summary(stages(connectors, smart_hosts, apply=apply, trace=traces))
+    assert (alpha["name"], beta["name"]) == ("Alpha", "Beta")
+    assert alpha["changed"] is True and alpha["changes"] == ["port: 25 -> 587"] and len(alpha["commands"]) == 2
+    assert alpha["smart_host_changes"] == [{"hosts": ["r2.example"], "state": "present", "exclusive": False, "changed": True,
+                                            "smart_hosts_after": ["r1.example", "r2.example"]}]
+    assert beta["changed"] is False and beta["changes"] == [] and beta["trace"]["verdict"] == "pass"
+    assert alpha["trace"]["result"] == "timeout" and f.verification_failures([alpha, beta]) == ["Alpha: p (hint: h)"]
+
+
+def test_no_change_lists_no_change_even_when_the_diff_sides_differ():
+    """Issue 19 item 3: 'no change' followed by a change line contradicted itself in summary, report and set_stats."""
+    unchanged = {"name": "c", "state": "present", "changed": False, "commands": [], "connector": {"name": "c"},
+                 "diff": {"before": {"authentication_credential": {"username": "relay"}},
+                          "after": {"authentication_credential": {"username": "relay", "password": "(updated)"}}}}
+    [s] = f.summary(stages([{"name": "c"}], apply={"results": [unchanged]}))
+    assert s["changes"] == [] and f.report_lines([s]) == ["Send connector 'c' (present): no change"]
+    assert "authentication_credential" not in f.report_markdown([s])
+
+
+def test_the_report_is_one_text_and_names_the_connector_that_took_the_message():
+    trace = {"connector": "c", "result": "other_connector", "verdict": "fail", "taken_by": "Partner relay", "events": [
+        {"timestamp": "t", "event_id": "SEND", "connector_id": "Partner relay", "server_hostname": "p.example", "server_ip": "192.0.2.7"}],
+        "problem": "the message left through connector 'Partner relay', not connector 'c'", "hint": "Send connector 'Partner relay' took it"}
+    acc = stages([{"name": "c"}], trace={"traces": [trace]})
+    text = f.report_text(acc)  # an accumulator or the summaries: the same text
+    assert text == f.report_text(f.summary(acc)) == "\n".join(f.report_lines(f.summary(acc)))
+    assert "  trace: other_connector (Send connector Partner relay took it)" in text.splitlines()
+    assert "Trace result: **other_connector** (Send connector `Partner relay` took it)" in f.report_markdown(acc)
+
+
+def test_a_new_stage_is_one_entry_in_stages_and_one_section():
+    assert list(f.STAGES) == ["plan", "preflight", "apply", "read_back", "test_message", "trace", "protocol_log"]
+    assert [name for name, _text, _markdown in f.SECTIONS] == ["changes", "probes", "read_back", "trace", "protocol_log"]
+    with pytest.raises(f.AnsibleFilterError, match="unknown stage 'audit'"):
+        f.facts({}, "audit", {})
+
+
+def test_messages_do_not_repeat_a_long_name_in_full():
+    name = "R" * 300
+    [s] = f.summary(stages([{"name": name}], read_back={"results": [{"name": name, "state": "present", "changed": True, "diff": {
+        "before": {"port": 25}, "after": {"port": 587}}}]}))
+    [failure] = f.verification_failures([s])
+    assert name not in failure and failure.startswith("R" * 79 + "\u2026: read back differs: port: wanted 587, Exchange has 25")
+    probe = {"findings": [{"label": name, "host": "h", "severity": "error", "code": "X", "message": "m"}]}
+    assert name not in f.preflight_problems(probe)[0]
+
+
+def test_input_errors_shorten_a_long_connector_name_in_their_label():
+    name = "L" * 300
+    errors = f.input_errors([dict(SEED, name=name, port="x", authentication_credential={"username": "u", "password": "p"})])
+    assert errors and all(name not in e for e in errors), errors
+    assert errors[0].startswith("smart_host_routing_connectors[0].port: ") and errors[0].endswith("\u2026')"), errors
