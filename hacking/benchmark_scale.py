@@ -264,7 +264,7 @@ def task_seconds(run: dict[str, t.Any], name: str) -> float:
     return sum(x["seconds"] for x in run["tasks"] if x["task"].endswith(name))
 
 
-def one_size(work: str, n: int, repeat: int, five: bool) -> dict[str, t.Any]:
+def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) -> dict[str, t.Any]:
     from exchange_lab.smarthost import SmartHost, SmartHostConfig
 
     os.makedirs(os.path.join(work, "sh"), exist_ok=True)
@@ -296,7 +296,8 @@ def one_size(work: str, n: int, repeat: int, five: bool) -> dict[str, t.Any]:
                 out["apply_delta"] = alone["delta"]
                 out["noop"].append(task_seconds(bench.noop(), "noop"))
                 out["floor"].append(bench.floor())
-                out["script"].append(bench.script(items))
+                if script:
+                    out["script"].append(bench.script(items))
             if five:
                 changed = [dict(c, port=2525) if i % 10 == 3 else c for i, c in enumerate(items)][:n]
                 run = bench.apply(changed)
@@ -317,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (medians are shown)")
+    parser.add_argument("--no-script", action="store_true",
+                        help="skip the per-connector-session script (about 1 s per connector on this profile)")
     args = parser.parse_args(argv)
     load = os.getloadavg()
     print("smart_host_routing scale benchmark | %s | %d CPU(s) | Python %s | load %.2f %.2f %.2f"
@@ -326,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-scale-%d-" % n) as work:
-            results.append(one_size(work, n, args.repeat, five=(n >= 50)))
+            results.append(one_size(work, n, args.repeat, five=(n >= 50), script=not args.no_script))
     print()
     print("| N | role run | apply (role task) | apply alone | no-op task + floor | apply / (no-op+floor) | per-connector script | "
           "script / apply | floor | report printing | role runspaces, cmdlets, connector reads | apply runspaces, cmdlets, reads, writes |")

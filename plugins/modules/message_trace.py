@@ -16,7 +16,7 @@ description:
     C(SENDEXTERNAL) event, through O(connector) when given), or a C(FAIL)/C(DSN)/C(DEFER) event explains why not,
     or O(timeout) passes. This is the authoritative check that a Send connector works, seen from Exchange itself.
   - With O(connector) (or a C(connector) per item of O(messages)), a C(SEND) of the message through another Send
-    connector ends the wait at once with RV(result=other_connector) and names that connector in C(taken_by): the
+    connector ends the wait at once with RV(result=other_connector) and names that connector in C(taken_by) - the
     message will not leave through O(connector) any more, so waiting out O(timeout) would tell nothing new.
   - Each trace has a C(verdict) (V(pass), V(fail) or V(pending)) and, when it did not pass, a C(hint) (what to check,
     from the queue's C(LastError) or the events) and a C(problem) sentence, so a playbook only has to report them.
@@ -276,7 +276,8 @@ verdict:
   description:
     - V(pass) the message left through the connector; V(fail) it failed, was deferred, left through another connector
       or did not leave before the timeout; V(pending) events were found or not, without waiting (O(wait_for=none)).
-  returned: always
+    - With O(messages), each entry of RV(traces) has its own.
+  returned: when O(messages) is not given
   type: str
   sample: pass
 hint:
