@@ -135,7 +135,7 @@ def bench_runspace(lab: LabProcess, n: int) -> None:
     opens: list[float] = []
     closes: list[float] = []
     for _sample in range(n):
-        pool = lab.pool()
+        pool = lab.pool(records=True)
         opens.append(timed(pool.open)[0])
         closes.append(timed(pool.close)[0])
     print(f"  RunspacePool open            {summary(opens)}")
@@ -144,7 +144,7 @@ def bench_runspace(lab: LabProcess, n: int) -> None:
 
 def bench_cmdlets(lab: LabProcess, n: int, base: int) -> None:
     samples: dict[str, list[float]] = {"Get-SendConnector": [], "New-SendConnector": [], "Set-SendConnector": [], "Remove-SendConnector": []}
-    with lab.pool() as pool:
+    with lab.pool(records=True) as pool:
         for i in range(n):
             index = base + i
             name = f"Bench {index}"
@@ -162,7 +162,7 @@ def bench_cmdlets(lab: LabProcess, n: int, base: int) -> None:
 
 def bench_output_size(lab: LabProcess, n: int, sizes: tuple[int, ...] = (0, 1, 3, 10)) -> None:
     """Get-SendConnector latency by how many connectors it returns (each is a large serialised object)."""
-    with lab.pool() as pool:
+    with lab.pool(records=True) as pool:
         made = 0
         for size in sizes:
             while made < size:
@@ -176,7 +176,7 @@ def bench_output_size(lab: LabProcess, n: int, sizes: tuple[int, ...] = (0, 1, 3
 
 
 def bench_throughput(lab: LabProcess, clients_list: tuple[int, ...], total: int) -> None:
-    with lab.pool() as pool:  # a few connectors so Get-SendConnector returns something
+    with lab.pool(records=True) as pool:  # a few connectors so Get-SendConnector returns something
         for i in range(3):
             run(lab, pool, "New-SendConnector", connector_params(900 + i))
     for clients in clients_list:
@@ -211,7 +211,7 @@ def bench_throughput(lab: LabProcess, clients_list: tuple[int, ...], total: int)
 def _open_pools(lab: LabProcess, count: int, into: list[t.Any]) -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as executor:
         def _one() -> t.Any:
-            pool = lab.pool()
+            pool = lab.pool(records=True)
             pool.open()
             return pool
 
@@ -225,7 +225,7 @@ def bench_transports(work: str, n: int) -> None:
             opens: list[float] = []
             cmdlets: list[float] = []
             for _sample in range(n):
-                pool = lab.pool()
+                pool = lab.pool(records=True)
                 opens.append(timed(pool.open)[0])
                 try:
                     cmdlets.append(timed(lambda: run(lab, pool, "Get-SendConnector"))[0])

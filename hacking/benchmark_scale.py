@@ -239,7 +239,7 @@ class Bench:
         return self.playbook({"roles": [{"role": "mailflow.exchange.smart_host_routing"}]}, variables)
 
     def _pool(self) -> t.Any:
-        return self.lab.pool(port=self.proxy.port)
+        return self.lab.pool(port=self.proxy.port, records=True)
 
     def script(self, items: list[dict[str, t.Any]]) -> float:
         """A session per connector: open, Get-SendConnector -Identity, Set only if the port differs, close."""
@@ -247,7 +247,7 @@ class Bench:
         for item in items:
             with self._pool() as pool:
                 ps = self.lab.run_cmdlet("Get-SendConnector", {"Identity": item["name"]}, pool=pool)
-                port = ps.output[0].adapted_properties.get("Port") if ps.output else None
+                port = ps.output[0].get("Port") if ps.output else None
                 if port != item["port"]:
                     self.lab.run_cmdlet("Set-SendConnector", {"Identity": item["name"], "Port": item["port"]}, pool=pool)
         return time.perf_counter() - started

@@ -61,7 +61,7 @@ def lab(tmp_path_factory, relay, denying):
     proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm", config=config)
     proc.start()
     down_port = _free_port()
-    with proc.pool() as pool:
+    with proc.pool(records=True) as pool:
         pool.exchange_keys()
         for name, spaces, host, port, sources in (
             ("Smart host to Internet", ["*"], RELAY, relay.ready["port"], ["EX01"]),

@@ -397,15 +397,15 @@ def test_prove_mail_flow_example_creates_the_authenticated_connector_on_a_fresh_
              os.path.join(ROOT, "playbooks", "examples", "prove_mail_flow.yml"), "-i", LAB_INVENTORY],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
         )
-        connectors = fresh.run_cmdlet("Get-SendConnector").output
+        connectors = fresh.run_cmdlet("Get-SendConnector", records=True).output
     finally:
         fresh.stop()
     out = proc.stdout
     assert proc.returncode == 0, out[-6000:]
     assert "SEND | Prove mail flow (example) | smarthost.lab.test | 250 " in out, out[-4000:]
     [connector] = connectors  # the example's own: it never makes or changes "Smart host to Internet"
-    assert str(connector.adapted_properties["Name"]) == "Prove mail flow (example)"
-    assert str(connector.adapted_properties["SmartHostAuthMechanism"]) == "BasicAuth"
+    assert connector["Name"] == "Prove mail flow (example)"
+    assert connector["SmartHostAuthMechanism"] == "BasicAuth"
     message_id = re.search(r"(<[^>]+>) left through Prove mail flow \(example\) to smarthost.lab.test", out).group(1)
     delivered = postfix.wait_for_message(message_id)
     assert "with ESMTPSA" in delivered.received

@@ -216,9 +216,9 @@ def test_protocol_logging_is_turned_on_for_the_test_and_back_off(lab_starttls, t
     [summary] = run.report
     session = "\n".join(summary["smtp_session"])
     assert "> STARTTLS" in session and "InternetMessageId %s" % summary["test_message_id"] in session
-    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED})
+    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED}, records=True)
     assert not ps.had_errors
-    assert str(ps.output[0].adapted_properties["ProtocolLoggingLevel"]) == "None"
+    assert ps.output[0]["ProtocolLoggingLevel"] == "None"
 
 
 def test_connection_from_role_variables_instead_of_the_environment(lab_starttls, tmp_path):
@@ -251,5 +251,5 @@ def test_a_refused_test_message_still_restores_protocol_logging_and_prints_the_r
     assert summary["changed"] is True and summary["read_back"] == "matches"
     assert "test_message_id" in summary and summary["test_message_id"] is None
     assert "Send connector 'Smart host to Internet' (present): created" in run.output
-    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED})
-    assert str(ps.output[0].adapted_properties["ProtocolLoggingLevel"]) == "None"
+    ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED}, records=True)
+    assert ps.output[0]["ProtocolLoggingLevel"] == "None"

@@ -153,8 +153,15 @@ class FaultDef:
 
 TOP_LEVEL_KEYS = frozenset(
     {"organization", "domain", "domain_controller", "local_server", "cmdlet_server", "servers", "latency", "faults",
-     "hosts", "mail", "transport_config"}
+     "hosts", "mail", "transport_config", "wire"}
 )
+# How output objects are written on the wire (exchange_lab/org/wire.py):
+#   exchange  what Exchange 2019 writes (public Get-SendConnector captures): Exchange type names without the
+#             Deserialized. prefix, nested value objects, SerializationData blobs, references for repeated
+#             objects (IPAddress.Any shared by SmartHosts and SourceIPAddress), address spaces as given
+#   objects   the lab's earlier shape: Deserialized. type names, nested value objects, no blobs
+#   strings   depth 1: every property a primitive or a string, every multi-valued item a string
+WIRE_PROFILES = ("exchange", "objects", "strings")
 FAULT_TRIGGERS = {
     "wsman_fault": "on_request",
     "drop": "on_request",
@@ -216,6 +223,7 @@ class LabConfig:
     faults: list[FaultDef] = dataclasses.field(default_factory=list)
     hosts: dict[str, str] = dataclasses.field(default_factory=dict)
     extra: dict[str, t.Any] = dataclasses.field(default_factory=dict)  # sections later features read
+    wire: str = "exchange"  # one of WIRE_PROFILES
 
     @property
     def cmdlet_server(self) -> str:
@@ -263,6 +271,11 @@ class LabConfig:
         cfg.cmdlet_delay = float(latency.get("cmdlet", 0.0))
         cfg.faults = [_fault(entry, i) for i, entry in enumerate(data.pop("faults", None) or [])]
         cfg.hosts = {str(k).lower(): str(v) for k, v in (data.pop("hosts", None) or {}).items()}
+        if "wire" in data:
+            wire = data.pop("wire")
+            if wire not in WIRE_PROFILES:
+                raise ValueError(f"lab config: wire {wire!r} is not a wire profile; use one of {', '.join(WIRE_PROFILES)}")
+            cfg.wire = wire
         cfg.extra = data  # sections other parts read and check themselves (mail)
         return cfg
 

@@ -10,7 +10,18 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # exchange_lab
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # labfixture
 
-from labfixture import LabProcess  # noqa: E402
+from labfixture import WIRE_ENV, LabProcess  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def objects_wire():
+    """The lab's own tests read its output with plain pypsrp, which cannot read the ``exchange`` profile's
+    references: they describe the ``objects`` shape (every lab they start, unless a test names another
+    profile; test_wire_profiles.py covers the profiles)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(WIRE_ENV, "objects")
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ import time
 import typing as t
 
 LAB_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIRE_ENV = "EXCHANGE_LAB_WIRE"
+DEFAULT_WIRE = "exchange"  # exchange_lab.config.LabConfig.wire
 
 
 class LabProcess:
@@ -29,11 +31,19 @@ class LabProcess:
         auth: str = "basic",
         config: dict[str, t.Any] | None = None,
         extra_args: list[str] | None = None,
+        wire: str | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.https = https
         self.auth = auth
+        # The wire profile (lab config key ``wire``): the config's own, else ``wire``, else the environment
+        # variable EXCHANGE_LAB_WIRE (``make test`` runs the module and role tests once per profile), else the
+        # lab's default.
+        wire = wire or os.environ.get(WIRE_ENV) or None
+        if wire and "wire" not in (config or {}):
+            config = dict(config or {}, wire=wire)
         self.config = config
+        self.wire = (config or {}).get("wire") or DEFAULT_WIRE
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready: dict[str, t.Any] = {}
@@ -108,12 +118,19 @@ class LabProcess:
         options.update(kwargs)
         return WSMan(r["host"], **options)
 
-    def pool(self, username: str | None = None, password: str | None = None, **kwargs: t.Any):
+    def pool(self, username: str | None = None, password: str | None = None, *, records: bool = False, **kwargs: t.Any):
+        """A pypsrp RunspacePool. ``records=True``: its output is read by the collection's reader (as the modules
+        read it; plain pypsrp cannot read the ``exchange`` profile's references) and ``run_cmdlet`` returns each
+        output object as ``{PropertyName: plain value}``."""
         from pypsrp.powershell import RunspacePool
 
-        return RunspacePool(self.wsman(username, password, **kwargs), configuration_name=self.ready["configuration_name"])
+        pool = RunspacePool(self.wsman(username, password, **kwargs), configuration_name=self.ready["configuration_name"])
+        if records:
+            collection_reader().read_output(pool._serializer)
+        return pool
 
-    def run_cmdlet(self, name: str, parameters: dict[str, t.Any] | None = None, *, pool=None, **kwargs: t.Any):
+    def run_cmdlet(self, name: str, parameters: dict[str, t.Any] | None = None, *, pool=None, records: bool = False,
+                   **kwargs: t.Any):
         """Run one cmdlet and return the pypsrp PowerShell object (output, streams, had_errors)."""
         from pypsrp.powershell import PowerShell
 
@@ -123,11 +140,12 @@ class LabProcess:
             for key, value in (parameters or {}).items():
                 ps.add_parameter(key, value)
             ps.invoke()
+            ps.output = [item.record if type(item).__name__ == "Output" else item for item in ps.output]
             return ps
 
         if pool is not None:
             return _run(pool)
-        with self.pool(**kwargs) as own:
+        with self.pool(records=records, **kwargs) as own:
             return _run(own)
 
     def counters(self) -> dict[str, int]:
@@ -148,3 +166,17 @@ def running_lab(**kwargs: t.Any) -> t.Iterator[LabProcess]:
             yield lab
         finally:
             lab.stop()
+
+
+def collection_reader() -> t.Any:
+    """The collection's CLIXML reader (plugins/module_utils/_wire.py), imported from this checkout."""
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _wire
+    except ImportError:
+        root = os.path.dirname(os.path.dirname(LAB_SRC))
+        link = os.path.join(root, "collections", "ansible_collections", "mailflow", "exchange")
+        if not os.path.exists(link):
+            raise RuntimeError("the collection is not importable: run make collection-link") from None
+        sys.path.insert(0, os.path.join(root, "collections"))
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _wire
+    return _wire

@@ -26,7 +26,8 @@ ACCEPTED_NEW = [
     ("star", {"AddressSpaces": ["*"]}, "AddressSpaces", [{"Type": "SMTP", "Address": "*", "Cost": 1}]),
     ("star-dot-tld", {"AddressSpaces": ["*.com"]}, "AddressSpaces", [{"Type": "SMTP", "Address": "*.com", "Cost": 1}]),
     ("subdomains", {"AddressSpaces": ["*.contoso.com"]}, "AddressSpaces", [{"Type": "SMTP", "Address": "*.contoso.com", "Cost": 1}]),
-    ("typed-costed", {"AddressSpaces": ["smtp:contoso.com;5"]}, "AddressSpaces", [{"Type": "SMTP", "Address": "contoso.com", "Cost": 5}]),
+    # the type is kept as written (Exchange shows smtp:contoso.com;5; public HealthChecker capture)
+    ("typed-costed", {"AddressSpaces": ["smtp:contoso.com;5"]}, "AddressSpaces", [{"Type": "smtp", "Address": "contoso.com", "Cost": 5}]),
     ("cost-100", {"AddressSpaces": ["contoso.com;100", "fabrikam.com;1"]}, "AddressSpaces",
      [{"Type": "SMTP", "Address": "contoso.com", "Cost": 100}, {"Type": "SMTP", "Address": "fabrikam.com", "Cost": 1}]),
     ("single-string", {"AddressSpaces": "contoso.com"}, "AddressSpaces", [{"Type": "SMTP", "Address": "contoso.com", "Cost": 1}]),

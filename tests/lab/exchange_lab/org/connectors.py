@@ -427,7 +427,7 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
     dns = record["DNSRoutingEnabled"]
     if not spaces:
         return _rule("AddressSpaces: a Send connector needs at least one address space.", "AddressSpaces", "NoSpaces")
-    if any(s["Type"] == "SMTP" and s["Address"] == "--" for s in spaces):
+    if any(s["Type"].upper() == "SMTP" and s["Address"] == "--" for s in spaces):
         return _rule(
             'AddressSpaces: "--" (every accepted domain) is valid only on Edge Transport connectors that send into '
             f"the organization; this connector is hosted on Mailbox servers ({', '.join(record['SourceTransportServers'])}).",
@@ -457,7 +457,7 @@ def validate(ctx: "Context", record: dict[str, t.Any]) -> TaskError | None:
             "SourceTransportServers",
             "NoSource",
         )
-    non_smtp = [s for s in spaces if s["Type"] != "SMTP"]
+    non_smtp = [s for s in spaces if s["Type"].upper() != "SMTP"]
     if non_smtp and (not hosts or dns):
         first = non_smtp[0]
         return _rule(
@@ -775,7 +775,10 @@ def render(org: t.Any, record: dict[str, t.Any], runspace_id: str, dc: str | Non
         f"DC={p}" for p in cfg.domain.split(".")
     )
     props: list[tuple[str, t.Any]] = [
-        ("AddressSpaces", shapes.mvp(smtp_asm, [shapes.address_space(s) for s in record["AddressSpaces"]])),
+        (
+            "AddressSpaces",
+            shapes.mvp(smtp_asm, [shapes.address_space(s, cfg.wire == "exchange") for s in record["AddressSpaces"]]),
+        ),
         ("AuthenticationCredential", shapes.credential(cred["UserName"]) if cred else None),
         ("CloudServicesMailEnabled", record["CloudServicesMailEnabled"]),
         ("Comment", record["Comment"]),

@@ -12,7 +12,7 @@ import typing as t
 from exchange_lab.api import CmdletFailure, ErrorInfo, Invocation, PipelineResult
 from exchange_lab.config import LabConfig
 from exchange_lab.metrics import Metrics
-from exchange_lab.org import connectors, errors, route, servers
+from exchange_lab.org import connectors, errors, route, servers, wire
 from exchange_lab.org.params import Binder, Param
 from exchange_lab.org.registry import CmdletDef, Context, Handler, lookup, register
 from exchange_lab.org.store import Store
@@ -152,6 +152,7 @@ class Organization:
         result = PipelineResult()
         try:
             self._run(invocation, result)
+            result.output = [wire.shape(value, self.config.wire) for value in result.output]
         except CmdletFailure as exc:
             result.failure = exc.error
         except Exception as exc:  # noqa: BLE001 - a lab bug must not kill the session or leak a traceback

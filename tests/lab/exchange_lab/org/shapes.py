@@ -194,19 +194,38 @@ def byte_size(size: int | None, text: str) -> PSObject:
     return obj(chain(f"Microsoft.Exchange.Data.Unlimited`1[[{asm}]]", "System.ValueType"), text, props)
 
 
-def address_space(space: dict[str, t.Any]) -> PSObject:
-    text = f"{space['Type']}:{space['Address']};{space['Cost']}"
+def address_space(space: dict[str, t.Any], as_stored: bool = False) -> PSObject:
+    """An AddressSpace. ``as_stored``: the type as it was written (``smtp:*;1``) and the properties Exchange
+    2019 shows (wire profile ``exchange``); otherwise SMTP in capitals (the lab's earlier shape)."""
+    smtp = space["Type"].upper() == "SMTP"
+    kind = space["Type"] if as_stored or not smtp else "SMTP"
     address = space["Address"]
+    text = f"{kind}:{address};{space['Cost']}"
+    if as_stored:
+        return obj(
+            chain("Microsoft.Exchange.Data.AddressSpace"),
+            text,
+            [
+                ("Address", address),
+                ("Type", kind),
+                ("Cost", space["Cost"]),
+                ("IncludeSubDomains", smtp and address.startswith("*")),
+                ("Domain", (address[2:] if address.startswith("*.") else address) if smtp else None),
+                ("IsSmtpType", smtp),
+                ("IsX400Type", kind.upper() == "X400"),
+                ("X400Address", address if kind.upper() == "X400" else None),
+            ],
+        )
     return obj(
         chain("Microsoft.Exchange.Data.AddressSpace"),
         text,
         [
-            ("Type", space["Type"]),
+            ("Type", kind),
             ("Address", address),
             ("Cost", space["Cost"]),
-            ("IsSmtpType", space["Type"] == "SMTP"),
-            ("Domain", address.lstrip("*.") if space["Type"] == "SMTP" and address not in ("*", "--") else None),
-            ("IncludeSubDomains", space["Type"] == "SMTP" and address.startswith("*")),
+            ("IsSmtpType", smtp),
+            ("Domain", address.lstrip("*.") if smtp and address not in ("*", "--") else None),
+            ("IncludeSubDomains", smtp and address.startswith("*")),
             ("IsLocal", False),
         ],
     )

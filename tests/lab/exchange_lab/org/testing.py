@@ -19,7 +19,8 @@ from exchange_lab.org.organization import Organization
 class OrgHarness:
     def __init__(self, state_dir: str, config: LabConfig | None = None, user: str = "admin") -> None:
         self.state_dir = state_dir
-        self.config = config or LabConfig()
+        # the lab's shape tests describe the ``objects`` wire profile; test_wire_profiles.py covers the others
+        self.config = config or LabConfig(wire="objects")
         self.metrics = Metrics()
         self.org = Organization(state_dir, self.config, self.metrics)
         self.user = user

@@ -107,14 +107,13 @@ def parse_address_space(text: str) -> AddressSpace:
     match = re.match(r"^([A-Za-z0-9][A-Za-z0-9-]*):(.*)$", whole)
     if match:
         addr_type, rest = match.group(1), match.group(2)
-        if addr_type.upper() == "SMTP":
-            addr_type = "SMTP"
-    if addr_type == "SMTP":
+    if addr_type.upper() == "SMTP":
         space, cost = rest, 1
         if ";" in rest:
             space, cost_text = rest.rsplit(";", 1)
             cost = _parse_cost(cost_text, whole)
-        return AddressSpace("SMTP", parse_smtp_space(space.strip()), cost)
+        # Exchange keeps the type as it was written (smtp:*;1 stays smtp:, as the public captures show)
+        return AddressSpace(addr_type, parse_smtp_space(space.strip()), cost)
     # Non-SMTP (X400, free text): a ';' inside the space needs an explicit trailing cost (R5).
     space, cost = rest, 1
     if ";" in rest:
