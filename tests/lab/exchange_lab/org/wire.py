@@ -27,12 +27,13 @@ output object into the configured profile just before the transport serialises i
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import ipaddress
 import struct
 import typing as t
 
-from psrpcore.types import PSEnumBase, PSFlagBase, PSInt64, PSList, PSObject, PSType
+from psrpcore.types import PSEnumBase, PSFlagBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType
 from psrpcore.types._serializer import _serialize_enum_to_string
 
 from exchange_lab.org import shapes
@@ -43,6 +44,7 @@ SMART_HOST_TYPE = "Microsoft.Exchange.Data.SmartHost"
 UNLIMITED_TYPE = "Microsoft.Exchange.Data.Unlimited`1"
 MVP_TYPE = "Microsoft.Exchange.Data.MultiValuedProperty"
 CREDENTIAL_TYPE = "System.Management.Automation.PSCredential"
+BLOB = "SerializationData"
 # SerializationData sizes (bytes before base64) as the captures show them; others get DEFAULT_BLOB.
 BLOB_SIZES = {
     "Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig": 22837,
@@ -91,6 +93,7 @@ def _enum_twin(member: enum.Enum) -> t.Any:
     return twin(member.value)
 
 
+@functools.lru_cache(maxsize=4096)
 def blob(type_name: str, seed: str) -> bytes:
     """A stand-in for Exchange's BinaryFormatter blob: its header, the type name, then filler bytes."""
     size = BLOB_SIZES.get(UNLIMITED_TYPE if type_name.startswith(UNLIMITED_TYPE) else type_name, DEFAULT_BLOB)
@@ -125,10 +128,11 @@ def ip_object(text: str) -> PSObject:
 
 
 class _Exchange:
-    """One output object turned into Exchange's shape; repeated objects stay one instance."""
+    """One output object turned into Exchange's shape, in place (the cmdlets render fresh objects for every
+    call; shared enum members are replaced, never changed); repeated objects stay one instance."""
 
     def __init__(self) -> None:
-        self.done: dict[int, t.Any] = {}
+        self.done: set[int] = set()
         self.ips: dict[str, PSObject] = {}
 
     def ip(self, text: str) -> PSObject:
@@ -137,45 +141,52 @@ class _Exchange:
         return self.ips[text]
 
     def value(self, value: t.Any) -> t.Any:
+        """The value to write instead of ``value`` (``value`` itself, changed in place, when it is an object)."""
         if isinstance(value, enum.Enum):
             return _enum_twin(value)
         if isinstance(value, list):
-            if id(value) in self.done:
-                return self.done[id(value)]
-            new = PSList([self.value(v) for v in value])
-            if isinstance(value, PSObject):
-                new.PSObject.type_names = [_plain(n) for n in _types(value)]
-            self.done[id(value)] = new
-            return new
+            if id(value) not in self.done:
+                self.done.add(id(value))
+                for index, item in enumerate(value):
+                    value[index] = self.value(item)
+                if isinstance(value, PSObject):
+                    value.PSObject.type_names = [_plain(n) for n in _types(value)]
+            return value
         if not _is_complex(value):
             return value
-        if id(value) in self.done:
-            return self.done[id(value)]
-        new = self._object(value)
-        self.done[id(value)] = new
-        return new
-
-    def _object(self, value: t.Any) -> t.Any:
         types = [_plain(n) for n in _types(value)]
+        if types and types[0] == IP_TYPE:
+            return self.ip(value.PSObject.to_string)
+        if id(value) not in self.done:
+            self.done.add(id(value))
+            self._object(value, types)
+        return value
+
+    def _object(self, value: t.Any, types: list[str]) -> None:
+        meta = value.PSObject
+        if any(p.name == BLOB for p in meta.extended_properties):
+            return  # shaped already (an object a cmdlet keeps between calls)
+        meta.type_names = types
         main = types[0] if types else ""
-        text = value.PSObject.to_string
-        if main == IP_TYPE:
-            return self.ip(text)
-        adapted = _props(value, "adapted")
-        extended = [(k, self.value(v)) for k, v in _props(value, "extended")]
         if main == SMART_HOST_TYPE:
-            props = dict(adapted)
+            props = {p.name: p.get_value(value) for p in meta.adapted_properties}
             is_ip = bool(props.get("IsIPAddress"))
-            host = props.get("Address") if is_ip else (props.get("Domain").PSObject.to_string if props.get("Domain") else None)
-            adapted_new = [("Address", self.ip(host) if is_ip else self.ip("0.0.0.0")), ("IsIPAddress", is_ip),
-                           ("Domain", None if is_ip else host)]
-        elif main.startswith(UNLIMITED_TYPE):
-            adapted_new = [(k, v.PSObject.to_string if _is_complex(v) else self.value(v)) for k, v in adapted]
+            domain = props.get("Domain")
+            host = props.get("Address") if is_ip else (domain.PSObject.to_string if domain is not None else None)
+            meta.adapted_properties[:] = [
+                PSNoteProperty("Address", self.ip(host) if is_ip else self.ip("0.0.0.0")),
+                PSNoteProperty("IsIPAddress", is_ip),
+                PSNoteProperty("Domain", None if is_ip else host),
+            ]
         else:
-            adapted_new = [(k, self.value(v)) for k, v in adapted]
+            unlimited = main.startswith(UNLIMITED_TYPE)
+            for prop in meta.adapted_properties + meta.extended_properties:
+                old = prop.get_value(value)
+                new = old.PSObject.to_string if unlimited and _is_complex(old) else self.value(old)
+                if new is not old:
+                    prop.set_value(new, value)
         if main.startswith("Microsoft.Exchange.") and not main.startswith(MVP_TYPE):
-            extended.append(("SerializationData", blob(main, str(text))))
-        return shapes.obj(types, text, adapted_new, extended)
+            meta.extended_properties.append(PSNoteProperty(BLOB, blob(main, str(meta.to_string))))
 
 
 def _flat(value: t.Any) -> t.Any:
