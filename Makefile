@@ -98,20 +98,34 @@ integration: install
 # unless they are independent), and `make sanity` and `make lint` run at the same time with their output
 # kept aside; their results follow pytest's, and the run ends with pytest's summary line again.
 PYTEST_XDIST ?= -n 3 --dist loadscope
+# make test runs everything with the lab's default wire profile (exchange: what Exchange 2019 writes), then the
+# module and role integration tests that read and write connectors once more under each other profile
+# (EXCHANGE_LAB_WIRE, read by tests/lab/tests/labfixture.py); each pass names its profile.
+OTHER_WIRES ?= objects strings
+WIRE_SUBSET ?= tests/integration/test_send_connector_lifecycle.py tests/integration/test_send_connectors.py \
+  tests/integration/test_role.py::test_check_mode_shows_the_change_and_writes_nothing \
+  tests/integration/test_role.py::test_smart_host_items_add_a_relay_to_the_existing_connector
 test: install
 	@logs=$$(mktemp -d); \
 	  ( $(MAKE) --no-print-directory sanity >"$$logs/sanity.log" 2>&1; echo $$? >"$$logs/sanity.rc" ) & \
 	  ( $(MAKE) --no-print-directory lint >"$$logs/lint.log" 2>&1; echo $$? >"$$logs/lint.rc" ) & \
 	  echo "make sanity and make lint run in the background; their output follows pytest's"; \
 	  set +e; \
-	  $(PY) -m pytest -q $(PYTEST_XDIST) tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS) 2>&1 | tee "$$logs/pytest.log"; \
+	  echo "=== lab wire profile exchange (the default): unit, lab and integration tests ==="; \
+	  EXCHANGE_LAB_WIRE=exchange $(PY) -m pytest -q $(PYTEST_XDIST) tests/unit tests/lab/tests tests/integration $(PYTEST_ARGS) 2>&1 | tee "$$logs/pytest.log"; \
 	  status=$${PIPESTATUS[0]}; \
+	  for wire in $(OTHER_WIRES); do \
+	    echo "=== lab wire profile $$wire: the module and role integration subset ==="; \
+	    EXCHANGE_LAB_WIRE=$$wire $(PY) -m pytest -q $(PYTEST_XDIST) $(WIRE_SUBSET) $(PYTEST_ARGS) 2>&1 | tee "$$logs/pytest-$$wire.log"; \
+	    [ "$${PIPESTATUS[0]}" = 0 ] || status=1; \
+	  done; \
 	  wait; \
 	  for part in sanity lint; do \
 	    rc=$$(cat "$$logs/$$part.rc" 2>/dev/null || echo 1); \
 	    if [ "$$rc" = 0 ]; then echo "make $$part: passed"; else echo "=== make $$part FAILED (exit $$rc) ==="; cat "$$logs/$$part.log"; status=1; fi; \
 	  done; \
-	  tail -n 1 "$$logs/pytest.log"; \
+	  for wire in $(OTHER_WIRES); do echo "lab wire profile $$wire: $$(tail -n 1 "$$logs/pytest-$$wire.log")"; done; \
+	  echo "lab wire profile exchange: $$(tail -n 1 "$$logs/pytest.log")"; \
 	  rm -rf "$$logs"; \
 	  exit $$status
 

@@ -28,3 +28,10 @@ def pytest_xdist_make_scheduler(config, log):
             return nodeid if path in INDEPENDENT_FILES else path
 
     return FileScheduling(config, log)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the lab wire profile of this run (make test runs the integration tests under each)."""
+    import os
+
+    terminalreporter.write_line("lab wire profile: %s" % (os.environ.get("EXCHANGE_LAB_WIRE") or "the lab's default (exchange)"))
