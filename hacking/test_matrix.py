@@ -11,7 +11,8 @@ of its own under .matrix/ (made once, one at a time, reused while the requiremen
   sanity    ansible-test sanity --local from that release, once per release on the newest Python here (it needs a
             real copy of the collection; the get-pip bootstrap it would download is hacking/get_pip_standin.py)
 
-Prints one line per part as it ends and a Markdown table at the end (also written to .matrix/results.md); the
+Prints one line per part as it ends and a Markdown table at the end (also written to .matrix/results.md, or
+results-<parts>.md for a subset of the parts); the
 logs of each part are in .matrix/<release>-py<python>/<part>.log. Exit status 0 when every part passed.
 
     python3 hacking/test_matrix.py [--only 2.17.14/3.11 ...] [--parts units,main,role,sanity]
@@ -176,8 +177,14 @@ def sanity(venv: str, minor: str, workdir: str, log: str) -> int:
     env.pop("ANSIBLE_COLLECTIONS_PATH")
     env.pop("PYTHONPATH")
     env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
-    return run_logged([os.path.join(venv, "bin", "ansible-test"), "sanity", "--local", "--python", minor, "--color", "no"],
-                      log, env=env, cwd=copy)
+    rc = run_logged([os.path.join(venv, "bin", "ansible-test"), "sanity", "--local", "--python", minor, "--color", "no"],
+                    log, env=env, cwd=copy)
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        if "All targets skipped" in handle.read():
+            with open(log, "a", encoding="utf-8") as out:
+                out.write("\n(ansible-test found nothing to test: that is a failure, not a pass)\n")
+            return rc or 1
+    return rc
 
 
 def summary(log: str, part: str) -> str:
@@ -263,7 +270,9 @@ def main() -> int:
                 rc = run_logged([vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_role.py", "-k", ROLE_TESTS],
                                 log, env=environment())
             else:
-                rc = sanity(venv, minor, os.path.join(base, "sanity-root"), log)
+                # Outside the git checkout: inside it ansible-test asks git for the files and finds none.
+                root = os.path.join(tempfile.gettempdir(), "mailflow-matrix-sanity-%s" % ident)
+                rc = sanity(venv, minor, root, log)
             seconds = time.monotonic() - part_started
             verdict = "passed" if rc == 0 else "FAILED"
             failed = failed or rc != 0
@@ -282,7 +291,9 @@ def main() -> int:
             cells.append(verdict + (" (%s)" % note if note else ""))
         lines.append("| %s | %s | %s |" % (row["core"], row["python"], " | ".join(cells)))
     table = "\n".join(lines)
-    with open(os.path.join(MATRIX, "results.md"), "w", encoding="utf-8") as handle:
+    # One file per set of parts, so that a sanity-only run beside a full one keeps both tables.
+    name = "results.md" if parts == list(PARTS) else "results-%s.md" % "-".join(parts)
+    with open(os.path.join(MATRIX, name), "w", encoding="utf-8") as handle:
         handle.write(table + "\n")
     print("\n" + table)
     total = sum(1 for r in rows for p in parts if r["results"].get(p, ("",))[0] != "-")
