@@ -102,8 +102,8 @@ def blocks(document: str) -> list[dict]:
 
 
 def is_playbook(data) -> bool:
-    return isinstance(data, list) and bool(data) and all(isinstance(p, dict) and ("hosts" in p or "import_playbook" in p
-                                                                              or "ansible.builtin.import_playbook" in p) for p in data)
+    plays = ("hosts", "import_playbook", "ansible.builtin.import_playbook")
+    return isinstance(data, list) and bool(data) and all(isinstance(p, dict) and any(k in p for k in plays) for p in data)
 
 
 def session_script(document: str, scratch: str) -> tuple[str, list[str], list[str]]:
@@ -216,7 +216,7 @@ def run_session(document, scratch, tmp_path, record_property):
     proc = subprocess.Popen(["bash", str(tmp_path / "session.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        output, _ = proc.communicate(timeout=900)
+        output = proc.communicate(timeout=900)[0]
     finally:
         # The session's own trap stops its background jobs; this catches what escaped (a timeout, a kill).
         try:
