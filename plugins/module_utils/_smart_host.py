@@ -16,7 +16,7 @@ exist once:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _presets, _schema
 
@@ -115,4 +115,3 @@ def translate(item: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             out[key] = value
     return out
-

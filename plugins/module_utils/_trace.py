@@ -570,5 +570,3 @@ def validate_input(p):
         if problem:
             errors.append("connector: %s" % problem)
     return errors
-
-
