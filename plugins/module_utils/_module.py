@@ -54,10 +54,27 @@ def _secret_strings(spec: dict[str, Any], raw: Any) -> set[str]:
             found |= _secret_strings(entry["options"], value)
         elif isinstance(value, list):
             for item in value:
-                found |= _secret_strings(entry["options"], item)
-        elif isinstance(value, str) and value and any(
-                sub.get("no_log") for sub in entry["options"].values()):
-            found.add(value)  # a mapping with a secret given as a plain string
+                if isinstance(item, dict):
+                    found |= _secret_strings(entry["options"], item)
+                elif any(sub.get("no_log") for sub in entry["options"].values()):
+                    found |= _strings(item)  # a mapping with a secret given as a list: every string may be it
+        elif any(sub.get("no_log") for sub in entry["options"].values()):
+            found |= _strings(value)  # a mapping with a secret given as a plain string
+    return found
+
+
+def _strings(value: Any) -> set[str]:
+    """Every non-empty string in a value, however nested."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and item:
+            found.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
     return found
 
 
