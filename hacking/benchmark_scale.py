@@ -279,7 +279,7 @@ def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) ->
             bench = Bench(work, lab, proxy, smart_host)
             items = connectors(n, smart_host.ready["port"])
             created = bench.apply(items)
-            print("  N=%d: created %d connectors in one send_connectors run: %.1f s, %s" % (n, n, created["wall"], created["delta"]))
+            print("  N=%d: created %d connectors in one send_connectors run: %.1f s, %s" % (n, n, created["wall"], created["delta"]), flush=True)
             out: dict[str, t.Any] = {"n": n, "role": [], "apply": [], "apply_alone": [], "noop": [], "script": [], "floor": [],
                                      "report": []}
             for _round in range(repeat):
@@ -330,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-scale-%d-" % n) as work:
             results.append(one_size(work, n, args.repeat, five=(n >= 50), script=not args.no_script))
+        r = results[-1]  # as soon as a size is done (a long run can be cut short without losing it)
+        print("  N=%d done: role %s s, apply %s s, report printing %s s, role reads %d, rc %s; slowest: %s" % (
+            n, [round(x, 1) for x in r["role"]], [round(x, 2) for x in r["apply"]], [round(x, 2) for x in r["report"]],
+            r["role_delta"]["cmdlet:Get-SendConnector"], r.get("role_rc"),
+            "; ".join("%.1f s %s" % (x["seconds"], x["task"]) for x in r["role_breakdown"][:6])), flush=True)
     print()
     print("| N | role run | apply (role task) | apply alone | no-op task + floor | apply / (no-op+floor) | per-connector script | "
           "script / apply | floor | report printing | role runspaces, cmdlets, connector reads | apply runspaces, cmdlets, reads, writes |")
