@@ -243,10 +243,22 @@ def _parse(text: Any) -> ET.Element:
     return root
 
 
+def _convert(func: Any, *args: Any) -> Any:
+    """Run a conversion; what the text gets wrong becomes a WireFormatError (a sentence, never a traceback)."""
+    try:
+        return func(*args)
+    except WireFormatError:
+        raise
+    except RecursionError:
+        raise WireFormatError("not CLIXML this reader understands: objects nested too deeply")
+    except (ValueError, TypeError, AttributeError) as err:
+        raise WireFormatError("not CLIXML this reader understands: %s" % err)
+
+
 def read_message(text: Any) -> dict[str, Any]:
     """One PSRP output message (an ``<Obj>`` or a primitive) as a record (see ``_Message.record``)."""
     root = _parse(text)
-    return _Message(root).record(root)
+    return _convert(_Message(root).record, root)
 
 
 def read_file_objects(text: Any) -> list[tuple[list[str], dict[str, Any]]]:
@@ -256,7 +268,7 @@ def read_file_objects(text: Any) -> list[tuple[list[str], dict[str, Any]]]:
     if root.tag != "Objs":
         raise WireFormatError("not an Export-Clixml document: the root element is <%s>, not <Objs>" % root.tag)
     message = _Message(root)
-    return [(message.types_of(child), message.record(child)) for child in root]
+    return _convert(lambda: [(message.types_of(child), message.record(child)) for child in root])
 
 
 def read_file(text: Any) -> list[dict[str, Any]]:

@@ -244,6 +244,11 @@ def test_primitive_output_and_bad_text():
         _wire.read_message("<Obj")
     with pytest.raises(_wire.WireFormatError, match="root element is <Obj>, not <Objs>"):
         _wire.read_file(REFS)
+    with pytest.raises(_wire.WireFormatError, match="not CLIXML this reader understands: invalid literal for int"):
+        _wire.read_file('<Objs><Obj RefId="0"><Props><I32 N="Port">twenty-five</I32></Props></Obj></Objs>')
+    deep = "<Obj><LST>" * 3000 + "</LST></Obj>" * 3000
+    with pytest.raises(_wire.WireFormatError, match="nested too deeply"):
+        _wire.read_file("<Objs>%s</Objs>" % deep)
 
 
 def test_file_wide_references_across_objects():
