@@ -86,9 +86,9 @@ def main() -> None:
                 r = run_once(n, servers, workdir)
                 m = r["moved"]
                 by_name = ", ".join("%s %d" % (k.split(":", 1)[1], v) for k, v in sorted(m.items()) if k.startswith("cmdlet:"))
-                print("| %d | %d | %d | %d: %s | %d | %.1f s |" % (n, servers, m.get("runspaces_opened", 0),
-                                                                 m.get("cmdlets_run", 0), by_name, m.get("writes", 0),
-                                                                 r["seconds"]))
+                row = (n, servers, m.get("runspaces_opened", 0), m.get("cmdlets_run", 0), by_name, m.get("writes", 0),
+                       r["seconds"])
+                print("| %d | %d | %d | %d: %s | %d | %.1f s |" % row)
 
 
 if __name__ == "__main__":

@@ -155,14 +155,15 @@ def _certificate_findings(out: _Collector, name: str, server_name: str, wanted: 
                 "%s on %s, then %s" % (UNKNOWN_CREDENTIALS, server_name, QUEUE_TIMED_OUT))
         return None
     chosen = chosen_certificate(candidates)
-    assert chosen is not None
+    if chosen is None:  # pragma: no cover - candidates is not empty
+        return None
     if len(candidates) > 1:
         others = ", ".join(c["thumbprint"] for c in candidates if c is not chosen)
         out.add("warning", "certificate_duplicate", name, server_name,
                 "%d certificates on %s match tls_certificate_name; Exchange uses %s (the longest-lived, valid until %s), "
                 "not %s" % (len(candidates), server_name, chosen["thumbprint"], chosen.get("not_after"), others),
                 "after a renewal, remove the old certificate from %s (Remove-ExchangeCertificate -Thumbprint %s) so that "
-                "which one is used does not depend on dates" % (server_name, others.split(", ")[0]),
+                "which one is used does not depend on dates" % (server_name, others.split(", ", 1)[0]),
                 "the SmtpSend protocol log of %s shows certificate %s in the TLS handshake" % (server_name, chosen["thumbprint"]))
     start = parse_instant(chosen.get("not_before"))
     end = parse_instant(chosen.get("not_after"))
@@ -190,8 +191,8 @@ def _certificate_findings(out: _Collector, name: str, server_name: str, wanted: 
                 "%s on %s, then %s" % (UNKNOWN_CREDENTIALS, server_name, QUEUE_TIMED_OUT))
     if chosen.get("status") not in ("Valid",):
         out.add("error", "certificate_status", name, server_name,
-                "certificate %s on %s (tls_certificate_name) has status %s, not Valid" % (thumb, server_name,
-                                                                                       chosen.get("status")),
+                "certificate %s on %s (tls_certificate_name) has status %s, not Valid"
+                % (thumb, server_name, chosen.get("status")),
                 "replace the certificate (a revoked, untrusted or invalid certificate cannot be presented)",
                 "%s on %s, then %s" % (UNKNOWN_CREDENTIALS, server_name, QUEUE_TIMED_OUT))
     if "SMTP" not in [str(s).upper() for s in chosen.get("services") or []]:
@@ -291,8 +292,8 @@ def route_findings(
             if size == _values.UNLIMITED or size > usable:
                 out.add("warning", "max_size_above_smart_host", name, None,
                         "max_message_size %s is above what smart host %s takes once Exchange has converted the content: "
-                        "its SIZE %s / %.2f = %s" % (_size_text(size), host, "{:,}".format(limit), CONTENT_CONVERSION,
-                                                      "{:,}".format(usable)),
+                        "its SIZE %s / %.2f = %s"
+                        % (_size_text(size), host, "{:,}".format(limit), CONTENT_CONVERSION, "{:,}".format(usable)),
                         "set max_message_size to at most %s (or raise the smart host's limit)"
                         % _values.format_size(usable // 1024 * 1024),
                         "queue LastError / NDR: '552 5.3.4 Message size exceeds fixed maximum message size' from %s" % host)

@@ -12,16 +12,16 @@ version_added: 0.4.0
 description:
   - Checks what a Send connector needs on the Exchange side, per connector and per source server, and reports
     findings in the style of M(mailflow.exchange.smtp_probe) (which checks the smart host's side).
-  - The certificate O(connectors[].tls_certificate_name) names, on every source server - missing, outside its
+  - The certificate C(tls_certificate_name) names, on every source server - missing, outside its
     validity period or ending within 30 days (warning) or 60 days (info), not enabled for SMTP, without its
     private key, status other than Valid, or several matching certificates (a renewal that left the old one; the
     finding names the one Exchange uses, the longest-lived).
   - Each source server - missing from the organisation, not a Mailbox server, or, for a scoped connector
-    (O(connectors[].is_scoped_connector)), in another Active Directory site than the first source server.
-  - O(connectors[].max_message_size) above the organisation's C(MaxSendSize) (C(Get-TransportConfig)), or above
+    (C(is_scoped_connector)), in another Active Directory site than the first source server.
+  - C(max_message_size) above the organisation's C(MaxSendSize) (C(Get-TransportConfig)), or above
     the smart host's SIZE divided by 1.33 (Exchange's content conversion can grow a message by a third). The
     SIZE comes from O(smart_host_sizes) or O(probes).
-  - O(connectors[].frontend_proxy_enabled) - names the Mailbox servers whose Front End Transport service the
+  - C(frontend_proxy_enabled) - names the Mailbox servers whose Front End Transport service the
     mail will leave from.
   - Each finding names the text the administrator would otherwise meet later, for example the SmtpSend protocol
     log line C(TLS negotiation failed with error UnknownCredentials) and the queue's
@@ -30,7 +30,7 @@ description:
     C(Get-TransportService), and C(Get-ExchangeCertificate -Server) once per distinct source server of a
     connector that sets a C(tls_certificate_name) (so 4 cmdlets when those connectors share one source server,
     whatever their number). Without O(connectors), one C(Get-SendConnector) more reads every connector.
-  - Only reads. The role M(mailflow.exchange.smart_host_routing) runs it in its preflight and stops before any
+  - Only reads. The role C(mailflow.exchange.smart_host_routing) runs it in its preflight and stops before any
     change on an error finding.
 extends_documentation_fragment:
   - mailflow.exchange.exchange
@@ -94,7 +94,6 @@ notes:
 seealso:
   - module: mailflow.exchange.smtp_probe
   - module: mailflow.exchange.send_connectors
-  - role: mailflow.exchange.smart_host_routing
 author:
   - mailflow.exchange maintainers (@mailflow-exchange)
 """
@@ -229,15 +228,6 @@ cmdlets:
 from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _route_findings, _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
-CONNECTOR_SPEC = {
-    "name": {"type": "str", "required": True},
-    "source_transport_servers": {"type": "list", "elements": "str"},
-    "tls_certificate_name": {"type": "str"},
-    "max_message_size": {"type": "raw"},
-    "is_scoped_connector": {"type": "bool"},
-    "frontend_proxy_enabled": {"type": "bool"},
-    "smart_hosts": {"type": "list", "elements": "str"},
-}
 ARGUMENT_SPEC = {
     # Unknown keys are ignored (the connector as send_connector_info returns it has many more), so the
     # suboptions are checked by validate() rather than by the argument spec.
