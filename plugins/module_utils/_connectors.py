@@ -306,8 +306,10 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
 
     results: list[dict[str, Any]] = [{} for _item in items]
     all_commands: list[str] = []
+    current_index = None
     try:
         for index, item, plan, task, creating in plans:
+            current_index = index
             before_count = len(manager.commands)
             output = manager.execute(plan)
             commands = manager.commands[before_count:]
@@ -320,6 +322,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
                 "name": item["name"],
                 "state": item.get("state") or "present",
                 "changed": plan.changed,
+                "written": plan.changed and not manager.check_mode,
                 "existed": bool(plan.before),
                 "commands": commands,
                 "connector": after,
@@ -330,10 +333,21 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
             }
             if resolved is not None and resolved.preset is not None:
                 results[index]["profile"] = resolved.summary()
-    except Exception as err:  # a write failed: say which items were done
-        done = [r["name"] for r in results if r.get("changed")]
-        err.results = [r for r in results if r]
+    except Exception as err:  # a write failed: say which items were written and which were not (issue 15)
+        done = [r["name"] for r in results if r.get("written")]
+        reason = getattr(err, "message", None) or str(err) or type(err).__name__
+        for index, item in enumerate(items):
+            if results[index]:
+                continue
+            results[index] = {"name": item["name"], "state": item.get("state") or "present", "changed": False,
+                              "written": False}
+            if index == current_index:
+                results[index]["error"] = reason  # the write Exchange refused (or whose answer was lost)
+        err.results = results
+        err.changed = bool(done)  # changed is true when anything was written: a re-run finishes the rest
         if hasattr(err, "message"):
-            err.message = "%s (done before the failure: %s)" % (err.message, ", ".join(done) if done else "nothing")
+            err.message = "%s (written before the failure: %s; not written: %s)" % (
+                err.message, ", ".join(done) if done else "nothing",
+                ", ".join(r["name"] for r in results if not r.get("written")) or "nothing")
         raise
     return {"changed": any(r.get("changed") for r in results), "results": results, "commands": all_commands}

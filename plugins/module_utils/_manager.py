@@ -74,6 +74,26 @@ def not_as_planned(plan: _plan.Plan, read: Optional[dict[str, Any]]) -> Optional
     return missing
 
 
+def refused_option(plan: _plan.Plan, message: str) -> Optional[str]:
+    """The task option whose value an Exchange refusal quotes (``object 'EX99' couldn't be found``), or None.
+
+    Exchange names the value, not the parameter; the value is looked up among the plan's parameters (not the
+    connector's own -Identity or -Name, whose errors are about the connector).
+    """
+    if "'" not in (message or ""):
+        return None
+    for param, value in plan.params:
+        if param in ("Identity", "Name", "DomainController"):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, dict):  # an add/remove change of a multi-valued parameter
+            values = [v for part in value.values() for v in (part if isinstance(part, (list, tuple)) else [part])]
+        if any(isinstance(v, str) and v and ("'%s'" % v) in message for v in values):
+            opt = _options.BY_PARAM.get(param.lower())
+            return opt.name if opt is not None else param
+    return None
+
+
 class ConnectorManager:
     def __init__(self, session: Any, domain_controller: Optional[str] = None, check_mode: bool = False) -> None:
         self.session = session
@@ -178,6 +198,11 @@ class ConnectorManager:
             output = self.session.run(plan.cmdlet, params)
         except TransportError as err:
             return self._recover(plan, err)
+        except CmdletError as err:
+            option = refused_option(plan, err.error_message)
+            if option:  # name the option the refused value came from (issue 15): Exchange names only the value
+                err.message = "%s: %s" % (option, err.message)
+            raise
         if plan.cmdlet == "Set-SendConnector":
             # Exchange's own "The command completed successfully but no settings of 'X' have been modified."
             # (update_password: always with the same password): nothing changed, and that is no warning.

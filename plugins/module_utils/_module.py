@@ -210,6 +210,11 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
         connector = getattr(err, "connector", None)
         if connector:  # the state read back after a write whose answer was lost
             fail["connector"] = connector
+        results = getattr(err, "results", None)
+        if isinstance(results, list) and results:  # send_connectors: which items were written before the failure
+            fail["results"] = results
+        if getattr(err, "changed", False) is True:  # something was written before the failure
+            fail["changed"] = True
         if not isinstance(err, _session.ExchangeError):
             fail["msg"] = "unexpected error: %s: %s" % (type(err).__name__, fail["msg"])
         module.fail_json(**fail)

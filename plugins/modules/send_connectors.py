@@ -349,12 +349,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether any connector changed (or would change in check mode).
+  description: Whether any connector changed (or would change in check mode); also true on a failure after a write.
   returned: always
   type: bool
 results:
-  description: One entry per item of O(connectors), in the same order.
-  returned: success
+  description:
+    - One entry per item of O(connectors), in the same order.
+    - Also returned when a write failed after others were made (then the task fails with C(changed=true) if anything
+      was written): the items written have C(written=true), the item whose write failed has C(error), the rest
+      C(written=false). Running the task again converges.
+  returned: success, and on failure once the writes began
   type: list
   elements: dict
   contains:
@@ -367,6 +371,13 @@ results:
     changed:
       description: Whether this connector changed (would change in check mode).
       type: bool
+    written:
+      description: Whether a write for this connector was made in this run (never in check mode).
+      type: bool
+    error:
+      description: Why the write of this item failed (only on the item whose write failed).
+      type: str
+      returned: on failure
     existed:
       description: Whether the connector existed before the run.
       type: bool

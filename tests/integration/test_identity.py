@@ -151,3 +151,31 @@ def test_two_items_naming_one_connector_are_refused_before_any_call(ansible, lab
     moved = delta(before, lab.counters())
     assert not any(k.startswith(("cmdlet", "runspaces", "writes")) for k in moved), moved
     assert everything(ansible) == before_connectors
+
+
+def test_a_partial_failure_says_what_was_written_and_a_rerun_converges(ansible, lab):
+    before = everything(ansible)
+    writes = lab.counters().get("writes", 0)
+    items = [
+        {"name": "Partial 1", "address_spaces": ["partial1.example"], "smart_hosts": ["192.0.2.70"]},
+        {"name": "Partial 2", "address_spaces": ["partial2.example"], "smart_hosts": ["192.0.2.71"],
+         "source_transport_servers": ["EX99"]},  # no such server: Exchange refuses this write
+        {"name": "Partial 3", "address_spaces": ["partial3.example"], "smart_hosts": ["192.0.2.72"]},
+    ]
+    res = play(ansible, [bulk(items)])[0]
+    assert res["failed"] and res["changed"] is True, res
+    assert [(r["name"], r["written"]) for r in res["results"]] == [("Partial 1", True), ("Partial 2", False),
+                                                                   ("Partial 3", False)], res["results"]
+    assert "EX99" in res["results"][1]["error"] and "error" not in res["results"][2], res["results"]
+    # the refusal names the option the value came from, not only the value
+    assert res["msg"].startswith("source_transport_servers: "), res["msg"]
+    assert "written before the failure: Partial 1; not written: Partial 2, Partial 3" in res["msg"], res["msg"]
+    assert lab.counters().get("writes", 0) == writes + 1
+    after = everything(ansible)
+    assert {c["name"] for c in after.values()} - {c["name"] for c in before.values()} == {"Partial 1"}
+
+    items[1]["source_transport_servers"] = ["EX01"]
+    fixed, again = play(ansible, [bulk(items), bulk(items)])
+    assert not fixed["failed"] and fixed["changed"] is True, fixed
+    assert [r["changed"] for r in fixed["results"]] == [False, True, True], fixed["results"]
+    assert not again["failed"] and again["changed"] is False, again

@@ -99,3 +99,14 @@ def test_duplicates_name_both_paths():
 
 def test_shown_is_bounded():
     assert len(_identity.shown("\u00e9" * 100000)) <= 200
+
+
+def test_an_exchange_refusal_names_the_option_of_the_quoted_value():
+    from ansible_collections.mailflow.exchange.plugins.module_utils import _manager, _plan
+
+    plan = _plan.plan_present("P2", {"address_spaces": ["p.example"], "smart_hosts": ["192.0.2.1"],
+                                     "source_transport_servers": ["EX99"]}, None, "on_create")
+    message = "The operation couldn't be performed because object 'EX99' couldn't be found on 'DC01.contoso.com'."
+    assert _manager.refused_option(plan, message) == "source_transport_servers"
+    assert _manager.refused_option(plan, "object 'P2' already exists") is None  # the connector's own name
+    assert _manager.refused_option(plan, "no quotes here") is None
