@@ -151,10 +151,10 @@ def matches(event, criteria):
 def counts_as_sent(event, connector):
     if event["event_id"] not in SENT_EVENTS:
         return False
-    connector_id = (event["connector_id"] or "").strip().lower()
+    connector_id = (event["connector_id"] or "").strip()
     if connector:
-        return connector_id == connector.strip().lower()
-    return connector_id != INTRA_ORG
+        return _identity.same(connector_id, connector)  # as Exchange compares names (no Kelvin-sign folding)
+    return connector_id.lower() != INTRA_ORG
 
 
 def taken_by_other(event, connector):
