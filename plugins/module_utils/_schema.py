@@ -448,6 +448,12 @@ def validate(data: dict[str, Any], mode: str = "task", rename: dict[str, str] | 
                 item = (item[0], text)
             if item not in found:
                 found.append(item)
+    if mode == "task":  # the rules a task is held to beyond Exchange's own (_values.task_value_problem)
+        for key in ("tls_domain", "fqdn"):
+            problem = v.task_value_problem(key, instance.get(key))
+            path = (prefix + "." + key) if prefix else key
+            if problem and not any(p == path for p, _m in found):
+                found.append((path, problem))
     found.sort()
     return ["%s: %s" % item for item in found]
 

@@ -498,6 +498,32 @@ def input_problem(kind: str, canon: str) -> Optional[str]:
     if kind == "hosts" and canon == "--":
         return ("'--' stands for every Mailbox server of the site and is valid only on the connector EdgeSync "
                 "creates; give a host name or an IP address")
+    # Stricter than Exchange on purpose (issue 15): values a task almost certainly does not mean.
+    if kind == "hosts" and "%" in canon:
+        return ("%s has an IPv6 zone id (%%...): a zone names a network interface of one machine and means nothing "
+                "to the Exchange servers; give the address without it" % shown(canon))
+    if kind == "spaces":
+        kind_part, _sep, rest = canon.partition(":")
+        if rest.startswith("//"):
+            return ("%s looks like a URL, not an address space: give the domain (contoso.com), or SMTP: or X400: "
+                    "before it" % shown(canon.rpartition(";")[0]))
+    return None
+
+
+def task_value_problem(name: str, value: Any) -> Optional[str]:
+    """What a task may not set although Exchange would take it (the client is stricter, issue 15), or None.
+
+    ``tls_domain: '*'`` matches any certificate, so DomainValidation would check nothing (Exchange wants a domain);
+    ``fqdn: '.'`` is the root of DNS, not a host name, and would clear the connector's Fqdn.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" \t")
+    if name == "tls_domain" and text == "*":
+        return ("'*' matches every certificate, so DomainValidation would check nothing: give the smart host's "
+                "domain, such as contoso.com or *.contoso.com")
+    if name == "fqdn" and text and not text.strip("."):
+        return "%s is not a fully qualified domain name such as mail.contoso.com (an empty string clears Fqdn)" % shown(text)
     return None
 
 

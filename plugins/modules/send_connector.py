@@ -102,6 +102,8 @@ options:
       - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with
         C(domain), C(type) (default V(SMTP)) and C(cost) (1-100, default 1). An V(X400) space is written as in
         RFC 1685 (V(X400:o=MySite;p=MyOrg;a=adatum;c=us;1)); V(--) is for EdgeSync connectors only and refused.
+        A value that looks like a URL (V(http://contoso.com)) is refused as a likely mistake, although Exchange
+        would store it as an address space of type C(http).
       - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
       - An address space (type and domain) appears once per connector. Added with another cost, it replaces the one
         the connector has; removed, it goes whatever its cost.
@@ -124,6 +126,7 @@ options:
   smart_hosts:
     description:
       - Smart hosts (IP addresses or FQDNs) the connector relays mail through. V([192.168.3.2]) is accepted as well.
+        An IPv6 address with a zone id (V(fe80::1%eth0)) is refused (a zone means nothing to the Exchange servers).
       - A list sets the whole list; a mapping with C(add) and/or C(remove) lists is sent as C(@{Add=...; Remove=...}).
       - Exchange parameter C(-SmartHosts).
     type: raw
@@ -170,7 +173,8 @@ options:
     type: int
   fqdn:
     description:
-      - Name the connector uses in EHLO/HELO and to pick its TLS certificate; an empty string clears it.
+      - Name the connector uses in EHLO/HELO and to pick its TLS certificate; an empty string clears it (V(.) is
+        refused, it is no host name).
       - Exchange parameter C(-Fqdn).
     type: str
   require_tls:
@@ -191,7 +195,8 @@ options:
   tls_domain:
     description:
       - Domain (V(contoso.com) or V(*.contoso.com)) the smart host certificate must match with V(DomainValidation);
-        an empty string clears it. Exchange parameter C(-TlsDomain).
+        an empty string clears it. V(*) is refused (it would match every certificate; the client is stricter than
+        Exchange here). Exchange parameter C(-TlsDomain).
     type: str
   tls_certificate_name:
     description:

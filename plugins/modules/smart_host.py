@@ -47,7 +47,7 @@ options:
     required: true
   hosts:
     description:
-      - Smart hosts, as IP addresses or FQDNs.
+      - Smart hosts, as IP addresses or FQDNs. An IPv6 address with a zone id (V(fe80::1%eth0)) is refused.
     type: list
     elements: str
     required: true

@@ -1,0 +1,49 @@
+"""Values a task almost certainly does not mean are refused, in every entry point's checker (issue 15)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _schema, _values
+
+CASES = [
+    ({"tls_domain": "*", "tls_auth_level": "DomainValidation", "smart_hosts": ["relay.contoso.com"]}, "tls_domain",
+     "matches every certificate"),
+    ({"tls_domain": " * "}, "tls_domain", "matches every certificate"),
+    ({"fqdn": "."}, "fqdn", "is not a fully qualified domain name"),
+    ({"fqdn": ".."}, "fqdn", "is not a fully qualified domain name"),
+    ({"smart_hosts": ["fe80::1%eth0"]}, "smart_hosts[0]", "IPv6 zone id"),
+    ({"smart_hosts": ["[fe80::1%25]"]}, "smart_hosts[0]", "IPv6 zone id"),
+    ({"smart_hosts": {"add": ["fe80::1%3"]}}, "smart_hosts.add[0]", "IPv6 zone id"),
+    ({"address_spaces": ["http://contoso.com"]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": ["https://contoso.com;2"]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": [{"domain": "//contoso.com", "type": "ftp"}]}, "address_spaces[0]", "looks like a URL"),
+]
+
+
+@pytest.mark.parametrize("settings, path, words", CASES)
+def test_refused_by_the_task_checker(settings, path, words):
+    errors = _schema.validate(dict(settings, name="Relay"), "task")
+    assert any(e.startswith(path + ":") and words in e for e in errors), errors
+
+
+@pytest.mark.parametrize("settings, path, words", CASES)
+def test_refused_in_a_send_connectors_item_with_its_path(settings, path, words):
+    item = dict(settings, name="Relay", address_spaces=settings.get("address_spaces", ["contoso.com"]))
+    errors = _connectors.validate_items([item])[1]
+    assert any(e.startswith("connectors[0]." + path + ":") and words in e for e in errors), errors
+
+
+@pytest.mark.parametrize("settings", [{"tls_domain": "*.contoso.com"}, {"tls_domain": ""}, {"fqdn": ""},
+                                      {"fqdn": "mail.contoso.com."}, {"smart_hosts": ["fe80::1"]},
+                                      {"address_spaces": ["X400:o=MySite;p=MyOrg;a=adatum;c=us;1"]},
+                                      {"address_spaces": ["SMTP:contoso.com;1"]}])
+def test_what_is_meant_still_passes(settings):
+    errors = [e for e in _schema.validate(dict(settings, name="Relay"), "task")
+              if e.split(":")[0].split(".")[0].split("[")[0] in settings]
+    assert errors == []
+
+
+def test_smart_host_module_check():
+    with pytest.raises(_values.BadValue, match="IPv6 zone id"):
+        _values.check_smart_host("fe80::1%eth0")
