@@ -628,7 +628,8 @@ def probe_hosts(all_settings: list[ProbeSettings], max_parallel: int = MAX_PARAL
 
 # -- test message -----------------------------------------------------------------------------
 def build_message(sender: str, recipients: list[str], subject: str, body: str, helo_name: str) -> email.message.EmailMessage:
-    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    # strict: a header the email library would have to repair raises instead (the input was checked before)
+    msg = email.message.EmailMessage(policy=email.policy.SMTP.clone(raise_on_defect=True))
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = subject

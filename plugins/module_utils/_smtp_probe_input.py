@@ -40,14 +40,27 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "...'"
 
 
+# Line and paragraph separators besides CR/LF (VT, FF, NEL, U+2028, U+2029, the file/group/record separators):
+# Python's str.splitlines() and the email library break lines at them, so a header would be cut there.
+_SEPARATORS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def control_characters(path: str, value: Any) -> list[str]:
-    """CR, LF and NUL end or break an SMTP line: refuse them with the option's path."""
+    """CR, LF, NUL, every other line or paragraph separator and C0/C1 control character (tab aside) end or
+    break an SMTP line or header: refuse them with the option's path, before connecting."""
     text = str(value)
     found = []
     if "\r" in text or "\n" in text:
         found.append("a line break (CR or LF)")
     if "\x00" in text:
         found.append("a NUL character")
+    separators = sorted({c for c in text if c in _SEPARATORS})
+    if separators:
+        found.append("a line or paragraph separator (%s)" % ", ".join("U+%04X" % ord(c) for c in separators))
+    controls = sorted({c for c in text if (c < " " or "\x7f" <= c <= "\x9f") and c not in "\t\r\n\x00"
+                       and c not in _SEPARATORS})
+    if controls:
+        found.append("a control character (%s)" % ", ".join("U+%04X" % ord(c) for c in controls))
     if not found:
         return []
     return [f"{path}: {_show(value)} contains {' and '.join(found)}; a value sent in an SMTP command or header must be a single line"]
@@ -118,7 +131,9 @@ def header_address(path: str, value: Any) -> tuple[list[str], Optional[str]]:
     if problems:
         return problems, None
     text = str(value).strip()
-    match = _NAME_ADDR.match(text)
+    if len(text) > MAX_HEADER_TEXT:  # before any regular expression (a 100,000-space value took 25 s)
+        return [f"{path}: is longer than {MAX_HEADER_TEXT} characters, the longest line a message header may have"], None
+    match = _NAME_ADDR.match(text) if "<" in text else None
     addr = match.group(1) if match else text
     problems = address(path, addr)
     return problems, (None if problems else addr)
