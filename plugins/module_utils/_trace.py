@@ -71,7 +71,12 @@ def parse_time(option, text, now=None):
     if zone and zone.upper() != "Z":
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
-        offset = sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+        if minutes > 59 or hours * 60 + minutes > 14 * 60:
+            # UTC offsets run from -12:00 to +14:00 (ISO 8601 minutes 00-59); '+99:99' is no offset (issue 15)
+            raise TraceError("%s: '%s' has the UTC offset %s; an offset is from -14:00 to +14:00 with minutes 00-59"
+                             % (option, value[:40], zone))
+        offset = sign * datetime.timedelta(hours=hours, minutes=minutes)
     try:
         return (when - offset).replace(tzinfo=datetime.timezone.utc)
     except OverflowError:
@@ -527,7 +532,13 @@ def validate_input(p):
             errors.append("messages: cannot be combined with %s (each message names its own)" % other)
     if messages is not None and not messages:
         errors.append("messages: give at least one message (message_id, connector, servers)")
+    if p.get("message_id") is not None and not str(p["message_id"]).strip().strip("<>").strip():
+        errors.append("message_id: must not be empty (an empty Message-ID matches no message, or every one)")
     for index, item in enumerate(messages or []):
+        message_id = (item or {}).get("message_id") if isinstance(item, dict) else None
+        if message_id is not None and not str(message_id).strip().strip("<>").strip():
+            errors.append("messages[%d].message_id: must not be empty (an empty Message-ID matches no message, or every "
+                          "one)" % index)
         for sub, server in enumerate((item or {}).get("servers") or []):
             try:
                 _values.canonical_server(server)
