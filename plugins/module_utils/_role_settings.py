@@ -143,8 +143,8 @@ def settings_errors(settings: dict[str, Any]) -> list[str]:
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
             continue  # what Ansible's bool filter reads (extra vars given with -e are strings)
         if PREFIX + key in settings and not isinstance(value, bool):
-            errors.append("%s: must be true or false, got %s" % (name(key), _input._show(get(key))
-                                                                  if isinstance(get(key), str) else _kind(get(key))))
+            shown = _input._show(value) if isinstance(value, str) else _kind(value)
+            errors.append("%s: must be true or false, got %s" % (name(key), shown))
     if PREFIX + "trace_servers" in settings:
         servers = get("trace_servers")
         if not isinstance(servers, (list, tuple)):

@@ -360,7 +360,7 @@ results:
   description:
     - One entry per item of O(connectors), in the same order.
     - Also returned when a write failed after others were made (then the task fails with C(changed=true) if anything
-      was written): the items written have C(written=true), the item whose write failed has C(error), the rest
+      was written). The items written have C(written=true), the item whose write failed has C(error), the rest
       C(written=false). Running the task again converges.
   returned: success, and on failure once the writes began
   type: list
