@@ -151,4 +151,3 @@ def test_reader_equals_pypsrp_on_the_captures(name, prefix):
     [obj] = root
     message = ET.tostring(obj, encoding="unicode")
     assert _wire.read_message(message) == reference(message)
-
