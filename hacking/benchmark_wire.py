@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What reading Send connectors costs the client: pypsrp's deserialiser against the collection's reader.
 
 Two parts, figures printed as Markdown tables (docs/benchmark.md):
@@ -59,9 +58,9 @@ def pypsrp_serializer():
 
 def median_ms(func, rounds: int, inner: int) -> float:
     times = []
-    for _ in range(rounds):
+    for _round in range(rounds):
         start = time.perf_counter()
-        for _ in range(inner):
+        for _call in range(inner):
             func()
         times.append((time.perf_counter() - start) / inner * 1000)
     return statistics.median(times)
@@ -154,7 +153,7 @@ def floor_table(sizes: list[int], rounds: int) -> None:
                             ("SmartHosts", ["relay%d.contoso.com" % (index % 7)]), ("DNSRoutingEnabled", False)])
                 for before in (True, False):
                     floors, parses = [], []
-                    for _ in range(rounds):
+                    for _round in range(rounds):
                         Timed.before = before
                         start = time.perf_counter()
                         with Timed(settings) as session:
