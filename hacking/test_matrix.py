@@ -149,10 +149,10 @@ def environment() -> dict[str, str]:
 
 def sanity(venv: str, minor: str, workdir: str, log: str) -> int:
     python = os.path.join(venv, "bin", "python")
-    # The get-pip stand-in under the pip version this ansible-test asks for.
+    # The get-pip stand-in under the pip version this ansible-test asks for (25.2 for 2.21, 23.1.2 for 2.17).
     proc = subprocess.run(
         [python, "-c", "import ansible_test._internal.python_requirements as r, inspect, re; "
-                       "print(re.search(r'pip=.(\\d+\\.\\d+)', inspect.getsource(r)).group(1))"],
+                       "print(re.search(r'pip=.(\\d+(?:\\.\\d+)+)', inspect.getsource(r)).group(1))"],
         capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         with open(log, "w", encoding="utf-8") as handle:
