@@ -280,7 +280,8 @@ def route_findings(
         if size is not None and isinstance(send, int) and (size == _values.UNLIMITED or size > send):
             out.add("warning", "max_size_above_org", name, None,
                     "max_message_size %s is above the organisation's MaxSendSize %s: messages between the two are "
-                    "refused before they reach the connector" % (_size_text(size), _size_text(send)),
+                    "refused before they reach the connector (unless a mailbox's own MaxSendSize allows more for its "
+                    "sender)" % (_size_text(size), _size_text(send)),
                     "lower max_message_size to %s or raise MaxSendSize (Set-TransportConfig -MaxSendSize)" % _values.format_size(send),
                     "NDR to the sender: '550 5.2.3 RESOLVER.RST.SendSizeLimit.Org; message too large for this organization'")
         hosts = [str(h).lower().strip("[]") for h in connector.get("smart_hosts") or []]
