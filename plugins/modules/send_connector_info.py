@@ -41,8 +41,9 @@ options:
         PowerShell rights can hand over an export for review.
       - The file is read on the host that runs the module (the controller with a local connection). No connection
         is made; O(server) and the other connection options are not used.
-      - O(name) selects a connector by name or GUID as it does on a connection (an exact match, wildcards are plain
-        characters). The connectors come back in the file's order, with the same keys and values as read from Exchange.
+      - O(name) selects the connector of that name, compared as on a connection (by name only, never by GUID;
+        wildcards are plain characters). The connectors come back in the file's order, with the same keys and values
+        as read from Exchange.
       - A file that cannot be read, is not CLIXML, or holds an object that is not a Send connector fails the task
         with a message that names the file.
     type: path
