@@ -13,7 +13,6 @@ ever used as task arguments.
 
 from __future__ import annotations
 
-import copy
 import re
 import typing as t
 
@@ -498,14 +497,25 @@ def facts(accumulator: t.Any, stage: str, registered: t.Any = None, **context: t
     """The accumulator with what ``stage`` learnt per connector added (a new mapping; the input is not changed)."""
     if stage not in STAGES:
         raise AnsibleFilterError("smart_host_routing_facts: unknown stage %r (one of %s)" % (stage, ", ".join(STAGES)))
-    acc = copy.deepcopy(dict(accumulator)) if isinstance(accumulator, dict) else {}
-    STAGES[stage](acc, registered, **context)
+    acc = _plain(accumulator) if isinstance(accumulator, dict) else {}
+    STAGES[stage](acc, _plain(registered), **context)
     return acc
+
+
+def _plain(value: t.Any) -> t.Any:
+    """A plain copy of ``value`` (dicts and lists), each value read once: Ansible hands filters lazy containers
+    whose every read may template, and the stages look entries up many times (with deepcopy and repeated reads,
+    200 connectors took minutes instead of milliseconds)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def summary(accumulator: t.Any) -> list[dict[str, t.Any]]:
     """One summary per connector, in the order of the role's input, from the accumulator; no secret in it."""
-    entries = accumulator.values() if isinstance(accumulator, dict) else []
+    entries = _plain(accumulator).values() if isinstance(accumulator, dict) else []
     return [{k: val for k, val in entry.items() if not str(k).startswith("_")} for entry in entries if isinstance(entry, dict)]
 
 
