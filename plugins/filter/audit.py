@@ -77,6 +77,15 @@ def export(read: t.Any, source: str = "the organisation", name: str = "FILE") ->
     return _export.export(plain, str(source), str(name), yaml.safe_dump)["text"]
 
 
+def rollback(applied: t.Any) -> dict[str, t.Any]:
+    """The send_connectors items that restore every connector the apply run changed, and what cannot be restored."""
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _rollback
+    except ImportError as exc:
+        raise AnsibleFilterError("smart_host_routing rollback: the collection's module_utils cannot be loaded: %s" % exc) from None
+    return _rollback.plan(json.loads(json.dumps(applied, default=str)) if applied is not None else None)
+
+
 class FilterModule:
     """Filters of the Send connector audit."""
 
@@ -85,4 +94,5 @@ class FilterModule:
             "smart_host_routing_audit": audit,
             "smart_host_routing_audit_targets": audit_targets,
             "smart_host_routing_export": export,
+            "smart_host_routing_rollback": rollback,
         }

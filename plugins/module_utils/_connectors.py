@@ -324,6 +324,7 @@ def apply(manager: Any, items: list[dict[str, Any]], prefix: str = "connectors")
                 "changed": plan.changed,
                 "written": plan.changed and not manager.check_mode,
                 "existed": bool(plan.before),
+                "before": dict(plan.before),  # the snapshot a rollback restores (canonical, no password)
                 "commands": commands,
                 "connector": after,
                 "diff": {"before": _diff.side(plan.before),

@@ -78,6 +78,7 @@ def export(connectors: list[dict[str, Any]], source: str = "the organisation", n
     if notes:
         text += "#\n" + "".join("# NOTE %s\n" % n for n in notes)
     if dump is not None:
-        text += "---\n" + dump({"smart_host_routing_connectors": items}, sort_keys=False, default_flow_style=False,
-                                allow_unicode=True, width=120)
+        body = dump({"smart_host_routing_connectors": items}, sort_keys=False, default_flow_style=False,
+                    allow_unicode=True, width=120)
+        text += "---\n" + body
     return {"text": text, "connectors": items, "notes": notes}

@@ -385,6 +385,11 @@ results:
     existed:
       description: Whether the connector existed before the run.
       type: bool
+    before:
+      description:
+        - The connector as it was before the run, normalised (as M(mailflow.exchange.send_connector_info) returns it,
+          without a password), empty when it did not exist. The role's rollback restores it.
+      type: dict
     commands:
       description: The Exchange Management Shell line run for this item (none when it did not differ).
       type: list
