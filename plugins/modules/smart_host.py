@@ -104,6 +104,14 @@ options:
     type: str
     choices: [always, on_create]
     default: on_create
+  smart_host_profile:
+    description:
+      - A provider preset, as in M(mailflow.exchange.send_connector) (see its
+        O(mailflow.exchange.send_connector#module:smart_host_profile) for what each sets and refuses).
+      - With state V(present) it also sets the connector values the provider needs (port, TLS, certificate level,
+        authentication, ...); O(smart_host_auth_mechanism) given here wins. Its refusals stop the task before any change.
+    type: str
+    choices: [m365_mx, m365_submission, amazon_ses, sendgrid, mailgun, google_relay, generic]
 seealso:
   - module: mailflow.exchange.send_connector
 author:
@@ -152,6 +160,10 @@ connector:
     name: Smart host to Internet
     dns_routing_enabled: false
     smart_hosts: [192.168.3.2]
+profile:
+  description: The provider preset of O(smart_host_profile) and what it did, as M(mailflow.exchange.send_connector) returns it.
+  returned: success and O(smart_host_profile) given
+  type: dict
 commands:
   description: The Exchange Management Shell lines that ran (or would run in check mode); a credential shows as V((Get-Credential\)).
   returned: always
