@@ -12,6 +12,7 @@ list given for a string is reported as such.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as _input
@@ -45,7 +46,7 @@ def _whole(name: str, value: Any, low: int, high: int) -> Optional[str]:
         number = float(text) if isinstance(text, str) and len(text) <= 30 else float(value) if not isinstance(value, str) else None
     except ValueError:
         number = None
-    if number is None or number != number or number in (float("inf"), float("-inf")) or number != int(number):
+    if number is None or not math.isfinite(number) or number != int(number):
         return "%s: must be a whole number from %d to %d, got %s" % (name, low, high, _input._show(value))
     if not low <= int(number) <= high:
         return "%s: must be from %d to %d, got %d" % (name, low, high, int(number))
@@ -59,7 +60,7 @@ def _number(name: str, value: Any, low: float, high: float) -> Optional[str]:
         number = float(value) if not isinstance(value, str) or len(value) <= 30 else None
     except ValueError:
         number = None
-    if number is None or number != number or not low <= number <= high:
+    if number is None or math.isnan(number) or not low <= number <= high:
         return "%s: must be a number of seconds from %g to %g, got %s" % (name, low, high, _input._show(value))
     return None
 
