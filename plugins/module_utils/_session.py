@@ -57,6 +57,12 @@ CONNECTION_ARGSPEC: dict[str, Any] = {
 }
 
 
+# WSMan fault codes (MS-WSMV, winerror.h) the hints tell apart
+_FAULT_RESOURCE_URI = 2150858752  # 0x80338000 ERROR_WSMAN_INVALID_RESOURCE_URI: no such session configuration
+_FAULT_TIMEOUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
+_FAULT_NO_SHELL = 2150858843  # 0x8033805B ERROR_WSMAN_UNEXPECTED_SELECTORS: the shell does not exist (any more)
+
+
 class ExchangeError(Exception):
     """A failure to show the user as is: one sentence, no traceback."""
 
@@ -506,10 +512,25 @@ class ExchangeSession:
         if isinstance(err, WSManFaultError):
             reason = (getattr(err, "reason", None) or str(err)).strip()
             raise TransportError(
-                "%s refused the session (WSMan fault %s): %s; check configuration_name (%s)"
-                % (self.url, getattr(err, "code", "?"), reason, self.settings["configuration_name"])
+                "%s refused the session (WSMan fault %s): %s; %s"
+                % (self.url, getattr(err, "code", "?"), reason, self._fault_hint(getattr(err, "code", None), reason))
             )
         raise TransportError(self._network_error(err))
+
+    def _fault_hint(self, code: Any, reason: str) -> str:
+        """What to check for a WSMan fault: the hint that matches the fault (issue 15), not always configuration_name."""
+        text = reason.lower()
+        if code == _FAULT_RESOURCE_URI or "configuration" in text or "resource uri" in text:
+            return ("check configuration_name (%s): the server has no such PowerShell session configuration"
+                    % self.settings["configuration_name"])
+        if code == _FAULT_TIMEOUT or "timed out" in text or "timeout" in text:
+            return "the server did not answer in time: raise operation_timeout, or check the Exchange server's load"
+        if code == _FAULT_NO_SHELL or "shell" in text and ("not found" in text or "does not exist" in text):
+            return "the server no longer has this session (it was closed or recycled): run the task again"
+        if "quota" in text or "maximum number" in text:
+            return "the user has too many open remote PowerShell sessions: close some, or wait for them to time out"
+        return "a fault of the WS-Management service on the server: run the task again, and if it persists look at the " \
+               "server's event log"
 
     def _http_error(self, code: int) -> str:
         if code == 404:
