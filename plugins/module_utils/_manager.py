@@ -3,17 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: not a public API of the collection; it may change at any time.
 
-The work shared by send_connector and smart_host: read the connector once, plan, validate the
-state after the change, write at most once (not in check mode), and build the result
-(changed, connector, diff, commands, warnings).
+The connection side of the connector life cycle (``_engine.apply`` is the life cycle itself): reads,
+the one DC a run uses, the rendered commands, and a write whose answer is lost.
 
 One domain controller per run. Exchange reads and writes Send connectors in Active Directory
 through a domain controller, and a change reaches the others only after replication. So every call
 of a run after the first goes to one DC: ``domain_controller`` when given (then the first read too),
 otherwise the DC the session reports in its first answer (a connector's OriginatingServer, or the
-DC a "couldn't be found on 'DC'" error names). A write that the DC refuses because the first read
-was stale (New: "already exists", Remove: "couldn't be found") is decided again on a read from that
-DC, instead of failing.
+DC a "couldn't be found on 'DC'" error names). ``last_read_pinned`` tells the engine whether a read
+named that DC; a write the DC refuses after a read that did not is decided again there (``_engine``).
 
 A write whose answer is lost. When the connection fails after New-/Set-/Remove-SendConnector was
 sent (HTTP 500, a dropped connection, a timeout), the write may have been applied or not. The
@@ -27,17 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _identity, _options, _plan, _render, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _plan, _render
 from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError, TransportError
 
 # Exchange's "not found" names the DC that answered: "... couldn't be found on 'DC01.contoso.com'."
 _NOT_FOUND_ON = re.compile(r"found on '([^']+)'")
-
-
-class ValidationFailed(ExchangeError):
-    def __init__(self, errors: list[str], prefix: str) -> None:
-        super().__init__("%s: %s" % (prefix, "; ".join(errors)))
-        self.errors = errors
 
 
 class WriteAnswerLost(ExchangeError):
@@ -46,11 +38,6 @@ class WriteAnswerLost(ExchangeError):
     def __init__(self, message: str, connector: Optional[dict[str, Any]] = None) -> None:
         super().__init__(message)
         self.connector = connector
-
-
-def _already_exists(err: CmdletError) -> bool:
-    text = " ".join([err.error_id, err.category, err.reason, err.error_message]).lower()
-    return "alreadyexists" in text or "already exists" in text
 
 
 def _plan_name(plan: _plan.Plan) -> str:
@@ -105,7 +92,7 @@ class ConnectorManager:
         # _identity.key of a name -Identity could misread (wildcards, GUID-shaped, non-ASCII) -> the GUID its writes use
         self.guids: dict[str, str] = {}
         self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
-        self._last_read_pinned = bool(domain_controller)
+        self.last_read_pinned = bool(domain_controller)
 
     def _dc(self, params: list) -> list:
         if self.dc:
@@ -144,36 +131,12 @@ class ConnectorManager:
         except CmdletError as err:
             if name is not None and err.not_found:
                 self._learn_dc([], err)
-                self._last_read_pinned = pinned
+                self.last_read_pinned = pinned
                 return []
             raise
         self._learn_dc(found)
-        self._last_read_pinned = pinned
+        self.last_read_pinned = pinned
         return found
-
-    def _exact(self, found: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-        return _identity.find(found, name)
-
-    def get(self, name: str) -> Optional[dict[str, Any]]:
-        """The connector with this name (compared as Exchange compares names); None when there is none.
-
-        Never by GUID or distinguished name (_identity). Get-SendConnector matches ``-Identity`` as a wildcard,
-        so ``Relay*`` also returns ``Relay 1``, and takes a GUID-shaped name as a GUID: only a match by name
-        counts, or a task would change or remove another connector (contract 1.3).
-        """
-        # A name -Identity could misread (wildcards, GUID-shaped, non-ASCII): read them all and match here (and
-        # write by GUID, see execute); a look-alike of an existing name is told (a warning naming both).
-        wild = _identity.needs_read_all(name)
-        found = self.get_raw(None if wild else name)
-        exact = self._exact(found, name)
-        if len(exact) > 1:
-            raise ExchangeError("Get-SendConnector -Identity '%s' matched %d connectors; use a unique name" % (name, len(exact)))
-        if exact and wild:
-            self.guids[_identity.key(name)] = str(exact[0].get("Guid", exact[0].get("guid", "")))
-        if not exact:
-            for other in _identity.lookalikes(name, [_identity.connector_name(c) for c in found]):
-                self.warnings.append(_identity.lookalike_warning(name, other))
-        return _options.from_exchange(exact[0]) if exact else None
 
     # ---- writes ------------------------------------------------------------------------
     def execute(self, plan: _plan.Plan) -> list[dict[str, Any]]:
@@ -220,7 +183,7 @@ class ConnectorManager:
         try:
             self.session.reconnect()
             wild = _identity.needs_read_all(name) or _identity.key(name) in self.guids
-            raw = self._exact(self.get_raw(None if wild else name), name)
+            raw = _identity.find(self.get_raw(None if wild else name), name)
         except ExchangeError as again:
             raise WriteAnswerLost(
                 "%s; reconnecting to read the Send connector '%s' back failed too (%s): whether the change was made is "
@@ -243,94 +206,9 @@ class ConnectorManager:
             "%s; after reconnecting, the Send connector '%s' read back%s %s: the change was not applied (run the task "
             "again to apply it)" % (what, name, where, state), connector=read)
 
-    def check_state(self, plan: _plan.Plan, rename: Optional[dict[str, str]] = None) -> None:
-        if not plan.changed or plan.cmdlet == "Remove-SendConnector":
-            return
-        errors = _schema.validate(_plan.state_for_validation(plan.after), "state", rename=rename)
-        if errors:
-            raise ValidationFailed(errors, "the Send connector '%s' would be invalid after this change" % plan.after.get("name"))
-
-    def present(self, name: str, task: dict[str, Any], update_password: str, rename=None,
-                current: Any = "read") -> tuple[_plan.Plan, dict[str, Any]]:
-        if current == "read":
-            current = self.get(name)
-        plan = _plan.plan_present(name, task, current, update_password)
-        if current is None and not task.get("address_spaces"):
-            current = self.confirm_absent(name)
-            if current is not None:
-                return self.present(name, task, update_password, rename, current=current)
-            raise ValidationFailed(
-                ["address_spaces: required to create a Send connector"],
-                "the Send connector '%s' does not exist" % name,
-            )
-        self.warnings.extend(plan.warnings)
-        if plan.errors:
-            raise ValidationFailed(plan.errors, "the Send connector '%s' cannot be changed" % name)
-        self.check_state(plan, rename)
-        stale = not self._last_read_pinned
-        try:
-            output = self.execute(plan)
-        except CmdletError as err:
-            if not (stale and self.dc and plan.cmdlet == "New-SendConnector" and _already_exists(err)):
-                raise
-            # The first read came from a DC the connector has not reached yet (AD replication), the create
-            # went to the DC that has it: decide again on what that DC holds.
-            current = self.get(name)
-            if current is None:
-                raise
-            self.commands.pop()
-            self._stale_read_warning(name, "did not show")
-            return self.present(name, task, update_password, rename, current=current)
-        after = plan.after
-        if self.read_back is not None:
-            after = self.read_back  # the answer was lost: the connector as read back is what is true
-        elif output and plan.cmdlet == "New-SendConnector":
-            after = dict(_options.from_exchange(output[0]), name=name)
-            # usage is never read back; what was written is what we know
-        return plan, after
-
-    def confirm_absent(self, name: str) -> Optional[dict[str, Any]]:
-        """After a read that found no ``name``: ask the run's DC once more if that read named no DC.
-
-        A first read may be answered by a DC a recent change has not reached (AD replication). Call it
-        only where "does not exist" would fail the task; returns the connector if the run's DC has it.
-        """
-        if self._last_read_pinned or not self.dc:
-            return None
-        current = self.get(name)
-        if current is not None:
-            self._stale_read_warning(name, "did not show")
-        return current
-
-    def _stale_read_warning(self, name: str, how: str) -> None:
+    def stale_read_warning(self, name: str, how: str) -> None:
+        """The warning of a task decided on the pinned DC because the first read was stale (AD replication)."""
         self.warnings.append(
             "the first Get-SendConnector %s '%s' (Active Directory replication: it was answered by a domain controller "
             "the last change has not reached yet); the task was decided on what %s, the DC this run writes to, holds"
             % (how, name, self.dc))
-
-    def absent(self, name: str) -> _plan.Plan:
-        plan = _plan.plan_absent(name, self.get(name))
-        stale = not self._last_read_pinned
-        try:
-            self.execute(plan)
-        except CmdletError as err:
-            if not (stale and self.dc and err.not_found):
-                raise
-            # The first read was stale (AD replication): the DC that takes the write no longer has it.
-            if self.get(name) is not None:
-                raise
-            self.commands.pop()
-            self._stale_read_warning(name, "still showed")
-            return _plan.plan_absent(name, None)
-        return plan
-
-
-def result(plan: _plan.Plan, after: dict[str, Any], manager: ConnectorManager, diff_mode: bool) -> dict[str, Any]:
-    res: dict[str, Any] = {
-        "changed": plan.changed,
-        "connector": after,
-        "commands": list(manager.commands),
-    }
-    if diff_mode:
-        res["diff"] = _diff.connector_diff(plan.before, after, plan.changed_keys, plan.cmdlet == "New-SendConnector")
-    return res

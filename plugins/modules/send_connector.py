@@ -391,8 +391,7 @@ errors:
   sample: ["smart_hosts[0]: 'bad host!' is neither an IP address nor a host name"]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _options, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
+from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _engine, _options, _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
 
@@ -416,25 +415,11 @@ def validate(params):
 
 def main():
     module = exchange_module(argument_spec(), validate=validate, supports_check_mode=True)
-    params = module.params
-    # Exchange stores the name without leading/trailing spaces: use that name to find it again.
-    name = params["name"].strip()
+    item = _engine.Item.from_params(module.params)
 
     def work(manager):
-        if params["state"] == "absent":
-            return result(manager.absent(name), {}, manager, module._diff)
-        current = manager.get(name)
-        resolved = _connectors.with_preset(params, current)
-        if resolved.errors:  # refused on the connector as it is (e.g. its user name)
-            raise ValidationFailed(resolved.errors, "the Send connector '%s' cannot be changed" % name)
-        manager.warnings.extend("%s; %s" % (f["message"], f["hint"]) for f in resolved.findings)
-        plan, after = manager.present(name, resolved.task, params["update_password"], current=current)
-        res = result(plan, after, manager, module._diff)
-        if resolved.preset is not None:
-            res["profile"] = resolved.summary()
-            if module._diff:
-                res["diff"]["after"] = _connectors.preset_diff(res["diff"]["after"], resolved, plan.changed_keys)
-        return res
+        [res] = _engine.apply(manager, [item])
+        return _engine.module_result(res, manager, module._diff)
 
     run_with_manager(module, work)
 

@@ -177,65 +177,22 @@ errors:
   elements: str
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _presets
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import preset_diff
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ValidationFailed, result
+from ansible_collections.mailflow.exchange.plugins.module_utils import _engine
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
 # The item's rules and its translation to a send_connectors item live in module_utils (the role uses them too).
-from ansible_collections.mailflow.exchange.plugins.module_utils._smart_host import RENAME, argument_spec, hosts_task, validate
+from ansible_collections.mailflow.exchange.plugins.module_utils._smart_host import RENAME, argument_spec, translate, validate
 
 
 def main():
     module = exchange_module(argument_spec(), validate=validate, supports_check_mode=True)
-    params = module.params
-    name = params["connector"].strip()  # Exchange stores names without leading/trailing spaces
+    # translate, then apply: the smart hosts of an existing connector (never created here), named as the user wrote them
+    item = _engine.Item.from_params(translate(module.params), rename=dict(RENAME, name="connector"), create=False)
 
     def work(manager):
-        current = manager.get(name)
-        if current is None:
-            current = manager.confirm_absent(name)  # the first read may predate AD replication
-        if current is None:
-            raise ExchangeError("the Send connector '%s' does not exist; create it with "
-                                "mailflow.exchange.send_connector first" % name)
-        task = {"smart_hosts": hosts_task(params)}
-        if params.get("smart_host_auth_mechanism") is not None:
-            task["smart_host_auth_mechanism"] = params["smart_host_auth_mechanism"]
-        if params.get("authentication_credential") is not None:
-            task["authentication_credential"] = params["authentication_credential"]
-        opt = _options.BY_NAME["smart_hosts"]
-        have = current.get("smart_hosts") or []
-        wanted = hosts_task(params)
-        if isinstance(wanted, dict):
-            remove = {opt.key([h]) for h in opt.canonical(wanted.get("remove") or [])}
-            left = [h for h in have if opt.key([h]) not in remove] + opt.canonical(wanted.get("add") or [])
-        else:
-            left = opt.canonical(wanted)
-        if have and not left:
-            if not params["fallback_to_dns"]:
-                raise ValidationFailed(
-                    ["hosts: this would remove the last smart host of '%s', leaving it without a route; set "
-                     "fallback_to_dns: true to switch it to DNS routing in the same call" % name],
-                    "refused",
-                )
-            task["dns_routing_enabled"] = True
-            if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
-                task["smart_host_auth_mechanism"] = "None"  # authentication only applies to smart hosts (R9)
-        resolved = None
-        if params.get(_presets.OPTION) and params["state"] == "present":
-            resolved = _presets.resolve(params[_presets.OPTION], task, current)
-            if resolved.errors:  # refused on the connector as it is (e.g. its user name)
-                raise ValidationFailed(resolved.errors, "the Send connector '%s' cannot be changed" % name)
-            task = resolved.task
-            manager.warnings.extend("%s; %s" % (f["message"], f["hint"]) for f in resolved.findings)
-        plan, after = manager.present(name, task, params["update_password"], rename=RENAME, current=current)
-        res = result(plan, after, manager, module._diff)
-        res["smart_hosts"] = after.get("smart_hosts") or []
-        if resolved is not None:
-            res["profile"] = resolved.summary()
-            if module._diff:
-                res["diff"]["after"] = preset_diff(res["diff"]["after"], resolved, plan.changed_keys)
-        return res
+        [res] = _engine.apply(manager, [item])
+        out = _engine.module_result(res, manager, module._diff)
+        out["smart_hosts"] = res["connector"].get("smart_hosts") or []
+        return out
 
     run_with_manager(module, work)
 

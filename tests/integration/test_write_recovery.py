@@ -207,3 +207,86 @@ def test_a_write_answered_too_late_is_read_back(tmp_path_factory, tmp_path):
         assert changed["connector"]["port"] == 2525 and lab.counters()["writes"] == 2
     finally:
         lab.stop()
+
+
+# ---- send_connectors: the same engine, many items ------------------------------------------------
+BULK = """
+- name: bulk
+  mailflow.exchange.send_connectors:
+    connectors:
+      - {name: Relay A, address_spaces: [a.example], smart_hosts: [192.0.2.10]}
+      - {name: Relay B, address_spaces: [b.example], smart_hosts: [192.0.2.11]}
+      - {name: Relay C, address_spaces: [c.example], smart_hosts: [192.0.2.12]}
+  ignore_errors: true
+"""
+BULK_CHANGE = """
+- name: bulk change
+  mailflow.exchange.send_connectors:
+    connectors:
+      - {name: Relay A, smart_hosts: {add: [192.0.2.20]}}
+      - {name: Relay B, state: absent}
+  ignore_errors: true
+"""
+
+
+def test_send_connectors_inside_replication_delay_decides_on_the_dc_that_has_the_connector(tmp_path_factory, tmp_path):
+    # cmdlet 2 is the first run's New-SendConnector of Relay A: the other DCs see it only after an hour
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        first = ansible.play(BULK).result("bulk")
+        assert not first["failed"] and [r["changed"] for r in first["results"]] == [True, True, True], first
+        again = ansible.play(BULK).result("bulk")  # the read does not show Relay A; New finds the name taken
+        assert not again["failed"], again["msg"]
+        assert again["changed"] is False and again["commands"] == [], again
+        assert any("'Relay A' (Active Directory replication" in w and "what DC01.contoso.com, the DC this run writes to"
+                   in w for w in again.get("warnings", [])), again
+        assert again["results"][0]["connector"]["smart_hosts"] == ["192.0.2.10"], again["results"][0]
+        # a change of Relay A alone (no address space: it cannot be created) is decided on DC01 before any write
+        before = lab.counters()
+        changed = ansible.play(BULK_CHANGE).result("bulk change")
+        assert not changed["failed"] and changed["changed"] is True, changed
+        a, b = changed["results"]
+        assert a["commands"] == ["Set-SendConnector -Identity 'Relay A' -SmartHosts @{Add='192.0.2.20'}"], a
+        assert a["connector"]["smart_hosts"] == ["192.0.2.10", "192.0.2.20"] and b["changed"] is True, changed
+        moved = delta(before, lab.counters())
+        assert moved["cmdlet:Get-SendConnector"] == 2 and moved["writes"] == 2, moved  # the read, one on DC01
+        counters = lab.counters()
+        assert counters["cmdlet:New-SendConnector"] == 4 and counters["writes"] == 5, counters  # one New refused
+    finally:
+        lab.stop()
+
+
+def test_send_connectors_removal_inside_replication_delay_is_not_reported_as_nothing_to_do(tmp_path_factory, tmp_path):
+    lab = lab_with(tmp_path_factory, [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        assert ansible.play(BULK).result("bulk")["changed"] is True
+        removed = ansible.play(BULK.replace("smart_hosts: [192.0.2.10]}", "state: absent}")).result("bulk")
+        assert not removed["failed"] and removed["results"][0]["changed"] is True, removed
+        assert removed["results"][0]["commands"] == ["Remove-SendConnector -Identity 'Relay A' -Confirm:$false"], removed
+        assert lab.counters()["cmdlet:Remove-SendConnector"] == 1
+    finally:
+        lab.stop()
+
+
+def test_send_connectors_lost_answer_is_read_back_per_item(tmp_path_factory, tmp_path):
+    lab = lab_with(tmp_path_factory, [{"on_write": 2, "kind": "write_answer_drop"},
+                                      {"on_write": 4, "kind": "write_answer_fault"}])
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        created = ansible.play(BULK).result("bulk")
+        assert not created["failed"] and [r["changed"] for r in created["results"]] == [True, True, True], created
+        [warning] = [w for w in created.get("warnings", []) if "answer was lost" in w]
+        assert warning.startswith("New-SendConnector was sent, but its answer was lost (") and "'Relay B'" in warning
+        assert created["results"][1]["connector"]["smart_hosts"] == ["192.0.2.11"], created["results"][1]
+        changed = ansible.play(BULK_CHANGE).result("bulk change")
+        assert not changed["failed"] and changed["changed"] is True, changed
+        [warning] = [w for w in changed.get("warnings", []) if "answer was lost" in w]
+        assert warning.startswith("Set-SendConnector was sent, but its answer was lost (") and "WSMan fault" in warning
+        assert changed["results"][0]["connector"]["smart_hosts"] == ["192.0.2.10", "192.0.2.20"], changed
+        assert changed["results"][1]["changed"] is True
+        assert ansible.play(BULK_CHANGE).result("bulk change")["changed"] is False
+        assert lab.counters()["writes"] == 5  # no write was repeated
+    finally:
+        lab.stop()

@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+THE life cycle of Send connectors: ``apply(manager, items)``. Every module that changes a connector
+goes through it: ``send_connector`` is ``apply([item])``, ``smart_host`` translates its options into
+one item and applies it, ``send_connectors`` (and the role through it) applies its list.
+
+1. Read: one ``Get-SendConnector`` (by name for one item without wildcard characters, else all of them),
+   matched client-side by exact name or GUID. The first answer names the domain controller the run
+   then pins every later call to (``_manager.ConnectorManager``).
+2. Plan every item against what was read (an item naming a connector an earlier item changed sees the
+   state that item leaves) and check the connector as it would be after the change against the rules
+   (``_schema`` in ``state`` mode). A connector the read did not show, where "does not exist" would fail
+   the item, is asked for once more on the pinned DC (AD replication: the first read may come from a DC a
+   recent change has not reached).
+3. Every problem of every item is raised together (``ItemsFailed``) before the first write.
+4. One write per item that differs (none in check mode). A write that the pinned DC refuses because the
+   first read was stale ("already exists" on New, "couldn't be found" on Remove) is decided again on what
+   that DC holds; a write whose answer is lost is read back (``ConnectorManager.execute``).
+
+Problems are ``(path, message)`` pairs; ``render`` turns them into the one sentence a user reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _diff, _identity, _options, _plan, _presets, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
+
+
+class Item:
+    """One connector and what is wanted of it.
+
+    ``path`` is where the item sits in the user's input (``connectors[3]``; empty for a module's own
+    options), ``rename`` maps option names to the names the user wrote (smart_host says ``hosts``).
+    ``create``: whether a missing connector may be created (smart_host only changes an existing one).
+    """
+
+    def __init__(self, name: str, settings: Optional[dict[str, Any]] = None, state: str = "present",
+                 update_password: str = "on_create", fallback_to_dns: bool = False, path: str = "",
+                 rename: Optional[dict[str, str]] = None, create: bool = True, profile: Optional[str] = None) -> None:
+        self.name = str(name).strip()  # Exchange stores names without leading/trailing blanks
+        self.settings = {k: val for k, val in (settings or {}).items() if val is not None}
+        self.state = state or "present"
+        self.update_password = update_password or "on_create"
+        self.fallback_to_dns = bool(fallback_to_dns)
+        self.path = path
+        self.rename = dict(rename or {})
+        self.create = create
+        self.profile = profile  # smart_host_profile: a provider preset's values under the item's own (_presets)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], path: str = "", **kwargs: Any) -> "Item":
+        """An item from send_connector's options (or one converted send_connectors item)."""
+        return cls(params["name"], {opt.name: params.get(opt.name) for opt in _options.OPTIONS},
+                   state=params.get("state") or "present", update_password=params.get("update_password") or "on_create",
+                   fallback_to_dns=bool(params.get("fallback_to_dns")), path=path,
+                   profile=params.get(_presets.OPTION), **kwargs)
+
+    # ---- problems ------------------------------------------------------------------------
+    def field(self, field: str) -> str:
+        """The user's path of one of this item's fields (``connectors[3].port``, ``hosts``)."""
+        head, sep, rest = field.partition(".")
+        bracket = head.find("[")
+        if bracket > 0:
+            head, rest, sep = head[:bracket], head[bracket:] + sep + rest, ""
+        head = self.rename.get(head, head)
+        local = head + sep + rest
+        if not self.path:
+            return local
+        return self.path + ("" if local.startswith("[") else ".") + local if local else self.path
+
+    def words(self, message: str) -> str:
+        for old, new in self.rename.items():
+            message = message.replace(old, new)
+        return message
+
+    def problem(self, field: str, message: str) -> tuple[str, str]:
+        return (self.field(field) if field else self.path, self.words(message))
+
+    @property
+    def label(self) -> str:
+        return " (connector %r)" % self.name if self.path and self.name else ""
+
+
+def render(problems: list[tuple[str, str]], label: str = "") -> list[str]:
+    """``path: message`` (or the message alone, for the whole task), once per problem, in order."""
+    out: list[str] = []
+    for path, message in problems:
+        line = ("%s: %s" % (path, message) if path else message) + label
+        if line not in out:
+            out.append(line)
+    return out
+
+
+class ItemsFailed(ExchangeError):
+    """Problems found after the read, before any write: nothing was changed."""
+
+    def __init__(self, errors: list[str], head: str) -> None:
+        super().__init__("%s: %s" % (head, "; ".join(errors)))
+        self.errors = errors
+
+
+def _already_exists(err: CmdletError) -> bool:
+    text = " ".join([err.error_id, err.category, err.reason, err.error_message]).lower()
+    return "alreadyexists" in text or "already exists" in text
+
+
+class _Planned:
+    def __init__(self, item: Item, plan: _plan.Plan, creating: bool, stale: bool,
+                 resolved: Optional[_presets.Resolved] = None) -> None:
+        self.item = item
+        self.plan = plan
+        self.creating = creating
+        self.stale = stale  # decided on a read that named no DC: a refusal may mean replication delay
+        self.resolved = resolved  # the item's provider preset, if it names one
+
+
+class Engine:
+    """One run of ``apply``; ``manager`` is a ``_manager.ConnectorManager`` (session, DC, commands)."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        self.found: list[dict[str, Any]] = []
+        self.stale = False
+        self.confirmed: set[str] = set()  # names the pinned DC showed after the first read did not
+        self.state: dict[str, Optional[dict[str, Any]]] = {}  # _identity.key of a name -> canonical state
+
+    # ---- read --------------------------------------------------------------------------
+    def read(self, items: list[Item]) -> None:
+        names = {_identity.key(i.name) for i in items}
+        one = items[0].name if len(names) == 1 and not _identity.needs_read_all(items[0].name) else None
+        self.found = self.manager.get_raw(one)
+        self.stale = not self.manager.last_read_pinned
+        if not (self.stale and self.manager.dc):
+            return
+        # A connector the first read did not show, where "does not exist" would fail the item or make it a
+        # no-op (remove, change only): that read named no DC and may predate AD replication. Ask the pinned DC
+        # once for all of them.
+        missing = [i for i in items if not _identity.find(self.found, i.name) and (
+            i.state == "absent" or not i.create or not i.settings.get("address_spaces"))]
+        if not missing:
+            return
+        names = {_identity.key(i.name) for i in missing}
+        again = self.manager.get_raw(missing[0].name if len(names) == 1 and not _identity.needs_read_all(missing[0].name) else None)
+        for item in missing:
+            shown = _identity.find(again, item.name)
+            if shown and _identity.key(item.name) not in self.confirmed:
+                self.found.extend(shown)
+                self.confirmed.add(_identity.key(item.name))
+                self.manager.stale_read_warning(item.name, "did not show")
+
+    def _remember(self, name: str, raw: dict[str, Any], canon: dict[str, Any]) -> None:
+        guid = _options.identity_from_exchange(raw).get("guid")
+        if _identity.needs_read_all(name) and guid:
+            self.manager.guids[_identity.key(name)] = guid  # -Identity could address another connector: write by GUID
+        self.state.setdefault(_identity.key(name), canon)
+
+    def current(self, item: Item, problems: list[tuple[str, str]]) -> tuple[Optional[dict[str, Any]], bool]:
+        """(canonical state of the item's connector or None, whether a later item or a first read decided it)."""
+        key = _identity.key(item.name)
+        if key in self.state:
+            return self.state[key], False
+        exact = _identity.find(self.found, item.name)
+        if len(exact) > 1:
+            problems.append(item.problem("name", "%r matches %d connectors; use a unique name" % (item.name, len(exact))))
+            return None, False
+        if not exact:
+            # a name that only looks like an existing connector's never addresses it: say so
+            for other in _identity.lookalikes(item.name, [_identity.connector_name(c) for c in self.found]):
+                where = " (%s%s: %s)" % (item.path, item.label, "nothing to remove" if item.state == "absent"
+                                         else "a new connector is created") if item.path else ""
+                self.manager.warnings.append(_identity.lookalike_warning(item.name, other, where))
+            return None, self.stale
+        canon = _options.from_exchange(exact[0])
+        self._remember(item.name, exact[0], canon)
+        return canon, self.stale and key not in self.confirmed
+
+    def confirm_absent(self, item: Item) -> Optional[dict[str, Any]]:
+        """After a stale read that did not show the connector: the pinned DC's answer (None: it does not exist)."""
+        if not self.manager.dc:
+            return None
+        raw = _identity.find(self.manager.get_raw(None if _identity.needs_read_all(item.name) else item.name), item.name)
+        if len(raw) != 1:
+            return None
+        canon = _options.from_exchange(raw[0])
+        self._remember(item.name, raw[0], canon)
+        self.state[_identity.key(item.name)] = canon
+        self.manager.stale_read_warning(item.name, "did not show")
+        return canon
+
+    # ---- plan --------------------------------------------------------------------------
+    def plan(self, item: Item, problems: list[tuple[str, str]]) -> Optional[_Planned]:
+        current, stale = self.current(item, problems)
+        if item.state == "absent":
+            self.state[_identity.key(item.name)] = None
+            return _Planned(item, _plan.plan_absent(item.name, current), False, stale)
+        resolved = _presets.resolve(item.profile, item.settings, current)
+        if resolved.errors:  # refused on the connector as it is (e.g. its user name)
+            problems.extend(item.problem(*_split(e)) for e in resolved.errors)
+            return None
+        self.manager.warnings.extend("%s%s; %s%s" % (item.path + ": " if item.path else "", f["message"], f["hint"], item.label)
+                                     for f in resolved.findings)
+        task = dict(resolved.task)
+        if current is None and not item.create:
+            problems.append(item.problem("", "the Send connector '%s' does not exist; create it with "
+                                             "mailflow.exchange.send_connector first" % item.name))
+            return None
+        if current is None and not task.get("address_spaces"):
+            problems.append(item.problem("address_spaces", "required to create a Send connector; '%s' does not exist"
+                                         % item.name))
+            return None
+        plan = _plan.plan_present(item.name, task, current, item.update_password)
+        if self._leaves_no_route(task, current, plan):
+            if not item.fallback_to_dns:
+                problems.append(item.problem(
+                    "smart_hosts", "this would remove the last smart host of '%s', leaving it without a route; set "
+                    "fallback_to_dns: true to switch it to DNS routing in the same call" % item.name))
+                return None
+            task["dns_routing_enabled"] = True
+            if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
+                task["smart_host_auth_mechanism"] = "None"  # authentication applies to smart hosts only (R9)
+            plan = _plan.plan_present(item.name, task, current, item.update_password)
+        self.manager.warnings.extend(plan.warnings)
+        problems.extend(item.problem(*_split(e)) for e in plan.errors)
+        if plan.changed and not plan.errors:
+            for error in _schema.validate(_plan.state_for_validation(plan.after), "state"):
+                path, message = _split(error)
+                problems.append(item.problem(path, "%s (as the connector would be after this change)" % message))
+        self.state[_identity.key(item.name)] = dict(plan.after)
+        return _Planned(item, plan, current is None, stale, resolved if resolved.preset is not None else None)
+
+    @staticmethod
+    def _leaves_no_route(task: dict[str, Any], current: Optional[dict[str, Any]], plan: _plan.Plan) -> bool:
+        """The change removes the last smart host of a connector that routes through them, and says nothing of DNS."""
+        return bool(current and current.get("smart_hosts") and "smart_hosts" in task and not plan.after.get("smart_hosts")
+                    and task.get("dns_routing_enabled") is None)
+
+    # ---- write -------------------------------------------------------------------------
+    def write(self, planned: _Planned) -> dict[str, Any]:
+        """Run one plan; a refusal caused by a stale first read is decided again on the pinned DC."""
+        item, plan = planned.item, planned.plan
+        manager = self.manager
+        start = len(manager.commands)
+        try:
+            output = manager.execute(plan)
+        except CmdletError as err:
+            refused_stale = (plan.cmdlet == "New-SendConnector" and _already_exists(err)) or (
+                plan.cmdlet == "Remove-SendConnector" and err.not_found)
+            if not (planned.stale and manager.dc and refused_stale):
+                raise
+            current = self.confirm_absent(item) if plan.cmdlet == "New-SendConnector" else None
+            if plan.cmdlet == "New-SendConnector" and current is None:
+                raise
+            if plan.cmdlet == "Remove-SendConnector":
+                if _identity.find(manager.get_raw(None if _identity.needs_read_all(item.name) else item.name), item.name):
+                    raise
+                manager.stale_read_warning(item.name, "still showed")
+            del manager.commands[start:]
+            problems: list[tuple[str, str]] = []
+            again = self.plan(item, problems) if item.state == "present" else _Planned(
+                item, _plan.plan_absent(item.name, None), False, False)
+            if problems or again is None:
+                raise ItemsFailed(render(problems, item.label), "the Send connector '%s' cannot be changed" % item.name)
+            again.stale = False
+            return self.write(again)
+        after: dict[str, Any] = {} if item.state == "absent" else dict(plan.after)
+        if manager.read_back is not None:
+            after = manager.read_back  # the answer was lost: the connector as read back is what is true
+        elif output and plan.cmdlet == "New-SendConnector":
+            after = dict(_options.from_exchange(output[0]), name=item.name)  # usage is never read back
+        diff = _diff.connector_diff(plan.before, after, plan.changed_keys, plan.cmdlet == "New-SendConnector")
+        result = {
+            "name": item.name,
+            "state": item.state,
+            "changed": plan.changed,
+            "existed": bool(plan.before),
+            "commands": manager.commands[start:],
+            "connector": after,
+            "diff": diff,
+        }
+        if planned.resolved is not None:
+            result["profile"] = planned.resolved.summary()
+            diff["after"] = _connectors.preset_diff(diff["after"], planned.resolved, plan.changed_keys)
+        return result
+
+
+def _split(error: str) -> tuple[str, str]:
+    """``field: message`` (as the schema and the planner word a problem) -> (field, message)."""
+    path, sep, message = error.partition(": ")
+    if not sep:
+        return "", error
+    return ("" if path == "(task)" else path), message
+
+
+def apply(manager: Any, items: list[Item], head: str = "") -> list[dict[str, Any]]:
+    """Bring every item to its wanted state: one read, every problem before the first write, one write per
+    item that differs. Returns one result per item (name, state, changed, existed, commands, connector, diff).
+
+    Raises ItemsFailed with every problem (nothing written), or the write's own error with ``results``
+    (the items done before it) and the names of those items in its message.
+    """
+    if not items:
+        return []
+    engine = Engine(manager)
+    engine.read(items)
+    problems: list[str] = []
+    plans: list[_Planned] = []
+    for item in items:
+        found: list[tuple[str, str]] = []
+        planned = engine.plan(item, found)
+        problems.extend(render(found, item.label))
+        if planned is not None:
+            plans.append(planned)
+    if problems:
+        if not head:
+            head = ("the Send connector '%s' cannot be changed" % items[0].name if len(items) == 1 and not items[0].path
+                    else "%d problem(s) found after reading the connectors; nothing was changed" % len(problems))
+        raise ItemsFailed(problems, head)
+    results: list[dict[str, Any]] = []
+    try:
+        for planned in plans:
+            results.append(engine.write(planned))
+    except Exception as err:  # a write failed: say which items were done
+        done = [r["name"] for r in results if r.get("changed")]
+        err.results = results
+        if hasattr(err, "message") and len(items) > 1:
+            err.message = "%s (done before the failure: %s)" % (err.message, ", ".join(done) if done else "nothing")
+        raise
+    return results
+
+
+def module_result(result: dict[str, Any], manager: Any, diff_mode: bool) -> dict[str, Any]:
+    """The result of a module that applies one item (send_connector, smart_host)."""
+    out: dict[str, Any] = {"changed": result["changed"], "connector": result["connector"], "commands": list(manager.commands)}
+    if "profile" in result:
+        out["profile"] = result["profile"]
+    if diff_mode:
+        out["diff"] = result["diff"]
+    return out
