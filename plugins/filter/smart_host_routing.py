@@ -128,12 +128,12 @@ def input_errors(connectors: t.Any, smart_hosts: t.Any = None) -> list[str]:
     _connectors = _collection_utils()
     _smart_host = _smart_host_utils()
     if not _is_list(connectors):
-        return ["%s: must be a list of connectors, got %s" % (ROLE_VAR, _connectors._kind_of(connectors))]
+        return _connectors.validate_items(connectors, prefix=ROLE_VAR)[1]
     # validate_items also refuses two items naming one connector, compared as Exchange compares names (_identity)
     errors = _connectors.validate_items(connectors, prefix=ROLE_VAR)[1]
     errors = [_shorten_label(_credential_source(e, connectors)) for e in errors]
     if smart_hosts is not None and not _is_list(smart_hosts):
-        errors.append("%s: must be a list, got %s" % (SMART_HOSTS_VAR, _connectors._kind_of(smart_hosts)))
+        errors.append("%s: must be a list, not %s" % (SMART_HOSTS_VAR, _connectors._schema.type_name(smart_hosts)))
     for index, item in enumerate(smart_hosts if _is_list(smart_hosts) else []):
         path = "%s[%d]" % (SMART_HOSTS_VAR, index)
         params, found = _connectors.check_spec(item, _smart_host.argument_spec(), path)

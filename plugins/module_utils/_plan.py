@@ -139,7 +139,11 @@ def plan_present(
             password = value.get("password")
             have = None if creating else current.get(opt.name)
             needed = creating or not opt.same(wanted, have)
-            if needed and password is None:
+            if needed and password is None and creating:
+                plan.errors.append(
+                    "%s.password: required: a new connector needs a password on create (user %s)"
+                    % (opt.name, value["username"]))
+            elif needed and password is None:
                 plan.errors.append(
                     "%s.password: required to set the credential of user %s (Exchange cannot show the current "
                     "password, so it cannot be kept)" % (opt.name, value["username"])

@@ -20,6 +20,7 @@ the rules of EXCHANGE-CONTRACT.md section 2 in this file only; they never appear
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import traceback
@@ -568,15 +569,16 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             names[alias] = name
     unknown = sorted(str(k) for k in raw if k not in names and not str(k).startswith("_ansible_"))
     for key in unknown:
-        if prefix:
-            problems.append("%s: unknown key; the keys are %s"
-                            % (_join(prefix, v.shown(key, 50).strip("'")), ", ".join(sorted(spec))))
-        else:
-            problems.append("%s: is not an option of this module" % v.shown(key, 50).strip("'"))
+        close = difflib.get_close_matches(key, list(names), n=1)
+        problems.append("%s: is not an option%s" % (_join(prefix, v.shown(key, 50).strip("'")),
+                                                    " (did you mean %s?)" % close[0] if close else ""))
     for name, entry in spec.items():
         path = _join(prefix, name)
         given = [k for k in raw if names.get(k) == name and raw[k] is not None]
-        if len(given) > 1:
+        old = [k for k in given if k != name]
+        if len(given) > 1 and old and name in given:
+            problems.append("%s: is the old name of %s: give only %s" % (_join(prefix, old[0]), name, name))
+        elif len(given) > 1:
             problems.append("%s: given more than once (as %s)" % (path, " and ".join(given)))
         value = raw[given[0]] if given else None
         if value is None:

@@ -21,6 +21,11 @@ description:
     C(connectors[3]); a remove and a re-create of one connector are two runs.
   - An item whose name only looks like an existing connector's (KELVIN SIGN for K, Cyrillic letters, fullwidth
     letters, another Unicode normalisation form) gives a warning naming both; it never addresses that connector.
+  - An item whose connector that read did not show, where that would fail it or leave nothing to do (a removal, a change
+    without O(connectors[].address_spaces)), is asked for once more on the domain controller the run uses (Active
+    Directory replication).
+  - Each write is made as M(mailflow.exchange.send_connector) makes it (the same code); a write whose answer is lost is
+    read back and reported as it is, a create or removal refused because the read was stale is decided again.
   - Every item is checked before anything is sent (argument types, choices and the JSON Schema rules of
     M(mailflow.exchange.send_connector)); all problems of all items come back in one message, each with its path,
     for example C(connectors[3].port). After the read, every item's resulting connector is checked before the first
@@ -422,19 +427,11 @@ errors:
   returned: failure
   type: list
   elements: str
-  sample: ["connectors[3].port: 70000 is greater than the maximum of 65535 (connector 'Relay C')"]
+  sample: ["connectors[3].port: must be from 0 to 65535 (connector 'Relay C')"]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _engine
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeError
-
-
-class ItemsInvalid(ExchangeError):
-    def __init__(self, errors):
-        super().__init__("%d problem(s) found after reading the connectors; nothing was changed: %s"
-                         % (len(errors), "; ".join(errors)))
-        self.errors = errors
 
 
 def argument_spec():
@@ -450,16 +447,13 @@ def _input_problems(params):
 
 def main():
     module = exchange_module(argument_spec(), validate=_input_problems, supports_check_mode=True)
-    items, errors = _connectors.validate_items(module.params["connectors"])
-    if errors:
-        module.fail_json(msg="invalid connectors (%d problem(s), nothing was sent): %s" % (len(errors), "; ".join(errors)),
-                         errors=errors)
+    items = module.params["connectors"]  # every problem of every item was reported by exchange_module's check
+
+    work_items = [_engine.Item.from_params(item, "connectors[%d]" % index) for index, item in enumerate(items)]
 
     def work(manager):
-        try:
-            res = _connectors.apply(manager, items)
-        except _connectors.ItemFailed as err:
-            raise ItemsInvalid(err.errors)
+        results = _engine.apply(manager, work_items)
+        res = {"changed": any(r["changed"] for r in results), "results": results, "commands": list(manager.commands)}
         if module._diff:
             res["diff"] = [dict(r["diff"], before_header=r["name"], after_header=r["name"]) for r in res["results"] if r["changed"]]
         return res

@@ -38,8 +38,8 @@ def test_every_error_is_listed_with_its_path_and_connector_and_no_secret_is_echo
     assert any(e.startswith("smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host")
                and e.endswith(label) for e in errors), text
     assert "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)" + label in errors, text
-    assert "smart_host_routing_connectors[0].state: must be one of present, absent, got 'gone'" + label in errors, text
-    assert "smart_host_routing_connectors[1]: must be a mapping of options, got a string" in errors, text
+    assert "smart_host_routing_connectors[0].state: must be one of present, absent" + label in errors, text
+    assert "smart_host_routing_connectors[1]: must be a mapping, not a string" in errors, text
     assert "smart_host_routing_connectors[2].name: is required" in errors, text
     # no credential of its own and none from the environment: the message says where the role takes it from
     assert any(e.startswith("smart_host_routing_connectors[3]: smart_host_auth_mechanism BasicAuth needs the smart host's user name")

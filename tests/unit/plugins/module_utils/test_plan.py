@@ -195,3 +195,10 @@ def test_not_as_planned_after_a_lost_answer():
     assert not_as_planned(plan, None) is None
     gone = _plan.plan_absent("Relay", current)
     assert not_as_planned(gone, None) == [] and not_as_planned(gone, current) == ["it still exists"]
+
+
+def test_a_new_connector_with_a_user_name_but_no_password_needs_a_password_on_create():
+    task = dict(SEED, smart_host_auth_mechanism="BasicAuth", authentication_credential={"username": "relay", "password": None})
+    plan = _plan.plan_present(NAME, task, None)
+    assert plan.errors == ["authentication_credential.password: required: a new connector needs a password on create "
+                           "(user relay)"]

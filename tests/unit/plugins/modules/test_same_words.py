@@ -1,0 +1,114 @@
+"""One checker: the same bad input gets the same words from send_connector, a send_connectors item and the role.
+
+Each of 22 bad settings is given three ways: as send_connector's options and as one item of send_connectors
+(both through the modules' real ``main()``, bad_input/runner.py, the connection pointing at a closed port,
+so nothing is ever sent), and as one connector of the role's ``smart_host_routing_connectors`` (the role's
+validation filter). The problems, without their location (``connectors[0].``, the role variable) and the
+``(connector 'name')`` label, must be the same sentences, and every one must name the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as role_filter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNNER = os.path.join(HERE, "bad_input", "runner.py")
+BASE = {"name": "Same words", "address_spaces": ["same.example"]}
+
+# (settings added to BASE, the field that must be named, a word of the rule)
+BAD = [
+    ({"port": "abc"}, "port", "whole number"),
+    ({"port": 70000}, "port", "65535"),
+    ({"prot": 25}, "prot", "did you mean port"),
+    ({"error_policies": [3]}, "error_policies[0]", "one of"),
+    ({"error_policies": ["Sometimes"]}, "error_policies[0]", "one of"),
+    ({"tls_auth_level": "Sometimes"}, "tls_auth_level", "one of"),
+    ({"max_message_size": "2GB"}, "max_message_size", "bytes"),
+    ({"connection_inactivity_timeout": "2.00:00:00"}, "connection_inactivity_timeout", "00:00:01"),
+    ({"smart_hosts": ["bad host!"]}, "smart_hosts[0]", "host"),
+    ({"address_spaces": ["*contoso.com"]}, "address_spaces[0]", "wildcard"),
+    ({"fqdn": "not a fqdn!"}, "fqdn", "fully qualified"),
+    ({"tls_domain": "bad domain!"}, "tls_domain", "domain"),
+    ({"source_ip_address": "::1"}, "source_ip_address", "IPv4"),
+    ({"smart_hosts": ["192.0.2.1"], "smart_host_auth_mechanism": "BasicAuth"}, "authentication_credential", "BasicAuth"),
+    ({"require_tls": "maybe"}, "require_tls", "true or false"),
+    ({"authentication_credential": {"password": "x"}}, "authentication_credential.username", "required"),
+    ({"comment": "two\nlines"}, "comment", "line"),
+    ({"smtp_max_messages_per_connection": 0}, "smtp_max_messages_per_connection", "from 1"),
+    ({"smart_hosts": ["192.0.2.1"], "dns_routing_enabled": True}, "dns_routing_enabled", "must be false"),
+    ({"tls_certificate_name": "garbage"}, "tls_certificate_name", "<I>"),
+    ({"usage": "Everything"}, "usage", "one of"),
+    ({"domain_secure_enabled": True, "address_spaces": ["*"]}, "address_spaces", "wildcard"),
+]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def strip(problem: str, prefix: str) -> str:
+    """A problem without its location and its connector label."""
+    problem = re.sub(r" \(connector 'Same words'\)$", "", problem)
+    return problem[len(prefix):] if prefix and problem.startswith(prefix) else problem
+
+
+@pytest.fixture(scope="module")
+def module_answers(tmp_path_factory):
+    port = closed_port()
+    connection = {"server": "127.0.0.1", "server_port": port, "auth": "basic", "username": "user", "password": "not-echoed-7f3a"}
+    cases = []
+    for index, (bad, _field, _word) in enumerate(BAD):
+        cases.append({"id": "one-%d" % index, "module": "send_connector", "args": dict(connection, **dict(BASE, **bad))})
+        cases.append({"id": "item-%d" % index, "module": "send_connectors",
+                      "args": dict(connection, connectors=[dict(BASE, **bad)])})
+    workdir = str(tmp_path_factory.mktemp("same_words"))
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(root, "collections"), env.get("PYTHONPATH")) if p)
+    for key in [k for k in env if k.startswith("EXCHANGE_")]:
+        del env[key]
+    source = os.path.join(workdir, "cases.jsonl")
+    with open(source, "w", encoding="utf-8") as handle:
+        for case in cases:
+            handle.write(json.dumps(case) + "\n")
+    with open(source, encoding="utf-8") as stdin:
+        proc = subprocess.Popen([sys.executable, RUNNER], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env, cwd=workdir, text=True)
+        try:
+            out, _err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    answers = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            answers[record["id"]] = json.loads(record["output"].strip().splitlines()[-1])
+    return answers
+
+
+@pytest.mark.parametrize("index", range(len(BAD)), ids=[sorted(b[0])[-1] for b in BAD])
+def test_same_words_from_module_item_and_role(module_answers, index):
+    bad, field, word = BAD[index]
+    one = module_answers["one-%d" % index]
+    item = module_answers["item-%d" % index]
+    assert one["failed"] and item["failed"], (one, item)
+    role = role_filter.input_errors([dict(BASE, **bad)])
+    from_module = sorted(strip(e, "") for e in one["errors"])
+    from_item = sorted(strip(e, "connectors[0].") for e in item["errors"])
+    from_role = sorted(strip(e, role_filter.ROLE_VAR + "[0].") for e in role)
+    assert from_module == from_item == from_role, (from_module, from_item, from_role)
+    assert any(e.startswith(field + ": ") and word in e for e in from_module), from_module
+    assert one["msg"].startswith("invalid task: ") and item["msg"].startswith("invalid task: "), (one["msg"], item["msg"])
