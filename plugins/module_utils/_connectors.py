@@ -16,6 +16,7 @@ The items are then applied by ``_engine.apply``, the one connector life cycle.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _presets, _schema
@@ -99,8 +100,7 @@ def validate_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         errors.append("%s.fallback_to_dns: only applies when smart_hosts are changed" % path)
     if resolved is not None:
         errors.extend("%s.%s" % (path, e) for e in resolved.errors)
-    label = _label(item)
-    return params, [e + label for e in errors]
+    return params, errors
 
 
 def validate_items(items: Any, prefix: str = "connectors") -> tuple[list[dict[str, Any]], list[str]]:
@@ -113,8 +113,20 @@ def validate_items(items: Any, prefix: str = "connectors") -> tuple[list[dict[st
         params, found = validate_item(item, "%s[%d]" % (prefix, index))
         converted.append(params)
         errors.extend(found)
+    errors = labelled(errors, items, prefix)
     # A list is a set of connectors: two items naming one connector (as Exchange compares names) would be applied
     # one after the other (absent then present re-creates it with a new GUID), so they are refused before any call.
     errors.extend(_identity.duplicates(
         ("%s[%d]" % (prefix, index), item.get("name")) for index, item in enumerate(items) if isinstance(item, dict)))
     return converted, errors
+
+
+def labelled(problems: list[str], items: Any, prefix: str = "connectors") -> list[str]:
+    """Each problem of an item ``<prefix>[i]...`` ends with the name of that item's connector, once."""
+    out = []
+    for problem in problems:
+        found = re.match(r"%s\[(\d+)\]" % re.escape(prefix), problem)
+        index = int(found.group(1)) if found else -1
+        label = _label(items[index]) if isinstance(items, (list, tuple)) and 0 <= index < len(items) else ""
+        out.append(problem if not label or problem.endswith(label) else problem + label)
+    return out

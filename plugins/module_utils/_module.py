@@ -98,7 +98,7 @@ def _refuse(spec: dict[str, Any], problems: list[str]) -> None:
 
 
 def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
-                control: bool = True) -> list[str]:
+                control: bool = True, label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None) -> list[str]:
     """All problems of the module input: each option's type (as AnsibleModule would convert it) and the
     module's own rules (``validate`` gets the converted parameters, with None for an option whose type was
     wrong). Never raises: a bug in a check becomes a problem named as such, not a traceback."""
@@ -123,6 +123,8 @@ def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any
                     t == path or t.startswith((path + ".", path + "[")) or path.startswith((t + ".", t + "["))
                     for t in typed):
                 problems.append(problem)
+    if label is not None and problems:
+        problems = label(problems, raw)  # e.g. the connector each item problem is about
     return problems
 
 
@@ -165,16 +167,17 @@ def checked_module(argument_spec: dict[str, Any], validate: Optional[Callable[[d
 
 
 def exchange_module(argument_spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
-                    **kwargs: Any) -> AnsibleModule:
+                    label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None, **kwargs: Any) -> AnsibleModule:
     """The AnsibleModule of a collection module, after its whole input was checked.
 
     ``validate(params)`` returns the module's own problems (paths and rules in words); they come back
-    in one message together with every option whose type is wrong, before any remote call.
+    in one message together with every option whose type is wrong, before any remote call. ``label(problems,
+    raw)`` may add context to each (send_connectors: the connector an item problem is about).
     """
     spec = dict(_session.CONNECTION_ARGSPEC)
     spec.update(argument_spec)
     if _schema.HAS_JSONSCHEMA:
-        problems = check_input(spec, validate)
+        problems = check_input(spec, validate, label=label)
         if problems:
             _refuse(spec, problems)
     module = AnsibleModule(argument_spec=spec, **kwargs)

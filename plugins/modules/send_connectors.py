@@ -446,7 +446,8 @@ def _input_problems(params):
 
 
 def main():
-    module = exchange_module(argument_spec(), validate=_input_problems, supports_check_mode=True)
+    module = exchange_module(argument_spec(), validate=_input_problems, supports_check_mode=True,
+                             label=lambda problems, raw: _connectors.labelled(problems, raw.get("connectors")))
     items = module.params["connectors"]  # every problem of every item was reported by exchange_module's check
 
     work_items = [_engine.Item.from_params(item, "connectors[%d]" % index) for index, item in enumerate(items)]
