@@ -227,7 +227,6 @@ RULES: list[Rule] = [
     Rule("M365_SUBMISSION_BASIC_AUTH", "warning", "Microsoft 365 client submission with Basic authentication",
          _RETIREMENT["message"] + ".", _RETIREMENT["hint"] + ".", _m365_submission, "Microsoft 365 announcement"),
 ]
-BY_CODE = {r.code: r for r in RULES}
 
 # Finding codes of the probe that have their own audit rule.
 DNS_CODE = "DNS_NO_ADDRESS"

@@ -222,7 +222,7 @@ class Engine:
                 return None
             task["dns_routing_enabled"] = True
             if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):
-                task["smart_host_auth_mechanism"] = "None"  # authentication applies to smart hosts only (R9)
+                task["smart_host_auth_mechanism"] = "None"  # authentication applies to smart hosts only (docs/exchange-rules.md R9)
             plan = _plan.plan_present(item.name, task, current, item.update_password)
         self.manager.warnings.extend(plan.warnings)
         problems.extend(item.problem(*_split(e)) for e in plan.errors)

@@ -20,11 +20,12 @@ reason pyspnego logs at that moment (no second login attempt, so no extra bad-pa
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
 from typing import Any, Optional
+
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
 
 KERBEROS_AUTHS = ("kerberos", "negotiate")
 # The service class of the SPN. Windows' WinRM client asks for HTTP/<server>; an Exchange
@@ -76,13 +77,6 @@ def _realm_of(principal: Optional[str]) -> Optional[str]:
         return principal.rpartition("@")[2]
     return None
 
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _chain_text(err: BaseException) -> str:
@@ -155,7 +149,7 @@ def message_for(key: str, settings: dict[str, Any], text: str = "") -> str:
             "(user@REALM)" % (realm, who)
         )
     if key == "no_spn":
-        if _is_ip(server):
+        if is_ip(server, brackets=True):
             return (
                 "Kerberos cannot get a ticket for HTTP/%s because server is an IP address: give the Exchange server's "
                 "DNS host name as server (Kerberos service names are registered for host names)" % server

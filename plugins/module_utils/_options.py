@@ -62,10 +62,6 @@ class Option:
         self.secret = secret
         self.summary = summary
 
-    @property
-    def is_list(self) -> bool:
-        return self.kind in ("spaces", "hosts", "servers", "flags")
-
     # ---- normalisation -----------------------------------------------------------------
     def item(self, value: Any) -> Any:
         """Canonical form of one list item (raises ValueError)."""
@@ -161,7 +157,7 @@ _ITEM: dict[str, Callable[[Any], Any]] = {
 # The table. Order = the order parameters are rendered in commands and listed in docs.
 # Where each syntax rule comes from: the parameter pages New-SendConnector.md / Set-SendConnector.md in
 # MicrosoftDocs/office-docs-powershell (exchange/exchange-ps/ExchangePowerShell/) as summarised in
-# /work/shared/EXCHANGE-CONTRACT.md section 1.2 (types, ranges) and section 2 (R1-R22); the parsers in
+# docs/exchange-rules.md section 1.2 (types, ranges) and section 2 (R1-R22); the parsers in
 # _values.py carry the detail. Every string of every option is refused with NUL, CR or LF (_values.check_text).
 OPTIONS: list[Option] = [
     # AddressSpaces: [Type:]Space[;Cost] (R1), cost 1-100 (R2), SMTP space RFC 1035 with a whole leading
@@ -242,7 +238,7 @@ OPTIONS: list[Option] = [
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
-# What a 2016/2019/SE New-SendConnector gives a setting the command did not name (EXCHANGE-CONTRACT.md §5
+# What a 2016/2019/SE New-SendConnector gives a setting the command did not name (docs/exchange-rules.md section 5
 # "Emulator defaults"). Used to predict the connector after a create (check mode, the rule check before the
 # write); MaxMessageSize depends on the usage type and SourceTransportServers on the server that runs the
 # cmdlet, so they are filled in by ``create_defaults`` or left out.
@@ -281,13 +277,6 @@ def create_defaults(usage: Optional[str] = None) -> dict[str, Any]:
     internal = str(usage or "Custom").lower() == "internal"
     defaults["max_message_size"] = BY_NAME["max_message_size"].canonical("unlimited" if internal else "35MB")
     return defaults
-
-
-BY_PARAM: dict[str, Option] = {o.param.lower(): o for o in OPTIONS}
-LIST_OPTIONS = [o.name for o in OPTIONS if o.kind in ("spaces", "hosts", "servers")]
-
-# Read-only properties returned next to the settings by send_connector_info.
-IDENTITY_KEYS = ("guid", "identity", "distinguished_name")
 
 
 def argument_spec() -> dict[str, Any]:

@@ -56,7 +56,7 @@ def _has_hosts(value: Any) -> bool:
 
 
 def implied(task: dict[str, Any]) -> dict[str, Any]:
-    """The task with what it implies: smart hosts given -> dns_routing_enabled false (R8)."""
+    """The task with what it implies: smart hosts given -> dns_routing_enabled false (docs/exchange-rules.md R8)."""
     result = dict(task)
     if result.get("dns_routing_enabled") is None and _has_hosts(result.get("smart_hosts")):
         result["dns_routing_enabled"] = False
@@ -117,7 +117,7 @@ def plan_present(
     plan.before = {} if creating else dict(current, name=name)
     if creating:
         # Exchange fills in what the command leaves out; predict it, so that check mode shows the connector
-        # Exchange would create and the rules (R11, R13, ...) are checked against the real defaults.
+        # Exchange would create and the rules (docs/exchange-rules.md R11, R13, ...) are checked against the real defaults.
         after: dict[str, Any] = dict(create_defaults(task.get("usage")), name=name)
     else:
         after = dict(current, name=name)

@@ -22,17 +22,12 @@ from typing import Any, Iterable, Optional, Union
 DEFAULT_FIELDS = ["date-time", "connector-id", "session-id", "sequence-number", "local-endpoint", "remote-endpoint", "event", "data", "context"]
 REQUIRED_FIELDS = ("session-id", "sequence-number", "event")
 EVENTS = {"+": "connect", "-": "disconnect", ">": "send", "<": "receive", "*": "information"}
-FILE_NAME = re.compile(r"^SEND\d{8}(\d{2})?-\d+\.log$", re.IGNORECASE)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 
 
 class ProtocolLogError(ValueError):
     """A protocol log that cannot be read; the message names the line and the rule."""
 
-
-def is_send_log_name(name: str) -> bool:
-    """``SEND20240501-1.LOG`` style names (with an optional hour, any case)."""
-    return bool(FILE_NAME.match(name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]))
 
 
 def _rows(text: str, strict: bool, source: str) -> Iterable[dict[str, Any]]:

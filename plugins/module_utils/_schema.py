@@ -4,7 +4,7 @@
 """PRIVATE: not a public API of the collection; it may change at any time.
 
 JSON Schema of a Send connector, derived from the option table, with the cross-field rules of
-EXCHANGE-CONTRACT.md section 2. Two flavours come from one definition:
+docs/exchange-rules.md section 2. Two flavours come from one definition:
 
 * ``task``: what a task asks for. Runs before any remote call; a rule fires only on the
   settings the task gives (a setting not given is not managed).
@@ -15,7 +15,7 @@ EXCHANGE-CONTRACT.md section 2. Two flavours come from one definition:
 
 Every violation is reported, each with its path and the rule in words, e.g.
 ``address_spaces[1]: '*contoso.com' is not a valid SMTP address space: ...``. The rule ids (R6...) name
-the rules of EXCHANGE-CONTRACT.md section 2 in this file only; they never appear in a message.
+the rules of docs/exchange-rules.md section 2 in this file only; they never appear in a message.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
 
 MSG = "x-message"
 SOURCE_SERVER_NEEDED = "a Send connector needs at least one source transport server"
-NON_EMPTY_LIST = {"not": {"type": "array", "maxItems": 0}}
 HAS_HOSTS = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "object", "required": ["add"]}]}
 NON_SMTP_SPACE = {
     "anyOf": [
@@ -63,7 +62,7 @@ WILDCARD_SPACE = {
 
 def _rule(rule_id: str, when: dict[str, Any], then: dict[str, Any], needs: tuple = (), message: str = "",
           task_needs: bool = False) -> dict:
-    """One cross-field rule (``rule_id`` names it in EXCHANGE-CONTRACT.md section 2; it is not shown).
+    """One cross-field rule (``rule_id`` names it in docs/exchange-rules.md section 2; it is not shown).
 
     when: {setting: subschema} that must all be given and match for the rule to apply.
     then: {setting: subschema} each must match when that setting is given (task) or always (state).
@@ -174,7 +173,7 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
     properties: dict[str, Any] = {"name": {"type": "string", "x-name": True}}
     properties.update({opt.name: _option_schema(opt.name) for opt in OPTIONS})
     if mode == "task":
-        # A Send connector needs a source server (contract 4.4). Only the task is held to it: an Edge
+        # A Send connector needs a source server (docs/exchange-rules.md 4.4). Only the task is held to it: an Edge
         # connector has none, and the planner refuses a change that removes the last one.
         servers = properties["source_transport_servers"]["anyOf"][0]
         servers.update({"minItems": 1, "x-empty": SOURCE_SERVER_NEEDED})
@@ -468,7 +467,6 @@ _BOOL_FALSE = ("0", "off", "no", "n", "false", "f")
 _INT_TEXT = re.compile(r"[ \t]*[+-]?[0-9]{1,30}(?:\.0*)?[ \t]*", re.ASCII)
 _FLOAT_TEXT = re.compile(r"[ \t]*[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,3})?[ \t]*",
                          re.ASCII)
-INT32_MAX = 2147483647
 
 # Ranges of connection and module options (name -> (low, high)); the connector settings carry theirs in
 # the option table. A TCP port is 1-65535 (RFC 793; 0 is not a port a client can connect to).

@@ -33,6 +33,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert
     match_host,
     match_tls_domain,
 )
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import (
     cleartext_allowed,
     credential_refusal,
@@ -71,7 +72,7 @@ class ProbeSettings:
 
     @property
     def is_ip(self) -> bool:
-        return _is_ip(self.host)
+        return is_ip(self.host, brackets=True)
 
     @property
     def cleartext_auth(self) -> bool:
@@ -88,13 +89,6 @@ class Reply:
     def text(self) -> str:
         return " ".join(self.lines).strip()
 
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 class Transcript:
@@ -315,7 +309,7 @@ class _Lookup:
         self.port = port
         self._outcome: dict[str, Any] = {}
         self._thread: Optional[threading.Thread] = None
-        if not _is_ip(self.name):
+        if not is_ip(self.name, brackets=True):
             self._thread = threading.Thread(target=self._run, name=f"smtp-probe-dns-{self.name}", daemon=True)
             self._thread.start()
 
@@ -345,10 +339,6 @@ class _Lookup:
                 result[key].append(sockaddr[0])
         return result
 
-
-def resolve(host: str, port: int, timeout: float = 10.0) -> dict[str, Any]:
-    """A/AAAA for ``host`` through the system resolver (getaddrinfo), within ``timeout`` seconds."""
-    return _Lookup(host, port).result(timeout)
 
 
 def _connect(address: str, port: int, deadline: float, transcript: Transcript) -> tuple[SmtpLink, float]:

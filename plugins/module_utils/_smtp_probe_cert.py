@@ -15,6 +15,8 @@ import hashlib
 import ipaddress
 from typing import Any, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
+
 try:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -94,17 +96,10 @@ def dns_name_matches(pattern: str, hostname: str) -> bool:
     return p_labels == h_labels
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-        return True
-    except ValueError:
-        return False
-
 
 def match_host(cert: dict[str, Any], hostname: str) -> dict[str, Any]:
     """Match a host name (or IP literal) against a described certificate."""
-    if _is_ip(hostname):
+    if is_ip(hostname, brackets=True):
         wanted = ipaddress.ip_address(hostname.strip("[]"))
         hit = next((ip for ip in cert["ip_sans"] if ipaddress.ip_address(ip) == wanted), None)
         return {"matched": hit is not None, "matched_name": hit, "checked": "ip_sans"}
@@ -131,13 +126,3 @@ def match_tls_domain(cert: dict[str, Any], tls_domain: str) -> dict[str, Any]:
         return {"matched": False, "matched_name": None}
     hit = next((n for n in names if dns_name_matches(n, wanted)), None)
     return {"matched": hit is not None, "matched_name": hit}
-
-
-def valid_tls_domain(value: str) -> bool:
-    """Exchange accepts ``contoso.com`` or ``*.contoso.com``; embedded wildcards are invalid."""
-    labels = _labels(value)
-    if "" in labels or len(labels) < 2:
-        return False
-    if labels[0] == "*":
-        labels = labels[1:]
-    return all("*" not in label for label in labels)

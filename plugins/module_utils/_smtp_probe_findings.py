@@ -51,7 +51,8 @@ class Intent:
 
     @property
     def tls_required(self) -> bool:
-        return self.require_tls or bool(self.tls_auth_level) or self.auth_mechanism == "BasicAuthRequireTLS"
+        """Whether Exchange sends only over TLS with these settings (the one rule: _smtp_probe_rules)."""
+        return self.checks(host_is_ip=False).requires_tls
 
     def checks(self, host_is_ip: bool) -> TlsChecks:
         """What Exchange validates on this smart host's certificate (the one rule, in _smtp_probe_rules)."""

@@ -45,10 +45,6 @@ class TlsChecks:
     tls_domain: bool  # the certificate must carry TlsDomain
     why: str  # which settings make Exchange check (for messages), or why it does not
 
-    @property
-    def validates(self) -> bool:
-        return self.chain or self.host_name or self.tls_domain
-
 
 def exchange_tls_checks(
     require_tls: bool = False,
@@ -66,7 +62,7 @@ def exchange_tls_checks(
     chain = level in VALIDATING_LEVELS or domain_secure
     domain = level == "DomainValidation"
     # BasicAuthRequireTLS: "the smart host's server certificate must contain the exact FQDN configured as the smart host"
-    # (EXCHANGE-CONTRACT section 3), whatever TlsAuthLevel says; domain security checks the next hop's name.
+    # (docs/exchange-rules.md section 3), whatever TlsAuthLevel says; domain security checks the next hop's name.
     host_name = (auth_mechanism == "BasicAuthRequireTLS" and not host_is_ip) or (domain_secure and not domain)
     requires = bool(require_tls or level or auth_mechanism == "BasicAuthRequireTLS" or domain_secure)
     reasons = []

@@ -46,8 +46,8 @@ _CERT_NAME = re.compile(r"<I>([^<>]+)<S>([^<>]+)")
 # Characters no value of any option may contain: NUL ends a string in Active Directory and in C APIs, CR/LF
 # end a command line (EMS rendering, SMTP). Exchange's Fqdn/SmtpDomain/AddressSpace parsers refuse them too.
 _CONTROL = ("\x00", "\r", "\n")
-# Connector names (New-SendConnector -Name): Exchange keeps the name as the AD object's CN (EXCHANGE-CONTRACT
-# 1.2 "Name", R22) and its ADObjectNameStringLength constraint caps it at 64 characters; these characters are
+# Connector names (New-SendConnector -Name): Exchange keeps the name as the AD object's CN (docs/exchange-rules.md
+# 1.3, R22) and its ADObjectNameStringLength constraint caps it at 64 characters; these characters are
 # refused in an Exchange object name (they have a meaning in a distinguished name).
 NAME_MAX = 64
 NAME_FORBIDDEN = '\\/,=+<>;"#'
@@ -84,7 +84,7 @@ def check_name(value: Any) -> Optional[str]:
     """The problem with a Send connector name, in words, or None when Exchange accepts it.
 
     Leading and trailing spaces are not a problem: the modules strip them, as Exchange does when it stores
-    the name (EXCHANGE-CONTRACT 1.2 "Name"), so the connector is found again under the name it got.
+    the name (docs/exchange-rules.md 1.3), so the connector is found again under the name it got.
     """
     if not isinstance(value, str):
         return None
@@ -263,7 +263,7 @@ def object_to_dict(obj: Any) -> dict[str, Any]:
 # Sizes (ByteQuantifiedSize / Unlimited)
 # --------------------------------------------------------------------------------------------
 def round_up_kb(count: int) -> int:
-    """Exchange stores byte sizes rounded up to a whole KB (contract R17)."""
+    """Exchange stores byte sizes rounded up to a whole KB (docs/exchange-rules.md R17)."""
     return -(-count // 1024) * 1024
 
 
@@ -295,7 +295,7 @@ def parse_size(value: Any) -> Any:
     """``35 MB (36,700,160 bytes)``, ``35MB``, ``36700160``, ``Unlimited`` -> bytes or ``'unlimited'``.
 
     The forms Set-SendConnector's MaxMessageSize takes (a number with an optional unit B, KB, MB, GB or TB,
-    or unlimited; EXCHANGE-CONTRACT R17) plus Exchange's own rendering, where the bytes in parentheses are
+    or unlimited; docs/exchange-rules.md R17) plus Exchange's own rendering, where the bytes in parentheses are
     the exact value and must follow a size. Raises BadValue for anything else; None for None/empty.
     The parser is linear in the input (no backtracking pattern).
     """
@@ -362,7 +362,7 @@ def format_size(size: Any) -> Optional[str]:
 def parse_timespan(value: Any) -> Optional[int]:
     """``00:10:00``, ``1.00:00:00`` or a number of seconds -> whole seconds.
 
-    EnhancedTimeSpan syntax as the cmdlet pages give it (``dd.hh:mm:ss``, EXCHANGE-CONTRACT 1.2
+    EnhancedTimeSpan syntax as the cmdlet pages give it (``dd.hh:mm:ss``, docs/exchange-rules.md 1.2
     ConnectionInactivityTimeOut); hours < 24, minutes and seconds < 60. Raises BadValue.
     """
     if value is None or value == "":
@@ -411,9 +411,10 @@ def format_timespan(seconds: Optional[int]) -> Optional[str]:
 # --------------------------------------------------------------------------------------------
 # Host names, IP addresses, smart hosts
 # --------------------------------------------------------------------------------------------
-def is_ip(text: str) -> bool:
+def is_ip(text: str, brackets: bool = False) -> bool:
+    """An IPv4 or IPv6 address; with ``brackets``, also one in square brackets (``[192.0.2.1]``)."""
     try:
-        ipaddress.ip_address(text)
+        ipaddress.ip_address(text.strip("[]") if brackets else text)
     except ValueError:
         return False
     return True
@@ -467,7 +468,7 @@ def canonical_fqdn(value: Any) -> Optional[str]:
 def canonical_smart_host(value: Any) -> str:
     """``[192.168.3.2]`` -> ``192.168.3.2``; FQDNs lower case. Raises BadValue when neither.
 
-    SmartHosts takes FQDNs and IP literals (EXCHANGE-CONTRACT section 3 "Accepted input"); ``--`` is the
+    SmartHosts takes FQDNs and IP literals (docs/exchange-rules.md section 3 "Accepted input"); ``--`` is the
     EdgeSync inbound connector's placeholder and only valid there (R4).
     """
     text = str(value)
@@ -482,12 +483,6 @@ def canonical_smart_host(value: Any) -> str:
         raise BadValue("%s is neither an IP address nor a valid host name such as relay.contoso.com" % shown(text))
     return bare.rstrip(".").lower()
 
-
-def check_smart_host(value: Any) -> None:
-    canonical_smart_host(value)
-    problem = input_problem("hosts", canonical_smart_host(value))
-    if problem:
-        raise BadValue(problem)
 
 
 def input_problem(kind: str, canon: str) -> Optional[str]:
@@ -574,7 +569,7 @@ def _x400_space(space: str) -> str:
 def parse_address_space(value: Any) -> dict[str, Any]:
     """``*``, ``contoso.com;2``, ``SMTP:contoso.com;1`` or {domain, type, cost} -> {type, domain, cost}.
 
-    ``[Type:]Space[;Cost]`` as the cmdlet docs define AddressSpaces (EXCHANGE-CONTRACT R1, R2, R3, R5).
+    ``[Type:]Space[;Cost]`` as the cmdlet docs define AddressSpaces (docs/exchange-rules.md R1, R2, R3, R5).
     Raises BadValue with the rule in words.
     """
     if isinstance(value, dict):

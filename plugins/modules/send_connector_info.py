@@ -150,7 +150,7 @@ def connector_info(raw):
 def validate(params):
     name = params.get("name")
     if name is not None and not name.strip():
-        # Get-SendConnector treats an empty identity like none and returns every connector (contract 1.3).
+        # Get-SendConnector treats an empty identity like none and returns every connector (docs/exchange-rules.md 1.3).
         return ["name: must not be empty or blank; leave name out to list every connector"]
     problem = _values.check_name(name)
     return ["name: %s" % problem] if problem else []

@@ -9,7 +9,6 @@ import pytest
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._protocol_log import (
     ProtocolLogError,
-    is_send_log_name,
     parse,
     select,
 )
@@ -153,9 +152,3 @@ def test_fields_header_without_required_columns():
     with pytest.raises(ProtocolLogError, match="#Fields lacks session-id"):
         parse("#Fields: date-time,data\n")
 
-
-def test_log_file_names():
-    assert is_send_log_name("SEND20240501-1.LOG")
-    assert is_send_log_name(r"C:\Logs\SmtpSend\SEND2024050113-12.log")
-    assert not is_send_log_name("RECV20240501-1.LOG")
-    assert not is_send_log_name("SEND2024051-1.LOG")

@@ -39,6 +39,10 @@ SMART = {"AddressSpaces": ["*"], "DNSRoutingEnabled": False, "SmartHosts": ["192
 _counter = itertools.count()
 
 
+def _is_list(opt) -> bool:
+    return opt.kind in ("spaces", "hosts", "servers", "flags")
+
+
 def fragments(examples):
     """Strings built from grammar pieces and arbitrary characters."""
     piece = st.one_of(st.sampled_from(examples), st.text(ALPHABET, max_size=12))
@@ -87,7 +91,7 @@ def client_refuses(setting: str, value):
     if setting == "name":
         task = {"name": value}
     else:
-        task = {"name": "Oracle", setting: [value] if _options.BY_NAME[setting].is_list else value}
+        task = {"name": "Oracle", setting: [value] if _is_list(_options.BY_NAME[setting]) else value}
     found = _schema.validate(task, "task")
     return [e for e in found if e.startswith((setting + ":", setting + "["))]
 
@@ -97,7 +101,7 @@ def wire(setting: str, value):
     if setting == "name":
         return value.strip()
     opt = _options.BY_NAME[setting]
-    canon = opt.canonical([value] if opt.is_list else value)
+    canon = opt.canonical([value] if _is_list(opt) else value)
     return opt.wire(canon)
 
 
@@ -134,7 +138,7 @@ def check(lab, setting: str, value) -> None:
     if isinstance(value, str) and not value.strip(" \t") and setting != "name":
         return  # an empty value means "clear it" or "not given", not a syntax question
     refused = client_refuses(setting, value)
-    listed = setting != "name" and _options.BY_NAME[setting].is_list
+    listed = setting != "name" and _is_list(_options.BY_NAME[setting])
     sent = ([value] if listed else value) if refused else wire(setting, value)
     if sent is None:
         return  # nothing would be sent
