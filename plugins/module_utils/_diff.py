@@ -9,8 +9,8 @@ What ``--diff`` shows for a Send connector. A diff is for a person reading a cha
   the thirty defaults Exchange will fill in;
 * unset values (None) are left out on both sides, instead of ``null`` lines;
 * values read the way the Exchange Management Shell writes them where that differs from the number the
-  module returns: a size is ``35 MB (36,700,160 bytes)``; time spans (``00:10:00``), enums and booleans
-  are already in their shell/YAML form.
+  module returns (each option's kind says how: a size is ``35 MB (36,700,160 bytes)``); time spans
+  (``00:10:00``), enums and booleans are already in their shell/YAML form.
 
 A password never appears: a credential that was sent shows ``password: (updated)``.
 """
@@ -19,27 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-_UNITS = (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10))
-SIZES = ("max_message_size",)
-
-
-def exchange_size(value: Any) -> Any:
-    """36700160 -> ``35 MB (36,700,160 bytes)``, 'unlimited' -> ``Unlimited`` (as Get-SendConnector shows them)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, str):
-        return "Unlimited" if value.lower() == "unlimited" else value
-    if not isinstance(value, int):
-        return value
-    unit, factor = "B", 1
-    for name, size in _UNITS:
-        if value >= size:
-            unit, factor = name, size
-            break
-    amount = round(value / factor, 1)
-    shown = str(int(amount)) if amount == int(amount) else "%.1f" % amount
-    return "%s %s (%s bytes)" % (shown, unit, "{:,}".format(value))
-
+from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME
 
 def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
     """One side of the diff: ``state`` without unset values (and, given ``keys``, only those and the name)."""
@@ -50,7 +30,8 @@ def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
     for key, value in state.items():
         if value is None or (wanted is not None and key not in wanted):
             continue
-        shown[key] = exchange_size(value) if key in SIZES else value
+        opt = BY_NAME.get(key)
+        shown[key] = opt.show(value) if opt is not None else value
     return shown
 
 

@@ -11,6 +11,7 @@ consistency test.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
@@ -26,28 +27,204 @@ ERROR_POLICIES = ["Default", "DowngradeDnsFailures", "DowngradeCustomFailures", 
 CONNECTOR_TYPES = ["Default", "XPremises"]
 
 
-class Option:
-    """One Send connector setting.
+class Kind:
+    """One kind of setting value and everything that follows from it, so that no code outside this table asks
+    which option it handles: parsing (``canonical``; ``item`` for one entry of a list), what equality means
+    (``key``), the value sent to the cmdlet (``wire``), the Ansible argument spec (``ansible``), the JSON Schema
+    (``schema``), the range or format rule on the canonical value (``check``) and how a diff shows it (``show``).
 
-    kind: bool | int | str | enum | flags | size | timespan | fqdn | domain | ip | certname |
-          spaces | hosts | servers | credential
+    Compares equal to its name (``opt.kind == "spaces"``), so a reader of the table sees plain words.
     """
+
+    def __init__(self, name: str, canonical: Callable[["Option", Any], Any], *,
+                 ansible: Optional[dict[str, Any]] = None,
+                 schema: Optional[Callable[["Option"], dict[str, Any]]] = None,
+                 key: Optional[Callable[[Any], Any]] = None, wire: Optional[Callable[[Any], Any]] = None,
+                 check: Optional[Callable[["Option", Any], str]] = None, show: Optional[Callable[[Any], Any]] = None,
+                 item: Optional[Callable[[Any], Any]] = None) -> None:
+        self.name = name
+        self._canonical = canonical
+        self._ansible = ansible or {"type": "str"}
+        self._schema = schema
+        self._key = key
+        self._wire = wire
+        self._check = check
+        self._show = show
+        self.item = item
+        self.is_list = item is not None
+
+    def __eq__(self, other: Any) -> bool:
+        return self.name == (other.name if isinstance(other, Kind) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return "Kind(%s)" % self.name
+
+
+def _string_schema(opt: "Option") -> dict[str, Any]:
+    return {"type": ["string", "null"] if opt.nullable else "string", "x-value": opt.name}
+
+
+def _int_schema(opt: "Option") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    if opt.minimum is not None:
+        schema["minimum"] = opt.minimum
+    if opt.maximum is not None:
+        schema["maximum"] = opt.maximum
+    return schema
+
+
+def _text_schema(opt: "Option") -> dict[str, Any]:
+    return {"type": ["string", "integer"], "x-value": opt.name}
+
+
+def _list_schema(opt: "Option") -> dict[str, Any]:
+    item: dict[str, Any] = {"x-item": opt.name} if opt.kind == "spaces" else {"type": "string", "x-item": opt.name}
+    whole: dict[str, Any] = {"type": "array", "items": item}
+    if opt.kind == "spaces":
+        whole["minItems"] = 1  # R7: a connector routes at least one address space
+    if opt.at_least_one:
+        whole.update({"x-task": {"minItems": 1, "x-empty": opt.at_least_one}})
+    if not opt.partial:
+        return whole
+    part = {
+        "type": "object",
+        "properties": {"add": {"type": "array", "items": item}, "remove": {"type": "array", "items": item}},
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    return {"x-list": opt.name, "anyOf": [whole, part]}
+
+
+def _credential_schema(opt: "Option") -> dict[str, Any]:
+    return {
+        "type": "object",
+        # password may be null: Ansible fills in a missing suboption, and send_connector_info's output (which
+        # cannot carry the password) must be valid input; the planner demands it when it must be sent.
+        "properties": {
+            "username": {"type": "string", "minLength": 1, "pattern": "\\S", "x-text": True},
+            "password": {"type": ["string", "null"], "x-text": True, "x-secret": True},
+        },
+        "required": ["username"],
+        "additionalProperties": False,
+        "x-secret": True,
+    }
+
+
+def _canonical_list(opt: "Option", value: Any) -> list[Any]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [value]
+    result: list[Any] = []
+    for entry in value:
+        canon = opt.item(entry)
+        if canon not in result:
+            result.append(canon)
+    return result
+
+
+def _canonical_credential(_opt: "Option", value: Any) -> Any:
+    if not value or not isinstance(value, dict):
+        return None
+    user = value.get("username")
+    v.check_text(user)
+    return {"username": user} if user else None
+
+
+def _canonical_str(_opt: "Option", value: Any) -> Any:
+    v.check_text(value)
+    return None if value in (None, "") else str(value)
+
+
+def _size_check(_opt: "Option", canon: Any) -> str:
+    """R17: 0-2147483647 bytes; 2GB is 2147483648, one byte too many."""
+    if isinstance(canon, int) and not 0 <= canon <= v.MAX_MESSAGE_BYTES:
+        shown = ("%d bytes" % canon) if abs(canon) < 10 ** 20 else "the size"
+        return "%s is outside 0-%d bytes (2GB is one byte too many; use at most 2047MB)" % (shown, v.MAX_MESSAGE_BYTES)
+    return ""
+
+
+def _timespan_check(opt: "Option", canon: Any) -> str:
+    seconds = v.parse_timespan(canon)
+    if seconds is not None and opt.minimum is not None and opt.maximum is not None \
+            and not opt.minimum <= seconds <= opt.maximum:
+        return "must be from %s to %s (%d to %d seconds)" % (v.format_timespan(opt.minimum), v.format_timespan(opt.maximum),
+                                                             opt.minimum, opt.maximum)
+    return ""
+
+
+def _fqdn_check(_opt: "Option", canon: Any) -> str:
+    if canon and not v.is_fqdn(canon):
+        return "%s is not a fully qualified domain name such as mail.contoso.com" % v.shown(canon)
+    return ""
+
+
+def _domain_check(_opt: "Option", canon: Any) -> str:
+    """An SmtpDomainWithSubdomains: contoso.com or *.contoso.com (R12)."""
+    if canon and canon != "*" and not v.is_fqdn(canon[2:] if canon.startswith("*.") else canon, underscore=True):
+        return "%s is not a domain such as contoso.com or *.contoso.com" % v.shown(canon)
+    return ""
+
+
+def _lower_set(canon: Any) -> Any:
+    return frozenset(x.lower() for x in canon)
+
+
+BOOL = Kind("bool", lambda _o, x: None if x is None else bool(x), ansible={"type": "bool"},
+            schema=lambda _o: {"type": "boolean"})
+INT = Kind("int", lambda _o, x: None if x in (None, "") else int(x), ansible={"type": "int"}, schema=_int_schema)
+STR = Kind("str", _canonical_str)
+ENUM = Kind("enum", lambda o, x: v.canonical_enum(x, o.choices or []))
+FLAGS = Kind("flags", lambda o, x: v.canonical_flags(x, o.choices or [], (o.choices or [""])[0]),
+             ansible={"type": "list", "elements": "str"}, item=str, key=frozenset, wire=", ".join,
+             schema=lambda o: {"type": "array", "items": {"type": "string", "x-value": o.name}})
+SIZE = Kind("size", lambda _o, x: v.canonical_size(x), ansible={"type": "raw"}, schema=_text_schema,
+            wire=v.format_size, check=_size_check, show=v.show_size)
+TIMESPAN = Kind("timespan", lambda _o, x: v.format_timespan(v.parse_timespan(x)), ansible={"type": "raw"},
+                schema=_text_schema, check=_timespan_check)
+FQDN = Kind("fqdn", lambda _o, x: v.canonical_fqdn(x), check=_fqdn_check)
+DOMAIN = Kind("domain", lambda _o, x: v.canonical_fqdn(x), check=_domain_check)
+IP = Kind("ip", lambda _o, x: v.canonical_ip(x))
+CERTNAME = Kind("certname", lambda _o, x: v.canonical_certificate_name(x), key=str.lower)
+SPACES = Kind("spaces", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_address_space,
+              key=lambda canon: frozenset(v.address_space_key(s) for s in canon))
+HOSTS = Kind("hosts", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_smart_host,
+             key=_lower_set)
+SERVERS = Kind("servers", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_server,
+               key=_lower_set)
+CREDENTIAL = Kind(
+    "credential", _canonical_credential, schema=_credential_schema,
+    key=lambda canon: (canon.get("username") or "").lower(),
+    ansible={
+        "type": "dict",
+        "options": {
+            "username": {"type": "str", "required": True},
+            # Not required: Exchange cannot show it, so send_connector_info returns the user name
+            # only and its output must still be valid input (sent only when needed).
+            "password": {"type": "str", "no_log": True},
+        },
+    })
+
+
+class Option:
+    """One Send connector setting: a row of the table, with its ``Kind``."""
 
     def __init__(
         self,
         name: str,
         param: str,
-        kind: str,
+        kind: Kind,
         *,
         scope: str = BOTH,
         choices: Optional[list[str]] = None,
         minimum: Optional[int] = None,
         maximum: Optional[int] = None,
-        ordered: bool = False,
         partial: bool = False,
         nullable: bool = False,
-        secret: bool = False,
-        summary: str = "",
+        at_least_one: str = "",
     ) -> None:
         self.name = name
         self.param = param
@@ -56,103 +233,49 @@ class Option:
         self.choices = choices
         self.minimum = minimum
         self.maximum = maximum
-        self.ordered = ordered
         self.partial = partial  # list accepts {add, remove}, sent as @{Add=...;Remove=...}
         self.nullable = nullable  # an empty string clears the setting ($null)
-        self.secret = secret
-        self.summary = summary
+        self.at_least_one = at_least_one  # a task may not give the list empty: this sentence says why
 
     # ---- normalisation -----------------------------------------------------------------
     def item(self, value: Any) -> Any:
         """Canonical form of one list item (raises ValueError)."""
-        return _ITEM[self.kind](value)
+        return self.kind.item(value)
 
     def canonical(self, value: Any) -> Any:
         """Canonical form of a whole value, from the user or from Exchange (raises ValueError)."""
-        kind = self.kind
-        if kind == "bool":
-            return None if value is None else bool(value)
-        if kind == "int":
-            return None if value in (None, "") else int(value)
-        if kind == "str":
-            v.check_text(value)
-            return None if value in (None, "") else str(value)
-        if kind == "enum":
-            return v.canonical_enum(value, self.choices or [])
-        if kind == "flags":
-            return v.canonical_flags(value, self.choices or [], (self.choices or [""])[0])
-        if kind == "size":
-            return v.canonical_size(value)
-        if kind == "timespan":
-            return v.format_timespan(v.parse_timespan(value))
-        if kind in ("fqdn", "domain"):
-            return v.canonical_fqdn(value)
-        if kind == "ip":
-            return v.canonical_ip(value)
-        if kind == "certname":
-            return v.canonical_certificate_name(value)
-        if kind == "credential":
-            if not value:
-                return None
-            if isinstance(value, dict):
-                user = value.get("username")
-                v.check_text(user)
-                return {"username": user} if user else None
-            return None
-        if kind in ("spaces", "hosts", "servers"):
-            if value in (None, ""):
-                return []
-            if isinstance(value, str):
-                value = [value]
-            result: list[Any] = []
-            for item in value:
-                canon = self.item(item)
-                if canon not in result:
-                    result.append(canon)
-            return result
-        raise ValueError("unknown kind %s" % kind)
+        return self.kind._canonical(self, value)
 
     def key(self, canon: Any) -> Any:
         """What equality means for this setting (case, order...)."""
-        if canon is None:
-            return None
-        if self.kind == "spaces":
-            return frozenset(v.address_space_key(s) for s in canon)
-        if self.kind in ("hosts", "servers"):
-            return tuple(x.lower() for x in canon) if self.ordered else frozenset(x.lower() for x in canon)
-        if self.kind == "flags":
-            return frozenset(canon)
-        if self.kind == "certname":
-            return canon.lower()
-        if self.kind == "credential":
-            return (canon.get("username") or "").lower()
-        return canon
+        if canon is None or self.kind._key is None:
+            return canon
+        return self.kind._key(canon)
 
     def same(self, a: Any, b: Any) -> bool:
         return self.key(a) == self.key(b)
 
-    # ---- wire value to send ---------------------------------------------------------------
     def wire(self, canon: Any) -> Any:
         """The value to send as a cmdlet parameter (canonical in, PSRP-friendly out)."""
-        if canon is None:
-            return None
-        if self.kind == "size":
-            return v.format_size(canon)
-        if self.kind == "flags":
-            return ", ".join(canon)
-        return canon
+        if canon is None or self.kind._wire is None:
+            return canon
+        return self.kind._wire(canon)
 
+    def check(self, canon: Any) -> str:
+        """The range or format rule on a canonical value: "" when it holds, else the rule in words."""
+        return self.kind._check(self, canon) if self.kind._check else ""
 
-def _item_str(value: Any) -> str:
-    return str(value)
+    def show(self, value: Any) -> Any:
+        """The value as a person reads it in a diff (as the Exchange Management Shell shows it)."""
+        return self.kind._show(value) if self.kind._show else value
 
+    # ---- declarations derived from the kind ---------------------------------------------------
+    def argument_spec(self) -> dict[str, Any]:
+        return copy.deepcopy(self.kind._ansible)
 
-_ITEM: dict[str, Callable[[Any], Any]] = {
-    "spaces": v.canonical_address_space,
-    "hosts": v.canonical_smart_host,
-    "servers": v.canonical_server,
-    "flags": _item_str,
-}
+    def schema(self) -> dict[str, Any]:
+        return self.kind._schema(self) if self.kind._schema else _string_schema(self)
+
 
 # The table. Order = the order parameters are rendered in commands and listed in docs.
 # Where each syntax rule comes from: the parameter pages New-SendConnector.md / Set-SendConnector.md in
@@ -163,77 +286,55 @@ OPTIONS: list[Option] = [
     # AddressSpaces: [Type:]Space[;Cost] (R1), cost 1-100 (R2), SMTP space RFC 1035 with a whole leading
     # wildcard label only (R3), "--" only on Edge/EdgeSync (R4), X400 in RFC 1685 form and ";" needing an
     # explicit cost (R5) -> _values.parse_address_space.
-    Option("address_spaces", "AddressSpaces", "spaces", partial=True,
-           summary="Address spaces the connector routes; required to create it."),
+    Option("address_spaces", "AddressSpaces", SPACES, partial=True),
     # Usage: UsageType enum Custom|Internal|Internet|Partner, New only (1.1, R21).
-    Option("usage", "Usage", "enum", scope=CREATE, choices=USAGES,
-           summary="Usage type, chosen once at creation; Exchange cannot change or show it."),
-    Option("dns_routing_enabled", "DNSRoutingEnabled", "bool",
-           summary="Route by DNS MX records (true) or through smart hosts (false)."),
+    Option("usage", "Usage", ENUM, scope=CREATE, choices=USAGES),
+    Option("dns_routing_enabled", "DNSRoutingEnabled", BOOL),
     # SmartHosts: FQDNs and/or IP literals (section 3 "Accepted input"); a name that is all-numeric in its last
     # label is neither (RFC 1123 2.1) -> _values.canonical_smart_host.
-    Option("smart_hosts", "SmartHosts", "hosts", partial=True,
-           summary="Smart hosts (IP addresses or FQDNs) mail is relayed through."),
+    Option("smart_hosts", "SmartHosts", HOSTS, partial=True),
     # SmartHostAuthMechanism: AuthMechanisms enum, one value (1.2, R9); not nullable: an empty value is refused.
-    Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", "enum", choices=AUTH_MECHANISMS,
-           summary="How the connector authenticates to its smart hosts."),
-    Option("authentication_credential", "AuthenticationCredential", "credential", secret=True,
-           summary="User name and password for BasicAuth and BasicAuthRequireTLS."),
+    Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", ENUM, choices=AUTH_MECHANISMS),
+    Option("authentication_credential", "AuthenticationCredential", CREDENTIAL),
     # SourceTransportServers: Mailbox server names (1.2), at least one (4.4) -> _values.canonical_server.
-    Option("source_transport_servers", "SourceTransportServers", "servers", partial=True,
-           summary="Mailbox servers that host the connector."),
-    Option("is_scoped_connector", "IsScopedConnector", "bool",
-           summary="Visible only to transport servers in the source servers' AD site."),
+    Option("source_transport_servers", "SourceTransportServers", SERVERS, partial=True,
+           at_least_one="a Send connector needs at least one source transport server"),
+    Option("is_scoped_connector", "IsScopedConnector", BOOL),
     # Port: Int32 0-65535 (1.2, R19).
-    Option("port", "Port", "int", minimum=0, maximum=65535,
-           summary="TCP port used for the smart hosts (0-65535)."),
-    # Fqdn: a fully qualified domain name (1.2) -> _values.is_fqdn in _schema._range_error.
-    Option("fqdn", "Fqdn", "fqdn", nullable=True,
-           summary="Name used in EHLO/HELO and to pick the TLS certificate; empty string clears it."),
-    Option("require_tls", "RequireTLS", "bool",
-           summary="Every message must go out over TLS."),
-    Option("ignore_starttls", "IgnoreSTARTTLS", "bool",
-           summary="Ignore the STARTTLS offer of the remote server."),
+    Option("port", "Port", INT, minimum=0, maximum=65535),
+    # Fqdn: a fully qualified domain name (1.2) -> the FQDN kind's check.
+    Option("fqdn", "Fqdn", FQDN, nullable=True),
+    Option("require_tls", "RequireTLS", BOOL),
+    Option("ignore_starttls", "IgnoreSTARTTLS", BOOL),
     # TlsAuthLevel: enum (1.2, R11, R12); empty string clears it.
-    Option("tls_auth_level", "TlsAuthLevel", "enum", choices=TLS_AUTH_LEVELS, nullable=True,
-           summary="TLS authentication level; empty string clears it."),
+    Option("tls_auth_level", "TlsAuthLevel", ENUM, choices=TLS_AUTH_LEVELS, nullable=True),
     # TlsDomain: SmtpDomainWithSubdomains, contoso.com or *.contoso.com (1.2, R12).
-    Option("tls_domain", "TlsDomain", "domain", nullable=True,
-           summary="Domain the smart host certificate must match with DomainValidation."),
+    Option("tls_domain", "TlsDomain", DOMAIN, nullable=True),
     # TlsCertificateName: "<I>X.500Issuer<S>X.500Subject" (R15) -> _values.canonical_certificate_name.
-    Option("tls_certificate_name", "TlsCertificateName", "certname", nullable=True,
-           summary="Local certificate, as <I>issuer<S>subject; empty string clears it."),
+    Option("tls_certificate_name", "TlsCertificateName", CERTNAME, nullable=True),
     # MaxMessageSize: number with B/KB/MB/GB/TB or unlimited, 0-2147483647 bytes (R17) -> _values.parse_size.
-    Option("max_message_size", "MaxMessageSize", "size",
-           summary="Largest message: bytes, a number with B/KB/MB/GB/TB, or unlimited."),
+    Option("max_message_size", "MaxMessageSize", SIZE),
     # ProtocolLoggingLevel: None|Verbose (1.2); not nullable.
-    Option("protocol_logging_level", "ProtocolLoggingLevel", "enum", choices=PROTOCOL_LOGGING_LEVELS,
-           summary="SmtpSend protocol logging."),
-    Option("enabled", "Enabled", "bool", summary="Whether the connector is used for routing."),
-    Option("comment", "Comment", "str", nullable=True, summary="Free text; empty string clears it."),
+    Option("protocol_logging_level", "ProtocolLoggingLevel", ENUM, choices=PROTOCOL_LOGGING_LEVELS),
+    Option("enabled", "Enabled", BOOL),
+    Option("comment", "Comment", STR, nullable=True),
     # ConnectionInactivityTimeOut: EnhancedTimeSpan dd.hh:mm:ss, 00:00:01-1.00:00:00 (1.2, R18).
-    Option("connection_inactivity_timeout", "ConnectionInactivityTimeOut", "timespan",
-           summary="Idle time before an open connection is closed ([d.]hh:mm:ss or seconds)."),
+    Option("connection_inactivity_timeout", "ConnectionInactivityTimeOut", TIMESPAN, minimum=1, maximum=86400),
     # SmtpMaxMessagesPerConnection: Int32, no documented range; at least 1 (R20).
-    Option("smtp_max_messages_per_connection", "SmtpMaxMessagesPerConnection", "int", minimum=1,
-           maximum=2147483647, summary="Messages sent per connection."),
-    Option("force_helo", "ForceHELO", "bool", summary="Send HELO instead of EHLO."),
+    Option("smtp_max_messages_per_connection", "SmtpMaxMessagesPerConnection", INT, minimum=1,
+           maximum=2147483647),
+    Option("force_helo", "ForceHELO", BOOL),
     # DomainSecureEnabled: needs DNS routing and STARTTLS, and no wildcard address space (R14).
-    Option("domain_secure_enabled", "DomainSecureEnabled", "bool", summary="Mutual TLS domain security."),
+    Option("domain_secure_enabled", "DomainSecureEnabled", BOOL),
     # ErrorPolicies: flags enum, several comma-separated (1.2).
-    Option("error_policies", "ErrorPolicies", "flags", choices=ERROR_POLICIES,
-           summary="How communication errors are treated."),
-    Option("use_external_dns_servers_enabled", "UseExternalDNSServersEnabled", "bool",
-           summary="Use the transport service's external DNS servers."),
+    Option("error_policies", "ErrorPolicies", FLAGS, choices=ERROR_POLICIES),
+    Option("use_external_dns_servers_enabled", "UseExternalDNSServersEnabled", BOOL),
     # SourceIPAddress: "IPv4 literal" (1.2, R16) -> _values.canonical_ip refuses IPv6.
-    Option("source_ip_address", "SourceIPAddress", "ip", summary="Local IP address to send from (Edge only)."),
-    Option("frontend_proxy_enabled", "FrontendProxyEnabled", "bool",
-           summary="Proxy outbound mail through the Front End Transport service."),
-    Option("cloud_services_mail_enabled", "CloudServicesMailEnabled", "bool",
-           summary="Hybrid header handling for mail to Exchange Online."),
+    Option("source_ip_address", "SourceIPAddress", IP),
+    Option("frontend_proxy_enabled", "FrontendProxyEnabled", BOOL),
+    Option("cloud_services_mail_enabled", "CloudServicesMailEnabled", BOOL),
     # ConnectorType: TenantConnectorType Default|XPremises (1.2); not nullable.
-    Option("connector_type", "ConnectorType", "enum", choices=CONNECTOR_TYPES,
-           summary="Default, or XPremises for a hybrid connector."),
+    Option("connector_type", "ConnectorType", ENUM, choices=CONNECTOR_TYPES),
 ]
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -281,30 +382,7 @@ def create_defaults(usage: Optional[str] = None) -> dict[str, Any]:
 
 def argument_spec() -> dict[str, Any]:
     """The Ansible argument spec of the connector settings (no defaults: not given = not managed)."""
-    spec: dict[str, Any] = {}
-    for opt in OPTIONS:
-        if opt.kind == "bool":
-            entry: dict[str, Any] = {"type": "bool"}
-        elif opt.kind == "int":
-            entry = {"type": "int"}
-        elif opt.kind == "flags":
-            entry = {"type": "list", "elements": "str"}
-        elif opt.kind in ("spaces", "hosts", "servers", "size", "timespan"):
-            entry = {"type": "raw"}
-        elif opt.kind == "credential":
-            entry = {
-                "type": "dict",
-                "options": {
-                    "username": {"type": "str", "required": True},
-                    # Not required: Exchange cannot show it, so send_connector_info returns the user name
-                    # only and its output must still be valid input (sent only when needed).
-                    "password": {"type": "str", "no_log": True},
-                },
-            }
-        else:
-            entry = {"type": "str"}
-        spec[opt.name] = entry
-    return spec
+    return {opt.name: opt.argument_spec() for opt in OPTIONS}
 
 
 def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +398,7 @@ def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
         if opt.scope == CREATE:
             continue
         raw = lowered.get(opt.param.lower())
-        if opt.kind == "credential" and isinstance(raw, str):
+        if opt.kind is CREDENTIAL and isinstance(raw, str):
             raw = None if raw.strip() in ("", "System.Management.Automation.PSCredential") else {"username": None}
         try:
             state[opt.name] = opt.canonical(raw)

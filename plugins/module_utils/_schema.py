@@ -41,7 +41,6 @@ except ImportError:  # pragma: no cover - reported through missing_required_lib
 HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
 
 MSG = "x-message"
-SOURCE_SERVER_NEEDED = "a Send connector needs at least one source transport server"
 HAS_HOSTS = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "object", "required": ["add"]}]}
 NON_SMTP_SPACE = {
     "anyOf": [
@@ -118,65 +117,18 @@ RULES = [
 ]
 
 
-def _option_schema(name: str) -> dict[str, Any]:
-    opt = BY_NAME[name]
-    if opt.kind == "bool":
-        return {"type": "boolean"}
-    if opt.kind == "int":
-        schema: dict[str, Any] = {"type": "integer"}
-        if opt.minimum is not None:
-            schema["minimum"] = opt.minimum
-        if opt.maximum is not None:
-            schema["maximum"] = opt.maximum
-        return schema
-    if opt.kind == "credential":
-        return {
-            "type": "object",
-            # password may be null: Ansible fills in a missing suboption, and send_connector_info's output (which
-            # cannot carry the password) must be valid input; the planner demands it when it must be sent.
-            "properties": {
-                "username": {"type": "string", "minLength": 1, "pattern": "\\S", "x-text": True},
-                "password": {"type": ["string", "null"], "x-text": True, "x-secret": True},
-            },
-            "required": ["username"],
-            "additionalProperties": False,
-            "x-secret": True,
-        }
-    if opt.kind in ("spaces", "hosts", "servers"):
-        item = {"x-item": name}
-        if opt.kind != "spaces":
-            item = {"type": "string", "x-item": name}
-        whole = {"type": "array", "items": item}
-        if opt.kind == "spaces":
-            whole["minItems"] = 1
-        if not opt.partial:
-            return whole
-        part = {
-            "type": "object",
-            "properties": {"add": {"type": "array", "items": item}, "remove": {"type": "array", "items": item}},
-            "additionalProperties": False,
-            "minProperties": 1,
-        }
-        return {"x-list": name, "anyOf": [whole, part]}
-    if opt.kind == "flags":
-        return {"type": "array", "items": {"type": "string", "x-value": name}}
-    if opt.kind in ("size", "timespan"):
-        return {"type": ["string", "integer"], "x-value": name}
-    schema = {"type": "string", "x-value": name}
-    if opt.nullable:
-        schema["type"] = ["string", "null"]
-    return schema
-
-
 def build_schema(mode: str = "task") -> dict[str, Any]:
     """The JSON Schema for ``task`` or ``state`` (see the module docstring)."""
     properties: dict[str, Any] = {"name": {"type": "string", "x-name": True}}
-    properties.update({opt.name: _option_schema(opt.name) for opt in OPTIONS})
-    if mode == "task":
-        # A Send connector needs a source server (docs/exchange-rules.md 4.4). Only the task is held to it: an Edge
-        # connector has none, and the planner refuses a change that removes the last one.
-        servers = properties["source_transport_servers"]["anyOf"][0]
-        servers.update({"minItems": 1, "x-empty": SOURCE_SERVER_NEEDED})
+    for opt in OPTIONS:
+        schema = opt.schema()
+        whole = schema["anyOf"][0] if "anyOf" in schema else schema
+        task_only = whole.pop("x-task", None)
+        if task_only and mode == "task":
+            # e.g. a source server (docs/exchange-rules.md 4.4): only a task is held to it (an Edge connector has
+            # none, and the planner refuses a change that removes the last one)
+            whole.update(task_only)
+        properties[opt.name] = schema
     all_of = []
     for rule in RULES:
         when = {"required": list(rule["when"]), "properties": rule["when"]}
@@ -210,24 +162,6 @@ def build_schema(mode: str = "task") -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
-def _range_error(name: str, canon: Any) -> str:
-    if name == "max_message_size" and isinstance(canon, int) and not 0 <= canon <= v.MAX_MESSAGE_BYTES:
-        # R17: 0-2147483647 bytes; 2GB is 2147483648, one byte too many.
-        shown = ("%d bytes" % canon) if abs(canon) < 10 ** 20 else "the size"
-        return "%s is outside 0-%d bytes (2GB is one byte too many; use at most 2047MB)" % (shown, v.MAX_MESSAGE_BYTES)
-    if name == "connection_inactivity_timeout":
-        seconds = v.parse_timespan(canon)
-        if seconds is not None and not 1 <= seconds <= 86400:  # R18
-            return "must be from 00:00:01 to 1.00:00:00 (1 to 86400 seconds)"
-    if name == "tls_domain" and canon and canon != "*" and not v.is_fqdn(
-            canon[2:] if canon.startswith("*.") else canon, underscore=True):
-        # R12, TlsDomain is an SmtpDomainWithSubdomains
-        return "%s is not a domain such as contoso.com or *.contoso.com" % v.shown(canon)
-    if name == "fqdn" and canon and not v.is_fqdn(canon):
-        return "%s is not a fully qualified domain name such as mail.contoso.com" % v.shown(canon)
-    return ""
-
-
 def _wrong_type(validator, instance, schema) -> bool:
     """True when the schema's own "type" already refuses the value (one message is enough)."""
     types = schema.get("type")
@@ -258,7 +192,7 @@ def _x_value(validator, name, instance, schema) -> Iterator[Any]:
     except (ValueError, TypeError) as err:
         yield ValidationError(str(err))
         return
-    problem = _range_error(name, canon)
+    problem = opt.check(canon)
     if problem:
         yield ValidationError(problem)
 
@@ -295,7 +229,7 @@ def _x_list(validator, name, instance, schema) -> Iterator[Any]:
     if not isinstance(instance, (list, dict)):
         yield ValidationError("give a list (the whole list) or a mapping with add and/or remove lists")
         return
-    if name == "address_spaces":
+    if BY_NAME[name].kind == "spaces":
         yield from _repeated_spaces(instance if isinstance(instance, list) else instance.get("add"))
 
 

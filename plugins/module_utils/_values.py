@@ -344,6 +344,24 @@ def canonical_size(value: Any) -> Any:
     return size
 
 
+def show_size(value: Any) -> Any:
+    """36700160 -> ``35 MB (36,700,160 bytes)``, 'unlimited' -> ``Unlimited``: as Get-SendConnector shows a size."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return "Unlimited" if value.lower() == UNLIMITED else value
+    if not isinstance(value, int):
+        return value
+    unit, factor = "B", 1
+    for name in ("TB", "GB", "MB", "KB"):
+        if value >= _UNITS[name]:
+            unit, factor = name, _UNITS[name]
+            break
+    amount = round(value / factor, 1)
+    number = str(int(amount)) if amount == int(amount) else "%.1f" % amount
+    return "%s %s (%s bytes)" % (number, unit, "{:,}".format(value))
+
+
 def format_size(size: Any) -> Optional[str]:
     """Bytes -> the shortest exact Exchange input (``35MB``, ``1536KB``, ``Unlimited``)."""
     if size is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _plan, _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._options import create_defaults
 
 
@@ -21,7 +21,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._options import 
     ],
 )
 def test_sizes_read_as_the_shell_writes_them(value, shown):
-    assert _diff.exchange_size(value) == shown
+    assert _values.show_size(value) == shown
 
 
 def test_a_create_shows_what_the_task_set_and_no_null():
