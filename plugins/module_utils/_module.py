@@ -97,8 +97,12 @@ def _refuse(spec: dict[str, Any], problems: list[str]) -> None:
     module.fail_json(msg="invalid task: %s" % "; ".join(problems), errors=problems)
 
 
+CONSTRAINTS = ("mutually_exclusive", "required_one_of", "required_together")
+
+
 def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
-                control: bool = True, label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None) -> list[str]:
+                control: bool = True, label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None,
+                constraints: Optional[dict[str, Any]] = None) -> list[str]:
     """All problems of the module input: each option's type (as AnsibleModule would convert it) and the
     module's own rules (``validate`` gets the converted parameters, with None for an option whose type was
     wrong). Never raises: a bug in a check becomes a problem named as such, not a traceback."""
@@ -107,7 +111,7 @@ def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any
     except Exception:  # not run by Ansible (no arguments): AnsibleModule reports that itself
         return []
     try:
-        converted, problems = _schema.check_input(spec, raw, control=control)
+        converted, problems = _schema.check_input(spec, raw, control=control, constraints=constraints)
     except Exception as err:  # pragma: no cover - a defect of a check; never a traceback for the user
         return ["(task): the input could not be checked (%s)" % type(err).__name__]
     if validate is not None:
@@ -128,39 +132,13 @@ def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any
     return problems
 
 
-class _Found(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
-def module_validator(check: Callable[[Any], Any]) -> Callable[[dict[str, Any]], list[str]]:
-    """A ``validate(params)`` hook from a check written as ``check(module)`` that calls
-    ``module.fail_json(msg=..., errors=[...])`` on problems (as smtp_probe's does)."""
-
-    class _Params:
-        def __init__(self, params: dict[str, Any]) -> None:
-            self.params = params
-
-        def fail_json(self, msg: str = "", errors: Optional[list[str]] = None, **_kwargs: Any) -> None:
-            raise _Found(list(errors or [msg]))
-
-    def run(params: dict[str, Any]) -> list[str]:
-        try:
-            check(_Params(params))
-        except _Found as found:
-            return found.errors
-        return []
-
-    return run
-
-
 def checked_module(argument_spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
                    **kwargs: Any) -> AnsibleModule:
     """An AnsibleModule for a module without an Exchange connection, after its whole input was checked
     (types and ``validate``'s rules in one message, never a traceback)."""
     if _schema.HAS_JSONSCHEMA:
-        problems = check_input(argument_spec, validate, control=False)  # its checks word NUL/CR/LF themselves
+        problems = check_input(argument_spec, validate, control=False,  # its checks word NUL/CR/LF themselves
+                               constraints={k: kwargs[k] for k in CONSTRAINTS if k in kwargs})
         if problems:
             _refuse(argument_spec, problems)
     return AnsibleModule(argument_spec=argument_spec, **kwargs)
@@ -177,7 +155,7 @@ def exchange_module(argument_spec: dict[str, Any], validate: Optional[Callable[[
     spec = dict(_session.CONNECTION_ARGSPEC)
     spec.update(argument_spec)
     if _schema.HAS_JSONSCHEMA:
-        problems = check_input(spec, validate, label=label)
+        problems = check_input(spec, validate, label=label, constraints={k: kwargs[k] for k in CONSTRAINTS if k in kwargs})
         if problems:
             _refuse(spec, problems)
     module = AnsibleModule(argument_spec=spec, **kwargs)

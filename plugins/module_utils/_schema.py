@@ -479,9 +479,28 @@ def _join(prefix: str, name: Any) -> str:
     return "%s.%s" % (prefix, name) if prefix else str(name)
 
 
+def constraint_problems(given: Any, prefix: str = "", mutually_exclusive: Any = (), required_one_of: Any = (),
+                        required_together: Any = ()) -> list[str]:
+    """Problems of the constraints an argument spec declares (AnsibleModule's keywords of the same names),
+    worded as the checker words everything else; ``given`` is the set of options given (not None)."""
+    problems = []
+    for group in mutually_exclusive or ():
+        found = [name for name in group if name in given]
+        if len(found) > 1:
+            problems.append("%s: give one of them, not both" % " and ".join(_join(prefix, n) for n in found))
+    for group in required_one_of or ():
+        if not any(name in given for name in group):
+            problems.append("%s: give one of them" % " or ".join(_join(prefix, n) for n in group))
+    for group in required_together or ():
+        found = [name for name in group if name in given]
+        if found and len(found) < len(group):
+            problems.append("%s: give them together" % " and ".join(_join(prefix, n) for n in group))
+    return problems
+
+
 def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
                 ranges: Optional[dict[str, tuple[float, float]]] = None,
-                control: bool = True) -> tuple[dict[str, Any], list[str]]:
+                control: bool = True, constraints: Optional[dict[str, Any]] = None) -> tuple[dict[str, Any], list[str]]:
     """(converted parameters, problems) for module input ``raw`` against an Ansible argument spec.
 
     Every option is converted as Ansible would (defaults filled in); an option that cannot be converted
@@ -499,6 +518,8 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
         names[name] = name
         for alias in entry.get("aliases") or ():
             names[alias] = name
+    given = {names[k] for k in raw if k in names and raw[k] is not None}
+    problems.extend(constraint_problems(given, prefix, **(constraints or {})))
     unknown = sorted(str(k) for k in raw if k not in names and not str(k).startswith("_ansible_"))
     for key in unknown:
         close = difflib.get_close_matches(key, list(names), n=1)

@@ -476,8 +476,8 @@ import ssl
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
-from ansible_collections.mailflow.exchange.plugins.module_utils._module import checked_module, module_validator
+from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _smtp_probe_input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._module import checked_module
 from ansible_collections.mailflow.exchange.plugins.module_utils._schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
     CRYPTOGRAPHY_IMPORT_ERROR,
@@ -498,15 +498,9 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_find
 MAX_TIMEOUT = 3600.0
 
 
-def _credential_spec() -> dict:
-    return dict(
-        type="dict",
-        options=dict(
-            username=dict(type="str", required=True),
-            # Optional, as in the connector modules: with the user name only, AUTH is not tested.
-            password=dict(type="str", no_log=True),
-        ),
-    )
+def _setting(name: str, **extra) -> dict:
+    """A connector setting the probe judges, declared as the option table declares it (one row, one type)."""
+    return dict(_options.BY_NAME[name].argument_spec(), **extra)
 
 
 def argument_spec() -> dict:
@@ -522,25 +516,25 @@ def argument_spec() -> dict:
                 label=dict(type="str"),
                 port=dict(type="int"),
                 connect_address=dict(type="str"),
-                require_tls=dict(type="bool"),
-                ignore_starttls=dict(type="bool"),
-                tls_auth_level=dict(type="str"),
-                tls_domain=dict(type="str"),
-                smart_host_auth_mechanism=dict(type="str"),
+                require_tls=_setting("require_tls"),
+                ignore_starttls=_setting("ignore_starttls"),
+                tls_auth_level=_setting("tls_auth_level"),
+                tls_domain=_setting("tls_domain"),
+                smart_host_auth_mechanism=_setting("smart_host_auth_mechanism"),
                 max_message_size=dict(type="str"),
                 helo_name=dict(type="str"),
-                authentication_credential=_credential_spec(),
+                authentication_credential=_setting("authentication_credential"),
             ),
         ),
         port=dict(type="int", default=25),
         connect_address=dict(type="str"),
         ca_cert=dict(type="path"),
-        tls_domain=dict(type="str"),
-        require_tls=dict(type="bool", default=False),
-        ignore_starttls=dict(type="bool", default=False),
-        tls_auth_level=dict(type="str"),
-        smart_host_auth_mechanism=dict(type="str", default="None"),
-        authentication_credential=_credential_spec(),
+        tls_domain=_setting("tls_domain"),
+        require_tls=_setting("require_tls", default=False),
+        ignore_starttls=_setting("ignore_starttls", default=False),
+        tls_auth_level=_setting("tls_auth_level"),
+        smart_host_auth_mechanism=_setting("smart_host_auth_mechanism", default="None"),
+        authentication_credential=_setting("authentication_credential"),
         max_message_size=dict(type="str"),
         timeout=dict(type="float", default=10),
         fail_on=dict(type="list", elements="str", choices=list(SEVERITIES), default=["error"]),
@@ -597,15 +591,17 @@ def command_value_problems(p: dict) -> list[str]:
     return errors
 
 
-def validate(module: AnsibleModule) -> list[checks.Target]:
-    """Every problem of the task at once, before any connection; fails the module on errors."""
-    p = module.params
+# Declared once: the checker words them before AnsibleModule runs, AnsibleModule enforces them too.
+CONSTRAINTS = {"mutually_exclusive": [("hosts", "targets")], "required_one_of": [("hosts", "targets")]}
+
+
+def validate(p: dict) -> tuple[list[checks.Target], list[str]]:
+    """(targets, every problem of the task), before any connection. The declared CONSTRAINTS are checked
+    with the argument types; a task that breaks one gets no further checks here."""
     errors = []
-    if p["targets"] is not None and p["hosts"] is not None:
-        errors.append("hosts and targets: give one of them, not both")
-    elif p["targets"] is None and p["hosts"] is None:
-        errors.append("hosts or targets: give the smart hosts to probe")
-    elif p["targets"] is not None and not p["targets"]:
+    if (p["targets"] is None) == (p["hosts"] is None):
+        return [], []  # both or neither: CONSTRAINTS said so
+    if p["targets"] is not None and not p["targets"]:
         errors.append("targets: give at least one target")
     if p["targets"] is not None and p["connect_address"]:
         errors.append("connect_address: give it per target in targets, not at the top level")
@@ -618,9 +614,7 @@ def validate(module: AnsibleModule) -> list[checks.Target]:
     if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
         errors.append(f"timeout: must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}")
     errors.extend(command_value_problems(p))
-    if errors:
-        module.fail_json(msg="Invalid parameters: " + "; ".join(errors), errors=errors)
-    return targets
+    return targets, errors
 
 
 def default_helo_name() -> str:
@@ -690,12 +684,14 @@ def _where(finding: dict) -> str:
 
 
 def main() -> None:
-    module = checked_module(argument_spec(), validate=module_validator(validate), supports_check_mode=True)
+    module = checked_module(argument_spec(), validate=lambda p: validate(p)[1], supports_check_mode=True, **CONSTRAINTS)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     if not HAS_JSONSCHEMA:
         module.fail_json(msg=missing_required_lib("jsonschema"), exception=JSONSCHEMA_IMPORT_ERROR)
-    targets = validate(module)
+    targets, errors = validate(module.params)
+    if errors:  # only without jsonschema (checked_module then leaves the check to this module)
+        module.fail_json(msg="Invalid parameters: " + "; ".join(errors), errors=errors)
     fallback_helo = module.params["helo_name"] or default_helo_name()
     all_settings = [settings_for(module, target, fallback_helo) for target in targets]
     probes = probe_hosts(all_settings)

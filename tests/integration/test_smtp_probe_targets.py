@@ -237,7 +237,7 @@ def test_a_wrong_top_level_value_is_named_once_under_its_own_name(probe):
     "args, words",
     [
         ({"hosts": ["a.contoso.net"], "targets": [{"host": "b.contoso.net"}]}, "hosts and targets: give one of them, not both"),
-        ({}, "hosts or targets: give the smart hosts to probe"),
+        ({}, "hosts or targets: give one of them"),
         ({"targets": []}, "targets: give at least one target"),
         ({"targets": [{"host": "a.contoso.net"}], "connect_address": "127.0.0.1"}, "connect_address: give it per target"),
         ({"hosts": ["a.contoso.net"], "timeout": float("inf")}, "timeout: must be a finite number"),
