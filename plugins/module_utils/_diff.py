@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME
 
+
 def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:
     """One side of the diff: ``state`` without unset values (and, given ``keys``, only those and the name)."""
     if not isinstance(state, dict):

@@ -78,7 +78,6 @@ def _realm_of(principal: Optional[str]) -> Optional[str]:
     return None
 
 
-
 def _chain_text(err: BaseException) -> str:
     """str() of the exception and of everything it was raised from, one string."""
     parts = []

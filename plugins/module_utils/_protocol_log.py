@@ -29,7 +29,6 @@ class ProtocolLogError(ValueError):
     """A protocol log that cannot be read; the message names the line and the rule."""
 
 
-
 def _rows(text: str, strict: bool, source: str) -> Iterable[dict[str, Any]]:
     fields = list(DEFAULT_FIELDS)
     headers: dict[str, str] = {}

@@ -90,7 +90,6 @@ class Reply:
         return " ".join(self.lines).strip()
 
 
-
 class Transcript:
     """``S:`` server, ``C:`` client, ``*`` probe notes; credentials never enter it."""
 
@@ -338,7 +337,6 @@ class _Lookup:
             if key and sockaddr[0] not in result[key]:
                 result[key].append(sockaddr[0])
         return result
-
 
 
 def _connect(address: str, port: int, deadline: float, transcript: Transcript) -> tuple[SmtpLink, float]:

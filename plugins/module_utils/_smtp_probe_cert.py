@@ -96,7 +96,6 @@ def dns_name_matches(pattern: str, hostname: str) -> bool:
     return p_labels == h_labels
 
 
-
 def match_host(cert: dict[str, Any], hostname: str) -> dict[str, Any]:
     """Match a host name (or IP literal) against a described certificate."""
     if is_ip(hostname, brackets=True):

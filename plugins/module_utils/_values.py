@@ -502,7 +502,6 @@ def canonical_smart_host(value: Any) -> str:
     return bare.rstrip(".").lower()
 
 
-
 def input_problem(kind: str, canon: str) -> Optional[str]:
     """What Exchange shows on the connectors EdgeSync creates but refuses from a task (R4: ``--``)."""
     if kind == "spaces" and canon.lower().startswith("smtp:--;"):

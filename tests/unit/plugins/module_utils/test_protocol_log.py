@@ -151,4 +151,3 @@ def test_malformed_rows_name_the_line_or_are_skipped(row, rule):
 def test_fields_header_without_required_columns():
     with pytest.raises(ProtocolLogError, match="#Fields lacks session-id"):
         parse("#Fields: date-time,data\n")
-
