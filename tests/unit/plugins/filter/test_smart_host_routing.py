@@ -49,7 +49,7 @@ def test_every_error_is_listed_with_its_path_and_connector_and_no_secret_is_echo
     assert any(e.startswith("smart_host_routing_smart_hosts[0].authentication_credential: ") and "BasicAuthRequireTLS need" in e
                for e in errors), text
     assert "991199" not in text
-    assert f.input_errors("nope") == ["smart_host_routing_connectors: must be a list of connectors, got a string"]
+    assert f.input_errors("nope") == ["smart_host_routing_connectors: must be a list of connectors, not a string"]
 
 
 def test_cross_field_rules_come_from_the_collection_schema():

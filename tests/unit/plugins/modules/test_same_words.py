@@ -39,7 +39,7 @@ BAD = [
     ({"fqdn": "not a fqdn!"}, "fqdn", "fully qualified"),
     ({"tls_domain": "bad domain!"}, "tls_domain", "domain"),
     ({"source_ip_address": "::1"}, "source_ip_address", "IPv4"),
-    ({"smart_hosts": ["192.0.2.1"], "smart_host_auth_mechanism": "BasicAuth"}, "authentication_credential", "BasicAuth"),
+    ({"smart_hosts": ["192.0.2.1"], "require_tls": True, "ignore_starttls": True}, "ignore_starttls", "must be false"),
     ({"require_tls": "maybe"}, "require_tls", "true or false"),
     ({"authentication_credential": {"password": "x"}}, "authentication_credential.username", "required"),
     ({"comment": "two\nlines"}, "comment", "line"),
