@@ -51,7 +51,6 @@ class Kind:
         self._check = check
         self._show = show
         self.item = item
-        self.is_list = item is not None
 
     def __eq__(self, other: Any) -> bool:
         return self.name == (other.name if isinstance(other, Kind) else other)
