@@ -324,11 +324,23 @@ def apply(manager: Any, items: list[Item], head: str = "") -> list[dict[str, Any
     try:
         for planned in plans:
             results.append(engine.write(planned))
-    except Exception as err:  # a write failed: say which items were done
-        done = [r["name"] for r in results if r.get("changed")]
+            results[-1]["written"] = bool(results[-1]["changed"] and not manager.check_mode)
+    except Exception as err:  # a write failed: say which items were written and which were not
+        done = [r["name"] for r in results if r.get("written")]
+        reason = getattr(err, "message", None) or str(err) or type(err).__name__
+        for index, planned in enumerate(plans[len(results):]):
+            rest = {"name": planned.item.name, "state": planned.item.state, "changed": False, "written": False}
+            if index == 0:
+                rest["error"] = reason  # the write Exchange refused (or whose answer was lost)
+            results.append(rest)
+        if not items[0].path:
+            raise  # a module's own options (send_connector, smart_host): its one write failed, nothing to list
         err.results = results
-        if hasattr(err, "message") and len(items) > 1:
-            err.message = "%s (done before the failure: %s)" % (err.message, ", ".join(done) if done else "nothing")
+        err.changed = bool(done)  # changed is true when anything was written: a re-run finishes the rest
+        if hasattr(err, "message"):
+            err.message = "%s (written before the failure: %s; not written: %s)" % (
+                err.message, ", ".join(done) if done else "nothing",
+                ", ".join(r["name"] for r in results if not r.get("written")) or "nothing")
         raise
     return results
 

@@ -515,7 +515,7 @@ def input_problem(kind: str, canon: str) -> Optional[str]:
         return ("%s has an IPv6 zone id (%%...): a zone names a network interface of one machine and means nothing "
                 "to the Exchange servers; give the address without it" % shown(canon))
     if kind == "spaces":
-        kind_part, _sep, rest = canon.partition(":")
+        _kind, _sep, rest = canon.partition(":")
         if rest.startswith("//"):
             return ("%s looks like a URL, not an address space: give the domain (contoso.com), or SMTP: or X400: "
                     "before it" % shown(canon.rpartition(";")[0]))
