@@ -198,5 +198,5 @@ def test_the_stricter_rules_are_real_exceptions(lab, setting, value):
     """Each CLIENT_STRICTER rule: the client refuses with those words, the lab (as Exchange) accepts."""
     refused = client_refuses(setting, value)
     assert stricter_only(refused), refused
-    listed = setting != "name" and _options.BY_NAME[setting].is_list
+    listed = setting != "name" and _is_list(_options.BY_NAME[setting])
     assert lab_refuses(lab, setting, [value] if listed else value) == ""

@@ -45,5 +45,6 @@ def test_what_is_meant_still_passes(settings):
 
 
 def test_smart_host_module_check():
-    with pytest.raises(_values.BadValue, match="IPv6 zone id"):
-        _values.check_smart_host("fe80::1%eth0")
+    # the option checker every module and the role use (the hosts kind's item rule)
+    problem = _values.input_problem("hosts", _values.canonical_smart_host("fe80::1%eth0"))
+    assert problem and "IPv6 zone id" in problem
