@@ -278,6 +278,7 @@ class Engine:
             "state": item.state,
             "changed": plan.changed,
             "existed": bool(plan.before),
+            "before": dict(plan.before),  # the snapshot a rollback restores (canonical, no password)
             "commands": manager.commands[start:],
             "connector": after,
             "diff": diff,
