@@ -69,14 +69,17 @@ def _params(**overrides):
 
 def test_targets_fall_back_to_the_top_level_and_enums_take_exchange_spelling():
     targets, errors = checks.build_targets(_params(
-        targets=[{"host": "a.contoso.net", "label": "A", "smart_host_auth_mechanism": "basicauthrequiretls", "max_message_size": "10mb"},
+        targets=[{"host": "a.contoso.net", "label": "A", "smart_host_auth_mechanism": "basicauthrequiretls", "max_message_size": "10mb",
+                  "require_tls": True, "tls_auth_level": "domainvalidation", "tls_domain": "Contoso.NET"},
                  {"host": "[192.0.2.7]", "port": 587, "require_tls": True, "tls_auth_level": "CERTIFICATEVALIDATION"}],
-        max_message_size="35 MB", helo_name="ex01.contoso.com", tls_domain="Contoso.NET"))
+        max_message_size="35 MB", helo_name="ex01.contoso.com"))
     assert errors == []
     first, second = targets
     assert (first.label, first.host, first.port, first.auth_mechanism, first.max_message_size) == ("A", "a.contoso.net", 25, "BasicAuthRequireTLS", 10485760)
     assert (second.host, second.port, second.tls_auth_level, second.max_message_size) == ("192.0.2.7", 587, "CertificateValidation", 36700160)
-    assert first.helo_name == second.helo_name == "ex01.contoso.com" and first.tls_domain == "contoso.net"
+    assert first.helo_name == second.helo_name == "ex01.contoso.com"
+    # TlsDomain belongs to DomainValidation only (Set-SendConnector refuses it otherwise): the first target's, not the second's
+    assert (first.tls_auth_level, first.tls_domain, second.tls_domain) == ("DomainValidation", "contoso.net", None)
 
 
 def test_problems_carry_the_path_of_the_value_that_caused_them():
