@@ -25,6 +25,7 @@ from send_connector_harness import ROOT, LabProcess
 
 MODULES = ["send_connector", "smart_host", "send_connector_info", "send_connectors"]
 CONNECTION = ("server", "auth")
+ANNOUNCED = "switching to DNS routing makes Exchange drop"
 VARS = {
     "relay_password": "Relay-Pa55-1",
     "new_relay_password": "Relay-Pa55-2",
@@ -92,7 +93,10 @@ def test_each_example_twice_no_warning_no_change_the_second_time(ansible, module
     run = ansible.play(yaml.safe_dump(tasks, sort_keys=False), vars_=VARS)
     output = run.stdout + run.stderr
     assert run.rc == 0, output[-6000:]
-    assert "[WARNING]" not in output and "[DEPRECATION WARNING]" not in output, output[-6000:]
+    # The one warning a correct playbook gets on purpose: an example that switches a connector to DNS routing is
+    # told what Exchange drops with the smart hosts (issue 16). Its second run changes nothing and must not warn.
+    warned = [line for line in output.splitlines() if "[WARNING]" in line or "[DEPRECATION WARNING]" in line]
+    assert all(ANNOUNCED in line for line in warned), output[-6000:]
     seen = 0
     firsts = {r["task"].replace(" first run: ", " second run: "): r for r in run.records if " first run: " in r["task"]}
     for record in run.records:

@@ -19,7 +19,9 @@ def test_the_defaults_pass():
 
 @pytest.mark.parametrize("key, value", [("trace_timeout", "120"), ("smtp_port", "25"), ("verify", "no"),
                                         ("trace_poll_interval", "0.5"), ("test_sender", "a@contoso.com"),
-                                        ("test_recipients", {"Relay": "b@fabrikam.com"}), ("report_file", "")])
+                                        ("test_recipients", {"Relay": "b@fabrikam.com"}), ("report_file", ""),
+                                        # null is "not set" for the optional paths (a TLS-less smart host's ready file)
+                                        ("ca_cert", None), ("smtp_server", None), ("protocol_log_dir", None)])
 def test_what_extra_vars_give_passes(key, value):
     assert _role_settings.settings_errors(dict(GOOD, **{P + key: value})) == []
 
@@ -39,7 +41,7 @@ def test_what_extra_vars_give_passes(key, value):
     ("report_file", "/tmp/", "not a directory"), ("report_file", "a\x00b", "NUL"),
     ("test_subject", {"a": 1}, "must be a string, got a mapping"), ("verify", "maybe", "must be true or false"),
     ("trace_servers", "EX01", "must be a list"), ("trace_servers", [""], "must not be empty"),
-    ("helo_name", "not a name!", "is not a host name"),
+    ("helo_name", "not a name!", "is not a host name"), ("ca_cert", ["a.pem"], "must be a string, got a list"),
 ])
 def test_one_bad_value_per_class_names_the_variable(key, value, words):
     errors = _role_settings.settings_errors(dict(GOOD, **{P + key: value}))
