@@ -41,15 +41,7 @@ def _secret_strings(spec: dict[str, Any], raw: Any) -> set[str]:
                 found.add(value)  # an unknown option may be a misspelt secret
             continue
         if entry.get("no_log"):
-            stack = [value]
-            while stack:
-                item = stack.pop()
-                if isinstance(item, str) and item:
-                    found.add(item)
-                elif isinstance(item, dict):
-                    stack.extend(item.values())
-                elif isinstance(item, list):
-                    stack.extend(item)
+            found |= _strings(value)
         elif isinstance(value, dict):
             found |= _secret_strings(entry["options"], value)
         elif isinstance(value, list):
