@@ -412,7 +412,7 @@ _UNREACHABLE = "The smart host is unreachable from the transport server: check n
 _NO_DNS = "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."
 _CERT = "The smart host's certificate failed the connector's TLS checks (chain, expiry, or name vs tls_domain)."
 _RELAY = "The smart host refused to relay for this server: allow the transport servers' IP addresses on the smart host, or authenticate."
-# (pattern in LastError / RecipientStatus, hint), in the order of the failure modes of ANCHORS B.2.
+# (pattern in LastError / RecipientStatus, hint), in the order of the role README's table "Failure messages and their hints".
 _DEFERRED = (
     "The smart host deferred the message with a temporary (4xx) answer, quoted in the queue's LastError: "
     "Exchange keeps retrying; fix what the smart host's answer names (greylisting, rate limit, policy)."

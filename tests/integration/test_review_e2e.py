@@ -1,4 +1,4 @@
-"""Review R2: the main playbook tried as a new user would, one failure mode of ANCHORS B.2 at a time.
+"""The main playbook tried as a new user would, one failure mode of the role README's "Failure messages and their hints" at a time.
 
 Each case starts a test smart host configured to cause the failure and the lab that routes to it,
 runs ``ansible-playbook mailflow.exchange.smart_host -i playbooks/inventory/lab.yml`` and checks

@@ -274,7 +274,7 @@ def test_connection_mistakes_are_named(ansible, lab, env, text):
 
 def test_info_with_an_empty_name_is_refused_before_any_call(ansible, lab):
     """Defect: name: '' (say, an unset variable) listed every connector, because Get-SendConnector treats
-    an empty identity like none (contract 1.3); a playbook that acts on 'the' connector found would act on all."""
+    an empty identity like none (docs/exchange-rules.md section 1.3); a playbook that acts on 'the' connector found would act on all."""
     before = lab.counters()
     run = ansible.play("""
     - name: info

@@ -1,7 +1,7 @@
 """exchange_lab: a local stand-in for an Exchange organisation.
 
 It speaks PowerShell remoting (WSMan + PSRP) like Exchange's ``/PowerShell`` endpoint,
-emulates the Send connector cmdlets per EXCHANGE-CONTRACT.md, and (later) routes mail
+emulates the Send connector cmdlets per their Microsoft parameter pages (docs/exchange-rules.md), and (later) routes mail
 through Send connectors to smart hosts over real SMTP.
 
 Layout:

@@ -1,4 +1,4 @@
-"""Send connector selection (EXCHANGE-CONTRACT.md §4.5): pure routing rules."""
+"""Send connector selection (Microsoft's "Mail routing in Exchange Server" page, connector selection): pure routing rules."""
 
 from __future__ import annotations
 

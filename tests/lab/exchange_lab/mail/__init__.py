@@ -1,11 +1,11 @@
 """The lab's mail transport: receive connector, routing, queues, delivery, logs, transport cmdlets.
 
-    routing.py       Send connector selection (EXCHANGE-CONTRACT.md §4.5), pure logic
+    routing.py       Send connector selection (the "Mail routing" page), pure logic
     smtp_send.py     delivery to smart hosts over real SMTP with the connector's settings
     service.py       MailTransport: accept -> route -> queue -> deliver, tracking events
     queues.py        queues per server (Get-Queue), persisted under <state>/mail
-    tracking.py      MSGTRK files (§6.5) and the Get-MessageTrackingLog search
-    protocol_log.py  SmtpSend protocol log files (§7)
+    tracking.py      MSGTRK files (Message tracking page) and the Get-MessageTrackingLog search
+    protocol_log.py  SmtpSend protocol log files (Protocol logging page)
     listener.py      the receive connector (aiosmtpd)
     cmdlets.py       Get-MessageTrackingLog, Get-Queue, Retry-Queue, Get-TransportService
     settings.py      the ``mail:`` section of the lab config

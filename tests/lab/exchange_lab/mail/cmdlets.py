@@ -1,6 +1,6 @@
 """Transport cmdlets registered into the organisation's cmdlet table.
 
-Get-MessageTrackingLog (§6.1/§6.2), Get-Queue, Retry-Queue and Get-TransportService. Each
+Get-MessageTrackingLog (its Microsoft parameter page), Get-Queue, Retry-Queue and Get-TransportService. Each
 reads the transport of the organisation that runs it (:func:`attach`); ``-Server`` picks the
 transport server whose logs or queues are read, the local server when omitted.
 """

@@ -1,6 +1,6 @@
 """Append-only W3C-style CSV log files as Exchange's transport writes them.
 
-Both the message tracking log (§6.5) and the SmtpSend protocol log (§7) are files with a few
+Both the message tracking log (Microsoft's "Message tracking" page) and the SmtpSend protocol log (Microsoft's "Protocol logging" page) are files with a few
 ``#Key: value`` header lines, a ``#Fields:`` line and CSV records. A new file starts every UTC
 hour (``<PREFIX><yyyymmddhh>-<n>.LOG``); ``n`` counts up from 1 when a file grows past
 ``max_bytes``. Writes are serialised by a lock and flushed line by line so another process can

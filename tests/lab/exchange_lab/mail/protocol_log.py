@@ -1,4 +1,4 @@
-"""SmtpSend protocol log (§7): one folder per server, every Verbose connector writes into it.
+"""SmtpSend protocol log (Microsoft's "Protocol logging" page): one folder per server, every Verbose connector writes into it.
 
 A :class:`SendSessionLog` numbers the events of one SMTP session (sequence-number from 0) and
 writes each one immediately, so lines of concurrent sessions interleave as they do in Exchange.

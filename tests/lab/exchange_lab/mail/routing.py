@@ -1,4 +1,4 @@
-"""Send connector selection for one recipient domain, as EXCHANGE-CONTRACT.md §4.5 describes.
+"""Send connector selection for one recipient domain, as Microsoft's "Mail routing in Exchange Server" page, connector selection describes.
 
 Pure logic on connector dicts as ``Organization.connectors()`` returns them (Exchange property
 names, Python-native values). The order of the rules:

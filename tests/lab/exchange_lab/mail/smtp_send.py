@@ -11,7 +11,7 @@ otherwise with DATA.
 Which certificate checks a delivery makes is the lab's own copy of Exchange's rule
 (:func:`certificate_checks`); the collection's probe has its own, and the tests compare the two.
 
-Errors are reported with the text Exchange puts in a queue's LastError (ANCHORS.md B.2).
+Errors are reported with the text Exchange puts in a queue's LastError (the shapes quoted in roles/smart_host_routing/README.md, "Failure messages and their hints").
 """
 
 from __future__ import annotations
@@ -363,7 +363,7 @@ class SmartHostClient:
         s = self.settings
         if s.local_certificate_problem:
             # Exchange cannot load the credentials for its own side of the handshake: SChannel reports
-            # UnknownCredentials, the session stalls and the queue shows a time-out (ANCHORS B.2).
+            # UnknownCredentials, the session stalls and the queue shows a time-out (a failure mode of roles/smart_host_routing/README.md, "Failure messages and their hints").
             wire.log.event("*", "", "TLS negotiation failed with error UnknownCredentials")
             wire.log.event("*", "", f"Local certificate problem: {s.local_certificate_problem}")
             raise TimeoutError(s.local_certificate_problem)

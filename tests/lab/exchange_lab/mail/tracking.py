@@ -1,4 +1,4 @@
-"""Message tracking log: MSGTRK files per server (§6.5) and the search behind Get-MessageTrackingLog.
+"""Message tracking log: MSGTRK files per server (Microsoft's "Message tracking" page) and the search behind Get-MessageTrackingLog.
 
 Each transport server writes its own folder ``<state>/logs/<server>/MessageTracking``; a search
 reads only the folder of the server it was asked about, like the Transport Log Search service.
@@ -23,7 +23,7 @@ FIELDS = [
     "custom-data", "transport-traffic-type", "log-id", "schema-version",
 ]
 
-# Output property names: the field name without dashes, except the three §6.2 renames.
+# Output property names: the field name without dashes, except the three renames Microsoft's Get-MessageTrackingLog parameter page shows.
 _RENAMES = {"date-time": "Timestamp", "recipient-address": "Recipients", "sender-address": "Sender", "custom-data": "EventData"}
 LIST_FIELDS = {"recipient-address", "recipient-status", "reference"}
 
@@ -163,7 +163,7 @@ def split_statuses(text: str, count: int) -> list[str]:
 
 @dataclasses.dataclass
 class TrackingQuery:
-    """The search parameters of Get-MessageTrackingLog (§6.1), already validated."""
+    """The search parameters of Get-MessageTrackingLog (Microsoft's Get-MessageTrackingLog parameter page), already validated."""
 
     start: dt.datetime | None = None
     end: dt.datetime | None = None

@@ -7,7 +7,7 @@ Get-ExchangeServer / Set-ADServerSettings / Get-LabCounter (``servers.py``), out
 shaped like Exchange 2019's over remoting (``shapes.py``) and the crash-safe store
 (``store.py``).
 
-Choices where real Exchange behaviour had to be decided (EXCHANGE-CONTRACT.md):
+Choices where real Exchange behaviour had to be decided (docs/exchange-rules.md says which are documented, seen or ours):
 
 * Terminating vs non-terminating. PowerShell engine errors end the pipeline (state Failed):
   script text in the no-language runspace (ScriptsNotAllowed), unknown command

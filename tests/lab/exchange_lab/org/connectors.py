@@ -1,4 +1,4 @@
-"""Get/New/Set/Remove-SendConnector: parameters, defaults, rules (EXCHANGE-CONTRACT §1-§5).
+"""Get/New/Set/Remove-SendConnector: parameters, defaults, rules (docs/exchange-rules.md sections 1-5).
 
 Records are stored (``org.json``) and handed to the lab's mail transport as plain dicts keyed
 by Exchange property names; :func:`render` turns one into the object a client receives.
@@ -220,7 +220,7 @@ def now_iso() -> str:
 
 
 def defaults(name: str, usage: str, local_server: str) -> dict[str, t.Any]:
-    """A brand-new connector per §5 "Emulator defaults" (only MaxMessageSize depends on usage).
+    """A brand-new connector per docs/exchange-rules.md section 5 (only MaxMessageSize depends on usage).
 
     ``local_server`` is the server that RUNS New-SendConnector (the default source server), which behind
     remote PowerShell proxying is not necessarily the server the client connected to."""

@@ -1,4 +1,4 @@
-"""SmtpSend protocol log parsing, on a sample built from the contract's illustrative session (§7.4)."""
+"""SmtpSend protocol log parsing, on a sample built from a BasicAuthRequireTLS session to a smart host in the field order Microsoft's "Protocol logging" page gives."""
 
 from __future__ import annotations
 

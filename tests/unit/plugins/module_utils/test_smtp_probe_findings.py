@@ -216,7 +216,7 @@ def test_the_rule_agrees_with_the_lab_oracle():
                         assert ours.tls_domain == (wanted == "contoso.net"), case
                         if level == "DomainValidation" and mechanism == "BasicAuthRequireTLS" and not host[0].isdigit():
                             # Known difference: the lab checks only TlsDomain here; the probe also wants the smart host's
-                            # FQDN, as EXCHANGE-CONTRACT section 3 says BasicAuthRequireTLS always does.
+                            # FQDN, as docs/exchange-rules.md section 3 says BasicAuthRequireTLS always does.
                             assert ours.host_name and wanted == "contoso.net", case
                             continue
                         assert ours.host_name == (wanted == host), case
