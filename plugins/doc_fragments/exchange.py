@@ -109,4 +109,23 @@ attributes:
     description: Runs on the controller (or execution environment) and manages Exchange over PowerShell remoting.
     support: full
     platforms: posix
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying anything.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
+"""
+
+    # The modules that only read (send_connector_info, send_connector_route, message_trace), with ATTRIBUTES.
+    ATTRIBUTES_READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: Only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
 """

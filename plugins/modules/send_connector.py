@@ -25,15 +25,12 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the connector.
     support: full
     details: Reads the connector and reports the command that would run without running it.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Normalised settings before and after; a password is never shown.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: partial
     details:
       - The password of O(authentication_credential) cannot be read back from Exchange. With O(update_password=always)

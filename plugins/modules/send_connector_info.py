@@ -16,17 +16,7 @@ description:
 extends_documentation_fragment:
   - mailflow.exchange.exchange
   - mailflow.exchange.exchange.attributes
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the connector.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
-    support: full
+  - mailflow.exchange.exchange.attributes_read_only
 options:
   name:
     description:

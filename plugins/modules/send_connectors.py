@@ -42,15 +42,12 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the connectors.
     support: full
     details: Reads the connectors once and reports the commands that would run without running them.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One diff per connector; for a new connector only the settings the item gives; a password is never shown.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: partial
     details:
       - An item with O(connectors[].update_password=always) sends its password, and reports a change, on every run.

@@ -23,15 +23,12 @@ extends_documentation_fragment:
   - mailflow.exchange.exchange.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the connector.
     support: full
     details: Reads the connector and reports the command that would run without running it.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Normalised connector settings before and after; a password is never shown.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
     support: partial
     details: With O(update_password=always) the password is sent, and a change reported, on every run.
 options:

@@ -45,7 +45,14 @@ def test_fragment_documents_the_connection_spec():
 def test_every_module_has_attributes_examples_return_and_seed_example_first():
     for module in (send_connector, smart_host, send_connector_info):
         doc = docs(module)
-        assert {"check_mode", "diff_mode", "idempotent"} <= set(doc["attributes"])
+        attributes = dict(doc.get("attributes") or {})
+        for fragment in doc["extends_documentation_fragment"]:  # the attributes the module takes from its fragments
+            name = fragment.rsplit(".", 1)[-1].upper()
+            if name != "EXCHANGE":
+                for key, entry in yaml.safe_load(getattr(ModuleDocFragment, name))["attributes"].items():
+                    attributes[key] = dict(entry, **attributes.get(key, {}))
+        for key in ("check_mode", "diff_mode", "idempotent"):
+            assert attributes[key]["description"] and attributes[key]["support"] in ("full", "partial", "none"), key
         assert yaml.safe_load(module.RETURN)
         examples = yaml.safe_load(module.EXAMPLES)
         keywords = ("name", "register", "when", "module_defaults", "block")
