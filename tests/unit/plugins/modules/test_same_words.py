@@ -2,9 +2,11 @@
 
 Each of 22 bad settings is given three ways: as send_connector's options and as one item of send_connectors
 (both through the modules' real ``main()``, bad_input/runner.py, the connection pointing at a closed port,
-so nothing is ever sent), and as one connector of the role's ``smart_host_routing_connectors`` (the role's
-validation filter). The problems, without their location (``connectors[0].``, the role variable) and the
-``(connector 'name')`` label, must be the same sentences, and every one must name the field.
+so nothing is ever sent), and as one connector of the role's ``smart_host_routing_connectors``, run by
+``ansible-playbook`` through the role itself, which stops in its validate stage (one playbook for all cases,
+each case an ``include_role`` whose failure is rescued and kept). The problems, without their location
+(``connectors[0].``, the role variable) and the ``(connector 'name')`` label, must be the same sentences, and
+every one must name the field.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 
 import pytest
 
+import ansible_collections.mailflow.exchange as collection
 from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as role_filter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,13 +102,82 @@ def module_answers(tmp_path_factory):
     return answers
 
 
+PLAYBOOK = """
+- name: Every bad connector through the role, which must stop in its validate stage
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: One case
+      ansible.builtin.include_tasks: case.yml
+      loop: "{{ cases }}"
+      loop_control:
+        loop_var: case
+    - name: Keep what the role said
+      ansible.builtin.copy:
+        content: "{{ answers | default({}) | to_json }}"
+        dest: "{{ answers_file }}"
+        mode: "0600"
+"""
+CASE = """
+- name: The role with one bad connector
+  block:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: mailflow.exchange.smart_host_routing
+      vars:
+        smart_host_routing_connectors: "{{ [case.connector] }}"
+        smart_host_routing_preflight: false
+        smart_host_routing_verify: false
+    - name: The role went past validate
+      ansible.builtin.set_fact:
+        answers: "{{ answers | default({}) | combine({case.id: 'PASSED VALIDATE'}) }}"
+  rescue:
+    - name: Keep the failure
+      ansible.builtin.set_fact:
+        answers: "{{ answers | default({}) | combine({case.id: ansible_failed_task.name ~ '\\n' ~ ansible_failed_result.msg}) }}"
+"""
+
+
+@pytest.fixture(scope="module")
+def role_answers(tmp_path_factory):
+    """{case index: (the failed task's name, the problems the role listed)} from one ansible-playbook run."""
+    workdir = tmp_path_factory.mktemp("same_words_role")
+    (workdir / "play.yml").write_text(PLAYBOOK)
+    (workdir / "case.yml").write_text(CASE)
+    answers_file = workdir / "answers.json"
+    cases = [{"id": str(index), "connector": dict(BASE, **bad)} for index, (bad, _f, _w) in enumerate(BAD)]
+    (workdir / "vars.json").write_text(json.dumps({"cases": cases, "answers_file": str(answers_file)}))
+    # the parent of ansible_collections, whether a checkout (collections/, conftest's link) or ansible-test's copy
+    collections_path = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(list(collection.__path__)[0]))))
+    env = {k: val for k, val in os.environ.items() if not k.startswith(("EXCHANGE_", "SMART_HOST_", "ANSIBLE_"))}
+    env.update(ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_LOCAL_TEMP=str(workdir / "tmp"),
+               ANSIBLE_HOME=str(workdir / "home"))
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.Popen([playbook, "play.yml", "-e", "@vars.json", "-e", "ansible_python_interpreter=" + sys.executable],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(workdir), text=True)
+    try:
+        out, _err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and answers_file.exists(), out[-3000:]
+    answers = {}
+    for key, text in json.loads(answers_file.read_text()).items():
+        task, _sep, msg = text.partition("\n")
+        answers[int(key)] = (task, [line[len("  - "):] for line in msg.splitlines() if line.startswith("  - ")])
+    return answers
+
+
 @pytest.mark.parametrize("index", range(len(BAD)), ids=[sorted(b[0])[-1] for b in BAD])
-def test_same_words_from_module_item_and_role(module_answers, index):
+def test_same_words_from_module_item_and_role(module_answers, role_answers, index):
     bad, field, word = BAD[index]
     one = module_answers["one-%d" % index]
     item = module_answers["item-%d" % index]
     assert one["failed"] and item["failed"], (one, item)
-    role = role_filter.input_errors([dict(BASE, **bad)])
+    task, role = role_answers[index]
+    assert task == "Validate | Check smart_host_routing_connectors against the collection's JSON Schema", (task, role)
     from_module = sorted(strip(e, "") for e in one["errors"])
     from_item = sorted(strip(e, "connectors[0].") for e in item["errors"])
     from_role = sorted(strip(e, role_filter.ROLE_VAR + "[0].") for e in role)
