@@ -32,7 +32,9 @@ sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from labfixture import LabProcess  # noqa: E402
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _session, _values, _wire  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")
 

@@ -1,7 +1,7 @@
 """Write the documentation of send_connectors' ``connectors`` suboptions from send_connector's options.
 
 The items of ``mailflow.exchange.send_connectors`` take exactly the options of ``send_connector``, which are
-derived from the option table (``plugins/module_utils/_options.py``). ansible-doc and ansible-test need the
+derived from the option table (``plugins/module_utils/_connectors/options.py``). ansible-doc and ansible-test need the
 module's DOCUMENTATION as a literal string, so the suboptions are generated here and checked by
 ``tests/unit/plugins/modules/test_send_connectors_docs.py``. Run after changing send_connector's options::
 

@@ -5,7 +5,9 @@ ATTRIBUTES) are passed to vulture as --ignore-names in the Makefile.
 """
 
 # USED_ELSEWHERE: one tuple of the names (pylint 2.17 refuses the name "_"); vulture ignores it by name (Makefile)
-from ansible_collections.mailflow.exchange.plugins.module_utils import _module, _smtp_probe, _wire
+from ansible_collections.mailflow.exchange.plugins.module_utils import _module
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import smtp as _smtp_probe
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 USED_ELSEWHERE = (
     # An override of AnsibleModule's method (no invocation logging for a refused input).

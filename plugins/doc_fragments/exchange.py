@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The connection to Exchange's remote PowerShell endpoint (module_utils/_session.py).
+    # The connection to Exchange's remote PowerShell endpoint (module_utils/_remoting/session.py).
     DOCUMENTATION = r"""
 options:
   server:

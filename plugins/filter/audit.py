@@ -4,7 +4,7 @@
 """Filters of the audit (``smart_host_routing_mode: audit``, playbook ``mailflow.exchange.audit``) and of the export
 (playbook ``mailflow.exchange.export``).
 
-Glue only: the rules and the report's forms live in ``plugins/module_utils/_audit.py``, the probe
+Glue only: the rules and the report's forms live in ``plugins/module_utils/_connectors/audit.py``, the probe
 targets are built by the role's own ``smart_host_routing_probe_targets``.
 """
 
@@ -18,7 +18,7 @@ from ansible.errors import AnsibleFilterError
 
 def _audit_utils() -> t.Any:
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _audit
+        from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import audit as _audit
     except ImportError as exc:  # an incomplete collection: say so instead of judging nothing
         raise AnsibleFilterError("smart_host_routing audit: the collection's module_utils cannot be loaded: %s" % exc) from None
     return _audit
@@ -70,7 +70,7 @@ def export(read: t.Any, source: str = "the organisation", name: str = "FILE") ->
     import yaml
 
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _export
+        from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import export as _export
     except ImportError as exc:
         raise AnsibleFilterError("smart_host_routing export: the collection's module_utils cannot be loaded: %s" % exc) from None
     plain = json.loads(json.dumps(_connectors(read), default=str))  # Ansible's tagged values are not YAML-safe types
@@ -80,7 +80,7 @@ def export(read: t.Any, source: str = "the organisation", name: str = "FILE") ->
 def rollback(applied: t.Any) -> dict[str, t.Any]:
     """The send_connectors items that restore every connector the apply run changed, and what cannot be restored."""
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _rollback
+        from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback
     except ImportError as exc:
         raise AnsibleFilterError("smart_host_routing rollback: the collection's module_utils cannot be loaded: %s" % exc) from None
     return _rollback.plan(json.loads(json.dumps(applied, default=str)) if applied is not None else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._protocol_log import ProtocolLogError, parse, select
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.protocol_log import ProtocolLogError, parse, select
 
 
 def smtp_protocol_log(text, strict=True):

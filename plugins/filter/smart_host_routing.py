@@ -4,7 +4,7 @@
 """Filters used by the role ``mailflow.exchange.smart_host_routing``.
 
 The rules live in the modules: input is checked with send_connectors' own argument spec and JSON Schema
-(``module_utils/_connectors.py``) and smart_host's own checks; what a connector will look like comes from
+(``module_utils/_connectors/items.py``) and smart_host's own checks; what a connector will look like comes from
 send_connectors itself (a check-mode run). What is left here is glue and formatting: the role's input as
 send_connectors items, the probe targets and test messages from the planned connectors, the per-connector
 report and its lines. No filter returns a secret, except ``smart_host_routing_plan`` whose items are only
@@ -31,18 +31,18 @@ def _is_list(value: t.Any) -> bool:
 
 def _collection_utils() -> t.Any:
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors
+        from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
     except ImportError as exc:  # an incomplete collection: say so instead of validating nothing
         raise AnsibleFilterError(
-            "smart_host_routing: the collection's validation (plugins/module_utils/_connectors.py and its JSON Schema) "
+            "smart_host_routing: the collection's validation (plugins/module_utils/_connectors/items.py and its JSON Schema) "
             "cannot be loaded: %s" % exc
         ) from None
     return _connectors
 
 
 def short_name(name: t.Any) -> str:
-    """A connector name as a message shows it (long names cut; module_utils._values owns the rule)."""
-    from ansible_collections.mailflow.exchange.plugins.module_utils._values import short_name as shorten
+    """A connector name as a message shows it (long names cut; module_utils._connectors.values owns the rule)."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import short_name as shorten
 
     return shorten(name)
 
@@ -86,7 +86,7 @@ def _auth_mechanism(item: dict[str, t.Any]) -> str:
 # --- the role's input as send_connectors items --------------------------------------------------
 def _smart_host_utils() -> t.Any:
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _smart_host
+        from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import smart_host as _smart_host
     except ImportError as exc:  # an incomplete collection: say so instead of guessing
         raise AnsibleFilterError("smart_host_routing: the collection's module_utils cannot be loaded: %s" % exc) from None
     return _smart_host

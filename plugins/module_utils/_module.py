@@ -14,7 +14,9 @@ from typing import Any, Callable, Optional
 
 from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _manager, _schema, _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import manager as _manager
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
 
 class _Refusal(AnsibleModule):

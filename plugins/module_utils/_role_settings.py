@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as _input
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _input
 
 PREFIX = "smart_host_routing_"
 _BOOL_WORDS = ("1", "0", "on", "off", "yes", "no", "y", "n", "true", "false", "t", "f")

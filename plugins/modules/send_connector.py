@@ -388,9 +388,12 @@ errors:
   sample: ["smart_hosts[0]: 'bad host!' is neither an IP address nor a host name"]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _engine, _options, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import engine as _engine
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import implied
 
 
 def argument_spec():

@@ -125,8 +125,11 @@ connectors:
       connector_type: Default
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _values, _wire
-from ansible_collections.mailflow.exchange.plugins.module_utils._manager import ConnectorManager
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.manager import ConnectorManager
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
 

@@ -215,7 +215,9 @@ cmdlets:
   sample: [Get-ExchangeServer, Get-TransportConfig, Get-TransportService, Get-ExchangeCertificate -Server EX01]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _route_findings, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import route as _route_findings
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
 ARGUMENT_SPEC = {

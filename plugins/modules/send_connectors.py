@@ -427,7 +427,8 @@ errors:
   sample: ["connectors[3].port: must be from 0 to 65535 (connector 'Relay C')"]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _engine
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import engine as _engine
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 
 

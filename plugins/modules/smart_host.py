@@ -174,10 +174,10 @@ errors:
   elements: str
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _engine
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import engine as _engine
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
 # The item's rules and its translation to a send_connectors item live in module_utils (the role uses them too).
-from ansible_collections.mailflow.exchange.plugins.module_utils._smart_host import RENAME, argument_spec, translate, validate
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.smart_host import RENAME, argument_spec, translate, validate
 
 
 def main():

@@ -476,20 +476,21 @@ import ssl
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _smtp_probe_input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import checked_module
-from ansible_collections.mailflow.exchange.plugins.module_utils._schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.cert import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import (
     ProbeSettings,
     build_message,
     probe_hosts,
     send_message,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.findings import (
     SEVERITIES,
     Intent,
     evaluate,

@@ -16,7 +16,7 @@ from role_lab import LAB_INVENTORY, lab_with_smart_host
 from send_connector_harness import Ansible, collections_path, delta
 
 sys.path.insert(0, collections_path())
-from ansible_collections.mailflow.exchange.plugins.module_utils import _rollback  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,7 +1,7 @@
 """The AWX credential types inject exactly what the modules and the role read.
 
 The environment variables the modules fall back to are taken from the connection argument spec
-itself (``module_utils/_session.CONNECTION_ARGSPEC``), so a new connection option without an
+itself (``module_utils/_remoting/session.CONNECTION_ARGSPEC``), so a new connection option without an
 injector fails here. The rules are AWX's: fields with id/type/label, secrets marked secret,
 no ``ANSIBLE_`` variables, injectors only referring to defined inputs.
 """
@@ -18,7 +18,7 @@ from role_lab import ROOT, collections_path, load_credential_type, render_inject
 
 sys.path.insert(0, collections_path())
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _session  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session  # noqa: E402
 
 TYPES = ["exchange_management", "exchange_smart_host"]
 FIELD_TYPES = {"string", "boolean"}

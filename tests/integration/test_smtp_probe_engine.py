@@ -26,7 +26,7 @@ except ImportError:  # a plain checkout: the same git-ignored link tests/unit/co
     for _name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
         del sys.modules[_name]
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import ProbeSettings, probe_host  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import ProbeSettings, probe_host  # noqa: E402
 
 SECRET = "EnginePassw0rd!"
 
@@ -81,7 +81,7 @@ def test_hosts_are_probed_at_the_same_time_and_stay_in_order():
     import socket  # pylint: disable=import-outside-toplevel
     import threading  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import probe_hosts  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import probe_hosts  # pylint: disable=import-outside-toplevel
 
     barrier = threading.Barrier(3)
     listeners = []

@@ -239,7 +239,7 @@ def test_display_name_and_idn_addresses_are_accepted(smarthost, probe):
 
 def test_the_engine_itself_refuses_a_line_with_cr_lf(smarthost):
     """Defence in depth: even a caller that skipped the module's checks cannot put a second command on the wire."""
-    from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import ProbeSettings, probe_host
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import ProbeSettings, probe_host
 
     host = smarthost(auth=[], users={})
     record = probe_host(ProbeSettings(host="127.0.0.1", port=host.ready["port"], timeout=5, helo_name="fuzz\r\nMAIL FROM:<inj@x.example>"))

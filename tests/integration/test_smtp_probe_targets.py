@@ -147,7 +147,7 @@ def test_the_pool_is_bounded():
     import importlib  # pylint: disable=import-outside-toplevel
 
     sys.path.insert(0, os.path.join(ROOT, "collections"))
-    engine = importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe")
+    engine = importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp")
     active = {"now": 0, "max": 0}
     lock = threading.Lock()
     release = threading.Event()

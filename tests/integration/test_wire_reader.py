@@ -1,4 +1,4 @@
-"""The collection's CLIXML reader (plugins/module_utils/_wire.py) against pypsrp's deserialiser, on the very
+"""The collection's CLIXML reader (plugins/module_utils/_remoting/wire.py) against pypsrp's deserialiser, on the very
 messages the lab sends over HTTP in each wire profile, and on the public Exchange captures.
 
 The reference is pypsrp 0.9.1's generic deserialiser plus ``_values.object_to_dict``, with the one fix it
@@ -17,7 +17,10 @@ import pytest
 from send_connector_harness import ROOT, LabProcess, collections_path
 
 sys.path.insert(0, collections_path())
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _session, _values, _wire  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 PROFILES = ("exchange", "objects", "strings")
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _importable() -> bool:
     try:
-        importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._values")
+        importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values")
     except ImportError:
         return False
     return True

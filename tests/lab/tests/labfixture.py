@@ -169,14 +169,14 @@ def running_lab(**kwargs: t.Any) -> t.Iterator[LabProcess]:
 
 
 def collection_reader() -> t.Any:
-    """The collection's CLIXML reader (plugins/module_utils/_wire.py), imported from this checkout."""
+    """The collection's CLIXML reader (plugins/module_utils/_remoting/wire.py), imported from this checkout."""
     try:
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _wire
+        from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
     except ImportError:
         root = os.path.dirname(os.path.dirname(LAB_SRC))
         link = os.path.join(root, "collections", "ansible_collections", "mailflow", "exchange")
         if not os.path.exists(link):
             raise RuntimeError("the collection is not importable: run make collection-link") from None
         sys.path.insert(0, os.path.join(root, "collections"))
-        from ansible_collections.mailflow.exchange.plugins.module_utils import _wire
+        from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
     return _wire

@@ -1,4 +1,4 @@
-"""The audit's rule table (module_utils/_audit.py): each rule fires on its case and stays quiet on a good connector;
+"""The audit's rule table (module_utils/_connectors/audit.py): each rule fires on its case and stays quiet on a good connector;
 the report's forms (JUnit XML parsed, Markdown, JSON, console lines). The audit over the lab:
 tests/integration/test_audit_lab.py."""
 
@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _audit
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import audit as _audit
 
 GOOD = {"name": "Good", "enabled": True, "dns_routing_enabled": False, "smart_hosts": ["relay.contoso.net"], "port": 587,
         "address_spaces": ["SMTP:*;1"], "smart_host_auth_mechanism": "BasicAuthRequireTLS",

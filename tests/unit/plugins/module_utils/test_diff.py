@@ -1,12 +1,14 @@
-"""What --diff shows for a Send connector (module_utils/_diff.py): a create lists what the task set, no nulls,
+"""What --diff shows for a Send connector (module_utils/_connectors/diff.py): a create lists what the task set, no nulls,
 sizes as the Exchange Management Shell writes them, never a password."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _diff, _plan, _values
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import create_defaults
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import diff as _diff
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import create_defaults
 
 
 @pytest.mark.parametrize(

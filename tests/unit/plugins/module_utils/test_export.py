@@ -1,11 +1,13 @@
-"""The export (module_utils/_export.py): defaults and secrets left out, the items valid send_connectors input.
+"""The export (module_utils/_connectors/export.py): defaults and secrets left out, the items valid send_connectors input.
 The round trip over the lab: tests/integration/test_export_lab.py."""
 
 from __future__ import annotations
 
 import yaml
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _export, _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import export as _export
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 
 
 def read(**settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
 pytest.importorskip("pypsrp")
 from pypsrp.exceptions import WSManFaultError  # noqa: E402

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 
 @pytest.mark.parametrize("first, second", [
@@ -102,7 +103,8 @@ def test_shown_is_bounded():
 
 
 def test_an_exchange_refusal_names_the_option_of_the_quoted_value():
-    from ansible_collections.mailflow.exchange.plugins.module_utils import _manager, _plan
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import manager as _manager
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
 
     plan = _plan.plan_present("P2", {"address_spaces": ["p.example"], "smart_hosts": ["192.0.2.1"],
                                      "source_transport_servers": ["EX99"]}, None, "on_create")

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _kerberos as k
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import kerberos as k
 
 
 class Krb5Error(Exception):

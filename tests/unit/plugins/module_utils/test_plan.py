@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _render
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import render as _render
 
 NAME = "Smart host to Internet"
 SEED = {"address_spaces": ["*"], "usage": "Custom", "dns_routing_enabled": False, "smart_hosts": ["192.168.3.2"],
@@ -134,7 +136,7 @@ def test_credential_without_password_only_compares_the_user_name():
 
 
 def test_create_predicts_exchange_defaults_and_checks_rules_against_them():
-    from ansible_collections.mailflow.exchange.plugins.module_utils import _schema
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 
     plan = _plan.plan_present("TLS", {"address_spaces": ["*"], "smart_hosts": ["relay.contoso.com"], "require_tls": True,
                                       "tls_auth_level": "CertificateValidation"}, None)
@@ -185,7 +187,7 @@ def test_address_space_is_one_entry_per_type_and_domain(change, spaces):
 
 
 def test_not_as_planned_after_a_lost_answer():
-    from ansible_collections.mailflow.exchange.plugins.module_utils._manager import not_as_planned
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.manager import not_as_planned
 
     current = {"name": "Relay", "port": 25, "comment": None, "smart_hosts": ["192.168.3.2"], "dns_routing_enabled": False}
     plan = _plan.plan_present("Relay", {"port": 2525, "smart_hosts": ["[192.168.3.2]"]}, current)

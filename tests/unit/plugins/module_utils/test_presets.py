@@ -1,6 +1,6 @@
 """The provider presets (smart_host_profile): what each sets, what each refuses, what each finds.
 
-Pure logic of plugins/module_utils/_presets.py; the modules' use of it over the lab is in
+Pure logic of plugins/module_utils/_connectors/presets.py; the modules' use of it over the lab is in
 tests/integration/test_presets_lab.py.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
 
 SES_USER = "AKIAIOSFODNN7EXAMPLE"
 SES_SMTP_PASSWORD = "BPu7sHcQeA3rS3xwN9K3Z2mJtF0hQ8kCnv1Ux5yLdT4B"  # 44 characters, the SMTP password's shape

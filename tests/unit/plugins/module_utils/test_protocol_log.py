@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._protocol_log import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.protocol_log import (
     ProtocolLogError,
     parse,
     select,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _render
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import render as _render
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
 
 from pwsh_tokens import CREDENTIAL, SINGLE_QUOTE_CHARS, NotOneCommand, parse_command, read_verbatim
 

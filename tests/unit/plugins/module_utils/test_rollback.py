@@ -1,9 +1,10 @@
-"""Rollback items (module_utils/_rollback.py) from a send_connectors result: created -> removed, changed -> its
+"""Rollback items (module_utils/_connectors/rollback.py) from a send_connectors result: created -> removed, changed -> its
 snapshot, the password rule. The lab run: tests/integration/test_rollback_lab.py."""
 
 from __future__ import annotations
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _rollback
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback
 
 BEFORE = {"name": "R", "address_spaces": ["SMTP:*;1"], "dns_routing_enabled": False, "smart_hosts": ["old.example"],
           "port": 587, "smart_host_auth_mechanism": "BasicAuthRequireTLS", "authentication_credential": {"username": "relay"},

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _plan, _route_findings, _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import route as _route_findings
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 NAME = "<I>CN=Contoso CA<S>CN=mail.contoso.com"

@@ -8,7 +8,7 @@ For each connector setting whose validity is decidable from its syntax, hypothes
 * when the client accepts, the lab is given what the client would send (canonical, wire form);
   when it refuses, the lab is given the raw value.
 
-The two copies are written independently on purpose (``plugins/module_utils/_values.py`` vs
+The two copies are written independently on purpose (``plugins/module_utils/_connectors/values.py`` vs
 ``tests/lab/exchange_lab/org/values.py``); a disagreement is a bug in one of them. Runs without a server.
 """
 
@@ -19,7 +19,9 @@ import string
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _schema, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 hypothesis = pytest.importorskip("hypothesis")
 pytest.importorskip("exchange_lab")

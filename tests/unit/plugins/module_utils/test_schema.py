@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import OPTIONS
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import OPTIONS
 
 SEED = {
     "name": "Smart host to Internet",

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
 
 def settings(**params):

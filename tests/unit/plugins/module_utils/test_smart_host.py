@@ -1,9 +1,9 @@
-"""A smart-host item: its rules and its translation into a send_connectors item (module_utils/_smart_host.py;
+"""A smart-host item: its rules and its translation into a send_connectors item (module_utils/_connectors/smart_host.py;
 used by the smart_host module and the role)."""
 
 from __future__ import annotations
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smart_host as smart_host
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import smart_host
 
 
 def params(**overrides):

@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe import parse_ehlo
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import parse_ehlo
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.cert import (
     dns_name_matches,
     match_host,
     match_tls_domain,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_findings import Intent, evaluate, is_relay_refusal
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import exchange_tls_checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.findings import Intent, evaluate, is_relay_refusal
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.rules import exchange_tls_checks
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe_input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
 
 
 @pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nMAIL FROM:<x@y.example>", "a\x00b", "trailing\n"])

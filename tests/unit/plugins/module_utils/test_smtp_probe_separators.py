@@ -6,7 +6,8 @@ import email.errors
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _smtp_probe, _smtp_probe_input as _input
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import smtp as _smtp_probe
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _input
 
 SEPARATORS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
 CONTROLS = ["\x01", "\x07", "\x1b", "\x1f", "\x7f", "\x80", "\x9f"]

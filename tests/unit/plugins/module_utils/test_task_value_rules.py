@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _schema, _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 CASES = [
     ({"tls_domain": "*", "tls_auth_level": "DomainValidation", "smart_hosts": ["relay.contoso.com"]}, "tls_domain",

@@ -1,4 +1,4 @@
-"""module_utils/_trace.py's pure parts: time options, event normalisation, where a message stands, and the
+"""module_utils/_trace/tracer.py's pure parts: time options, event normalisation, where a message stands, and the
 verdict and hint of each trace (no lab needed)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _trace
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace import tracer as _trace
 
 
 @pytest.fixture(name="mt")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _trace as f
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace import tracer as f
 
 PRIMARY = '451 4.4.0 Primary target IP address responded with: "{}." Attempted failover to alternate host, but that did not succeed.'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _trace
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace import tracer as _trace
 
 
 @pytest.mark.parametrize("value", ["2026-05-01T13:00:00+99:99", "2026-05-01T13:00:00-14:01", "2026-05-01T13:00:00+0160",

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_lists_are_read_so_later_references_resolve():
     pytest.importorskip("pypsrp")
     from pypsrp.serializer import Serializer
 
-    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_message
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import read_message
 
     with pytest.raises(KeyError):
         Serializer().deserialize(TNREF_AFTER_LIST)  # the pypsrp 0.9.1 behaviour the collection's reader avoids
@@ -265,8 +265,8 @@ CREDENTIAL_AND_CERT = """<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.
 
 
 def test_credential_shows_only_the_user_name_and_certificate_name_reads_back():
-    from ansible_collections.mailflow.exchange.plugins.module_utils import _options
-    from ansible_collections.mailflow.exchange.plugins.module_utils._wire import read_message
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import read_message
 
     props = read_message(CREDENTIAL_AND_CERT)
     assert props["AuthenticationCredential"] == {"username": "relay-user"}

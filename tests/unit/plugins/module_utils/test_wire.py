@@ -12,7 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _plan, _wire
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "exchange")
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")
@@ -85,7 +87,7 @@ def through_pypsrp(message: str) -> dict:
     from pypsrp.messages import Message, MessageType
     from pypsrp.serializer import Serializer
 
-    from ansible_collections.mailflow.exchange.plugins.module_utils._session import ExchangeSession
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeSession
 
     serializer = _wire.read_output(Serializer())
     data = struct.pack("<I", 1) + struct.pack("<I", MessageType.PIPELINE_OUTPUT)

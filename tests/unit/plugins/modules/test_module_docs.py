@@ -6,7 +6,8 @@ from __future__ import annotations
 import yaml
 
 from ansible_collections.mailflow.exchange.plugins.doc_fragments.exchange import ModuleDocFragment
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _session
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 from ansible_collections.mailflow.exchange.plugins.modules import send_connector, send_connector_info, smart_host
 
 
@@ -65,7 +66,8 @@ def test_every_module_has_attributes_examples_return_and_seed_example_first():
 
 
 def test_examples_are_valid_tasks_for_the_schema():
-    from ansible_collections.mailflow.exchange.plugins.module_utils import _plan, _schema
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 
     for task in yaml.safe_load(send_connector.EXAMPLES):
         args = task.get("mailflow.exchange.send_connector")

@@ -8,7 +8,8 @@ import sys
 
 import yaml
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 from ansible_collections.mailflow.exchange.plugins.modules import send_connector, send_connectors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))

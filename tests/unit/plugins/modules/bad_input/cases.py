@@ -17,7 +17,7 @@ import math
 
 from hypothesis import strategies as st
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 
 CANARY = "CANARY-Pw-7f3e9b1c"  # a secret that must never appear in any output
 HUGE = "x" * 100000

@@ -25,8 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _plan, _render
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError, TransportError
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import render as _render
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import CmdletError, ExchangeError, TransportError
 
 # Exchange's "not found" names the DC that answered: "... couldn't be found on 'DC01.contoso.com'."
 _NOT_FOUND_ON = re.compile(r"found on '([^']+)'")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
 
 # A bare word needs no quotes only when it is ASCII letters and digits; fullmatch, because ``$``
 # in a pattern also matches before a trailing newline ("abc\n" must not render bare).

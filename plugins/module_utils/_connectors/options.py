@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
 
 BOTH = "both"  # New-SendConnector and Set-SendConnector
 CREATE = "create"  # New-SendConnector only (cannot be read back or changed)
@@ -280,7 +280,7 @@ class Option:
 # Where each syntax rule comes from: the parameter pages New-SendConnector.md / Set-SendConnector.md in
 # MicrosoftDocs/office-docs-powershell (exchange/exchange-ps/ExchangePowerShell/) as summarised in
 # docs/exchange-rules.md section 1.2 (types, ranges) and section 2 (R1-R22); the parsers in
-# _values.py carry the detail. Every string of every option is refused with NUL, CR or LF (_values.check_text).
+# values.py carry the detail. Every string of every option is refused with NUL, CR or LF (_values.check_text).
 OPTIONS: list[Option] = [
     # AddressSpaces: [Type:]Space[;Cost] (R1), cost 1-100 (R2), SMTP space RFC 1035 with a whole leading
     # wildcard label only (R3), "--" only on Edge/EdgeSync (R4), X400 in RFC 1685 form and ";" needing an

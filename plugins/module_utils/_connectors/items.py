@@ -19,7 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity, _options, _presets, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 
 # The keys of a send_connector task besides the option table (shared with send_connector's argument spec).
 COMMON_SPEC: dict[str, Any] = {

@@ -21,9 +21,9 @@ import ipaddress
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME
 
 # RFC 5321 4.1.2 / RFC 5322 3.2.3: atext; non-ASCII letters are allowed too (SMTPUTF8, RFC 6531).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"

@@ -32,7 +32,7 @@ import datetime
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 SEVERITIES = ("error", "warning", "info")
 EXPIRY_WARNING_DAYS = 30

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME
 
 
 def side(state: Any, keys: Optional[Iterable[str]] = None) -> dict[str, Any]:

@@ -28,13 +28,13 @@ import time
 import uuid
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_cert import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.cert import (
     describe_certificate,
     match_host,
     match_tls_domain,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import is_ip
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.rules import (
     cleartext_allowed,
     credential_refusal,
     peer_problems,

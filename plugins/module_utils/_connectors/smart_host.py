@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options, _presets, _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
 RENAME = {"smart_hosts": "hosts"}

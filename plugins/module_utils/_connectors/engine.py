@@ -27,8 +27,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _connectors, _diff, _identity, _options, _plan, _presets, _schema
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import diff as _diff
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import CmdletError, ExchangeError
 
 
 class Item:

@@ -22,7 +22,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
 
 UNLIMITED = "unlimited"
 MAX_MESSAGE_BYTES = 2147483647

@@ -22,7 +22,7 @@ import json
 from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
 
 SEVERITIES = ("error", "warning", "info")
 M365_HOST = ".mail.protection.outlook.com"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 
 
 def _settings(before: dict[str, Any]) -> dict[str, Any]:

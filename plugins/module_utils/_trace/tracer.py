@@ -20,9 +20,9 @@ import datetime
 import re
 import time
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _identity
-from ansible_collections.mailflow.exchange.plugins.module_utils._session import CmdletError, ExchangeError
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import short_name
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import short_name
 
 SENT_EVENTS = ("SEND", "SENDEXTERNAL")
 FAILED_EVENTS = ("FAIL", "DSN")
@@ -521,9 +521,9 @@ _RANGES = {"timeout": (0, 604800), "poll_interval": (0.1, 3600), "result_size": 
 
 def validate_input(p):
     """Every problem of the input, each naming its option and the rule, before any call."""
-    from ansible_collections.mailflow.exchange.plugins.module_utils import _values
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
     # Get-MessageTrackingLog's -Sender and -Recipients are SmtpAddress values: Exchange refuses anything else.
-    from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_input import address as _address
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import address as _address
 
     errors = []
     messages = p.get("messages")

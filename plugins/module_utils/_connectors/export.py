@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 
 # Kept even when equal to a default: they say what the connector is.
 ALWAYS = ("address_spaces", "source_transport_servers")

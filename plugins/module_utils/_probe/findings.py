@@ -4,7 +4,7 @@
 """PRIVATE: not a public API of the collection; it may change at any time.
 
 Findings: what a probe record means for a Send connector with given settings. Pure functions
-over the record built by ``_smtp_probe`` (no network), so every rule is unit-testable.
+over the record built by ``smtp.py`` (no network), so every rule is unit-testable.
 
 The rules follow the failure modes of smart-host mail flow (unreachable host, name not
 resolving, implicit TLS port, no STARTTLS while TLS is required, certificate chain/name/expiry
@@ -18,7 +18,7 @@ import dataclasses
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._smtp_probe_rules import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.rules import (
     TlsChecks,
     certificate_severity,
     cleartext_allowed,

@@ -15,7 +15,7 @@ import hashlib
 import ipaddress
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import is_ip
 
 try:
     from cryptography import x509

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, CREATE, OPTIONS, create_defaults
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import address_space_id
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, CREATE, OPTIONS, create_defaults
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import address_space_id
 
 
 class Credential:

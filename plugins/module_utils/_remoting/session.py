@@ -21,10 +21,10 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _kerberos
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import Credential
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import object_to_dict, to_plain
-from ansible_collections.mailflow.exchange.plugins.module_utils._wire import Output, read_output
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import kerberos as _kerberos
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import object_to_dict, to_plain
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import Output, read_output
 
 PYPSRP_IMPORT_ERROR = None
 try:

@@ -26,9 +26,9 @@ import re
 import traceback
 from typing import Any, Iterator, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils import _values as v
-from ansible_collections.mailflow.exchange.plugins.module_utils._options import BY_NAME, OPTIONS
-from ansible_collections.mailflow.exchange.plugins.module_utils._plan import implied
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, OPTIONS
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import implied
 
 JSONSCHEMA_IMPORT_ERROR = None
 try:

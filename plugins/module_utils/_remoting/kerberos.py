@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: not a public API of the collection; it may change at any time.
 
-Kerberos for the session layer (``_session.py``): the WSMan options Kerberos needs, the user
+Kerberos for the session layer (``session.py``): the WSMan options Kerberos needs, the user
 name in the form Kerberos expects, and one clear sentence for each way a Kerberos login fails.
 
 How the ticket is obtained (pyspnego does it, we only choose the inputs):
@@ -25,7 +25,7 @@ import os
 import re
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import is_ip
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import is_ip
 
 KERBEROS_AUTHS = ("kerberos", "negotiate")
 # The service class of the SPN. Windows' WinRM client asks for HTTP/<server>; an Exchange
