@@ -365,10 +365,13 @@ ARGUMENT_SPEC = {
     "result_size": {"type": "int", "default": 0},
 }
 
+# Declared once: the checker words them with every other problem, AnsibleModule enforces them too (each message
+# names its own message_id and connector).
+CONSTRAINTS = {"mutually_exclusive": [("messages", "message_id"), ("messages", "connector")]}
+
 
 def main():
-    module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True,
-                             mutually_exclusive=[("messages", "message_id"), ("messages", "connector")])
+    module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True, **CONSTRAINTS)
     p = module.params
 
     def work(session):

@@ -526,10 +526,7 @@ def validate_input(p):
     from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import address as _address
 
     errors = []
-    messages = p.get("messages")
-    for other in ("message_id", "connector"):
-        if messages is not None and p.get(other) is not None:
-            errors.append("messages: cannot be combined with %s (each message names its own)" % other)
+    messages = p.get("messages")  # not with message_id or connector: message_trace's CONSTRAINTS, worded by the checker
     if messages is not None and not messages:
         errors.append("messages: give at least one message (message_id, connector, servers)")
     if p.get("message_id") is not None and not str(p["message_id"]).strip().strip("<>").strip():
