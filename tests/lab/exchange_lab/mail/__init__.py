@@ -53,7 +53,8 @@ def start_transport(org: t.Any, config: LabConfig, state_dir: str, host: str) ->
     connectors = getattr(org, "connectors", None)
     if not settings.enabled or not callable(connectors):
         return None, {}
-    service = MailTransport(connectors, config, state_dir, host)
+    lookup = getattr(org, "connector_for_delivery", None)
+    service = MailTransport(connectors, config, state_dir, host, connector=lookup if callable(lookup) else None)
     listener = ReceiveConnector(service, host, settings.smtp_port)
     port = listener.start()
     service.start()

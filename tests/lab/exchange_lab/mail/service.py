@@ -39,6 +39,8 @@ EXPIRED_STATUS = "550 4.4.7 QUEUE.Expired; message expired"
 DNS_CONNECTOR = "DnsConnectorDelivery"
 
 ConnectorSource = t.Callable[[], list[dict[str, t.Any]]]
+# (guid, name) -> that one connector (a copy) or None: what a delivery needs, without copying every connector
+ConnectorLookup = t.Callable[[str, str], t.Optional[dict[str, t.Any]]]
 
 
 @dataclasses.dataclass
@@ -51,10 +53,12 @@ class Accepted:
 
 
 class MailTransport:
-    def __init__(self, connectors: ConnectorSource, config: LabConfig, state_dir: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, connectors: ConnectorSource, config: LabConfig, state_dir: str, host: str = "127.0.0.1",
+                 connector: ConnectorLookup | None = None) -> None:
         self.config = config
         self.settings = MailSettings.from_extra(config.extra)
         self.connectors = connectors
+        self._lookup = connector
         self.host = host
         self.logs_root = os.path.join(state_dir, "logs")
         self.tracking = TrackingLog(self.logs_root)
@@ -254,6 +258,12 @@ class MailTransport:
 
     def _connector(self, queue: q.Queue) -> dict[str, t.Any] | None:
         """The queue's connector as it is now (by GUID, so a rename keeps the queue), or None."""
+        if self._lookup is not None:
+            # one connector per delivery: copying all of them for each of N deliveries made N deliveries cost N^2
+            connector = self._lookup(queue.connector_guid or "", queue.connector_name)
+            if connector is not None and str(connector.get("Guid") or "").lower() != (queue.connector_guid or "").lower():
+                queue.connector_guid = str(connector.get("Guid") or queue.connector_guid)  # the same name, a new connector
+            return connector
         connectors = self.connectors()
         for connector in connectors:
             if queue.connector_guid and str(connector.get("Guid", "")).lower() == queue.connector_guid.lower():

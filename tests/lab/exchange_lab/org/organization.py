@@ -108,6 +108,16 @@ class Organization:
         with self.store.locked() as data:
             return copy.deepcopy(data["connectors"])
 
+    def connector_for_delivery(self, guid: str, name: str) -> dict[str, t.Any] | None:
+        """The Send connector with this GUID, else the one with this name (a copy), or None: as ``connectors``
+        would find it, copying only that one."""
+        with self.store.locked() as data:
+            records = data["connectors"]
+            found = next((r for r in records if guid and str(r.get("Guid", "")).lower() == guid.lower()), None)
+            if found is None:
+                found = next((r for r in records if str(r.get("Name", "")).lower() == name.lower()), None)
+            return copy.deepcopy(found) if found is not None else None
+
     def same_dc(self, a: str | None, b: str | None) -> bool:
         """Two names of one domain controller (``DC01`` and ``DC01.contoso.com`` included)."""
         if not a or not b:
