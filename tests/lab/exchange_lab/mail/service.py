@@ -19,6 +19,7 @@ import ipaddress
 import logging
 import os
 import threading
+import time
 import typing as t
 import uuid
 
@@ -52,6 +53,9 @@ class Accepted:
     record_id: int
 
 
+SAVE_EVERY = 0.5  # seconds between two saves of the queues while deliveries run
+
+
 class MailTransport:
     def __init__(self, connectors: ConnectorSource, config: LabConfig, state_dir: str, host: str = "127.0.0.1",
                  connector: ConnectorLookup | None = None) -> None:
@@ -70,6 +74,10 @@ class MailTransport:
         self._stopping = False
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mail-delivery")
         self._scheduler: threading.Thread | None = None
+        # A delivery marks the queues changed; the scheduler saves them when it is idle, at most every SAVE_EVERY
+        # seconds while deliveries run (saving every queue after each delivery made N deliveries cost N^2).
+        self._dirty = False
+        self._saved = 0.0
 
     # -- names -------------------------------------------------------------------------------
     def fqdn(self, server: str) -> str:
@@ -227,8 +235,19 @@ class MailTransport:
                     related_recipient=";".join(rcpts), recipient_status=[status])
 
     # -- delivery -----------------------------------------------------------------------------
+    def _save_if_due(self) -> None:
+        """Persist the queues a delivery changed (the scheduler's thread, outside the wake lock)."""
+        with self.store.lock:
+            busy = any(queue.active for queue in self.store.queues.values())
+            if not self._dirty or (busy and time.monotonic() - self._saved < SAVE_EVERY):
+                return
+            self._dirty = False
+            self._saved = time.monotonic()
+            self.store.save()
+
     def _schedule(self) -> None:
         while True:
+            self._save_if_due()
             with self._wake:
                 if self._stopping:
                     return
@@ -243,7 +262,7 @@ class MailTransport:
                                 due.append(queue)
                     wait = self._next_wait(now)
                 if not due:
-                    self._wake.wait(wait)
+                    self._wake.wait(min(wait, SAVE_EVERY) if self._dirty else wait)
                     continue
             for queue in due:
                 self._pool.submit(self._run_queue, queue)
@@ -303,7 +322,7 @@ class MailTransport:
                     queue.last_error = None
                     queue.next_retry = None
                 queue.active = False
-                self.store.save()
+                self._dirty = True  # saved by the scheduler (_save_if_due)
         except Exception:  # pragma: no cover - a bug must not stop the transport
             log.exception("delivery of queue %s failed", queue.identity)
             with self.store.lock:
