@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab test-matrix clean
+.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab test-matrix benchmark-scale clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lab    start the Exchange lab in the foreground (Ctrl-C stops it)"
 	@echo "make kdc-lab  a throwaway Kerberos realm + a Kerberos-only lab in the foreground (docs/kerberos.md)"
 	@echo "make sanity | lint | units | lab-tests | integration   run one part of the suite"
+	@echo "make benchmark-scale  every figure of docs/benchmark.md's scale sections in one run (quiet machine)"
 	@echo "make test-matrix  the suite's main parts under every ansible-core release declared, Python 3.11 and 3.12"
 
 # Debian packages for the test suite only (Kerberos client/KDC and the headers gssapi/krb5 build
@@ -146,6 +147,12 @@ lab: demo-venv collection-link
 # table it prints is README's "Tested with". MATRIX_ARGS="--only 2.17.14/3.11 --parts units,main".
 test-matrix: collection-link
 	python3 hacking/test_matrix.py $(MATRIX_ARGS)
+
+# Every figure of docs/benchmark.md's scale sections in one run (about 15 minutes on 2 quiet cores): the role,
+# apply, no-op task, floor, report printing and trace at N=50 and N=200 on issue 12's latency profile, medians of
+# three, load noted; then the parse and floor tables of the collection's CLIXML reader. BENCH_ARGS adds options.
+benchmark-scale: collection-link
+	$(PY) hacking/benchmark_scale.py --sizes 50 200 --repeat 3 --no-script --wire $(BENCH_ARGS)
 
 # A throwaway Kerberos realm (MIT KDC on loopback) and a Kerberos-only lab, for people; prints what to export.
 kdc-lab: install

@@ -4,6 +4,12 @@ Run from the repository root (``make collection-link`` once)::
 
     .venv/bin/python hacking/benchmark_scale.py                 # N = 1, 10, 50
     .venv/bin/python hacking/benchmark_scale.py --sizes 1 10 50 200 --repeat 3
+    make benchmark-scale                                        # every figure docs/benchmark.md shows, in one run
+
+``make benchmark-scale`` is ``--sizes 50 200 --repeat 3 --no-script --wire``: the scale table (medians of three,
+load noted), then ``hacking/benchmark_wire.py``'s two tables (parse per connector object: bare XML parse, the
+collection's reader, pypsrp's path; the floor per connector before and after the parser change, with the
+client's parse split from the lab and wire).
 
 The latency profile of issue 12: the lab's ``latency`` knobs (runspace open 0.5 s, each cmdlet 0.2 s) and a
 loopback TCP proxy in front of the lab's WSMan port that holds every request 30 ms (one WSMan round trip =
@@ -17,7 +23,10 @@ connectors are created, then with nothing to change it measures:
   (runspaces opened, cmdlets run, Get-SendConnector, writes); for N=50 also with 5 of 50 changed;
 * ``no-op task``: an ``ansible.builtin.ping`` task (what one Ansible task costs);
 * ``script``: a hand-written pypsrp script that opens a session per connector (Get, Set only if needed, close);
-* ``floor``: one session and one ``Get-SendConnector`` returning all connectors.
+* ``floor``: one session and one ``Get-SendConnector`` returning all connectors;
+* ``lab delivery``: from the lab's message tracking log, the time from the test message's RECEIVE to its last
+  SEND (the lab's own transport delivering one message through N connectors): the part of the role's trace
+  wait that is the lab's, not the client's.
 
 Prints one table with the ratios the issue asks for. Timings are reported, never asserted.
 """
@@ -25,6 +34,9 @@ Prints one table with the ratios the issue asks for. Timings are reported, never
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import glob
 import json
 import os
 import platform
@@ -49,6 +61,7 @@ PROXY_DELAY = 0.030
 SMART_HOST = "smarthost.lab.test"
 APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
 REPORT_TASK = "Report | Show the summary"
+TRACE_TASK = "Verify | Trace each test message until it leaves through its connector"
 
 TIMER = '''
 import json, os, time
@@ -264,6 +277,26 @@ def task_seconds(run: dict[str, t.Any], name: str) -> float:
     return sum(x["seconds"] for x in run["tasks"] if x["task"].endswith(name))
 
 
+def lab_delivery(state_dir: str) -> float:
+    """Seconds from the last test message's RECEIVE to its last SEND, from the lab's message tracking logs."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(state_dir, "logs", "*", "MessageTracking", "MSGTRK*.LOG"))):
+        with open(path, encoding="utf-8", newline="") as handle:
+            fields = None
+            for row in csv.reader(handle):
+                if row and row[0].startswith("#Fields:"):
+                    fields = [row[0].split(":", 1)[1].strip()] + row[1:]
+                elif row and not row[0].startswith("#") and fields:
+                    rows.append(dict(zip(fields, row)))
+    received = [r for r in rows if r.get("event-id") == "RECEIVE"]
+    if not received:
+        return float("nan")
+    message_id = received[-1].get("message-id")
+    when = [dt.datetime.fromisoformat(r["date-time"].replace("Z", "+00:00")) for r in rows
+            if r.get("message-id") == message_id and r.get("event-id") in ("RECEIVE", "SEND")]
+    return (max(when) - min(when)).total_seconds()
+
+
 def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) -> dict[str, t.Any]:
     from exchange_lab.smarthost import SmartHost, SmartHostConfig
 
@@ -281,12 +314,14 @@ def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) ->
             created = bench.apply(items)
             print("  N=%d: created %d connectors in one send_connectors run: %.1f s, %s" % (n, n, created["wall"], created["delta"]), flush=True)
             out: dict[str, t.Any] = {"n": n, "role": [], "apply": [], "apply_alone": [], "noop": [], "script": [], "floor": [],
-                                     "report": []}
+                                     "report": [], "trace": [], "delivery": []}
             for _round in range(repeat):
                 role = bench.role(items)
                 out["role"].append(role["wall"])
                 out["apply"].append(task_seconds(role, APPLY_TASK))
                 out["report"].append(task_seconds(role, REPORT_TASK))
+                out["trace"].append(task_seconds(role, TRACE_TASK))
+                out["delivery"].append(lab_delivery(lab.state_dir))
                 out["role_rc"] = role["rc"]
                 out["role_delta"] = role["delta"]
                 out["role_tasks"] = len(role["tasks"])
@@ -320,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (medians are shown)")
     parser.add_argument("--no-script", action="store_true",
                         help="skip the per-connector-session script (about 1 s per connector on this profile)")
+    parser.add_argument("--wire", action="store_true",
+                        help="then hacking/benchmark_wire.py's tables for the same sizes (parse per connector; the floor per "
+                             "connector before and after the parser change, client parse vs lab and wire)")
     args = parser.parse_args(argv)
     load = os.getloadavg()
     print("smart_host_routing scale benchmark | %s | %d CPU(s) | Python %s | load %.2f %.2f %.2f"
@@ -336,18 +374,28 @@ def main(argv: list[str] | None = None) -> int:
             r["role_delta"]["cmdlet:Get-SendConnector"], r.get("role_rc"),
             "; ".join("%.1f s %s" % (x["seconds"], x["task"]) for x in r["role_breakdown"][:6])), flush=True)
     print()
-    print("| N | role run | apply (role task) | apply alone | no-op task + floor | apply / (no-op+floor) | per-connector script | "
-          "script / apply | floor | report printing | role runspaces, cmdlets, connector reads | apply runspaces, cmdlets, reads, writes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    script = not args.no_script
+    head = ["N", "role run", "apply (role task)", "apply alone", "no-op task + floor", "apply / (no-op+floor)"]
+    if script:  # without the script there is nothing to show in its columns (they printed nan)
+        head += ["per-connector script", "script / apply"]
+    head += ["floor", "report printing", "trace (role task)", "lab delivery", "role runspaces, cmdlets, connector reads",
+             "apply runspaces, cmdlets, reads, writes"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for r in results:
         apply = med(r["apply"])
         base = med(r["noop"]) + med(r["floor"])
         d, a = r["role_delta"], r["apply_delta"]
-        print("| %d | %.1f s%s | %.2f s | %.2f s | %.2f + %.2f s | %.2fx | %.1f s | %.1fx | %.2f s | %.2f s | %d, %d, %d | %d, %d, %d, %d |" % (
-            r["n"], med(r["role"]), "" if r.get("role_rc") == 0 else " (rc %s)" % r.get("role_rc"), apply, med(r["apply_alone"]),
-            med(r["noop"]), med(r["floor"]), apply / base, med(r["script"]), med(r["script"]) / apply, med(r["floor"]), med(r["report"]),
-            d["runspaces_opened"], d["cmdlets_run"], d["cmdlet:Get-SendConnector"],
-            a["runspaces_opened"], a["cmdlets_run"], a["cmdlet:Get-SendConnector"], a["writes"]))
+        role = "%.1f s (%.1f-%.1f)" % (med(r["role"]), min(r["role"]), max(r["role"])) if len(r["role"]) > 1 else "%.1f s" % med(r["role"])
+        cells = [str(r["n"]), role + ("" if r.get("role_rc") == 0 else " (rc %s)" % r.get("role_rc")), "%.2f s" % apply,
+                 "%.2f s" % med(r["apply_alone"]), "%.2f + %.2f s" % (med(r["noop"]), med(r["floor"])), "%.2fx" % (apply / base)]
+        if script:
+            cells += ["%.1f s" % med(r["script"]), "%.1fx" % (med(r["script"]) / apply)]
+        cells += ["%.2f s" % med(r["floor"]), "%.2f s" % med(r["report"]), "%.2f s" % med(r["trace"]),
+                  "%.2f s" % med(r["delivery"]),
+                  "%d, %d, %d" % (d["runspaces_opened"], d["cmdlets_run"], d["cmdlet:Get-SendConnector"]),
+                  "%d, %d, %d, %d" % (a["runspaces_opened"], a["cmdlets_run"], a["cmdlet:Get-SendConnector"], a["writes"])]
+        print("| " + " | ".join(cells) + " |")
     for r in results:
         if "five" in r:
             f = r["five"]
@@ -359,6 +407,15 @@ def main(argv: list[str] | None = None) -> int:
         print("  %6.2f s  %s (%s)" % (task["seconds"], task["task"], task["status"]))
     print("\nrole tasks run (N=%d): %d; load at the end %.2f %.2f %.2f; total %.0f s"
           % (results[-1]["n"], results[-1]["role_tasks"], *os.getloadavg(), time.perf_counter() - started))
+    if args.wire:
+        import benchmark_wire  # the parse and floor tables of docs/benchmark.md's reader section
+
+        print()
+        load = os.getloadavg()
+        print("load average before the wire tables: %.2f %.2f %.2f\n" % load)
+        benchmark_wire.parse_table(max(args.repeat, 3))
+        benchmark_wire.floor_table(args.sizes, args.repeat)
+        print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
     return 0 if all(r.get("role_rc") == 0 for r in results) else 1
 
 
