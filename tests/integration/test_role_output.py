@@ -4,6 +4,7 @@
   file, set_stats, --diff) and lists no credential change; a real change with update_password on_create shows
   no "password: (updated)" because no credential is sent;
 * a test message another connector takes ends the trace at once, naming that connector;
+* while the trace waits (a slow smart host), a progress line every slice names the connector and the time waited;
 * a missing smart host credential names the environment variables the main playbook reads;
 * every run writes its own report file.
 """
@@ -112,6 +113,23 @@ def test_a_message_another_connector_takes_is_reported_at_once_with_that_connect
         assert "  trace: other_connector (Send connector %s took it)" % SEED in _printed_report(run.output).splitlines()
         failed = run.task("Report | Fail when the verification found a problem")["result"]["msg"]
         assert "Partner relay: the message left through connector '%s', not connector 'Partner relay'" % SEED in failed, failed
+
+
+def test_a_long_trace_wait_prints_progress_lines_and_still_passes(tmp_path):
+    # The smart host answers the end of DATA only after 26 s (the lab gives up after 30 s), so the SEND event comes late: the trace waits, and
+    # the message_trace action prints a line per slice (10 s) naming the connector and the seconds waited.
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, data_delay=26) as lab:
+        run = run_playbook(lab, tmp_path, {"smart_host_routing_trace_timeout": 120, "smart_host_routing_trace_poll_interval": 2})
+        assert run.rc == 0, run.output[-6000:]
+        [summary] = run.report
+        assert summary["trace"]["result"] == "sent", summary["trace"]
+        assert run.task("Verify | Trace each test message until it leaves through its connector")["result"]["attempts"] >= 6
+        block = run.output.split("Verify | Trace each test message until it leaves through its connector]", 1)[1].split("TASK [", 1)[0]
+        waited = [int(s) for s in re.findall(
+            r"^\[exchange-lab\] waiting for the message to leave through %s \((\d+) s of 120 s\)$" % re.escape(SEED), block, re.M)]
+        assert len(waited) >= 2, block
+        assert waited == sorted(waited) and waited[0] >= 10 and waited[-1] < 120, waited
+        assert "waiting" not in run.output.split("Verify | Trace each test message", 1)[0].rsplit("TASK [", 1)[0][-200:]
 
 
 @pytest.fixture

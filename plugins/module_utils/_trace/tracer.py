@@ -380,13 +380,18 @@ class MessageTracer:
                     trace["last_error"] = last_error
             traces.append(judge(trace, certificate))
         if p.get("messages"):
-            results = [t["result"] for t in traces]
-            overall = "sent" if results and all(r == "sent" for r in results) else next(
-                (r for r in ("failed", "other_connector", "deferred", "timeout", "not_found", "found") if r in results), "not_found")
-            return {"changed": False, "result": overall, "traces": traces, "attempts": attempts}
+            return {"changed": False, "result": overall_result(traces), "traces": traces, "attempts": attempts}
         out = dict(traces[0], changed=False, attempts=attempts)
         del out["message_id"], out["connector"]
         return out
+
+
+def overall_result(traces):
+    """The ``result`` of several traces: ``sent`` when all were sent, else the worst one."""
+    results = [t["result"] for t in traces]
+    if results and all(r == "sent" for r in results):
+        return "sent"
+    return next((r for r in ("failed", "other_connector", "deferred", "timeout", "not_found", "found") if r in results), "not_found")
 
 
 def not_sent_message(result, params):

@@ -29,6 +29,7 @@ Python use (several smart hosts in one test are fine, each with its own state di
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import email
 import email.message
@@ -105,6 +106,7 @@ class SmartHostConfig:
     size: int = DEFAULT_SIZE  # 0 = SIZE not advertised, nothing enforced
     allow_clients: list[str] | None = None  # IPs or CIDRs; None = every client may relay
     banner_name: str = DEFAULT_BANNER
+    data_delay: float = 0.0  # seconds before the answer to the end of DATA (a slow smart host)
 
     @property
     def mode(self) -> str:
@@ -248,6 +250,8 @@ class _Handler:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: SMTP, session: t.Any, envelope: t.Any) -> str:
+        if self.config.data_delay > 0:
+            await asyncio.sleep(self.config.data_delay)  # the client waits for the final answer meanwhile
         auth = session.auth_data if isinstance(session.auth_data, dict) else {}
         tls_version = server.tls_version() if isinstance(server, _Server) else ""
         envelope_info = {
@@ -477,6 +481,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="SIZE to advertise and enforce in bytes; 0 = none")
     parser.add_argument("--allow-clients", type=_csv, default=None, metavar="IP,...", help="clients allowed to relay without AUTH; others get 550 5.7.1 at RCPT")
     parser.add_argument("--banner-name", default=DEFAULT_BANNER, help="host name in the banner and EHLO reply")
+    parser.add_argument("--data-delay", type=float, default=0.0, metavar="SECONDS", help="wait this long before answering the end of DATA")
 
 
 def config_from_args(args: argparse.Namespace) -> SmartHostConfig:
@@ -505,6 +510,7 @@ def config_from_args(args: argparse.Namespace) -> SmartHostConfig:
         size=args.size,
         allow_clients=args.allow_clients,
         banner_name=args.banner_name,
+        data_delay=args.data_delay,
     )
 
 
