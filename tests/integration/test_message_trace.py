@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -261,3 +262,44 @@ def test_a_message_another_connector_took_ends_the_wait_at_once_and_names_that_c
                  servers=["EX01"], wait_for="send", fail_on_timeout=False, start="-10m", timeout=100)
     assert [(t["result"], t["verdict"]) for t in both["traces"]] == [("other_connector", "fail"), ("sent", "pass")], both
     assert both["result"] == "other_connector" and "failed" not in both
+
+
+def test_through_ansible_a_long_wait_prints_progress_and_returns_one_result(lab, collections_path, tmp_path):
+    """wait_for: send over 10 s runs as slices (the action plugin) with a progress line between them; a message that
+    was sent is final after the first slice, only the pending one is traced again, and the result is one call's."""
+    message_id = f"<{uuid.uuid4()}@contoso.com>"
+    recipients = ["kim@fabrikam.com", "kim@down.example"]
+    data = f"From: chris@contoso.com\r\nTo: {', '.join(recipients)}\r\nSubject: Slices\r\nMessage-ID: {message_id}\r\n\r\nHi.\r\n"
+    with smtplib.SMTP(lab.ready["smtp_host"], lab.ready["smtp_port"], timeout=10) as client:
+        client.sendmail("chris@contoso.com", recipients, data.encode())
+    r = lab.ready
+    out_file = tmp_path / "result.json"
+    playbook = tmp_path / "trace.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "tasks": [
+            {"name": "Trace", "register": "out", "ignore_errors": True, "mailflow.exchange.message_trace": {
+                "server": r["host"], "server_port": r["port"], "protocol": "http", "auth": "ntlm",
+                "username": r["username"], "password": r["password"], "poll_interval": 1, "timeout": 22,
+                "wait_for": "send", "stop_on_defer": False, "start": "-10m", "servers": ["EX01"],
+                "messages": [{"message_id": message_id, "connector": "Smart host to Internet", "recipients": ["kim@fabrikam.com"]},
+                             {"message_id": message_id, "connector": "Down relay", "recipients": ["kim@down.example"]}]}},
+            {"name": "Keep", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": str(out_file)}},
+        ],
+    }]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(playbook)],
+                          capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert r["password"] not in proc.stdout + proc.stderr
+    lines = re.findall(r"^\[localhost\] waiting for the message to leave through (.*) \((\d+) s of 22 s\)(.*)$", proc.stdout, re.M)
+    assert len(lines) >= 1, proc.stdout[-4000:]
+    # only the pending message's connector, and Exchange's reason as soon as the queue has one
+    assert all(through == "Down relay" for through, _, _ in lines), lines
+    assert any(rest.startswith("; the queue says: ") for _, _, rest in lines), lines
+    result = json.loads(out_file.read_text())
+    assert [t["result"] for t in result["traces"]] == ["sent", "timeout"], result["traces"]
+    assert result["result"] == "timeout" and result["failed"] is True
+    assert result["msg"].startswith("the message %s (connector Down relay) was not sent: timeout, LastError: " % message_id), result["msg"]
+    assert result["attempts"] >= 10
