@@ -41,10 +41,12 @@ system-packages:
 	@missing=$$(grep -v '^\s*#' hacking/apt-packages.txt | while read -r p; do [ -z "$$p" ] || dpkg -s "$$p" >/dev/null 2>&1 || echo "$$p"; done); \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  [ -z "$$sudo" ] || sudo -v; \
 	  echo "Installing Debian packages: $$missing"; \
-	  $$sudo apt-get update -qq; \
+	  hacking/progress.sh "apt-get update" "about 10 s" $$sudo apt-get update -qq; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections; \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  hacking/progress.sh "apt-get install of $$(echo $$missing | wc -w) packages" "about 1 min, more under load" \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  if command -v systemctl >/dev/null && systemctl is-enabled postfix >/dev/null 2>&1; then \
 	    $$sudo systemctl disable --now postfix >/dev/null 2>&1 || true; \
 	  fi; \

@@ -56,34 +56,9 @@ describe() {  # "3.11.7 (/path)"
   "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null </dev/null
 }
 
-# progress LABEL TYPICAL cmd...: a line when a long step starts, one every PROGRESS_EVERY seconds (10)
-# while it runs, one when it ends. The step's own output is kept aside and shown only when it fails.
-progress() {
-  local label=$1 typical=$2 log start pid next status=0 every=${PROGRESS_EVERY:-10}
-  shift 2
-  log=$(mktemp)
-  say "$label ($typical) ..."
-  start=$SECONDS
-  "$@" >"$log" 2>&1 &
-  pid=$!
-  next=$every
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    if [ $((SECONDS - start)) -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
-      say "  ... still working ($((SECONDS - start)) s)"
-      next=$((next + every))
-    fi
-  done
-  wait "$pid" || status=$?
-  if [ "$status" -ne 0 ]; then
-    say "That failed (exit status $status) after $((SECONDS - start)) s; its last lines:"
-    tail -n 30 "$log" >&2
-    rm -f "$log"
-    exit "$status"
-  fi
-  rm -f "$log"
-  say "  done in $((SECONDS - start)) s"
-}
+# progress LABEL TYPICAL cmd...: hacking/progress.sh (a line every 10 s while a long step runs)
+# shellcheck source=hacking/progress.sh
+. "$here/progress.sh"
 
 # True when the stamp exists and is newer than every file given.
 fresh() {
