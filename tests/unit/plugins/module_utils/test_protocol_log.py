@@ -1,4 +1,5 @@
-"""SmtpSend protocol log parsing, on a sample built from a BasicAuthRequireTLS session to a smart host in the field order Microsoft's "Protocol logging" page gives."""
+"""SmtpSend protocol log parsing, on a sample built from a BasicAuthRequireTLS session to a smart host in the field
+order Microsoft's "Protocol logging" page gives."""
 
 from __future__ import annotations
 
