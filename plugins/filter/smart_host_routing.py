@@ -609,6 +609,12 @@ def _text_changes(s: dict[str, t.Any]) -> list[str]:
     return lines + ["  command %s" % command for command in s.get("commands") or []]
 
 
+# Info findings the printed summary shows as well (the Markdown report lists every finding): the ones that may mean
+# the connector will not work. AUTH_OFFERED: the connector does not authenticate and the smart host offers AUTH; a
+# smart host that relays only after AUTH refuses the test message (530), which preflight cannot see from here.
+TEXT_INFO_CODES = ("AUTH_OFFERED",)
+
+
 def _text_probes(s: dict[str, t.Any]) -> list[str]:
     lines = []
     for probe in s.get("probes") or []:
@@ -623,6 +629,8 @@ def _text_probes(s: dict[str, t.Any]) -> list[str]:
         lines.extend("          [%s] %s" % (str(f.get("severity", "")).upper(), f.get("message")) for f in shown)
         if not shown:  # say so, rather than leave the reader to guess from a missing line
             lines.append("          no error or warning for this connector's settings")
+        lines.extend("          [INFO] %s. %s" % (f.get("message"), f.get("hint")) for f in probe.get("findings") or []
+                     if str(f.get("severity", "")).lower() == "info" and f.get("code") in TEXT_INFO_CODES)
     return lines
 
 

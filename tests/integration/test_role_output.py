@@ -5,6 +5,7 @@
   no "password: (updated)" because no credential is sent;
 * a test message another connector takes ends the trace at once, naming that connector;
 * while the trace waits (a slow smart host), a progress line every slice names the connector and the time waited;
+* a connector without authentication to a smart host that offers AUTH gets preflight's info line in the printed report;
 * a missing smart host credential names the environment variables the main playbook reads;
 * every run writes its own report file.
 """
@@ -130,6 +131,23 @@ def test_a_long_trace_wait_prints_progress_lines_and_still_passes(tmp_path):
         assert len(waited) >= 2, block
         assert waited == sorted(waited) and waited[0] >= 10 and waited[-1] < 120, waited
         assert "waiting" not in run.output.split("Verify | Trace each test message", 1)[0].rsplit("TASK [", 1)[0][-200:]
+
+
+def test_a_connector_without_auth_to_a_smart_host_offering_auth_gets_an_info_line_before_the_change(tmp_path):
+    # The smart host relays only after AUTH (no allowlist): preflight cannot see that from the controller, but it sees
+    # AUTH offered to a connector that will not authenticate, and the printed report says so (an info finding, which
+    # stops nothing). The test message is then refused (530) and the trace's hint names authentication.
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, auth=["LOGIN"], users={"relay": PASSWORD}) as lab:
+        run = run_playbook(lab, tmp_path, {"smart_host_routing_trace_poll_interval": 1})
+        assert run.rc != 0
+        printed = _printed_report(run.output).splitlines()
+        info = [line.strip() for line in printed if "[INFO]" in line]
+        assert info == ["[INFO] smarthost.lab.test offers AUTH LOGIN; the connector will not authenticate. Fine when the smart host "
+                        "relays for the transport servers' IP addresses; otherwise choose BasicAuthRequireTLS."], printed
+        assert printed.index(next(line for line in printed if "[INFO]" in line)) < printed.index(
+            next(line for line in printed if line.startswith("  trace:"))), printed
+        [summary] = run.report
+        assert summary["trace"]["verdict"] == "fail" and "requires authentication" in summary["trace"]["hint"], summary["trace"]
 
 
 @pytest.fixture
