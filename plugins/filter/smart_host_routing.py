@@ -271,12 +271,29 @@ def preflight_problems(probe_result: t.Any, fail_on: t.Any = None) -> list[str]:
 
 
 # --- verify ------------------------------------------------------------------------------------
+def _role_settings_utils() -> t.Any:
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils import _role_settings
+    except ImportError as exc:  # an incomplete collection: say so instead of guessing
+        raise AnsibleFilterError("smart_host_routing: the collection's module_utils cannot be loaded: %s" % exc) from None
+    return _role_settings
+
+
 def test_connectors(applied: t.Any, recipient: t.Any = "", recipients: t.Any = None) -> list[dict[str, t.Any]]:
-    """The connectors to send a test message through (present, routing through smart hosts), with their recipient."""
+    """The connectors to send a test message through (present, routing through smart hosts), with their recipient:
+    the one ``recipients`` maps the connector to, else ``recipient``, else ``postmaster@`` the connector's first
+    single-domain SMTP address space (``recipient_from`` names that domain, so the report can say so; an empty
+    recipient when there is none). ``applied`` is the apply stage's registered result, or in the validate stage
+    (before any change) the plan's batch of send_connectors items."""
     per = {str(k).lower(): val for k, val in (recipients or {}).items()} if isinstance(recipients, dict) else {}
+    if _is_list(applied):
+        entries = [{"name": item.get("name"), "state": item.get("state") or "present", "connector": dict(item, dns_routing_enabled=False)}
+                   for item in applied if isinstance(item, dict) and item.get("smart_hosts")]
+    else:
+        entries = _results(applied)
     out: list[dict[str, t.Any]] = []
     seen: set[str] = set()
-    for result in _results(applied):
+    for result in entries:
         connector = result.get("connector") or {}
         name = str(result.get("name") or "")
         if result.get("state") != "present" or connector.get("dns_routing_enabled") is not False or not connector.get("smart_hosts"):
@@ -284,8 +301,11 @@ def test_connectors(applied: t.Any, recipient: t.Any = "", recipients: t.Any = N
         if name.lower() in seen:
             continue
         seen.add(name.lower())
-        out.append({"name": name, "recipient": per.get(name.lower()) or recipient or "",
-                    "servers": [str(x) for x in connector.get("source_transport_servers") or []]})
+        entry = {"name": name, "recipient": per.get(name.lower()) or recipient or "",
+                 "servers": [str(x) for x in connector.get("source_transport_servers") or []]}
+        if not entry["recipient"]:
+            entry["recipient"], entry["recipient_from"] = _role_settings_utils().postmaster_recipient(connector.get("address_spaces"))
+        out.append(entry)
     return out
 
 
@@ -454,6 +474,9 @@ def _test_facts(acc: dict[str, t.Any], registered: t.Any, tested: t.Any = None, 
         entry = _entry(acc, (wanted or {}).get("name"))
         if entry is not None:
             entry["test_message_id"] = registered.get("message_id")
+            if wanted.get("recipient_from"):
+                entry["test_recipient"] = wanted.get("recipient")
+                entry["test_recipient_from"] = wanted["recipient_from"]
 
 
 TRACE_KEYS = ("verdict", "taken_by", "last_error", "problem", "hint")
@@ -642,6 +665,8 @@ def _text_read_back(s: dict[str, t.Any]) -> list[str]:
 
 def _text_trace(s: dict[str, t.Any]) -> list[str]:
     lines = ["  test message %s" % s["test_message_id"]] if s.get("test_message_id") else []
+    if lines and s.get("test_recipient_from"):
+        lines[0] += " to %s (no test recipient given: the postmaster of its address space %s)" % (s["test_recipient"], s["test_recipient_from"])
     trace = s.get("trace")
     if not isinstance(trace, dict):
         return lines
@@ -731,6 +756,9 @@ def _md_trace(s: dict[str, t.Any]) -> list[str]:
     out = ["### Test message and trace", ""]
     if s.get("test_message_id"):
         out += ["Message-ID %s" % _md_code(s["test_message_id"]), ""]
+        if s.get("test_recipient_from"):
+            out += ["Addressed to %s: no test recipient was given, so the postmaster of its address space %s." % (
+                _md_code(s["test_recipient"]), _md_code(s["test_recipient_from"])), ""]
     if trace:
         taken = " (Send connector %s took it)" % _md_code(trace["taken_by"]) if trace.get("taken_by") else ""
         out += ["Trace result: **%s**%s" % (_md_text(trace.get("result")), taken), ""]

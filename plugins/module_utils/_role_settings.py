@@ -16,6 +16,7 @@ import math
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _input
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 PREFIX = "smart_host_routing_"
 _BOOL_WORDS = ("1", "0", "on", "off", "yes", "no", "y", "n", "true", "false", "t", "f")
@@ -156,3 +157,19 @@ def settings_errors(settings: dict[str, Any]) -> list[str]:
             for index, server in enumerate(servers):
                 errors.extend(_text("%s[%d]" % (name("trace_servers"), index), server, required=True))
     return errors
+
+
+def postmaster_recipient(address_spaces: Any) -> tuple[str, str]:
+    """The test recipient of a connector nobody gave one for: ``postmaster@<domain>`` of its first SMTP address space
+    that names one domain (not ``*``, not ``*.contoso.com``), and that domain; ``("", "")`` when none does.
+
+    Every domain that accepts mail has a postmaster (RFC 5321 section 4.5.1), and the connector routes that domain, so
+    Exchange sends the test message through it."""
+    for value in address_spaces if isinstance(address_spaces, (list, tuple)) else []:
+        try:
+            space = _values.parse_address_space(value)
+        except _values.BadValue:
+            continue
+        if space["type"] == "SMTP" and "*" not in space["domain"] and space["domain"] != "--":
+            return "postmaster@" + space["domain"], space["domain"]
+    return "", ""

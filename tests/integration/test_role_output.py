@@ -6,6 +6,8 @@
 * a test message another connector takes ends the trace at once, naming that connector;
 * while the trace waits (a slow smart host), a progress line every slice names the connector and the time waited;
 * a connector without authentication to a smart host that offers AUTH gets preflight's info line in the printed report;
+* without a test recipient, each connector's test message goes to the postmaster of its address space's domain, and
+  the report says so; a connector whose address spaces name no single domain is refused before any change;
 * a missing smart host credential names the environment variables the main playbook reads;
 * every run writes its own report file.
 """
@@ -148,6 +150,31 @@ def test_a_connector_without_auth_to_a_smart_host_offering_auth_gets_an_info_lin
             next(line for line in printed if line.startswith("  trace:"))), printed
         [summary] = run.report
         assert summary["trace"]["verdict"] == "fail" and "requires authentication" in summary["trace"]["hint"], summary["trace"]
+
+
+def test_without_a_test_recipient_the_postmaster_of_each_connectors_domain_gets_the_message(tmp_path):
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        port = lab["smart_host"].ready["port"]
+        partner = {"name": "Partner relay", "address_spaces": ["SMTP:partner.example;1", "*.partner.example"],
+                   "smart_hosts": ["smarthost.lab.test"], "dns_routing_enabled": False, "source_transport_servers": ["EX01"], "port": port}
+        seed = {"name": SEED, "usage": "Custom", "address_spaces": ["SMTP:*;1"], "smart_hosts": ["smarthost.lab.test"],
+                "dns_routing_enabled": False, "source_transport_servers": ["EX01"], "port": port}
+        # '*' names no domain: refused before any change, naming that connector only
+        refused = run_playbook(lab, tmp_path, {"smart_host_connectors": [seed, partner], "smart_host_routing_test_recipient": ""})
+        assert refused.rc != 0
+        message = refused.task("Validate | Check the verification settings")["result"]["msg"]
+        assert ("smart_host_routing_test_recipient: is required for the test message through connector '%s' (its address spaces "
+                "name no single domain whose postmaster could get it)" % SEED) in message, message
+        assert "Partner relay" not in message and not [r for r in refused.records if "Apply" in r["task"]]
+
+        run = run_playbook(lab, tmp_path, {"smart_host_connectors": [partner], "smart_host_routing_test_recipient": ""})
+        assert run.rc == 0, run.output[-6000:]
+        [summary] = run.report
+        assert summary["trace"]["result"] == "sent" and summary["test_recipient"] == "postmaster@partner.example", summary
+        assert ("  test message %s to postmaster@partner.example (no test recipient given: the postmaster of its address space "
+                "partner.example)" % summary["test_message_id"]) in _printed_report(run.output).splitlines()
+        delivered = lab["smart_host"].wait_for_messages(1)
+        assert any("postmaster@partner.example" in m.rcpt_to for m in delivered), [m.rcpt_to for m in delivered]
 
 
 @pytest.fixture

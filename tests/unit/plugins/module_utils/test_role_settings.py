@@ -48,3 +48,15 @@ def test_one_bad_value_per_class_names_the_variable(key, value, words):
     assert len(errors) >= 1 and all(e.startswith(P + key) for e in errors), errors
     assert any(words.lower() in e.lower() for e in errors), errors
     assert not any("object has no attribute" in e or "Traceback" in e for e in errors)
+
+
+@pytest.mark.parametrize("spaces, expected", [
+    (["SMTP:partner.example;1", "*.partner.example"], ("postmaster@partner.example", "partner.example")),
+    (["*.wide.example", {"domain": "Fabrikam.COM", "cost": 2}], ("postmaster@fabrikam.com", "fabrikam.com")),
+    (["X400:o=MySite;p=MyOrg;a=adatum;c=us;1", "contoso.com."], ("postmaster@contoso.com", "contoso.com")),
+    (["*"], ("", "")),
+    (["*.only-subdomains.example", "not a space;;"], ("", "")),
+    (None, ("", "")),
+])
+def test_postmaster_recipient_takes_the_first_single_domain(spaces, expected):
+    assert _role_settings.postmaster_recipient(spaces) == expected
