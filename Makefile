@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(ROOT)/tests/lab$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab test-matrix benchmark-scale clean
+.PHONY: help system-packages demo-venv venv install collection-link test sanity lint units lab-tests integration pytest demo lab kdc-lab test-matrix test-matrix-smoke benchmark-scale clean
 
 help:
 	@echo "make demo   run the smart-host job against the built-in Exchange lab (sets everything up)"
@@ -149,6 +149,11 @@ lab: demo-venv collection-link
 # table it prints is README's "Tested with". MATRIX_ARGS="--only 2.17.14/3.11 --parts units,main".
 test-matrix: collection-link
 	python3 hacking/test_matrix.py $(MATRIX_ARGS)
+
+# CI's smoke part of the matrix (.ci/run, after make test): the oldest declared release on Python 3.11, the unit
+# tests and the main job; what breaks on an old ansible-core shows here first.
+test-matrix-smoke: collection-link
+	python3 hacking/test_matrix.py --smoke
 
 # Every figure of docs/benchmark.md's scale sections in one run (about 15 minutes on 2 quiet cores): the role,
 # apply, no-op task, floor, report printing and trace at N=50 and N=200 on issue 12's latency profile, medians of

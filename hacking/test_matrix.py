@@ -18,6 +18,7 @@ results-<parts>.md for a subset of the parts); the
 logs of each part are in .matrix/<release>-py<python>/<part>.log. Exit status 0 when every part passed.
 
     python3 hacking/test_matrix.py [--only 2.17.14/3.11 ...] [--parts units,main,role,sanity]
+    python3 hacking/test_matrix.py --smoke      (CI: the oldest release on Python 3.11, units and main job)
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ TABLE = os.path.join(ROOT, "hacking", "ansible-core-versions.txt")
 MATRIX = os.path.join(ROOT, ".matrix")
 PYTHONS = ("3.11", "3.12")
 PARTS = ("units", "main", "role", "sanity")
+# --smoke (CI, after make test): the unit tests and the main job, which show most breakage on an old release in ~3 min
+SMOKE_PARTS = ("units", "main")
 # What the parts need from requirements-test.txt besides requirements-demo.txt (same pins; not the linters or
 # molecule, which bring their own ansible-core requirements).
 # The role's own tests, every one of them: the main job shows one good run twice; these show the rest of what the
@@ -210,13 +213,20 @@ def summary(log: str, part: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--only", action="append", default=[], help="RELEASE/PYTHON, e.g. 2.17.14/3.11 (repeatable)")
-    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of %s" % ", ".join(PARTS))
+    parser.add_argument("--parts", default=None, help="comma-separated, of %s (default: all)" % ", ".join(PARTS))
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI's smoke part (make test-matrix-smoke): the oldest release on its oldest Python here, units and main job")
     args = parser.parse_args()
-    parts = [p for p in args.parts.split(",") if p]
+    parts = [p for p in (args.parts or ",".join(SMOKE_PARTS if args.smoke else PARTS)).split(",") if p]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         parser.error("unknown part(s) %s; the parts are %s" % (", ".join(unknown), ", ".join(PARTS)))
     combos = [(core, minor) for core, minors in releases() for minor in minors if minor in PYTHONS]
+    if args.smoke:
+        # the declared floor (the last line) on the oldest of its Pythons that is here: what breaks first on old versions
+        floor = [c for c in combos if c[0] == combos[-1][0]]
+        here = [c for c in floor if find_python(c[1])] or floor
+        combos = [min(here, key=lambda c: tuple(map(int, c[1].split("."))))]
     if args.only:
         combos = [c for c in combos if "%s/%s" % c in args.only]
         if not combos:
