@@ -61,8 +61,9 @@ def lab_with_smart_host(workdir: str, aliases: t.Sequence[str] = (), lab_config:
             lab_dir,
             config={
                 "hosts": {name: smart_host.ready["host"] for name in (SMART_HOST_NAME, *aliases)},
-                "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2},
                 **(lab_config or {}),
+                # lab_config's mail keys are added to these (connect_timeout, send_event_id, ...)
+                "mail": {"ca_bundle": smart_host.ready.get("ca_cert"), "retry_interval": 2, **(lab_config or {}).get("mail", {})},
             },
         )
         lab.start()

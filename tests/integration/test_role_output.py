@@ -119,9 +119,10 @@ def test_a_message_another_connector_takes_is_reported_at_once_with_that_connect
 
 
 def test_a_long_trace_wait_prints_progress_lines_and_still_passes(tmp_path):
-    # The smart host answers the end of DATA only after 26 s (the lab gives up after 30 s), so the SEND event comes late: the trace waits, and
-    # the message_trace action prints a line per slice (10 s) naming the connector and the seconds waited.
-    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, data_delay=26) as lab:
+    # The smart host answers the end of DATA only after 45 s (the lab waits up to 90 s), so the SEND event comes late: the
+    # trace waits, and the message_trace action prints a line per slice (10 s, more under load) naming the connector
+    # and the seconds waited.
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, data_delay=45, lab_config={"mail": {"connect_timeout": 90}}) as lab:
         run = run_playbook(lab, tmp_path, {"smart_host_routing_trace_timeout": 120, "smart_host_routing_trace_poll_interval": 2})
         assert run.rc == 0, run.output[-6000:]
         [summary] = run.report
