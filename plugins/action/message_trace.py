@@ -10,7 +10,7 @@ with that slice as its timeout; between slices this plugin prints one line per h
 LastError when Exchange already has one. Only the messages still pending are traced again; a message that was
 sent, failed or was taken by another connector is final at once (the module stops early as before). The result is
 the one a single call with the whole timeout returns: one trace per message in the given order, the combined
-``result`` (``_trace.overall_result``) and, with ``fail_on_timeout``, the same failure message.
+``result`` (``_trace.tracer.overall_result``) and, with ``fail_on_timeout``, the same failure message.
 
 Everything else (``wait_for: none``, a short timeout, ``async``) is one plain module call.
 """
@@ -24,14 +24,14 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._trace import (
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import (
     TraceError,
     overall_result,
     not_sent_message,
     parse_time,
     wire_time,
 )
-from ansible_collections.mailflow.exchange.plugins.module_utils._values import short_name
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import short_name
 
 display = Display()
 
