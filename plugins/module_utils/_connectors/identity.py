@@ -30,6 +30,7 @@ matching here, and written by the GUID of the connector that has that name.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
@@ -94,7 +95,13 @@ def _upper(char: str) -> str:
 
 def key(name: Any) -> str:
     """The comparison key of a connector name: two names are one connector when their keys are equal."""
-    return "".join(_upper(c) for c in trimmed(str(name)))
+    return _key(str(name))
+
+
+@functools.lru_cache(maxsize=8192)
+def _key(text: str) -> str:
+    # memoised: matching N items against N connectors read asks for the same N keys N times (issue 17's scale)
+    return "".join(_upper(c) for c in trimmed(text))
 
 
 def same(first: Any, second: Any) -> bool:

@@ -81,9 +81,9 @@ def _label(item: Any) -> str:
     return " (connector %r)" % name if isinstance(name, str) and name.strip() else ""
 
 
-def validate_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
+def validate_item(item: Any, path: str, spec: Optional[dict[str, Any]] = None) -> tuple[dict[str, Any], list[str]]:
     """(converted item, errors) of one item; errors begin with ``path`` and end with the connector's name."""
-    params, errors = check_spec(item, item_argument_spec(), path)
+    params, errors = check_spec(item, spec if spec is not None else item_argument_spec(), path)
     if not isinstance(item, dict):
         return params, errors
     bad = {e.split(":", 1)[0][len(path) + 1:].split(".")[0].split("[")[0] for e in errors}
@@ -112,8 +112,9 @@ def validate_items(items: Any, prefix: str = "connectors") -> tuple[list[dict[st
         return [], ["%s: must be a list of connectors, not %s" % (prefix, _schema.type_name(items))]
     converted: list[dict[str, Any]] = []
     errors: list[str] = []
+    spec = item_argument_spec()  # built once for the list, not once per item
     for index, item in enumerate(items):
-        params, found = validate_item(item, "%s[%d]" % (prefix, index))
+        params, found = validate_item(item, "%s[%d]" % (prefix, index), spec)
         converted.append(params)
         errors.extend(found)
     errors = labelled(errors, items, prefix)
