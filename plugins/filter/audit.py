@@ -87,12 +87,7 @@ def rollback(applied: t.Any) -> dict[str, t.Any]:
 
 
 class FilterModule:
-    """Filters of the Send connector audit."""
+    """The public filter of the export; the audit's and the rollback's are the role's (plugins/filter/__internal/audit.py)."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {
-            "smart_host_routing_audit": audit,
-            "smart_host_routing_audit_targets": audit_targets,
-            "smart_host_routing_export": export,
-            "smart_host_routing_rollback": rollback,
-        }
+        return {"smart_host_routing_export": export}

@@ -79,6 +79,17 @@ def _run(*args: str) -> str:
     return proc.stdout
 
 
+def _internal_filters() -> list[str]:
+    """The role's filters meta/runtime.yml redirects into plugins/filter/__internal/ (16 of them)."""
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        routing = yaml.safe_load(handle)["plugin_routing"]["filter"]
+    assert len(routing) == 16 and all(r["redirect"].startswith("mailflow.exchange.__internal.") for r in routing.values()), routing
+    return sorted(routing)
+
+
 def _plugins(kind: str) -> list[str]:
     listed = json.loads(_run("-t", kind, "-l", "-j", "mailflow.exchange"))
     return sorted(name for name in listed if name.startswith("mailflow.exchange."))
@@ -94,10 +105,15 @@ def test_every_plugin_renders_without_markup_errors(kind):
     names = _plugins(kind)
     expected = {
         "module": {"send_connector", "send_connector_info", "smart_host", "smtp_probe", "message_trace"},
-        "filter": {"smtp_protocol_log", "smart_host_routing_summary"},
+        "filter": {"smtp_protocol_log", "smtp_protocol_sessions", "smart_host_routing_export"},
         "role": {"smart_host_routing"},
     }[kind]
     assert {"mailflow.exchange." + name for name in expected} <= set(names), names
+    if kind == "filter":
+        # only the public filters are listed (issue 19 item 9); the role's own, redirected by meta/runtime.yml into
+        # plugins/filter/__internal/, still render by their names (the loop below reads them too)
+        assert set(names) == {"mailflow.exchange." + name for name in expected}, names
+        names = names + ["mailflow.exchange." + name for name in _internal_filters()]
     problems = []
     for name in names:
         text = _run("-t", kind, name)

@@ -33,7 +33,7 @@ from test_role import run_playbook
 from exchange_lab.postfix import LISTENER_KINDS, Postfix, PostfixConfig, make_state_dir, missing_packages, remove_state
 
 sys.path.insert(0, collections_path())
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as role_filter  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as role_filter  # noqa: E402
 
 NAME = "smarthost.lab.test"
 USER = "relay"

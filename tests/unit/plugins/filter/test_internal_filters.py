@@ -1,4 +1,5 @@
-"""The role's filters say they are internal, in the one line ``ansible-doc -t filter -l`` shows; the public ones do not."""
+"""The role's filters are internal: they live in plugins/filter/__internal/ (which ``ansible-doc -t filter -l`` does not
+list; meta/runtime.yml redirects their names there) and their docs say so; the public ones are listed and do not."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ PUBLIC = {"smtp_protocol_log", "smtp_protocol_sessions", "smart_host_routing_exp
 
 
 def _docs():
-    for path in sorted(glob.glob(os.path.join(FILTERS, "*.yml"))):
+    for path in sorted(glob.glob(os.path.join(FILTERS, "*.yml")) + glob.glob(os.path.join(FILTERS, "__internal", "*.yml"))):
         with open(path, encoding="utf-8") as handle:
             yield yaml.safe_load(handle)["DOCUMENTATION"]
 
@@ -24,3 +25,13 @@ def test_every_role_filter_is_marked_internal_and_no_public_one_is():
         internal = doc["short_description"].startswith("Internal to the smart_host_routing role: ")
         assert internal == (doc["name"] not in PUBLIC), doc["name"]
         assert internal == any("B(Internal to the role)" in line for line in doc["description"]), doc["name"]
+
+
+def test_only_public_filters_are_outside_the_internal_directory_and_every_internal_one_is_redirected():
+    outside = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(FILTERS, "*.yml"))}
+    inside = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(FILTERS, "__internal", "*.yml"))}
+    assert outside == PUBLIC
+    with open(os.path.join(FILTERS, "..", "..", "meta", "runtime.yml"), encoding="utf-8") as handle:
+        routing = yaml.safe_load(handle)["plugin_routing"]["filter"]
+    assert {name: r["redirect"] for name, r in routing.items()} == {
+        name: "mailflow.exchange.__internal.internal_" + name for name in inside}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f
+from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as f
 
 CREATED = {
     "name": "Smart host | to `Internet`",

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from bad_input import cases as c  # noqa: E402
 
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f  # noqa: E402
+from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as f  # noqa: E402
 
 CONNECTORS = f.ROLE_VAR
 HOSTS = f.SMART_HOSTS_VAR

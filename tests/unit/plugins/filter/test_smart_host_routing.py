@@ -1,10 +1,10 @@
-"""Pure logic of the role's filters (plugins/filter/smart_host_routing.py): no lab needed."""
+"""Pure logic of the role's filters (plugins/filter/__internal/smart_host_routing.py): no lab needed."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as f
+from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as f
 
 SEED = {
     "name": "Smart host to Internet",

@@ -21,7 +21,7 @@ import sys
 import pytest
 
 import ansible_collections.mailflow.exchange as collection
-from ansible_collections.mailflow.exchange.plugins.filter import smart_host_routing as role_filter
+from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as role_filter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "bad_input", "runner.py")

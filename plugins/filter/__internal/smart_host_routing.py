@@ -869,20 +869,22 @@ def report_markdown(summaries: t.Any, host: t.Any = None, generated: t.Any = Non
 
 
 class FilterModule:
-    """Filters of the smart_host_routing role: internal to the role (documented as such), not a stable interface."""
+    """Filters of the smart_host_routing role: internal to the role, not a stable interface. The role calls them by their
+    smart_host_routing_* names, which meta/runtime.yml redirects here; under plugins/filter/__internal (a directory
+    ansible-doc does not list) they stay out of `ansible-doc -t filter -l`, where only the public filters belong."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
-            "smart_host_routing_input_errors": input_errors,
-            "smart_host_routing_plan": plan,
-            "smart_host_routing_probe_targets": probe_targets,
-            "smart_host_routing_preflight_problems": preflight_problems,
-            "smart_host_routing_test_connectors": test_connectors,
-            "smart_host_routing_trace_messages": trace_messages,
-            "smart_host_routing_protocol_logging": protocol_logging,
-            "smart_host_routing_facts": facts,
-            "smart_host_routing_summary": summary,
-            "smart_host_routing_verification_failures": verification_failures,
-            "smart_host_routing_report_text": report_text,
-            "smart_host_routing_report_markdown": report_markdown,
+            "internal_smart_host_routing_input_errors": input_errors,
+            "internal_smart_host_routing_plan": plan,
+            "internal_smart_host_routing_probe_targets": probe_targets,
+            "internal_smart_host_routing_preflight_problems": preflight_problems,
+            "internal_smart_host_routing_test_connectors": test_connectors,
+            "internal_smart_host_routing_trace_messages": trace_messages,
+            "internal_smart_host_routing_protocol_logging": protocol_logging,
+            "internal_smart_host_routing_facts": facts,
+            "internal_smart_host_routing_summary": summary,
+            "internal_smart_host_routing_verification_failures": verification_failures,
+            "internal_smart_host_routing_report_text": report_text,
+            "internal_smart_host_routing_report_markdown": report_markdown,
         }

@@ -25,7 +25,7 @@ def settings_errors(settings: t.Any) -> list[str]:
 
 
 class FilterModule:
-    """The role's settings check (internal to the role, not a stable interface)."""
+    """The role's settings check (internal to the role, not a stable interface; see __internal/smart_host_routing.py)."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"smart_host_routing_settings_errors": settings_errors}
+        return {"internal_smart_host_routing_settings_errors": settings_errors}  # meta/runtime.yml redirects the role's name here
