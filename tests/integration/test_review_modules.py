@@ -88,6 +88,29 @@ def test_credential_of_another_user_without_password_is_refused_before_writing(a
     assert "writes" not in delta(before, lab.counters())
 
 
+def test_a_new_connector_with_a_user_name_and_no_password_cannot_be_created(ansible, lab):
+    """Issue 19 item 9: a connector that does not exist yet is not "changed", and no password is "kept"."""
+    before = lab.counters()
+    run = ansible.play("""
+    - name: new without password
+      mailflow.exchange.send_connector:
+        name: Review new relay
+        address_spaces: [new.review.example]
+        smart_hosts: [relay.review.example]
+        dns_routing_enabled: false
+        source_transport_servers: [EX01]
+        smart_host_auth_mechanism: BasicAuth
+        authentication_credential:
+          username: relay-user
+      ignore_errors: true
+    """)
+    res = run.result("new without password")
+    assert res["failed"] and res["msg"].startswith("the Send connector 'Review new relay' cannot be created"), res
+    assert "a new connector needs a password on create (user relay-user)" in res["msg"], res["msg"]
+    assert "cannot be changed" not in res["msg"] and "cannot be kept" not in res["msg"], res["msg"]
+    assert "writes" not in delta(before, lab.counters())
+
+
 @pytest.mark.parametrize("size", [-5, "-5"])
 def test_negative_max_message_size_is_refused_before_any_call(ansible, lab, size):
     """Defect: -5 (an integer) was rounded up to 0 and sent as -MaxMessageSize 0B."""

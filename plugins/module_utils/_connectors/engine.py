@@ -134,6 +134,7 @@ class Engine:
         self.stale = False
         self.confirmed: set[str] = set()  # names the pinned DC showed after the first read did not
         self.state: dict[str, Optional[dict[str, Any]]] = {}  # _identity.key of a name -> canonical state
+        self.existed: dict[str, bool] = {}  # _identity.key of a name -> whether its first plan found the connector
 
     # ---- read --------------------------------------------------------------------------
     def read(self, items: list[Item]) -> None:
@@ -201,6 +202,7 @@ class Engine:
     # ---- plan --------------------------------------------------------------------------
     def plan(self, item: Item, problems: list[tuple[str, str]]) -> Optional[_Planned]:
         current, stale = self.current(item, problems)
+        self.existed.setdefault(_identity.key(item.name), current is not None)
         if item.state == "absent":
             self.state[_identity.key(item.name)] = None
             return _Planned(item, _plan.plan_absent(item.name, current), False, stale)
@@ -324,7 +326,10 @@ def apply(manager: Any, items: list[Item], head: str = "") -> list[dict[str, Any
             plans.append(planned)
     if problems:
         if not head:
-            head = ("the Send connector '%s' cannot be changed" % items[0].name if len(items) == 1 and not items[0].path
+            # a connector that does not exist yet cannot be "changed": say created (issue 19 item 9)
+            exists = engine.existed.get(_identity.key(items[0].name), True)
+            head = ("the Send connector '%s' cannot be %s" % (items[0].name, "changed" if exists else "created")
+                    if len(items) == 1 and not items[0].path
                     else "%d problem(s) found after reading the connectors; nothing was changed" % len(problems))
         raise ItemsFailed(problems, head)
     results: list[dict[str, Any]] = []
