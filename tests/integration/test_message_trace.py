@@ -296,8 +296,8 @@ def test_through_ansible_a_long_wait_prints_progress_and_returns_one_result(lab,
     lines = re.findall(r"^\[localhost\] waiting for the message to leave through (.*) \((\d+) s of 22 s\)(.*)$", proc.stdout, re.M)
     assert len(lines) >= 1, proc.stdout[-4000:]
     # only the pending message's connector, and Exchange's reason as soon as the queue has one
-    assert all(through == "Down relay" for through, _, _ in lines), lines
-    assert any(rest.startswith("; the queue says: ") for _, _, rest in lines), lines
+    assert all(line[0] == "Down relay" for line in lines), lines
+    assert any(line[2].startswith("; the queue says: ") for line in lines), lines
     result = json.loads(out_file.read_text())
     assert [t["result"] for t in result["traces"]] == ["sent", "timeout"], result["traces"]
     assert result["result"] == "timeout" and result["failed"] is True
