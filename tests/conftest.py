@@ -12,6 +12,7 @@ from __future__ import annotations
 
 INDEPENDENT_FILES = {
     "tests/integration/test_molecule.py",
+    "tests/integration/test_molecule_cleanup.py",
     "tests/integration/test_role.py",
     "tests/integration/test_review_e2e.py",
 }

@@ -1,8 +1,10 @@
 """Run the molecule scenarios of extensions/molecule exactly as a user would: ``molecule test -s <name>``.
 
 Each scenario starts its own Exchange lab and test smart host (create.yml) and stops them
-(destroy.yml). This wrapper only gives every run fresh ports and throwaway passwords through the
-environment variables the scenarios' molecule.yml read, so runs never collide or reuse secrets.
+(cleanup.yml, also when a step fails, and destroy.yml). This wrapper gives every run fresh ports, throwaway
+passwords and a private ephemeral directory through the environment variables the scenarios' molecule.yml
+read, so runs never collide or reuse secrets, and it stops what the scenario started when molecule itself is
+stopped (its time limit, pytest-timeout, Ctrl-C): scenario_processes.run_molecule.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 
 import pytest
 
+from scenario_processes import group_members, private_ephemeral_directory, run_molecule
 from send_connector_harness import collections_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,10 +39,15 @@ def molecule() -> str:
     return path
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(molecule: str, scenario: str) -> None:
-    lab_password = secrets.token_urlsafe(18)
-    smart_host_password = secrets.token_urlsafe(18)
+@pytest.fixture
+def ephemeral():
+    """A private ephemeral directory per run (molecule's default is shared by every run of the same checkout)."""
+    path = private_ephemeral_directory()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def molecule_env(lab_password: str, smart_host_password: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -54,19 +61,22 @@ def test_molecule_scenario(molecule: str, scenario: str) -> None:
             "PY_COLORS": "0",
         }
     )
-    proc = subprocess.run(
-        [molecule, "test", "-s", scenario],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = proc.stdout
-    assert proc.returncode == 0, f"molecule test -s {scenario} failed (rc {proc.returncode}):\n{output[-12000:]}"
-    for action in ("create", "converge", "verify", "destroy"):
+    return env
+
+
+# molecule's own limit stays below pytest-timeout's (pytest.ini), so a slow run ends here, with its output
+@pytest.mark.timeout(660)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(molecule: str, scenario: str, ephemeral: str) -> None:
+    lab_password = secrets.token_urlsafe(18)
+    smart_host_password = secrets.token_urlsafe(18)
+    env = molecule_env(lab_password, smart_host_password)
+    run = run_molecule([molecule, "test", "-s", scenario], env, ROOT, ephemeral, timeout=600)
+    output = run.output
+    # nothing the scenario started is left, whatever happened (cleanup.yml, destroy.yml or run_molecule's finalizer)
+    assert not [pgid for pgid in run.groups if group_members(pgid)], run.groups
+    assert run.returncode == 0, f"molecule test -s {scenario} failed (rc {run.returncode}):\n{output[-12000:]}"
+    for action in ("create", "converge", "verify", "cleanup", "destroy"):
         assert f"{action}: Executed: Successful" in output, f"{scenario}: {action} did not run successfully"
     if scenario != "broken_smart_host":
         assert "idempotence: Executed: Successful" in output

@@ -46,6 +46,8 @@ import tempfile
 import time
 import typing as t
 
+from exchange_lab.kdc import _die_with_parent  # the one copy of the PR_SET_PDEATHSIG helper
+
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
@@ -345,8 +347,9 @@ class Postfix:
         log = open(self.master_log, "ab")  # noqa: SIM115 - kept for the process lifetime
         env = dict(os.environ, MAIL_CONFIG=self.conf_dir)
         # -s: stay in the foreground (start-fg's mode outside a container's PID 1), -c: our instance only.
+        # die_with_parent: a caller killed without running atexit (SIGKILL) still takes the master down with it
         self.proc = subprocess.Popen([os.path.join(daemon_dir, "master"), "-s", "-c", self.conf_dir],
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, preexec_fn=_die_with_parent)
         log.close()
         atexit.register(self.stop)  # never leave a master behind when the caller dies without stop()
         deadline = time.monotonic() + timeout

@@ -22,6 +22,16 @@ WIRE_ENV = "EXCHANGE_LAB_WIRE"
 DEFAULT_WIRE = "exchange"  # exchange_lab.config.LabConfig.wire
 
 
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), so a test run
+    that is killed (SIGKILL, a crashed xdist worker, a CI job cancelled) leaves no lab behind; the fixtures'
+    finalizers cover failures and pytest-timeout, this covers the deaths that run no finalizer."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class LabProcess:
     def __init__(
         self,
@@ -66,7 +76,7 @@ class LabProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = LAB_SRC + os.pathsep + env.get("PYTHONPATH", "")
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process lifetime
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
