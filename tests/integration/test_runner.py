@@ -82,6 +82,9 @@ def test_main_playbook_through_ansible_runner(tmp_path):
         auth=["LOGIN"],
         auth_require_tls=True,
         users={"relay": smart_host_password},
+        # a smart host slow to take the message (25 s): the trace waits, and its progress lines reach AWX's output
+        data_delay=25,
+        lab_config={"mail": {"connect_timeout": 90}},
     ) as lab:
         pdd, injected = _job_dir(tmp_path, lab, smart_host_password)
         # The credential types set every connection variable the modules read.
@@ -111,6 +114,11 @@ def test_main_playbook_through_ansible_runner(tmp_path):
             event_texts.append((path, text))
             events.append(json.loads(text))
         assert events, "no job events were written"
+        # The trace's progress lines (the message_trace action's display) are in the job's stdout and in its events,
+        # which is what AWX shows while the job runs.
+        waiting = "[exchange-lab] waiting for the message to leave through Smart host to Internet ("
+        assert waiting in stdout, stdout[-8000:]
+        assert any(waiting in str(e.get("stdout")) for e in events), [e.get("event") for e in events][-40:]
 
         # set_stats: AWX takes the artifacts of a job from the stats event.
         stats = [e for e in events if e.get("event") == "playbook_on_stats"]
