@@ -58,6 +58,7 @@ from labfixture import LabProcess  # noqa: E402
 
 LATENCY = {"runspace_open": 0.5, "cmdlet": 0.2}
 PROXY_DELAY = 0.030
+IDLE_TIMEOUT = 1800  # seconds the proxy keeps a silent connection (the playbooks' own timeout is 1800 s)
 SMART_HOST = "smarthost.lab.test"
 APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
 REPORT_TASK = "Report | Show the summary"
@@ -131,7 +132,9 @@ class DelayProxy:
         last_client = 0.0
         try:
             while True:
-                ready, _w, _x = select.select([client, upstream], [], [], 60)
+                # a loaded lab may take minutes to serialise 200 connectors: an idle cut here would drop a Receive
+                # the lab already answered, and pypsrp then reports "Fragment Id: 2 != Expected Fragment Id: 0"
+                ready, _w, _x = select.select([client, upstream], [], [], IDLE_TIMEOUT)
                 if not ready:
                     return
                 for sock in ready:
