@@ -45,7 +45,7 @@ def connector_item(connector: dict[str, Any], defaults: dict[str, Any]) -> tuple
         if opt.scope == _options.CREATE or opt.name not in connector:
             continue
         value = connector.get(opt.name)
-        if opt.kind == "credential":
+        if opt.kind.secret:
             if isinstance(value, dict) and value.get("username"):
                 item[opt.name] = {"username": value["username"]}
                 item["update_password"] = "on_create"

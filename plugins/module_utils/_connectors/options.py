@@ -29,11 +29,13 @@ CONNECTOR_TYPES = ["Default", "XPremises"]
 
 class Kind:
     """One kind of setting value and everything that follows from it, so that no code outside this table asks
-    which option it handles: parsing (``canonical``; ``item`` for one entry of a list), what equality means
-    (``key``), the value sent to the cmdlet (``wire``), the Ansible argument spec (``ansible``), the JSON Schema
-    (``schema``), the range or format rule on the canonical value (``check``) and how a diff shows it (``show``).
-
-    Compares equal to its name (``opt.kind == "spaces"``), so a reader of the table sees plain words.
+    which option or kind it handles: parsing (``canonical``; ``item`` for one entry of a list), what equality means
+    (``key``; ``identity``: which list entries are the same entry), the value sent to the cmdlet (``wire``), the
+    Ansible argument spec (``ansible``), the JSON Schema (``schema``), the rules on a raw value before parsing
+    (``refuse``) and on one parsed list entry (``item_check``), the range or format rule on the canonical value
+    (``check``), how a diff shows it (``show``), how a change is planned (``desired``: the value after the change
+    and what to send), how Exchange's rendering is read (``read``), and whether Exchange can show it at all
+    (``secret``: a credential, whose password is never read back).
     """
 
     def __init__(self, name: str, canonical: Callable[["Option", Any], Any], *,
@@ -41,7 +43,12 @@ class Kind:
                  schema: Optional[Callable[["Option"], dict[str, Any]]] = None,
                  key: Optional[Callable[[Any], Any]] = None, wire: Optional[Callable[[Any], Any]] = None,
                  check: Optional[Callable[["Option", Any], str]] = None, show: Optional[Callable[[Any], Any]] = None,
-                 item: Optional[Callable[[Any], Any]] = None) -> None:
+                 item: Optional[Callable[[Any], Any]] = None, identity: Optional[Callable[[Any], Any]] = None,
+                 refuse: Optional[Callable[["Option", Any], str]] = None,
+                 item_check: Optional[Callable[[Any], Optional[str]]] = None,
+                 desired: Optional[Callable[..., tuple[Any, bool, Any]]] = None,
+                 read: Optional[Callable[[Any], Any]] = None, secret: bool = False,
+                 list_check: Optional[Callable[[Any], list[str]]] = None) -> None:
         self.name = name
         self._canonical = canonical
         self._ansible = ansible or {"type": "str"}
@@ -51,12 +58,13 @@ class Kind:
         self._check = check
         self._show = show
         self.item = item
-
-    def __eq__(self, other: Any) -> bool:
-        return self.name == (other.name if isinstance(other, Kind) else other)
-
-    def __hash__(self) -> int:
-        return hash(self.name)
+        self._identity = identity
+        self._refuse = refuse
+        self._item_check = item_check
+        self._desired = desired or _desired_value
+        self._read = read
+        self.secret = secret
+        self._list_check = list_check
 
     def __repr__(self) -> str:
         return "Kind(%s)" % self.name
@@ -79,11 +87,13 @@ def _text_schema(opt: "Option") -> dict[str, Any]:
     return {"type": ["string", "integer"], "x-value": opt.name}
 
 
-def _list_schema(opt: "Option") -> dict[str, Any]:
-    item: dict[str, Any] = {"x-item": opt.name} if opt.kind == "spaces" else {"type": "string", "x-item": opt.name}
+def _list_schema(opt: "Option", typed: bool = True, min_items: int = 0) -> dict[str, Any]:
+    """A list setting: the whole list, or (``partial``) a mapping of add/remove lists. ``typed``: every entry is a
+    string (else the kind's ``refuse`` words a wrong entry); ``min_items``: what Exchange itself requires."""
+    item: dict[str, Any] = {"type": "string", "x-item": opt.name} if typed else {"x-item": opt.name}
     whole: dict[str, Any] = {"type": "array", "items": item}
-    if opt.kind == "spaces":
-        whole["minItems"] = 1  # R7: a connector routes at least one address space
+    if min_items:
+        whole["minItems"] = min_items
     if opt.at_least_one:
         whole.update({"x-task": {"minItems": 1, "x-empty": opt.at_least_one}})
     if not opt.partial:
@@ -172,14 +182,106 @@ def _lower_set(canon: Any) -> Any:
     return frozenset(x.lower() for x in canon)
 
 
+# ---- planning: (the value after the change, whether to send it, what to send) ------------------
+def _desired_value(opt: "Option", value: Any, have: Any, creating: bool) -> tuple[Any, bool, Any]:
+    canon = opt.canonical(value)
+    if creating:
+        return canon, canon is not None, opt.wire(canon)
+    return canon, not opt.same(canon, have), opt.wire(canon)
+
+
+def _desired_list(opt: "Option", value: Any, have: Any, creating: bool, whole: bool = False) -> tuple[Any, bool, Any]:
+    """A list setting: the whole list, or {add, remove} against what Exchange has. Sent as @{Add=..;Remove=..}
+    unless ``whole`` (the kind's parameter takes the whole list only) or the list ends up empty (cleared)."""
+    current = None if creating else list(have or [])
+    if not isinstance(value, dict):
+        new = opt.canonical(value)
+        if current is not None and opt.same(new, current):
+            return current, False, None
+        return new, True, new or None
+    add = opt.canonical(value.get("add") or [])
+    remove = opt.canonical(value.get("remove") or [])
+    have_list = list(current or [])
+    have_keys = {opt.key([x]) for x in have_list}
+    add_keys = {opt.key([x]) for x in add}
+    remove_ids = {opt.identity(x) for x in remove}
+    add_ids = {opt.identity(x) for x in add}
+    # One entry per identity: adding 'contoso.com;5' where 'contoso.com;1' is replaces it (a new cost), and
+    # removing 'contoso.com' removes it whatever its cost.
+    really_remove = [x for x in have_list if opt.identity(x) in remove_ids
+                     or (opt.identity(x) in add_ids and opt.key([x]) not in add_keys)]
+    really_add = [x for x in add if opt.key([x]) not in have_keys and opt.identity(x) not in remove_ids]
+    new = [x for x in have_list if x not in really_remove] + really_add
+    if current is None:  # creating: the add list is the whole list
+        return new, True, new or None
+    if not really_add and not really_remove:
+        return have_list, False, None
+    if whole or not new:
+        return new, True, new or None  # sent whole; an emptied list is cleared
+    wire: dict[str, list] = {}
+    if really_add:
+        wire["Add"] = really_add
+    if really_remove:
+        wire["Remove"] = really_remove
+    return new, True, wire
+
+
+def _flags_refuse(opt: "Option", instance: Any) -> str:
+    """One entry of a flags list: one enum name."""
+    try:
+        if v.canonical_enum(instance, opt.choices or []) is not None:
+            return ""
+    except (ValueError, TypeError) as err:
+        return str(err)
+    return "must be one of %s (in any case); an empty value is not allowed" % ", ".join(opt.choices or [])
+
+
+def _enum_refuse(opt: "Option", instance: Any) -> str:
+    if not opt.nullable and isinstance(instance, str) and not instance.strip(" \t"):
+        # An empty enum would be sent as $null, which Exchange refuses for this parameter.
+        return "must be one of %s (in any case); an empty value is not allowed" % ", ".join(opt.choices or [])
+    return ""
+
+
+def _space_refuse(_opt: "Option", instance: Any) -> str:
+    if not isinstance(instance, (str, dict)):
+        return "an address space is a string such as contoso.com;2 or a {domain, type, cost} mapping"
+    return ""
+
+
+def _repeated_spaces(items: Any) -> list[str]:
+    """The same address space (type and space) twice, e.g. with two costs: Exchange refuses the list."""
+    if not isinstance(items, list):
+        return []
+    problems = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        try:
+            ident = v.address_space_id(v.canonical_address_space(item))
+        except (ValueError, TypeError):
+            continue  # reported by the item's own check
+        if ident in seen and v.canonical_address_space(items[seen[ident]]) != v.canonical_address_space(item):
+            problems.append("items %d and %d are the same address space with two costs; each address space "
+                            "(type and domain) may appear once" % (seen[ident], index))
+        seen.setdefault(ident, index)
+    return problems
+
+
+def _read_credential(raw: Any) -> Any:
+    """Exchange renders a stored credential as its type name (or nothing) when it cannot send the object."""
+    if isinstance(raw, str):
+        return None if raw.strip() in ("", "System.Management.Automation.PSCredential") else {"username": None}
+    return raw
+
+
 BOOL = Kind("bool", lambda _o, x: None if x is None else bool(x), ansible={"type": "bool"},
             schema=lambda _o: {"type": "boolean"})
 INT = Kind("int", lambda _o, x: None if x in (None, "") else int(x), ansible={"type": "int"}, schema=_int_schema)
 STR = Kind("str", _canonical_str)
-ENUM = Kind("enum", lambda o, x: v.canonical_enum(x, o.choices or []))
+ENUM = Kind("enum", lambda o, x: v.canonical_enum(x, o.choices or []), refuse=_enum_refuse)
 FLAGS = Kind("flags", lambda o, x: v.canonical_flags(x, o.choices or [], (o.choices or [""])[0]),
              ansible={"type": "list", "elements": "str"}, item=str, key=frozenset, wire=", ".join,
-             schema=lambda o: {"type": "array", "items": {"type": "string", "x-value": o.name}})
+             schema=lambda o: {"type": "array", "items": {"type": "string", "x-value": o.name}}, refuse=_flags_refuse)
 SIZE = Kind("size", lambda _o, x: v.canonical_size(x), ansible={"type": "raw"}, schema=_text_schema,
             wire=v.format_size, check=_size_check, show=v.show_size)
 TIMESPAN = Kind("timespan", lambda _o, x: v.format_timespan(v.parse_timespan(x)), ansible={"type": "raw"},
@@ -188,14 +290,18 @@ FQDN = Kind("fqdn", lambda _o, x: v.canonical_fqdn(x), check=_fqdn_check)
 DOMAIN = Kind("domain", lambda _o, x: v.canonical_fqdn(x), check=_domain_check)
 IP = Kind("ip", lambda _o, x: v.canonical_ip(x))
 CERTNAME = Kind("certname", lambda _o, x: v.canonical_certificate_name(x), key=str.lower)
-SPACES = Kind("spaces", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_address_space,
-              key=lambda canon: frozenset(v.address_space_key(s) for s in canon))
+# AddressSpaces: R7, a connector routes at least one; the parameter takes the whole list (no Add/Remove); an entry
+# is one per type and space (its cost aside).
+SPACES = Kind("spaces", _canonical_list, ansible={"type": "raw"}, schema=lambda o: _list_schema(o, typed=False, min_items=1),
+              item=v.canonical_address_space, key=lambda canon: frozenset(v.address_space_key(s) for s in canon),
+              identity=v.address_space_id, refuse=_space_refuse, list_check=_repeated_spaces, item_check=lambda canon: v.input_problem("spaces", canon),
+              desired=lambda o, value, have, creating: _desired_list(o, value, have, creating, whole=True))
 HOSTS = Kind("hosts", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_smart_host,
-             key=_lower_set)
+             key=_lower_set, item_check=lambda canon: v.input_problem("hosts", canon), desired=_desired_list)
 SERVERS = Kind("servers", _canonical_list, ansible={"type": "raw"}, schema=_list_schema, item=v.canonical_server,
-               key=_lower_set)
+               key=_lower_set, desired=_desired_list)
 CREDENTIAL = Kind(
-    "credential", _canonical_credential, schema=_credential_schema,
+    "credential", _canonical_credential, schema=_credential_schema, read=_read_credential, secret=True,
     key=lambda canon: (canon.get("username") or "").lower(),
     ansible={
         "type": "dict",
@@ -253,6 +359,31 @@ class Option:
 
     def same(self, a: Any, b: Any) -> bool:
         return self.key(a) == self.key(b)
+
+    def identity(self, item: Any) -> Any:
+        """Which entries of a list are the same entry (address spaces: type and space, the cost aside)."""
+        return self.kind._identity(item) if self.kind._identity else self.key([item])
+
+    def refuse(self, instance: Any) -> str:
+        """The kind's rule on a raw value (one entry of a list, for a list kind) before parsing: "" when it holds."""
+        return self.kind._refuse(self, instance) if self.kind._refuse else ""
+
+    def item_problem(self, canon: Any) -> Optional[str]:
+        """What a task may not give as one parsed list entry although Exchange shows it (e.g. '--'), or None."""
+        return self.kind._item_check(canon) if self.kind._item_check else None
+
+    def desired(self, value: Any, have: Any, creating: bool) -> tuple[Any, bool, Any]:
+        """(the value after the change, whether it is sent, the value to send) for the task's ``value`` against
+        what Exchange has (``have``; ignored when ``creating``)."""
+        return self.kind._desired(self, value, have, creating)
+
+    def list_problems(self, items: Any) -> list[str]:
+        """The kind's rules on a whole list as a task gives it (address spaces: one cost per space)."""
+        return self.kind._list_check(items) if self.kind._list_check else []
+
+    def read(self, raw: Any) -> Any:
+        """Exchange's rendering of the setting, made parseable (canonical then parses it)."""
+        return self.kind._read(raw) if self.kind._read else raw
 
     def wire(self, canon: Any) -> Any:
         """The value to send as a cmdlet parameter (canonical in, PSRP-friendly out)."""
@@ -396,9 +527,7 @@ def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
     for opt in OPTIONS:
         if opt.scope == CREATE:
             continue
-        raw = lowered.get(opt.param.lower())
-        if opt.kind is CREDENTIAL and isinstance(raw, str):
-            raw = None if raw.strip() in ("", "System.Management.Automation.PSCredential") else {"username": None}
+        raw = opt.read(lowered.get(opt.param.lower()))
         try:
             state[opt.name] = opt.canonical(raw)
         except (ValueError, TypeError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, CREATE, OPTIONS, create_defaults
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import address_space_id
 
 
 class Credential:
@@ -63,47 +62,6 @@ def implied(task: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _identity(opt, item: Any) -> Any:
-    """Which list items are the same entry: for address spaces type and space (cost aside)."""
-    if opt.kind == "spaces":
-        return address_space_id(item)
-    return opt.key([item])
-
-
-def _desired_list(opt, value: Any, current: Optional[list]) -> tuple[list, Any]:
-    """(list after the change, wire value) for a list setting; wire is None when nothing changes."""
-    if isinstance(value, dict):
-        add = opt.canonical(value.get("add") or [])
-        remove = opt.canonical(value.get("remove") or [])
-        have = list(current or [])
-        have_keys = {opt.key([x]) for x in have}
-        add_keys = {opt.key([x]) for x in add}
-        remove_ids = {_identity(opt, x) for x in remove}
-        add_ids = {_identity(opt, x) for x in add}
-        # An address space is one per type and space: adding 'contoso.com;5' where 'contoso.com;1' is
-        # replaces it (a new cost), and removing 'contoso.com' removes it whatever its cost.
-        really_remove = [x for x in have if _identity(opt, x) in remove_ids
-                         or (_identity(opt, x) in add_ids and opt.key([x]) not in add_keys)]
-        really_add = [x for x in add if opt.key([x]) not in have_keys and _identity(opt, x) not in remove_ids]
-        new = [x for x in have if x not in really_remove] + really_add
-        if current is None:  # creating: the add list is the whole list
-            return new, new
-        if not really_add and not really_remove:
-            return have, None
-        if opt.kind == "spaces" or not new:
-            return new, new  # AddressSpaces is sent whole; an emptied list is cleared
-        wire: dict[str, list] = {}
-        if really_add:
-            wire["Add"] = really_add
-        if really_remove:
-            wire["Remove"] = really_remove
-        return new, wire
-    new = opt.canonical(value)
-    if current is not None and opt.same(new, current):
-        return list(current), None
-    return new, new
-
-
 def plan_present(
     name: str,
     task: dict[str, Any],
@@ -134,7 +92,7 @@ def plan_present(
             # quietly: a correct playbook names it on every run, and a warning each time would teach people to
             # ignore warnings (documented with the option).
             continue
-        if opt.kind == "credential":
+        if opt.kind.secret:  # Exchange cannot show it: sent when the user differs, or always with update_password
             wanted = {"username": value["username"]}
             password = value.get("password")
             have = None if creating else current.get(opt.name)
@@ -153,22 +111,12 @@ def plan_present(
                 after[opt.name] = wanted
                 plan.changed_keys.append(opt.name)
             continue
-        if opt.kind in ("spaces", "hosts", "servers"):
-            new, wire = _desired_list(opt, value, None if creating else (current.get(opt.name) or []))
-            if opt.kind == "servers" and wire is not None and not new:
-                plan.errors.append("%s: this change would leave none; a Send connector needs at least one source "
-                                   "transport server" % opt.name)
-            after[opt.name] = new
-            if wire is not None:
-                params.append((opt.param, wire if wire != [] else None))
-                plan.changed_keys.append(opt.name)
-            continue
-        canon = opt.canonical(value)
-        after[opt.name] = canon
-        if creating and canon is None:
-            continue
-        if creating or not opt.same(canon, current.get(opt.name)):
-            params.append((opt.param, opt.wire(canon)))
+        new, send, wire = opt.desired(value, None if creating else current.get(opt.name), creating)
+        if opt.at_least_one and send and not new:
+            plan.errors.append("%s: this change would leave none; %s" % (opt.name, opt.at_least_one))
+        after[opt.name] = new
+        if send:
+            params.append((opt.param, wire))
             plan.changed_keys.append(opt.name)
     if not creating and current.get("dns_routing_enabled") is False and after.get("dns_routing_enabled") is True:
         _switch_to_dns(plan, name, task, current, after)

@@ -174,18 +174,9 @@ def _x_value(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
     if _wrong_type(validator, instance, schema):
         return
-    if opt.kind == "flags":  # one item of the list: one enum name
-        try:
-            if v.canonical_enum(instance, opt.choices or []) is None:
-                raise v.BadValue("must be one of %s (in any case); an empty value is not allowed"
-                                 % ", ".join(opt.choices or []))
-        except (ValueError, TypeError) as err:
-            yield ValidationError(str(err))
-        return
-    if opt.kind == "enum" and not opt.nullable and isinstance(instance, str) and not instance.strip(" \t"):
-        # An empty enum would be sent as $null, which Exchange refuses for this parameter.
-        yield ValidationError("must be one of %s (in any case); an empty value is not allowed"
-                              % ", ".join(opt.choices or []))
+    refused = opt.refuse(instance)
+    if refused:
+        yield ValidationError(refused)
         return
     try:
         canon = opt.canonical(instance)
@@ -201,15 +192,16 @@ def _x_item(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
     if _wrong_type(validator, instance, schema):
         return
-    if opt.kind == "spaces" and not isinstance(instance, (str, dict)):
-        yield ValidationError("an address space is a string such as contoso.com;2 or a {domain, type, cost} mapping")
+    refused = opt.refuse(instance)
+    if refused:
+        yield ValidationError(refused)
         return
     try:
         canon = opt.item(instance)
     except (ValueError, TypeError) as err:
         yield ValidationError(str(err))
         return
-    problem = v.input_problem(opt.kind, canon)
+    problem = opt.item_problem(canon)
     if problem:
         yield ValidationError(problem)
 
@@ -229,24 +221,8 @@ def _x_list(validator, name, instance, schema) -> Iterator[Any]:
     if not isinstance(instance, (list, dict)):
         yield ValidationError("give a list (the whole list) or a mapping with add and/or remove lists")
         return
-    if BY_NAME[name].kind == "spaces":
-        yield from _repeated_spaces(instance if isinstance(instance, list) else instance.get("add"))
-
-
-def _repeated_spaces(items: Any) -> Iterator[Any]:
-    """The same address space (type and space) twice, e.g. with two costs: Exchange refuses the list."""
-    if not isinstance(items, list):
-        return
-    seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        try:
-            ident = v.address_space_id(v.canonical_address_space(item))
-        except (ValueError, TypeError):
-            continue  # reported by the item's own check
-        if ident in seen and v.canonical_address_space(items[seen[ident]]) != v.canonical_address_space(item):
-            yield ValidationError("items %d and %d are the same address space with two costs; each address space "
-                                  "(type and domain) may appear once" % (seen[ident], index))
-        seen.setdefault(ident, index)
+    for problem in BY_NAME[name].list_problems(instance if isinstance(instance, list) else instance.get("add")):
+        yield ValidationError(problem)
 
 
 def _validator_class():

@@ -42,7 +42,7 @@ _counter = itertools.count()
 
 
 def _is_list(opt) -> bool:
-    return opt.kind in ("spaces", "hosts", "servers", "flags")
+    return opt.kind.name in ("spaces", "hosts", "servers", "flags")
 
 
 def fragments(examples):
