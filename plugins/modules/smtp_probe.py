@@ -87,7 +87,7 @@ options:
         type: str
       max_message_size:
         description: As the top-level O(max_message_size).
-        type: str
+        type: raw
       helo_name:
         description: As the top-level O(helo_name).
         type: str
@@ -176,7 +176,7 @@ options:
       - The connector's C(MaxMessageSize), as bytes (V(36700160)), with a unit (V(35MB), V(35 MB)) or V(unlimited),
         read like the connector modules read it (rounded up to whole KB, at most 2147483647 bytes).
       - An error when the smart host's SIZE is smaller.
-    type: str
+    type: raw
   timeout:
     description:
       - Seconds allowed for each host's whole probe (DNS, connect, conversation), above 0 and at most 3600.
@@ -499,9 +499,18 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._probe.findings 
 MAX_TIMEOUT = 3600.0
 
 
-def _setting(name: str, **extra) -> dict:
-    """A connector setting the probe judges, declared as the option table declares it (one row, one type)."""
-    return dict(_options.BY_NAME[name].argument_spec(), **extra)
+# What a connector setting defaults to when the task does not give it (a smart host probed without settings).
+SETTING_DEFAULTS = {"require_tls": False, "ignore_starttls": False, "smart_host_auth_mechanism": "None"}
+
+
+def _settings(defaults: bool) -> dict:
+    """The connector settings the probe judges: the option table's probe rows, each declared as its row declares it."""
+    spec = {}
+    for opt in _options.PROBED:
+        spec[opt.name] = opt.argument_spec()
+        if defaults and opt.name in SETTING_DEFAULTS:
+            spec[opt.name]["default"] = SETTING_DEFAULTS[opt.name]
+    return spec
 
 
 def argument_spec() -> dict:
@@ -517,26 +526,14 @@ def argument_spec() -> dict:
                 label=dict(type="str"),
                 port=dict(type="int"),
                 connect_address=dict(type="str"),
-                require_tls=_setting("require_tls"),
-                ignore_starttls=_setting("ignore_starttls"),
-                tls_auth_level=_setting("tls_auth_level"),
-                tls_domain=_setting("tls_domain"),
-                smart_host_auth_mechanism=_setting("smart_host_auth_mechanism"),
-                max_message_size=dict(type="str"),
                 helo_name=dict(type="str"),
-                authentication_credential=_setting("authentication_credential"),
+                **_settings(defaults=False),
             ),
         ),
         port=dict(type="int", default=25),
         connect_address=dict(type="str"),
         ca_cert=dict(type="path"),
-        tls_domain=_setting("tls_domain"),
-        require_tls=_setting("require_tls", default=False),
-        ignore_starttls=_setting("ignore_starttls", default=False),
-        tls_auth_level=_setting("tls_auth_level"),
-        smart_host_auth_mechanism=_setting("smart_host_auth_mechanism", default="None"),
-        authentication_credential=_setting("authentication_credential"),
-        max_message_size=dict(type="str"),
+        **_settings(defaults=True),
         timeout=dict(type="float", default=10),
         fail_on=dict(type="list", elements="str", choices=list(SEVERITIES), default=["error"]),
         helo_name=dict(type="str"),

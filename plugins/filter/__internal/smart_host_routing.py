@@ -174,7 +174,12 @@ def _credential_source(error: str, connectors: list[t.Any]) -> str:
 
 
 # --- preflight ---------------------------------------------------------------------------------
-PROBE_SETTINGS = ("require_tls", "ignore_starttls", "tls_auth_level", "tls_domain", "smart_host_auth_mechanism")
+def _probe_settings() -> list[str]:
+    """The connector settings smtp_probe judges a smart host against: the option table's probe rows (the credential,
+    which goes with a target only for BasicAuth, aside)."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options
+
+    return [opt.name for opt in options.PROBED if not opt.kind.secret]
 
 
 def probe_targets(
@@ -198,13 +203,12 @@ def probe_targets(
     for item in items if _is_list(items) else []:
         if isinstance(item, dict) and isinstance(item.get("authentication_credential"), dict):
             credentials.setdefault(_key(item.get("name")), item["authentication_credential"])
+    probed = _probe_settings()
     for result in _results(planned):
         connector = result.get("connector") or {}
         if result.get("state") != "present" or connector.get("dns_routing_enabled") is not False:
             continue
-        settings = {key: connector.get(key) for key in PROBE_SETTINGS if connector.get(key) not in (None, "")}
-        if connector.get("max_message_size") not in (None, ""):
-            settings["max_message_size"] = str(connector["max_message_size"])
+        settings = {key: connector.get(key) for key in probed if connector.get(key) not in (None, "")}
         helo = connector.get("fqdn") or helo_name
         if helo:
             settings["helo_name"] = str(helo)

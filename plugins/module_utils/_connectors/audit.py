@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import rules as _rules
 
 SEVERITIES = ("error", "warning", "info")
 M365_HOST = ".mail.protection.outlook.com"
@@ -115,7 +116,10 @@ def _fqdn_cert(c: dict[str, Any]) -> Optional[str]:
 
 
 def _basic_without_tls(c: dict[str, Any]) -> Optional[str]:
-    if _smart_hosted(c) and _mech(c) == "BasicAuth" and not c.get("require_tls") and not c.get("tls_auth_level"):
+    # whether Exchange sends only over TLS is the probe's one rule (_probe.rules), not restated here
+    if _smart_hosted(c) and _mech(c) == "BasicAuth" and not _rules.exchange_tls_checks(
+            bool(c.get("require_tls")), bool(c.get("ignore_starttls")), c.get("tls_auth_level"), "BasicAuth",
+            domain_secure=bool(c.get("domain_secure_enabled"))).requires_tls:
         return "SmartHostAuthMechanism BasicAuth with RequireTLS false"
     return None
 

@@ -330,6 +330,7 @@ class Option:
         partial: bool = False,
         nullable: bool = False,
         at_least_one: str = "",
+        probe: bool = False,
     ) -> None:
         self.name = name
         self.param = param
@@ -341,6 +342,7 @@ class Option:
         self.partial = partial  # list accepts {add, remove}, sent as @{Add=...;Remove=...}
         self.nullable = nullable  # an empty string clears the setting ($null)
         self.at_least_one = at_least_one  # a task may not give the list empty: this sentence says why
+        self.probe = probe  # smtp_probe judges a smart host against it (its targets' options, the role's targets)
 
     # ---- normalisation -----------------------------------------------------------------
     def item(self, value: Any) -> Any:
@@ -424,8 +426,8 @@ OPTIONS: list[Option] = [
     # label is neither (RFC 1123 2.1) -> _values.canonical_smart_host.
     Option("smart_hosts", "SmartHosts", HOSTS, partial=True),
     # SmartHostAuthMechanism: AuthMechanisms enum, one value (1.2, R9); not nullable: an empty value is refused.
-    Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", ENUM, choices=AUTH_MECHANISMS),
-    Option("authentication_credential", "AuthenticationCredential", CREDENTIAL),
+    Option("smart_host_auth_mechanism", "SmartHostAuthMechanism", ENUM, choices=AUTH_MECHANISMS, probe=True),
+    Option("authentication_credential", "AuthenticationCredential", CREDENTIAL, probe=True),
     # SourceTransportServers: Mailbox server names (1.2), at least one (4.4) -> _values.canonical_server.
     Option("source_transport_servers", "SourceTransportServers", SERVERS, partial=True,
            at_least_one="a Send connector needs at least one source transport server"),
@@ -434,16 +436,16 @@ OPTIONS: list[Option] = [
     Option("port", "Port", INT, minimum=0, maximum=65535),
     # Fqdn: a fully qualified domain name (1.2) -> the FQDN kind's check.
     Option("fqdn", "Fqdn", FQDN, nullable=True),
-    Option("require_tls", "RequireTLS", BOOL),
-    Option("ignore_starttls", "IgnoreSTARTTLS", BOOL),
+    Option("require_tls", "RequireTLS", BOOL, probe=True),
+    Option("ignore_starttls", "IgnoreSTARTTLS", BOOL, probe=True),
     # TlsAuthLevel: enum (1.2, R11, R12); empty string clears it.
-    Option("tls_auth_level", "TlsAuthLevel", ENUM, choices=TLS_AUTH_LEVELS, nullable=True),
+    Option("tls_auth_level", "TlsAuthLevel", ENUM, choices=TLS_AUTH_LEVELS, nullable=True, probe=True),
     # TlsDomain: SmtpDomainWithSubdomains, contoso.com or *.contoso.com (1.2, R12).
-    Option("tls_domain", "TlsDomain", DOMAIN, nullable=True),
+    Option("tls_domain", "TlsDomain", DOMAIN, nullable=True, probe=True),
     # TlsCertificateName: "<I>X.500Issuer<S>X.500Subject" (R15) -> _values.canonical_certificate_name.
     Option("tls_certificate_name", "TlsCertificateName", CERTNAME, nullable=True),
     # MaxMessageSize: number with B/KB/MB/GB/TB or unlimited, 0-2147483647 bytes (R17) -> _values.parse_size.
-    Option("max_message_size", "MaxMessageSize", SIZE),
+    Option("max_message_size", "MaxMessageSize", SIZE, probe=True),
     # ProtocolLoggingLevel: None|Verbose (1.2); not nullable.
     Option("protocol_logging_level", "ProtocolLoggingLevel", ENUM, choices=PROTOCOL_LOGGING_LEVELS),
     Option("enabled", "Enabled", BOOL),
@@ -468,6 +470,9 @@ OPTIONS: list[Option] = [
 ]
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+# The settings smtp_probe judges a smart host against, in table order (its options, its targets' options, the role's
+# probe targets): a new row with probe=True reaches all three.
+PROBED: list[Option] = [o for o in OPTIONS if o.probe]
 
 # What a 2016/2019/SE New-SendConnector gives a setting the command did not name (docs/exchange-rules.md section 5
 # "Emulator defaults"). Used to predict the connector after a create (check mode, the rule check before the

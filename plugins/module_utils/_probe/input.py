@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, PROBED
 
 # RFC 5321 4.1.2 / RFC 5322 3.2.3: atext; non-ASCII letters are allowed too (SMTPUTF8, RFC 6531).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
@@ -169,7 +169,7 @@ def smart_host(path: str, value: Any) -> tuple[list[str], Optional[str]]:
 # Targets: what to probe, each with the connector settings it is judged against
 # --------------------------------------------------------------------------------------------
 # The per-target connector settings; each falls back to the top-level option of the same name.
-CONNECTOR_KEYS = ("require_tls", "ignore_starttls", "tls_auth_level", "tls_domain", "smart_host_auth_mechanism", "max_message_size")
+CONNECTOR_KEYS = tuple(o.name for o in PROBED if not o.kind.secret)  # the option table's probe rows (the credential aside)
 TARGET_KEYS = ("port", "connect_address", "helo_name", "authentication_credential") + CONNECTOR_KEYS
 
 

@@ -107,7 +107,7 @@ def test_probe_targets_come_from_the_connectors_as_they_will_be_one_per_distinct
         ("C", "new.contoso.net", 25, None),
     ]
     assert targets[0]["authentication_credential"] == {"username": "relay", "password": "pw"}
-    assert targets[0]["max_message_size"] == "36700160" and targets[0]["helo_name"] == "ex01.contoso.com"
+    assert targets[0]["max_message_size"] == 36700160 and targets[0]["helo_name"] == "ex01.contoso.com"
     assert targets[4]["helo_name"] == "mail.contoso.com"  # the connector's Fqdn is what Exchange says
     same = f.probe_targets(planned(a, b), [{"name": "A"}, {"name": "B"}])
     assert [(t["label"], t["host"]) for t in same] == [("A, B", "192.168.3.2"), ("A, B", "relay.contoso.net")]
