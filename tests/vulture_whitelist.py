@@ -7,7 +7,6 @@ ATTRIBUTES) are passed to vulture as --ignore-names in the Makefile.
 # USED_ELSEWHERE: one tuple of the names (pylint 2.17 refuses the name "_"); vulture ignores it by name (Makefile)
 from ansible_collections.mailflow.exchange.plugins.module_utils import _module
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe import smtp as _smtp_probe
-from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 USED_ELSEWHERE = (
     # An override of AnsibleModule's method (no invocation logging for a refused input).
@@ -16,7 +15,4 @@ USED_ELSEWHERE = (
     _smtp_probe.ssl.SSLContext.minimum_version,
     _smtp_probe.ssl.SSLContext.check_hostname,
     _smtp_probe.ssl.SSLContext.verify_mode,
-    # The Export-Clixml reader's plain form, used by tests/unit/plugins/module_utils/test_wire.py (the wire work
-    # of this round, which send_connector_info's clixml_path may take up).
-    _wire.read_file,
 )

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _input
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _input
 
 PREFIX = "smart_host_routing_"
 _BOOL_WORDS = ("1", "0", "on", "off", "yes", "no", "y", "n", "true", "false", "t", "f")
@@ -24,19 +25,8 @@ MAX_TEXT = 4096
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "a value of another type"
+    """What a value is, in the words the one checker uses for every module option (never the value itself)."""
+    return _schema.type_name(value)
 
 
 def _whole(name: str, value: Any, low: int, high: int) -> Optional[str]:

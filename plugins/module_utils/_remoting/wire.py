@@ -271,11 +271,6 @@ def read_file_objects(text: Any) -> list[tuple[list[str], dict[str, Any]]]:
     return _convert(lambda: [(message.types_of(child), message.record(child)) for child in root])
 
 
-def read_file(text: Any) -> list[dict[str, Any]]:
-    """The records of an ``Export-Clixml`` document."""
-    return [record for _types, record in read_file_objects(text)]
-
-
 SEND_CONNECTOR_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig"
 
 
