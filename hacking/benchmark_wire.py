@@ -28,34 +28,17 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from labfixture import LabProcess  # noqa: E402
+from pypsrp_reference import reference_serializer as pypsrp_serializer  # noqa: E402
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session  # noqa: E402
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")
-
-
-def pypsrp_serializer():
-    """The session's serializer before the reader: pypsrp's, with unknown lists read as lists."""
-    from pypsrp.serializer import Serializer
-
-    serializer = Serializer()
-    original = serializer.deserialize
-
-    def deserialize(element, metadata=None, clear=True):
-        if getattr(element, "tag", None) in ("LST", "IE") and getattr(metadata, "object", None) is None \
-                and (metadata is None or getattr(metadata, "tag", "*") in ("*", element.tag)):
-            if clear:
-                serializer._clear()
-            return [serializer.deserialize(child, clear=False) for child in element]
-        return original(element, metadata, clear)
-
-    serializer.deserialize = deserialize
-    return serializer
 
 
 def median_ms(func, rounds: int, inner: int) -> float:

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from pypsrp_reference import reference_serializer
 from send_connector_harness import ROOT, LabProcess, collections_path
 
 sys.path.insert(0, collections_path())
@@ -24,25 +25,6 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import
 
 PROFILES = ("exchange", "objects", "strings")
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")
-
-
-def reference_serializer():
-    """pypsrp's Serializer whose unknown ``<LST>``/``<IE>`` become Python lists (registering their objects)."""
-    from pypsrp.serializer import Serializer
-
-    serializer = Serializer()
-    original = serializer.deserialize
-
-    def deserialize(element, metadata=None, clear=True):
-        if getattr(element, "tag", None) in ("LST", "IE") and getattr(metadata, "object", None) is None \
-                and (metadata is None or getattr(metadata, "tag", "*") in ("*", element.tag)):
-            if clear:
-                serializer._clear()
-            return [serializer.deserialize(child, clear=False) for child in element]
-        return original(element, metadata, clear)
-
-    serializer.deserialize = deserialize
-    return serializer
 
 
 def without_blobs(value):
