@@ -99,8 +99,13 @@ options:
       - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with
         C(domain), C(type) (default V(SMTP)) and C(cost) (1-100, default 1). An V(X400) space is written as in
         RFC 1685 (V(X400:o=MySite;p=MyOrg;a=adatum;c=us;1)); V(--) is for EdgeSync connectors only and refused.
-        A value that looks like a URL (V(http://contoso.com)) is refused as a likely mistake, although Exchange
-        would store it as an address space of type C(http).
+      - Another type names the addresses of a non-SMTP system, for example V(NOTES:Domain/Org;2). Its type is letters,
+        digits and C(-), its space any text, and a space that contains C(;) needs the cost at the end. Such a connector
+        needs O(smart_hosts) and O(dns_routing_enabled=false).
+      - A value that looks like a URL is refused as a likely mistake, although Exchange would store it as an address
+        space of that type. That is one with C(//) after the type (V(http://contoso.com)) or whose type is a URL scheme
+        (C(http), C(https), C(ftp), C(ftps), C(sftp), C(file), C(ldap), C(ldaps), C(mailto), C(ws), C(wss), C(data),
+        C(urn), in any case).
       - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
       - An address space (type and domain) appears once per connector. Added with another cost, it replaces the one
         the connector has; removed, it goes whatever its cost.
@@ -118,6 +123,10 @@ options:
     description:
       - V(true) routes by DNS MX records, V(false) through O(smart_hosts).
       - When O(smart_hosts) are given and this is not, it is set to V(false) in the same call, as Exchange requires.
+      - Creating a connector without O(smart_hosts) needs V(true) stated. Exchange would route it by DNS anyway, and
+        with address space V(*) that is direct delivery to the whole Internet, so the modules do not take it as a
+        default (the client is stricter than Exchange here). Removing the last smart host of a connector needs V(true)
+        as well; the connector then routes by DNS in the same call.
       - Exchange parameter C(-DNSRoutingEnabled).
     type: bool
   smart_hosts:
@@ -305,6 +314,13 @@ EXAMPLES = r"""
       username: relay-user
       password: "{{ new_relay_password }}"
     update_password: always
+
+- name: Deliver mail for one partner domain directly by DNS (a create without smart hosts must say so)
+  mailflow.exchange.send_connector:
+    name: Partner by DNS
+    address_spaces: ['partner.example;5']
+    dns_routing_enabled: true
+    require_tls: true
 
 - name: Add one address space and one smart host, keep the others
   mailflow.exchange.send_connector:

@@ -135,8 +135,14 @@ options:
         - Address spaces the connector routes mail for; required to create it.
         - Each is V(*), V(contoso.com), V(*.contoso.com), V(contoso.com;2), V(SMTP:contoso.com;1), or a mapping with C(domain),
           C(type) (default V(SMTP)) and C(cost) (1-100, default 1). An V(X400) space is written as in RFC 1685 (V(X400:o=MySite;p=MyOrg;a=adatum;c=us;1));
-          V(--) is for EdgeSync connectors only and refused. A value that looks like a URL (V(http://contoso.com)) is refused
-          as a likely mistake, although Exchange would store it as an address space of type C(http).
+          V(--) is for EdgeSync connectors only and refused.
+        - Another type names the addresses of a non-SMTP system, for example V(NOTES:Domain/Org;2). Its type is letters, digits
+          and C(-), its space any text, and a space that contains C(;) needs the cost at the end. Such a connector needs O(connectors[].smart_hosts)
+          and O(connectors[].dns_routing_enabled=false).
+        - A value that looks like a URL is refused as a likely mistake, although Exchange would store it as an address space
+          of that type. That is one with C(//) after the type (V(http://contoso.com)) or whose type is a URL scheme (C(http),
+          C(https), C(ftp), C(ftps), C(sftp), C(file), C(ldap), C(ldaps), C(mailto), C(ws), C(wss), C(data), C(urn), in any
+          case).
         - A list sets the whole list; a mapping with C(add) and/or C(remove) lists changes only those entries.
         - An address space (type and domain) appears once per connector. Added with another cost, it replaces the one the
           connector has; removed, it goes whatever its cost.
@@ -155,6 +161,10 @@ options:
         - V(true) routes by DNS MX records, V(false) through O(connectors[].smart_hosts).
         - When O(connectors[].smart_hosts) are given and this is not, it is set to V(false) in the same call, as Exchange
           requires.
+        - Creating a connector without O(connectors[].smart_hosts) needs V(true) stated. Exchange would route it by DNS anyway,
+          and with address space V(*) that is direct delivery to the whole Internet, so the modules do not take it as a default
+          (the client is stricter than Exchange here). Removing the last smart host of a connector needs V(true) as well;
+          the connector then routes by DNS in the same call.
         - Exchange parameter C(-DNSRoutingEnabled).
         type: bool
       smart_hosts:

@@ -97,8 +97,8 @@ def answers(results: dict, count: int) -> list[dict]:
 def test_hostile_looking_but_valid_input_is_applied_exactly(lab, tmp_path, name, comment):
     conn = lab_connection(lab)
     stored = name.strip()
-    settings = {"name": name, "address_spaces": ["valid-%d.example" % len(name)], "comment": comment,
-                "source_transport_servers": ["EX01"]}
+    settings = {"name": name, "address_spaces": ["valid-%d.example" % len(name)], "dns_routing_enabled": True,
+                "comment": comment, "source_transport_servers": ["EX01"]}
     steps = [
         case("send_connector", conn, **settings),
         case("send_connector", conn, **settings),
@@ -118,8 +118,8 @@ def test_hostile_looking_but_valid_input_is_applied_exactly(lab, tmp_path, name,
 @pytest.mark.parametrize("name", ["fz[ab]", "  Padded bulk  ", "Relay* what?"])
 def test_send_connectors_applies_such_names_exactly(lab, tmp_path, name):
     conn = lab_connection(lab)
-    item = {"name": name, "address_spaces": ["bulk-%d.example" % len(name)], "source_transport_servers": ["EX01"],
-            "comment": c.INJECT[0]}
+    item = {"name": name, "address_spaces": ["bulk-%d.example" % len(name)], "dns_routing_enabled": True,
+            "source_transport_servers": ["EX01"], "comment": c.INJECT[0]}
     changed = dict(item, port=2525)
     steps = [
         case("send_connectors", conn, connectors=[item]),

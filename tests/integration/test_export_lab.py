@@ -30,7 +30,8 @@ def connectors(port):
         {"name": "Partner DNS", "address_spaces": ["partner.example;5"], "dns_routing_enabled": True, "require_tls": True,
          "error_policies": ["DowngradeDnsFailures"], "enabled": False, "connection_inactivity_timeout": "00:05:00",
          "source_transport_servers": ["EX01"]},
-        {"name": "Scoped internal", "usage": "Internal", "address_spaces": ["scoped.example"], "is_scoped_connector": True,
+        {"name": "Scoped internal", "usage": "Internal", "address_spaces": ["scoped.example"], "dns_routing_enabled": True,
+         "is_scoped_connector": True,
          "fqdn": "mail.contoso.com", "smtp_max_messages_per_connection": 50, "source_transport_servers": ["EX01"]},
     ]
 
@@ -84,8 +85,9 @@ def test_export_then_apply_as_written_changes_nothing(org):
     assert relay["smart_hosts"] == [SMART_HOST_NAME] and relay["dns_routing_enabled"] is False
     assert relay["max_message_size"] == 20 * 1024 * 1024 and relay["comment"] == "exported as code"
     partner = items["Partner DNS"]
-    # defaults left out: DNS routing, 35 MB, port 25, no smart hosts, ...
-    for key in ("dns_routing_enabled", "max_message_size", "port", "smart_hosts", "smart_host_auth_mechanism", "usage",
+    # defaults left out: 35 MB, port 25, no smart hosts, ...; DNS routing is kept (a create needs it stated)
+    assert partner["dns_routing_enabled"] is True and items["Scoped internal"]["dns_routing_enabled"] is True
+    for key in ("max_message_size", "port", "smart_hosts", "smart_host_auth_mechanism", "usage",
                 "guid", "identity", "distinguished_name", "authentication_credential", "protocol_logging_level"):
         assert key not in partner, (key, partner)
     assert partner["enabled"] is False and partner["error_policies"] == ["DowngradeDnsFailures"]

@@ -154,7 +154,7 @@ def test_cost_is_per_run_not_per_connector(ansible, lab):
 
 def test_without_connectors_reads_them_all(ansible, lab):
     made = ansible.play("- name: make\n  mailflow.exchange.send_connector:\n    name: Existing\n"
-                        "    address_spaces: ['e.example']\n    source_transport_servers: [EX01]\n"
+                        "    address_spaces: ['e.example']\n    dns_routing_enabled: true\n    source_transport_servers: [EX01]\n"
                         "    tls_certificate_name: '%s'\n" % CERT_NAME).result("make")
     assert made["changed"] and not made["failed"], made
     res = check(ansible, fail_on=[])

@@ -150,6 +150,7 @@ def test_module_defaults_group_and_domain_controller(https_lab, tmp_path):
           mailflow.exchange.send_connector:
             name: Pinned
             address_spaces: [contoso.com]
+            dns_routing_enabled: true
         - name: read via group defaults
           mailflow.exchange.send_connector_info:
             name: Pinned
@@ -161,7 +162,8 @@ def test_module_defaults_group_and_domain_controller(https_lab, tmp_path):
     created = run.result("create via group defaults")
     assert created["changed"] is True, created
     assert created["commands"] == [
-        "New-SendConnector -Name Pinned -AddressSpaces 'SMTP:contoso.com;1' -DomainController 'DC01.contoso.com'"]
+        "New-SendConnector -Name Pinned -AddressSpaces 'SMTP:contoso.com;1' -DNSRoutingEnabled $true "
+        "-DomainController 'DC01.contoso.com'"]
     assert run.result("read via group defaults")["connectors"][0]["address_spaces"] == ["SMTP:contoso.com;1"]
     assert run.result("remove via group defaults")["commands"] == [
         "Remove-SendConnector -Identity Pinned -Confirm:$false -DomainController 'DC01.contoso.com'"]

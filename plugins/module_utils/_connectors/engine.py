@@ -43,11 +43,14 @@ class Item:
     ``path`` is where the item sits in the user's input (``connectors[3]``; empty for a module's own
     options), ``rename`` maps option names to the names the user wrote (smart_host says ``hosts``).
     ``create``: whether a missing connector may be created (smart_host only changes an existing one).
+    ``fallback_option``: whether the user's options include ``fallback_to_dns`` (smart_host, send_connectors items);
+    send_connector has only ``dns_routing_enabled`` to say "route by DNS", so its refusals name that.
     """
 
     def __init__(self, name: str, settings: Optional[dict[str, Any]] = None, state: str = "present",
                  update_password: str = "on_create", fallback_to_dns: bool = False, path: str = "",
-                 rename: Optional[dict[str, str]] = None, create: bool = True, profile: Optional[str] = None) -> None:
+                 rename: Optional[dict[str, str]] = None, create: bool = True, profile: Optional[str] = None,
+                 fallback_option: bool = True) -> None:
         self.name = str(name).strip()  # Exchange stores names without leading/trailing blanks
         self.settings = {k: val for k, val in (settings or {}).items() if val is not None}
         self.state = state or "present"
@@ -57,6 +60,7 @@ class Item:
         self.rename = dict(rename or {})
         self.create = create
         self.profile = profile  # smart_host_profile: a provider preset's values under the item's own (_presets)
+        self.fallback_option = fallback_option
 
     @classmethod
     def from_params(cls, params: dict[str, Any], path: str = "", **kwargs: Any) -> "Item":
@@ -64,7 +68,7 @@ class Item:
         return cls(params["name"], {opt.name: params.get(opt.name) for opt in _options.OPTIONS},
                    state=params.get("state") or "present", update_password=params.get("update_password") or "on_create",
                    fallback_to_dns=bool(params.get("fallback_to_dns")), path=path,
-                   profile=params.get(_presets.OPTION), **kwargs)
+                   profile=params.get(_presets.OPTION), fallback_option="fallback_to_dns" in params, **kwargs)
 
     # ---- problems ------------------------------------------------------------------------
     def field(self, field: str) -> str:
@@ -226,7 +230,8 @@ class Engine:
             if not item.fallback_to_dns:
                 problems.append(item.problem(
                     "smart_hosts", "this would remove the last smart host of '%s', leaving it without a route; set "
-                    "fallback_to_dns: true to switch it to DNS routing in the same call" % item.name))
+                    "%s to switch it to DNS routing in the same call" % (
+                        item.name, "fallback_to_dns: true" if item.fallback_option else "dns_routing_enabled: true")))
                 return None
             task["dns_routing_enabled"] = True
             if task.get("smart_host_auth_mechanism") is None and current.get("smart_host_auth_mechanism") not in (None, "None"):

@@ -7,7 +7,7 @@ An organisation's Send connectors (as ``send_connector_info`` returns them) as a
 ``smart_host_routing`` (``smart_host_routing_connectors: ...``), so that what exists becomes code:
 
 * the settings a new connector would get anyway (``_options.create_defaults``) are left out: not given means not
-  managed, so applying the file changes nothing they hold;
+  managed, so applying the file changes nothing they hold; ``dns_routing_enabled: true`` stays (a create needs it);
 * the secrets are left out: the user name of a credential stays, the password (which Exchange cannot show) is
   never there and ``update_password: on_create`` keeps the one the connector has; the file says how to supply one;
 * what Exchange cannot show (``usage``) and the read-only identity keys are left out.
@@ -53,7 +53,8 @@ def connector_item(connector: dict[str, Any], defaults: dict[str, Any]) -> tuple
                 notes.append("%s: Exchange shows a credential without its user name; give authentication_credential"
                              % connector.get("name"))
             continue
-        if opt.name not in ALWAYS:
+        # DNS routing is a new connector's default, but creating a DNS-routed connector needs it stated: kept
+        if opt.name not in ALWAYS and not (opt.name == "dns_routing_enabled" and value is True):
             if value is None or value == [] or (opt.name in defaults and opt.same(value, defaults[opt.name])):
                 continue
         elif value in (None, []):

@@ -412,7 +412,7 @@ class Option:
 # The table. Order = the order parameters are rendered in commands and listed in docs.
 # Where each syntax rule comes from: the parameter pages New-SendConnector.md / Set-SendConnector.md in
 # MicrosoftDocs/office-docs-powershell (exchange/exchange-ps/ExchangePowerShell/) as summarised in
-# docs/exchange-rules.md section 1.2 (types, ranges) and section 2 (R1-R22); the parsers in
+# docs/exchange-rules.md section 1.2 (types, ranges) and section 2 (R1-R23); the parsers in
 # values.py carry the detail. Every string of every option is refused with NUL, CR or LF (_values.check_text).
 OPTIONS: list[Option] = [
     # AddressSpaces: [Type:]Space[;Cost] (R1), cost 1-100 (R2), SMTP space RFC 1035 with a whole leading

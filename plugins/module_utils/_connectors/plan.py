@@ -62,6 +62,24 @@ def implied(task: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# Stricter than Exchange on purpose (issue 15): New-SendConnector routes by DNS unless told otherwise, so a create
+# that names no smart host would quietly make a connector that delivers straight to the recipients' MX hosts (with
+# address space * to the whole Internet). A create must say which routing it means (docs/exchange-rules.md R23).
+DNS_CHOICE = ("required to create a connector without smart hosts: Exchange would route it by DNS, delivering mail "
+              "for its address spaces straight to the recipients' MX hosts (address space * is the whole Internet); "
+              "state dns_routing_enabled: true if that is meant, or give smart_hosts")
+
+
+def dns_choice_problem(task: dict[str, Any]) -> Optional[str]:
+    """The refusal of a create that names neither smart hosts nor dns_routing_enabled (``field: rule``), or None.
+
+    ``task`` is a create's settings as given (None = not given). The rule that removing the last smart host needs
+    an explicit choice too is the engine's (it needs the connector as it is)."""
+    if task.get("dns_routing_enabled") is None and not _has_hosts(task.get("smart_hosts")):
+        return "dns_routing_enabled: " + DNS_CHOICE
+    return None
+
+
 def plan_present(
     name: str,
     task: dict[str, Any],
@@ -74,6 +92,9 @@ def plan_present(
     creating = current is None
     plan.before = {} if creating else dict(current, name=name)
     if creating:
+        problem = dns_choice_problem(task)
+        if problem:
+            plan.errors.append(problem)
         # Exchange fills in what the command leaves out; predict it, so that check mode shows the connector
         # Exchange would create and the rules (docs/exchange-rules.md R11, R13, ...) are checked against the real defaults.
         after: dict[str, Any] = dict(create_defaults(task.get("usage")), name=name)

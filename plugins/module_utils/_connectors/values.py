@@ -502,6 +502,13 @@ def canonical_smart_host(value: Any) -> str:
     return bare.rstrip(".").lower()
 
 
+# Address space types that are URL schemes (docs/exchange-rules.md R5): Exchange takes any text as a type, but a
+# Send connector's type names an address type (SMTP, X400, a non-SMTP system's such as NOTES), and these are what
+# a pasted link or URL starts with, so they are refused as likely mistakes (client stricter than Exchange, issue 15).
+URL_SCHEMES = frozenset(("http", "https", "ftp", "ftps", "sftp", "file", "ldap", "ldaps", "mailto", "ws", "wss",
+                         "data", "urn"))
+
+
 def input_problem(kind: str, canon: str) -> Optional[str]:
     """What Exchange shows on the connectors EdgeSync creates but refuses from a task (R4: ``--``)."""
     if kind == "spaces" and canon.lower().startswith("smtp:--;"):
@@ -515,10 +522,11 @@ def input_problem(kind: str, canon: str) -> Optional[str]:
         return ("%s has an IPv6 zone id (%%...): a zone names a network interface of one machine and means nothing "
                 "to the Exchange servers; give the address without it" % shown(canon))
     if kind == "spaces":
-        _kind, _sep, rest = canon.partition(":")
-        if rest.startswith("//"):
+        space_type, _sep, rest = canon.partition(":")
+        if rest.startswith("//") or space_type.lower() in URL_SCHEMES:
             return ("%s looks like a URL, not an address space: give the domain (contoso.com), or SMTP: or X400: "
-                    "before it" % shown(canon.rpartition(";")[0]))
+                    "before it (another type names a non-SMTP system's addresses, never a URL scheme such as http or "
+                    "mailto)" % shown(canon.rpartition(";")[0]))
     return None
 
 

@@ -8,6 +8,7 @@ import yaml
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import export as _export
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
 
 
 def read(**settings):
@@ -19,7 +20,10 @@ def read(**settings):
 
 def test_a_default_connector_keeps_only_what_says_what_it_is():
     out = _export.export([read()], dump=yaml.safe_dump)
-    assert out["connectors"] == [{"name": "C", "address_spaces": ["SMTP:*;1"], "source_transport_servers": ["EX01"]}]
+    # dns_routing_enabled true is a new connector's default, but creating a DNS-routed connector needs it stated
+    assert out["connectors"] == [{"name": "C", "address_spaces": ["SMTP:*;1"], "dns_routing_enabled": True,
+                                  "source_transport_servers": ["EX01"]}]
+    assert _plan.plan_present("C", out["connectors"][0], None).errors == []
 
 
 def test_a_credential_keeps_its_user_and_never_a_password():
@@ -44,5 +48,5 @@ def test_the_items_are_valid_send_connectors_input():
     items = yaml.safe_load(text)["smart_host_routing_connectors"]
     converted, errors = _connectors.validate_items(items)
     assert errors == [] and [i["name"] for i in converted] == ["A", "B"]
-    assert items[0]["port"] == 587 and "dns_routing_enabled" not in items[0]
+    assert items[0]["port"] == 587 and items[0]["dns_routing_enabled"] is True
     assert items[1]["dns_routing_enabled"] is False and items[1]["enabled"] is False

@@ -154,7 +154,9 @@ def test_create_predicts_exchange_defaults_and_checks_rules_against_them():
 
 
 def test_internal_connector_is_predicted_unlimited():
-    plan = _plan.plan_present("Internal", {"address_spaces": ["contoso.com"], "usage": "internal"}, None)
+    plan = _plan.plan_present("Internal", {"address_spaces": ["contoso.com"], "usage": "internal", "dns_routing_enabled": True},
+                              None)
+    assert plan.errors == []
     assert plan.after["max_message_size"] == _options.BY_NAME["max_message_size"].canonical("unlimited")
 
 
@@ -204,3 +206,28 @@ def test_a_new_connector_with_a_user_name_but_no_password_needs_a_password_on_cr
     plan = _plan.plan_present(NAME, task, None)
     assert plan.errors == ["authentication_credential.password: required: a new connector needs a password on create "
                            "(user relay)"]
+
+
+@pytest.mark.parametrize("hosts", [None, [], {"remove": ["192.0.2.1"]}, {"add": []}])
+def test_a_create_without_smart_hosts_needs_dns_routing_stated(hosts):
+    """Issue 15: New-SendConnector routes by DNS by default; a create that names no smart host must say so."""
+    task = {"address_spaces": ["*"], "smart_hosts": hosts}
+    plan = _plan.plan_present("Direct", task, None)
+    assert plan.errors == ["dns_routing_enabled: " + _plan.DNS_CHOICE], plan.errors
+    assert "state dns_routing_enabled: true" in plan.errors[0] and "address space * is the whole Internet" in plan.errors[0]
+    assert _plan.dns_choice_problem(task) == plan.errors[0]
+
+
+def test_a_create_that_states_its_routing_passes():
+    direct = _plan.plan_present("Direct", {"address_spaces": ["*"], "dns_routing_enabled": True}, None)
+    assert direct.errors == [] and direct.after["dns_routing_enabled"] is True
+    assert _render.render(direct.cmdlet, direct.params) == (
+        "New-SendConnector -Name Direct -AddressSpaces 'SMTP:*;1' -DNSRoutingEnabled $true")
+    relayed = _plan.plan_present("Relayed", {"address_spaces": ["*"], "smart_hosts": {"add": ["192.0.2.1"]}}, None)
+    assert relayed.errors == [] and relayed.after["dns_routing_enabled"] is False  # smart hosts imply it (R8)
+
+
+def test_a_change_to_an_existing_dns_connector_needs_no_choice():
+    dns = dict(current(), dns_routing_enabled=True, smart_hosts=[], smart_host_auth_mechanism="None")
+    plan = _plan.plan_present(NAME, {"address_spaces": ["contoso.com"], "port": 587}, dns)
+    assert plan.errors == [] and plan.cmdlet == "Set-SendConnector"

@@ -54,7 +54,8 @@ def fragments(examples):
 HOSTS = ["relay", "contoso", "com", ".", "*.", "*", "-", "_", "256", "1", "[", "]", "192.168.3.2", "::1", "--", "%eth0",
          "fe80::1", "http://",
          "999.999.999.999", "a" * 64, "x.y"]
-SPACES = HOSTS + ["SMTP:", "smtp:", "X400:", "NOTES:", ";", ";1", ";100", ";0", ";101", "o=MySite", "p=MyOrg", "c=us"]
+SPACES = HOSTS + ["SMTP:", "smtp:", "X400:", "NOTES:", "HTTPS:", "mailto:", ";", ";1", ";100", ";0", ";101", "o=MySite",
+                  "p=MyOrg", "c=us"]
 CERTS = ["<I>", "<S>", "CN=Contoso CA", "CN=mail.contoso.com", "DC=com", ", ", "Contoso", "<", ">", "="]
 SIZES = ["35", "MB", "KB", "B", "GB", "TB", " ", ".", "5", "unlimited", "2047", "2048", "(1,024 bytes)", "1" + "0" * 30]
 SPANS = ["00", ":", "10", "1.", "23", "59", "60", "24", ".5", "-", "86400", "0"]
@@ -126,7 +127,7 @@ def lab_refuses(lab, setting: str, value) -> str:
 CLIENT_STRICTER = (
     "matches every certificate, so DomainValidation would check nothing",  # tls_domain: '*'
     "has an IPv6 zone id",  # smart_hosts: fe80::1%eth0
-    "looks like a URL, not an address space",  # address_spaces: http://contoso.com
+    "looks like a URL, not an address space",  # address_spaces: http://contoso.com, http:contoso.com, mailto:...
     "must not contain bidirectional control characters",  # name with U+202E ...
     "must not contain zero-width or invisible characters",  # name with U+200B ...
 )
@@ -176,6 +177,8 @@ KNOWN = [
     ("protocol_logging_level", "verbose"), ("name", "a" * 65), ("name", " padded "), ("name", "fz[ab]"),
     ("name", "a,b"), ("fqdn", "mail_1.contoso.com"), ("tls_domain", "*"), ("tls_domain", "*."),
     ("fqdn", "."), ("smart_hosts", "fe80::1%eth0"), ("address_spaces", "http://contoso.com"), ("name", "Relay\u202eA"),
+    ("address_spaces", "http:contoso.com"), ("address_spaces", "mailto:postmaster@contoso.com;2"),
+    ("address_spaces", "NOTES:Domain/Org;2"),
     ("name", "Relay\u200bA"),
 ]
 
@@ -194,7 +197,8 @@ def test_the_issue_11_syntax_is_refused_by_both():
 
 
 @pytest.mark.parametrize("setting, value", [("tls_domain", "*"), ("smart_hosts", "fe80::1%eth0"),
-                                            ("address_spaces", "http://contoso.com"), ("name", "Relay\u202eA"),
+                                            ("address_spaces", "http://contoso.com"), ("address_spaces", "HTTP:contoso.com"),
+                                            ("address_spaces", "mailto:postmaster@contoso.com"), ("name", "Relay\u202eA"),
                                             ("name", "Relay\u200bA")])
 def test_the_stricter_rules_are_real_exceptions(lab, setting, value):
     """Each CLIENT_STRICTER rule: the client refuses with those words, the lab (as Exchange) accepts."""

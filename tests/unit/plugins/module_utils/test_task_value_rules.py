@@ -20,6 +20,12 @@ CASES = [
     ({"address_spaces": ["http://contoso.com"]}, "address_spaces[0]", "looks like a URL"),
     ({"address_spaces": ["https://contoso.com;2"]}, "address_spaces[0]", "looks like a URL"),
     ({"address_spaces": [{"domain": "//contoso.com", "type": "ftp"}]}, "address_spaces[0]", "looks like a URL"),
+    # a URL scheme as the type, with or without "//" (Exchange would store type "http"; R5)
+    ({"address_spaces": ["http:contoso.com"]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": ["HTTPS:contoso.com;2"]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": ["mailto:postmaster@contoso.com"]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": [{"domain": "contoso.com", "type": "LDAP"}]}, "address_spaces[0]", "looks like a URL"),
+    ({"address_spaces": {"add": ["file:share;3"]}}, "address_spaces.add[0]", "looks like a URL"),
 ]
 
 
@@ -39,7 +45,10 @@ def test_refused_in_a_send_connectors_item_with_its_path(settings, path, words):
 @pytest.mark.parametrize("settings", [{"tls_domain": "*.contoso.com"}, {"tls_domain": ""}, {"fqdn": ""},
                                       {"fqdn": "mail.contoso.com."}, {"smart_hosts": ["fe80::1"]},
                                       {"address_spaces": ["X400:o=MySite;p=MyOrg;a=adatum;c=us;1"]},
-                                      {"address_spaces": ["SMTP:contoso.com;1"]}])
+                                      {"address_spaces": ["SMTP:contoso.com;1"]},
+                                      # a documented custom type: any text after a type of letters, digits and '-'
+                                      {"address_spaces": ["NOTES:Domain/Org;2"]}, {"address_spaces": ["FAX-1:*"]},
+                                      {"address_spaces": [{"domain": "gw.example", "type": "httpgw"}]}])
 def test_what_is_meant_still_passes(settings):
     errors = [e for e in _schema.validate(dict(settings, name="Relay"), "task")
               if e.split(":")[0].split(".")[0].split("[")[0] in settings]
@@ -50,3 +59,15 @@ def test_smart_host_module_check():
     # the option checker every module and the role use (the hosts kind's item rule)
     problem = _values.input_problem("hosts", _values.canonical_smart_host("fe80::1%eth0"))
     assert problem and "IPv6 zone id" in problem
+
+
+def test_a_type_is_letters_digits_and_hyphen():
+    errors = _schema.validate({"name": "Relay", "address_spaces": [{"domain": "x", "type": "my type"}]}, "task")
+    assert any(e.startswith("address_spaces[0]:") and "letters, digits and '-'" in e for e in errors), errors
+
+
+def test_every_url_scheme_listed_is_refused_in_any_case():
+    for scheme in sorted(_values.URL_SCHEMES):
+        for spelled in (scheme, scheme.upper()):
+            problem = _values.input_problem("spaces", _values.canonical_address_space("%s:contoso.com;1" % spelled))
+            assert problem and "looks like a URL" in problem, spelled

@@ -147,7 +147,7 @@ def send_connector_case(draw):
 @st.composite
 def odd_valid_case(draw):
     """Valid but hostile-looking input: free text and names that must be sent as they are."""
-    args = dict(CONNECTION, name=draw(_pick(ODD_VALID["name"])), address_spaces=["fuzz.example"])
+    args = dict(CONNECTION, name=draw(_pick(ODD_VALID["name"])), address_spaces=["fuzz.example"], dns_routing_enabled=True)
     args["comment"] = draw(_pick(ODD_VALID["str"]))
     return {"module": "send_connector", "args": args, "bad": []}
 
