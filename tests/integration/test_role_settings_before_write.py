@@ -73,6 +73,24 @@ def test_duplicate_names_as_exchange_compares_them_are_refused_by_the_role(servi
     SEEN.append(("connectors (duplicates)", False))
 
 
+@pytest.mark.parametrize("preflight", [True, False])
+def test_a_dns_routed_connector_without_the_choice_is_refused_by_the_role_before_any_write(services, tmp_path, preflight):
+    """A create without smart hosts needs dns_routing_enabled: true (issue 15); the role's items are send_connectors
+    items, so the same planner refuses it: in preflight's check-mode run, or in apply's run before its first write."""
+    before = services["lab"].counters()
+    run = run_playbook(services, tmp_path, {"smart_host_connectors": [
+        {"name": "Role direct", "address_spaces": ["role-direct.example"], "source_transport_servers": ["EX01"]}],
+        P + "preflight": preflight, P + "verify": False})
+    assert run.rc != 0
+    assert "connectors[0].dns_routing_enabled: required to create a connector without smart hosts" in run.output, \
+        run.output[-4000:]
+    assert "(connector 'Role direct')" in run.output and "Traceback" not in run.output, run.output[-4000:]
+    stopped = [r for r in run.records if r.get("status") == "failed"]
+    assert stopped and ("Preflight" if preflight else "Apply") in stopped[0]["task"], [r["task"] for r in stopped]
+    assert services["lab"].counters().get("writes", 0) == before.get("writes", 0)
+    SEEN.append(("connectors (DNS routing not stated)", False))
+
+
 def test_zz_count(services, record_property):
     """The suite's figures, printed at the end of make test like the generated suites' (bad_input_summary)."""
     line = "role variables before write (against the lab): %d cases over %d variables; writes before the refusal: %d" % (

@@ -20,6 +20,7 @@ import string
 import pytest
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
@@ -130,6 +131,9 @@ CLIENT_STRICTER = (
     "looks like a URL, not an address space",  # address_spaces: http://contoso.com, http:contoso.com, mailto:...
     "must not contain bidirectional control characters",  # name with U+202E ...
     "must not contain zero-width or invisible characters",  # name with U+200B ...
+    # a create without smart hosts and without dns_routing_enabled (R23; the planner's rule, not a value's syntax:
+    # test_a_create_without_smart_hosts_is_a_client_rule)
+    "required to create a connector without smart hosts",
 )
 
 
@@ -206,3 +210,17 @@ def test_the_stricter_rules_are_real_exceptions(lab, setting, value):
     assert stricter_only(refused), refused
     listed = setting != "name" and _is_list(_options.BY_NAME[setting])
     assert lab_refuses(lab, setting, [value] if listed else value) == ""
+
+
+@pytest.mark.parametrize("params", [{"AddressSpaces": ["*"]}, {"AddressSpaces": ["contoso.com"], "SmartHosts": []}])
+def test_a_create_without_smart_hosts_is_a_client_rule(lab, params):
+    """R23: Exchange (and the lab) creates a DNS-routed connector when no smart host is named; the client refuses
+    that create unless dns_routing_enabled: true is stated, with the words listed in CLIENT_STRICTER."""
+    result = lab.run("New-SendConnector", Name="Oracle %d" % next(_counter), WhatIf=True, **params)
+    assert not result.errors and not result.failure
+    task = {"address_spaces": params["AddressSpaces"], "smart_hosts": params.get("SmartHosts")}
+    refused = _plan.plan_present("Oracle", task, None).errors
+    assert stricter_only(refused) and refused[0].startswith("dns_routing_enabled: "), refused
+    assert _plan.plan_present("Oracle", dict(task, dns_routing_enabled=True), None).errors == []
+    stated = lab.run("New-SendConnector", Name="Oracle %d" % next(_counter), WhatIf=True, DNSRoutingEnabled=True, **params)
+    assert not stated.errors and not stated.failure

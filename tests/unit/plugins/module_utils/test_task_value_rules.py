@@ -71,3 +71,18 @@ def test_every_url_scheme_listed_is_refused_in_any_case():
         for spelled in (scheme, scheme.upper()):
             problem = _values.input_problem("spaces", _values.canonical_address_space("%s:contoso.com;1" % spelled))
             assert problem and "looks like a URL" in problem, spelled
+
+
+def test_the_refused_url_schemes_are_documented_where_users_read_them():
+    import os
+
+    import yaml
+
+    from ansible_collections.mailflow.exchange.plugins.modules import send_connector
+
+    docs = " ".join(yaml.safe_load(send_connector.DOCUMENTATION)["options"]["address_spaces"]["description"])
+    assert all("C(%s)" % scheme in docs for scheme in _values.URL_SCHEMES), docs
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(root, "docs", "exchange-rules.md"), encoding="utf-8") as handle:
+        r5 = handle.read().split("**R5**", 1)[1].split("**R6**", 1)[0]
+    assert all("`%s`" % scheme in r5 for scheme in _values.URL_SCHEMES), r5
