@@ -46,7 +46,7 @@ def test_a_create_without_smart_hosts_is_refused_in_every_entry_point_before_any
                 {"name": "Direct D", "address_spaces": ["d.example"]},
                 {"name": "Direct E", "address_spaces": ["e.example"], "smart_hosts": {"remove": ["192.0.2.1"]}}]))
     module = run.result("module")
-    assert module["failed"] and module["msg"].startswith("the Send connector 'Direct A' cannot be changed"), module
+    assert module["failed"] and module["msg"].startswith("the Send connector 'Direct A' cannot be created"), module
     assert "dns_routing_enabled: " + RULE in module["msg"] and "state dns_routing_enabled: true" in module["msg"], module
     assert "address space * is the whole Internet" in module["msg"], module
     empty = run.result("empty list")
