@@ -170,8 +170,8 @@ def _wrong_type(validator, instance, schema) -> bool:
     return not any(validator.is_type(instance, t) for t in ([types] if isinstance(types, str) else types))
 
 
-def _x_value(validator, name, instance, schema) -> Iterator[Any]:
-    opt = BY_NAME[name]
+def _judged(validator, instance, schema, opt, parse, rule) -> Iterator[Any]:
+    """A value (or one list entry) by its kind: the raw-value rule, the parser, then the rule on the parsed value."""
     if _wrong_type(validator, instance, schema):
         return
     refused = opt.refuse(instance)
@@ -179,31 +179,23 @@ def _x_value(validator, name, instance, schema) -> Iterator[Any]:
         yield ValidationError(refused)
         return
     try:
-        canon = opt.canonical(instance)
+        canon = parse(instance)
     except (ValueError, TypeError) as err:
         yield ValidationError(str(err))
         return
-    problem = opt.check(canon)
+    problem = rule(canon)
     if problem:
         yield ValidationError(problem)
+
+
+def _x_value(validator, name, instance, schema) -> Iterator[Any]:
+    opt = BY_NAME[name]
+    yield from _judged(validator, instance, schema, opt, opt.canonical, opt.check)
 
 
 def _x_item(validator, name, instance, schema) -> Iterator[Any]:
     opt = BY_NAME[name]
-    if _wrong_type(validator, instance, schema):
-        return
-    refused = opt.refuse(instance)
-    if refused:
-        yield ValidationError(refused)
-        return
-    try:
-        canon = opt.item(instance)
-    except (ValueError, TypeError) as err:
-        yield ValidationError(str(err))
-        return
-    problem = opt.item_problem(canon)
-    if problem:
-        yield ValidationError(problem)
+    yield from _judged(validator, instance, schema, opt, opt.item, opt.item_problem)
 
 
 def _x_text(validator, _value, instance, schema) -> Iterator[Any]:
