@@ -1,6 +1,6 @@
 """What `vulture` (make lint) cannot see used, each with the reason; everything else it finds is deleted.
 
-Names Ansible looks up by name (DOCUMENTATION, EXAMPLES, RETURN, FilterModule.filters, ModuleDocFragment,
+Names Ansible looks up by name (DOCUMENTATION, EXAMPLES, RETURN, FilterModule.filters, ActionModule, ModuleDocFragment,
 ATTRIBUTES) are passed to vulture as --ignore-names in the Makefile.
 """
 
