@@ -179,6 +179,7 @@ def test_a_relay_refusal_fails_verification_with_its_hint_after_the_report(tmp_p
         assert run.output.index("trace: ") < run.output.index("the verification found")
 
 
+@pytest.mark.timeout(900)  # three playbook runs: past pytest.ini's 300 s at load 25 (make test-matrix, 2.19 and 2.20)
 def test_smart_host_items_add_a_relay_to_the_existing_connector(tmp_path):
     with lab_with_smart_host(str(tmp_path / "services"), aliases=["relay2.lab.test"], starttls=True) as lab:
         address = lab["smart_host"].ready["host"]
