@@ -108,9 +108,9 @@ PYTEST_XDIST ?= -n 3 --dist loadscope
 # module and role integration tests that read and write connectors once more under each other profile
 # (EXCHANGE_LAB_WIRE, read by tests/lab/tests/labfixture.py); each pass names its profile.
 OTHER_WIRES ?= objects strings
-WIRE_SUBSET ?= tests/integration/test_send_connector_lifecycle.py tests/integration/test_send_connectors.py \
-  tests/integration/test_role.py::test_check_mode_shows_the_change_and_writes_nothing \
-  tests/integration/test_role.py::test_smart_host_items_add_a_relay_to_the_existing_connector
+WIRE_SUBSET ?= tests/integration/send_connector/test_send_connector_lifecycle.py tests/integration/send_connectors/test_send_connectors.py \
+  tests/integration/role/test_role.py::test_check_mode_shows_the_change_and_writes_nothing \
+  tests/integration/role/test_role.py::test_smart_host_items_add_a_relay_to_the_existing_connector
 test: install
 	@logs=$$(mktemp -d); \
 	  ( $(MAKE) --no-print-directory sanity >"$$logs/sanity.log" 2>&1; echo $$? >"$$logs/sanity.rc" ) & \

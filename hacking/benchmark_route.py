@@ -9,7 +9,7 @@ For each N a fresh lab (certificate stores on EX01..EX0S) is started with issue 
 (runspace open 0.5 s, each cmdlet 0.2 s); one ``send_connector_route`` task checks N connectors that set
 ``tls_certificate_name``, spread over S source servers, as the role's preflight does. It prints the lab's
 counter deltas (runspaces opened, cmdlets run by name, writes) and the task's wall time. Figures are
-reported, never asserted (tests/integration/test_send_connector_route.py asserts the cmdlet count).
+reported, never asserted (tests/integration/send_connector_route/test_send_connector_route.py asserts the cmdlet count).
 """
 
 from __future__ import annotations

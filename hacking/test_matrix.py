@@ -45,7 +45,7 @@ SMOKE_PARTS = ("units", "main")
 # molecule, which bring their own ansible-core requirements).
 # The role's own tests, every one of them: the main job shows one good run twice; these show the rest of what the
 # role does and says. About 5 min on two xdist workers on a loaded 2-core machine: once per release, not per Python.
-ROLE_TESTS = ("tests/integration/test_role.py", "tests/integration/test_role_output.py", "tests/integration/test_role_report.py")
+ROLE_TESTS = ("tests/integration/role/test_role.py", "tests/integration/role/test_role_output.py", "tests/integration/role/test_role_report.py")
 TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "pytest-xdist", "execnet", "markdown-it-py")
 
 

@@ -1,4 +1,14 @@
-"""Suite-wide pytest settings: how ``make test`` spreads the tests over pytest-xdist workers.
+"""Suite-wide pytest settings: the one bootstrap of the collection path, and how ``make test`` spreads the tests
+over pytest-xdist workers.
+
+The bootstrap: ``ansible_collections.mailflow.exchange`` must import from a plain checkout, as Ansible imports it.
+``collections/ansible_collections/mailflow/exchange`` (the git-ignored link ``make collection-link`` makes) points
+at the repository and ``collections`` goes on ``sys.path``, with the lab (``exchange_lab``, ``labfixture``) and the
+test support modules (``tests/integration/*.py``, ``bad_input``, ``pwsh_tokens``). No test file sets paths itself;
+the ``collections_path`` fixture gives the directory to child processes (``ANSIBLE_COLLECTIONS_PATH``).
+(ansible-test runs units from a real ``.../ansible_collections/mailflow/exchange`` copy, where all this is a no-op.)
+
+The scheduler:
 
 ``make test`` runs ``pytest -n 3 --dist loadscope``, with the scheduler below: a file's tests stay together
 on one worker (its module-scoped fixtures - a lab, a KDC, a Postfix - start once and its tests keep their
@@ -10,11 +20,56 @@ to two minutes each and would otherwise run one after the other on a single work
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(ROOT, "collections")
+SUPPORT_PATHS = [
+    os.path.join(ROOT, "tests", "lab"),  # exchange_lab
+    os.path.join(ROOT, "tests", "lab", "tests"),  # labfixture
+    os.path.join(ROOT, "tests", "integration"),  # send_connector_harness, role_lab
+    os.path.join(ROOT, "tests", "unit", "plugins", "modules"),  # bad_input (its cases also run against the lab)
+    os.path.join(ROOT, "tests", "unit", "plugins", "module_utils"),  # pwsh_tokens
+]
+
+
+def _bootstrap() -> None:
+    link = os.path.join(COLLECTIONS, "ansible_collections", "mailflow", "exchange")
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        try:
+            os.symlink(ROOT, link)
+        except FileExistsError:  # another pytest-xdist worker made it just now
+            pass
+    for path in reversed([COLLECTIONS] + SUPPORT_PATHS):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    try:
+        importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._module")
+    except ImportError:  # ansible_collections was imported before from elsewhere: import it again from here
+        for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+
+
+_bootstrap()
+
+
+@pytest.fixture(scope="session")
+def collections_path() -> str:
+    """The directory for ANSIBLE_COLLECTIONS_PATH (or PYTHONPATH) when a test runs ansible or a module file."""
+    return COLLECTIONS
+
+
 INDEPENDENT_FILES = {
-    "tests/integration/test_molecule.py",
-    "tests/integration/test_molecule_cleanup.py",
-    "tests/integration/test_role.py",
-    "tests/integration/test_review_e2e.py",
+    "tests/integration/role/test_molecule.py",
+    "tests/integration/role/test_molecule_cleanup.py",
+    "tests/integration/role/test_role.py",
+    "tests/integration/role/test_review_e2e.py",
 }
 
 

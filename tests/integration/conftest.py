@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from send_connector_harness import Ansible, LabProcess, collections_path as _collections_path
+from send_connector_harness import Ansible, LabProcess
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,6 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ansible(lab, tmp_path_factory):
     return Ansible(lab, str(tmp_path_factory.mktemp("plays")))
-
-
-@pytest.fixture(scope="module")
-def collections_path() -> str:
-    """The directory to put on PYTHONPATH when a test runs a module file directly, as Ansible does."""
-    return _collections_path()
 
 
 def pytest_terminal_summary(terminalreporter):

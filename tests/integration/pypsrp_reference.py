@@ -2,7 +2,7 @@
 with the one fix it needs to read Exchange's shape at all (an unknown ``<LST>``/``<IE>`` read as a Python list, so
 the objects inside it are registered and a later ``<Ref>`` resolves; plain pypsrp raises KeyError).
 
-Used by tests/integration/test_wire_reader.py (equality) and hacking/benchmark_wire.py (the "before" figures).
+Used by tests/integration/send_connector_info/test_wire_reader.py (equality) and hacking/benchmark_wire.py (the "before" figures).
 """
 
 from __future__ import annotations

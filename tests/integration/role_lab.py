@@ -13,18 +13,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import subprocess
 import sys
 import typing as t
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))  # labfixture
-sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))  # exchange_lab
 
 from labfixture import LabProcess  # noqa: E402
-# The role, runner and e2e tests take collections_path from here; the harness owns it.
-from send_connector_harness import collections_path  # noqa: E402,F401  pylint: disable=unused-import
+# The role, runner and e2e tests take ROOT and collections_path from here; the harness owns them.
+from send_connector_harness import CALLBACK_PLUGINS, ROOT, collections_path, exchange_env  # noqa: E402,F401  pylint: disable=unused-import
 
 SMART_HOST_NAME = "smarthost.lab.test"
 LAB_INVENTORY = os.path.join(ROOT, "playbooks", "inventory", "lab.yml")
@@ -122,3 +121,53 @@ def render_injectors(credential_type: dict[str, t.Any], inputs: dict[str, t.Any]
         filenames[ident] = path
     context = dict(values, tower={"filename": filenames}, awx={"filename": filenames})
     return {name: env.from_string(str(template)).render(**context) for name, template in (injectors.get("env") or {}).items()}
+
+
+# --- the main playbook (mailflow.exchange.smart_host) against a lab and its smart host ----------------------
+BIN = os.path.dirname(sys.executable)
+SEED = "Smart host to Internet"
+
+
+class PlaybookRun:
+    def __init__(self, proc: subprocess.CompletedProcess, records: list[dict[str, t.Any]]) -> None:
+        self.rc = proc.returncode
+        self.output = proc.stdout
+        self.records = records
+
+    def task(self, suffix: str) -> dict[str, t.Any]:
+        found = [r for r in self.records if r["task"].endswith(suffix)]
+        assert found, "task %r did not run (rc %s):\n%s" % (suffix, self.rc, self.output[-6000:])
+        return found[-1]
+
+    @property
+    def report(self) -> list[dict[str, t.Any]]:
+        return self.task("Report | Summarise each connector")["result"]["ansible_facts"]["smart_host_routing_report"]
+
+
+def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, t.Any] | None = None) -> PlaybookRun:
+    ready = lab["lab"].ready
+    records = tmp_path / ("records-%s.json" % secrets.token_hex(4))
+    extra = tmp_path / ("extra-%s.yml" % secrets.token_hex(4))
+    extra.write_text(yaml.safe_dump(extra_vars))
+    full_env = dict(os.environ)
+    full_env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+            "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_PLUGINS,
+            "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+            "RECORD_RESULTS_FILE": str(records),
+            "ANSIBLE_NOCOLOR": "1",
+            **exchange_env(ready),
+            "EXCHANGE_LAB_READY": lab["lab_ready_file"],
+            "SMART_HOST_READY": lab["smart_host_ready_file"],
+        }
+    )
+    full_env.update(env or {})
+    for name in [k for k, v in full_env.items() if v is None]:
+        del full_env[name]  # env={"EXCHANGE_SERVER": None} takes a variable away
+    proc = subprocess.run(
+        [os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY, "-e", "@%s" % extra, *args],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+    )
+    data = json.loads(records.read_text()) if records.exists() else []
+    return PlaybookRun(proc, data)

@@ -12,30 +12,54 @@ import subprocess
 import sys
 import textwrap
 import typing as t
+import uuid
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))  # labfixture
-sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))  # exchange_lab
+# The callback plugin that records each task's result (tests/integration/callback_plugins/record_results.py).
+CALLBACK_PLUGINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 
-from labfixture import LabProcess  # noqa: E402
+from labfixture import LabProcess  # noqa: E402  (on sys.path through tests/conftest.py, the one bootstrap)
 
 SEED_NAME = "Smart host to Internet"
 
 
 def collections_path() -> str:
-    """``<repo>/collections`` with ansible_collections/mailflow/exchange -> the repository (as make does)."""
-    base = os.path.join(ROOT, "collections")
-    link = os.path.join(base, "ansible_collections", "mailflow", "exchange")
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        try:
-            os.symlink(ROOT, link)
-        except FileExistsError:  # another pytest-xdist worker made it just now
-            pass
-    return base
+    """``<repo>/collections``: tests/conftest.py links ansible_collections/mailflow/exchange there (as make does)."""
+    return os.path.join(ROOT, "collections")
+
+
+def exchange_env(ready: dict[str, t.Any], user: str = "admin") -> dict[str, str]:
+    """The lab's connection as the EXCHANGE_* environment variables the modules fall back to (what the AWX
+    credential type injects): the one mapping from a lab's ready file to them."""
+    env = {
+        "EXCHANGE_SERVER": ready["host"],
+        "EXCHANGE_PORT": str(ready["port"]),
+        "EXCHANGE_PROTOCOL": ready["scheme"],
+        "EXCHANGE_PATH": ready["path"],
+        "EXCHANGE_AUTH": ready["auth"],
+        "EXCHANGE_USERNAME": ready["readonly_username"] if user == "readonly" else ready["username"],
+        "EXCHANGE_PASSWORD": ready["readonly_password"] if user == "readonly" else ready["password"],
+    }
+    if ready.get("ca_cert"):
+        env["EXCHANGE_CA_CERT"] = ready["ca_cert"]
+    return env
+
+
+def run_module(name: str, args: dict[str, t.Any], workdir: str, timeout: float = 60) -> tuple[dict[str, t.Any], str]:
+    """Run ``plugins/modules/<name>.py`` as Ansible runs a module (arguments in a JSON file, the collection on
+    PYTHONPATH): its result, and its whole output for tests that look for what must not be in it. No traceback,
+    ever: that is asserted here for every module run of the suite."""
+    args_file = os.path.join(workdir, "args-%s.json" % uuid.uuid4().hex)
+    with open(args_file, "w", encoding="utf-8") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", name + ".py"), args_file],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=collections_path()),
+                          timeout=timeout, check=False)
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output, output[-3000:]
+    return json.loads(proc.stdout), output
 
 
 class Run:
@@ -70,7 +94,7 @@ class Ansible:
         env.update(
             {
                 "ANSIBLE_COLLECTIONS_PATH": collections_path(),
-                "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+                "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_PLUGINS,
                 "ANSIBLE_CALLBACKS_ENABLED": "record_results",
                 "ANSIBLE_LOCALHOST_WARNING": "False",
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
@@ -78,17 +102,9 @@ class Ansible:
                 "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
                 "ANSIBLE_HOME": os.path.join(self.workdir, "ansible-home"),
                 "ANSIBLE_LOCAL_TEMP": os.path.join(self.workdir, "ansible-tmp"),
-                "EXCHANGE_SERVER": ready["host"],
-                "EXCHANGE_PORT": str(ready["port"]),
-                "EXCHANGE_PROTOCOL": ready["scheme"],
-                "EXCHANGE_PATH": ready["path"],
-                "EXCHANGE_AUTH": ready["auth"],
-                "EXCHANGE_USERNAME": ready["readonly_username"] if user == "readonly" else ready["username"],
-                "EXCHANGE_PASSWORD": ready["readonly_password"] if user == "readonly" else ready["password"],
             }
         )
-        if ready.get("ca_cert"):
-            env["EXCHANGE_CA_CERT"] = ready["ca_cert"]
+        env.update(exchange_env(ready, user))
         env.update(overrides)
         return env
 

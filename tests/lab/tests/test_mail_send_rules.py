@@ -1,7 +1,7 @@
 """The lab's own copies of two Exchange rules its delivery follows (issue 9 items 1 and 4).
 
 These are the oracle the collection's probe is compared against in
-tests/integration/test_postfix_smart_host.py; here each rule is pinned on its own.
+tests/integration/smtp_probe/test_postfix_smart_host.py; here each rule is pinned on its own.
 """
 
 from __future__ import annotations

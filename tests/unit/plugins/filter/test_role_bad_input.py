@@ -12,9 +12,7 @@ the rule in words, no internal rule numbers, no secret (a canary password) in an
 from __future__ import annotations
 
 import collections
-import os
 import re
-import sys
 import time
 
 import pytest
@@ -23,8 +21,6 @@ pytest.importorskip("hypothesis")
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "modules"))
 
 from bad_input import cases as c  # noqa: E402
 

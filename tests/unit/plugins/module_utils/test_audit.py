@@ -1,6 +1,6 @@
 """The audit's rule table (module_utils/_connectors/audit.py): each rule fires on its case and stays quiet on a good connector;
 the report's forms (JUnit XML parsed, Markdown, JSON, console lines). The audit over the lab:
-tests/integration/test_audit_lab.py."""
+tests/integration/role/test_audit_lab.py."""
 
 from __future__ import annotations
 

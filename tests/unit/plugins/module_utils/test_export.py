@@ -1,5 +1,5 @@
 """The export (module_utils/_connectors/export.py): defaults and secrets left out, the items valid send_connectors input.
-The round trip over the lab: tests/integration/test_export_lab.py."""
+The round trip over the lab: tests/integration/role/test_export_lab.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The provider presets (smart_host_profile): what each sets, what each refuses, what each finds.
 
 Pure logic of plugins/module_utils/_connectors/presets.py; the modules' use of it over the lab is in
-tests/integration/test_presets_lab.py.
+tests/integration/role/test_presets_lab.py.
 """
 
 from __future__ import annotations

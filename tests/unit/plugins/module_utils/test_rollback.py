@@ -1,5 +1,5 @@
 """Rollback items (module_utils/_connectors/rollback.py) from a send_connectors result: created -> removed, changed -> its
-snapshot, the password rule. The lab run: tests/integration/test_rollback_lab.py."""
+snapshot, the password rule. The lab run: tests/integration/role/test_rollback_lab.py."""
 
 from __future__ import annotations
 

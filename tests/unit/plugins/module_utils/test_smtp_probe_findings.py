@@ -1,11 +1,9 @@
-"""Findings rules and name matching (pure logic; the wire is covered by tests/integration/test_smtp_probe.py)."""
+"""Findings rules and name matching (pure logic; the wire is covered by tests/integration/smtp_probe/test_smtp_probe.py)."""
 
 from __future__ import annotations
 
 import copy
 import importlib
-import os
-import sys
 
 import pytest
 
@@ -197,9 +195,6 @@ def test_an_expired_certificate_is_an_error_only_where_exchange_validates(intent
 
 def test_the_rule_agrees_with_the_lab_oracle():
     """The probe's rule and the lab's independent copy (what the lab's delivery enforces) say the same for every valid setting."""
-    lab_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab")
-    if lab_dir not in sys.path:
-        sys.path.insert(0, lab_dir)
     lab = importlib.import_module("exchange_lab.mail.smtp_send")
     for require_tls in (False, True):
         for level in ((None, "EncryptionOnly", "CertificateValidation", "DomainValidation") if require_tls else (None,)):

@@ -1,4 +1,4 @@
-"""The checks of values the SMTP probe puts on the wire (pure logic; the wire is in tests/integration/test_smtp_probe_security.py)."""
+"""The checks of values the SMTP probe puts on the wire (pure logic; the wire is in tests/integration/smtp_probe/test_smtp_probe_security.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Which hint a trace gets for a queue's LastError (issue 9 item 5: 4.4.397 is not always 'unreachable').
 
 The LastError texts are the lab's, which follow the shapes Exchange writes (the role README's "Failure messages and their hints"); the
-Postfix tests (tests/integration/test_postfix_smart_host.py) produce each of them over the wire.
+Postfix tests (tests/integration/smtp_probe/test_postfix_smart_host.py) produce each of them over the wire.
 """
 
 from __future__ import annotations
