@@ -14,6 +14,7 @@ import pytest
 
 from role_lab import SEED, lab_with_smart_host, run_playbook
 
+
 @pytest.fixture
 def lab_starttls(tmp_path):
     with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:

@@ -6,7 +6,6 @@ command carrying exactly that comment.
 from __future__ import annotations
 
 
-
 from pwsh_tokens import parse_command  # noqa: E402
 
 PAYLOAD = "x\u2019; Remove-SendConnector * -Confirm:$false; \u2019"

@@ -17,7 +17,6 @@ import pytest
 pytest.importorskip("hypothesis")
 
 
-
 import test_bad_input as suite  # noqa: E402
 from bad_input import cases as c  # noqa: E402
 
