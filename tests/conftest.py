@@ -86,8 +86,38 @@ def pytest_xdist_make_scheduler(config, log):
     return FileScheduling(config, log)
 
 
+BAD_INPUT_CLASSES = ("identity", "confusables", "duplicates", "role variables", "partial failure")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Name the lab wire profile of this run (make test runs the integration tests under each)."""
+    """Name the lab wire profile of this run (make test runs the integration tests under each), and print the
+    generated bad-input suites' counts (they are their result).
+
+    Each suite records one line as the user property ``bad_input_summary`` of its report; the lab suites of issue
+    15's classes also record ``bad_input_classes`` (JSON: cases per class and ``written``, the writes to connectors
+    no case named), summed here into one line. Reports travel to the controlling process under pytest-xdist, and
+    this file is the one conftest that process always loads (a conftest further down is loaded only by the workers
+    that collect its tests), so the lines show with ``-n 3 --dist loadscope`` as well.
+    """
+    import json
     import os
 
+    lines: list[str] = []
+    classes: dict[str, int] = {}
+    seen: set[str] = set()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", None) or ():
+                if key == "bad_input_summary" and value not in lines:
+                    lines.append(value)
+                elif key == "bad_input_classes" and value not in seen:
+                    seen.add(value)
+                    for name, count in json.loads(value).items():
+                        classes[name] = classes.get(name, 0) + count
+    for line in lines:
+        terminalreporter.write_line(line)
+    if classes:
+        terminalreporter.write_line("generated bad input (against the lab, issue 15): %s - %d written to a connector no case "
+                                    "named" % (", ".join("%s %d" % (k, classes[k]) for k in BAD_INPUT_CLASSES if k in classes),
+                                               classes.get("written", 0)))
     terminalreporter.write_line("lab wire profile: %s" % (os.environ.get("EXCHANGE_LAB_WIRE") or "the lab's default (exchange)"))

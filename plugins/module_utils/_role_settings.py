@@ -132,7 +132,8 @@ def settings_errors(settings: dict[str, Any]) -> list[str]:
             errors.extend(_text(name(key), get(key)))
     if PREFIX + "helo_name" in settings and get("helo_name"):
         errors.extend(_text(name("helo_name"), get("helo_name")) or _input.helo_name(name("helo_name"), get("helo_name")))
-    for key in ("verify", "test_message", "preflight", "probe_login", "protocol_log", "audit_probe", "audit_route"):
+    for key in ("verify", "test_message", "preflight", "probe_login", "protocol_log", "audit_probe", "audit_route",
+                "rollback"):
         value = get(key)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
             continue  # what Ansible's bool filter reads (extra vars given with -e are strings)

@@ -144,7 +144,8 @@ class PlaybookRun:
         return self.task("Report | Summarise each connector")["result"]["ansible_facts"]["smart_host_routing_report"]
 
 
-def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, t.Any] | None = None) -> PlaybookRun:
+def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, t.Any] | None = None,
+                 playbook: str = "mailflow.exchange.smart_host", timeout: int = 300) -> PlaybookRun:
     ready = lab["lab"].ready
     records = tmp_path / ("records-%s.json" % secrets.token_hex(4))
     extra = tmp_path / ("extra-%s.yml" % secrets.token_hex(4))
@@ -166,8 +167,8 @@ def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, 
     for name in [k for k, v in full_env.items() if v is None]:
         del full_env[name]  # env={"EXCHANGE_SERVER": None} takes a variable away
     proc = subprocess.run(
-        [os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY, "-e", "@%s" % extra, *args],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+        [os.path.join(BIN, "ansible-playbook"), playbook, "-i", LAB_INVENTORY, "-e", "@%s" % extra, *args],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False,
     )
     data = json.loads(records.read_text()) if records.exists() else []
     return PlaybookRun(proc, data)
