@@ -167,8 +167,8 @@ def generated_play(cases: list[dict[str, t.Any]], counters: str, out: str) -> st
                 "'msg': ansible_failed_result.msg | default('') | string, 'before': before, "
                 "'after': %s}] }}" % (index, read))}}],
         })
-    tasks.append({"name": "write the record", "ansible.builtin.copy": {"dest": out, "content": "{{ seen | to_json }}",
-                                                                      "mode": "0600"}})
+    record = {"dest": out, "content": "{{ seen | to_json }}", "mode": "0600"}
+    tasks.append({"name": "write the record", "ansible.builtin.copy": record})
     return yaml.safe_dump([{"name": "generated role variables", "hosts": "exchange", "gather_facts": False,
                             "tasks": tasks}], width=100000)
 
@@ -195,7 +195,7 @@ def test_generated_role_variables_write_nothing(services, tmp_path, record_prope
         # A wrong type may be stopped first by ansible-core's own check of the role's argument spec, which names the
         # variable and the type and then quotes its internal class (e.g. "<class '..._AnsibleTaggedList'> cannot be
         # converted to a dict"): ansible-core's wording, counted and printed, not our checker's text.
-        core = "Validating arguments against arg spec" in msg
+        core = "Validating arguments against arg spec" in record["task"]
         by_core += core
         if core:
             msg = re.sub(r"<class '[^']+'>", "<class>", msg)
