@@ -85,7 +85,7 @@ def place(connection: dict, module: str, path: str, rest: dict, name: str) -> di
 
 
 @st.composite
-def confusable_case(draw, connection: dict, bases: list[str] = BASES):
+def confusable_case(draw, connection: dict, bases: tuple = tuple(BASES)):
     base = draw(st.sampled_from(bases))
     how = draw(st.sampled_from(HOWS))
     position = draw(st.integers(0, 40))
