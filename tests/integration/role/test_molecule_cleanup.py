@@ -20,7 +20,8 @@ import secrets
 import pytest
 
 from scenario_processes import group_members, run_molecule, stop_groups
-from test_molecule import ROOT, ephemeral, molecule, molecule_env  # noqa: F401  pylint: disable=unused-import (fixtures)
+# ephemeral and molecule are fixtures (pytest finds them in this module's namespace)
+from test_molecule import ROOT, ephemeral, molecule, molecule_env  # noqa: F401  pylint: disable=unused-import
 
 SCENARIO = "broken_smart_host"
 FAILING_CONVERGE = """---
