@@ -53,6 +53,7 @@ def _diff_text(output: str) -> str:
     return output.split("Apply | Bring the Send connectors to the wanted state]", 1)[1].split("TASK [", 1)[0]
 
 
+@pytest.mark.timeout(900)  # three playbook runs: past pytest.ini's 300 s at load 25 (make test-matrix, 2.17 and 2.18)
 def test_a_basic_auth_connector_reports_a_credential_change_only_when_a_credential_is_sent(lab, tmp_path):
     created = run_playbook(lab, tmp_path, BASIC, env=ENV)
     assert created.rc == 0, created.output[-6000:]
