@@ -13,6 +13,8 @@ ever used as task arguments.
 
 from __future__ import annotations
 
+import json
+
 import re
 import typing as t
 
@@ -66,7 +68,10 @@ def yaml_value(value: t.Any) -> str:
     """A value as YAML (flow style) writes it: ``null``, ``true``, ``[a, b]``, ``{username: relay}``."""
     import yaml
 
-    text = yaml.safe_dump(_redact(value), default_flow_style=True, width=100000, sort_keys=False).strip()
+    # plain types first: ansible-core before 2.19 hands registered strings over as AnsibleUnsafeText, a str subclass
+    # yaml.safe_dump refuses ("cannot represent an object"; make test-matrix under 2.17 and 2.18)
+    plain = json.loads(json.dumps(_redact(value), default=str))
+    text = yaml.safe_dump(plain, default_flow_style=True, width=100000, sort_keys=False).strip()
     if text.endswith("\n..."):
         text = text[: -len("\n...")]
     return text.strip()
