@@ -121,7 +121,7 @@ class ActionModule(ActionBase):
             elapsed = time.monotonic() - started
             if not waiting or time.monotonic() >= deadline - 0.5:
                 break
-            line = "[%s] waiting for the message to leave through %s (%d s of %d s)" % (host, _connectors(waiting), elapsed, timeout)
+            line = "[%s] waiting for the message to leave through %s (%d s of %d s)" % (host, _connectors(waiting), round(elapsed), timeout)
             error = _last_error(waiting)
             display.display(line + ("; the queue says: %s" % error if error else ""))
         if pending is not None:

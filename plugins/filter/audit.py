@@ -37,7 +37,7 @@ def _connectors(read: t.Any) -> list[dict[str, t.Any]]:
 
 def audit_targets(read: t.Any, connect_addresses: t.Any = None, helo_name: t.Any = None) -> list[dict[str, t.Any]]:
     """smtp_probe ``targets``: each distinct smart host (with its connector's settings) once, without a password."""
-    from ansible_collections.mailflow.exchange.plugins.filter.smart_host_routing import probe_targets
+    from ansible_collections.mailflow.exchange.plugins.filter.__internal.smart_host_routing import probe_targets
 
     results = [{"state": "present", "name": c.get("name"), "connector": c} for c in _connectors(read)]
     return probe_targets({"results": results}, [], connect_addresses, helo_name, False)

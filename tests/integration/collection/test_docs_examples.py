@@ -144,7 +144,7 @@ def session_script(document: str, scratch: str) -> tuple[str, list[str], list[st
                 ran.append(where + " (syntax)")
                 continue
             if kind == "ee":
-                with open(os.path.join(ROOT, "tests", "integration", "test_ee.py"), encoding="utf-8") as handle:
+                with open(os.path.join(ROOT, "tests", "integration", "collection", "test_ee.py"), encoding="utf-8") as handle:
                     assert "def test_documented_ee_definition_builds_as_printed" in handle.read()
                 ran.append(where + " (test_ee.py)")
                 continue

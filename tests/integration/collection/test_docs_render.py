@@ -83,7 +83,7 @@ def _internal_filters() -> list[str]:
     """The role's filters meta/runtime.yml redirects into plugins/filter/__internal/ (16 of them)."""
     import yaml
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[os.pardir] * 3)
     with open(os.path.join(root, "meta", "runtime.yml"), encoding="utf-8") as handle:
         routing = yaml.safe_load(handle)["plugin_routing"]["filter"]
     assert len(routing) == 16 and all(r["redirect"].startswith("mailflow.exchange.__internal.") for r in routing.values()), routing

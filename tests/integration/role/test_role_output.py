@@ -133,7 +133,8 @@ def test_a_long_trace_wait_prints_progress_lines_and_still_passes(tmp_path):
         waited = [int(s) for s in re.findall(
             r"^\[exchange-lab\] waiting for the message to leave through %s \((\d+) s of 120 s\)$" % re.escape(SEED), block, re.M)]
         assert len(waited) >= 2, block
-        assert waited == sorted(waited) and waited[0] >= 10 and waited[-1] < 120, waited
+        # a slice ends a little before its 10 s (the module keeps its own deadline): the first line says about 10 s
+        assert waited == sorted(waited) and waited[0] >= 8 and waited[-1] < 120, waited
         assert "waiting" not in run.output.split("Verify | Trace each test message", 1)[0].rsplit("TASK [", 1)[0][-200:]
 
 
