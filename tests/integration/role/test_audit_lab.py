@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from role_lab import LAB_INVENTORY, SMART_HOST_NAME, lab_with_smart_host
-from send_connector_harness import ROOT, Ansible, collections_path, delta
+from send_connector_harness import ROOT, Ansible, collections_path, delta, exchange_env
 
 BIN = os.path.dirname(sys.executable)
 PUBLIC = ["contoso-com.mail.protection.outlook.com", "smtp.sendgrid.net", "smtp.office365.com"]
@@ -96,8 +96,7 @@ def run_audit(org, *args, extra=None):
     extra_file = org["work"] / ("extra-%d.yml" % len(os.listdir(org["work"])))
     extra_file.write_text(yaml.safe_dump(extra_vars))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
-               EXCHANGE_SERVER=ready["host"], EXCHANGE_PORT=str(ready["port"]), EXCHANGE_PROTOCOL=ready["scheme"],
-               EXCHANGE_AUTH=ready["auth"], EXCHANGE_USERNAME=ready["username"], EXCHANGE_PASSWORD=ready["password"],
+               **exchange_env(ready),
                EXCHANGE_LAB_READY=org["lab_ready_file"], SMART_HOST_READY=org["smart_host_ready_file"])
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.audit", "-i", LAB_INVENTORY,
                            "-e", "@%s" % extra_file, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

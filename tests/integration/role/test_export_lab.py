@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from role_lab import LAB_INVENTORY, SMART_HOST_NAME, lab_with_smart_host
-from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta
+from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta, exchange_env
 
 BIN = os.path.dirname(sys.executable)
 PASSWORD = "export-lab-secret-91c2"
@@ -54,8 +54,7 @@ def playbook(org, name, *args):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS, ANSIBLE_CALLBACKS_ENABLED="record_results",
                RECORD_RESULTS_FILE=str(records),
-               EXCHANGE_SERVER=ready["host"], EXCHANGE_PORT=str(ready["port"]), EXCHANGE_PROTOCOL=ready["scheme"],
-               EXCHANGE_AUTH=ready["auth"], EXCHANGE_USERNAME=ready["username"], EXCHANGE_PASSWORD=ready["password"],
+               **exchange_env(ready),
                EXCHANGE_LAB_READY=org["lab_ready_file"], SMART_HOST_READY=org["smart_host_ready_file"])
     for key in ("SMART_HOST_USERNAME", "SMART_HOST_PASSWORD"):
         env.pop(key, None)

@@ -13,7 +13,7 @@ import sys
 import yaml
 
 from role_lab import LAB_INVENTORY, lab_with_smart_host
-from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta
+from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta, exchange_env
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback  # noqa: E402
 
@@ -44,8 +44,7 @@ def test_a_refused_test_message_rolls_the_connector_back_to_its_snapshot(tmp_pat
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS, ANSIBLE_CALLBACKS_ENABLED="record_results",
                    RECORD_RESULTS_FILE=str(records),
-                   EXCHANGE_SERVER=ready["host"], EXCHANGE_PORT=str(ready["port"]), EXCHANGE_PROTOCOL=ready["scheme"],
-                   EXCHANGE_AUTH=ready["auth"], EXCHANGE_USERNAME=ready["username"], EXCHANGE_PASSWORD=ready["password"],
+                   **exchange_env(ready),
                    EXCHANGE_LAB_READY=lab["lab_ready_file"], SMART_HOST_READY=lab["smart_host_ready_file"])
         before = lab["lab"].counters()
         proc = subprocess.run(

@@ -26,9 +26,8 @@ import typing as t
 
 import pytest
 
-from role_lab import collections_path
-from send_connector_harness import Ansible, LabProcess
-from role_lab import run_playbook
+from role_lab import collections_path, run_playbook
+from send_connector_harness import Ansible, LabProcess, exchange_env
 
 from exchange_lab.postfix import LISTENER_KINDS, Postfix, PostfixConfig, make_state_dir, missing_packages, remove_state
 
@@ -386,8 +385,7 @@ def test_prove_mail_flow_example_creates_the_authenticated_connector_on_a_fresh_
         env = dict(os.environ)
         env.update({
             "ANSIBLE_COLLECTIONS_PATH": collections_path(), "ANSIBLE_NOCOLOR": "1",
-            "EXCHANGE_SERVER": ready["host"], "EXCHANGE_PORT": str(ready["port"]), "EXCHANGE_PROTOCOL": ready["scheme"],
-            "EXCHANGE_AUTH": ready["auth"], "EXCHANGE_USERNAME": ready["username"], "EXCHANGE_PASSWORD": ready["password"],
+            **exchange_env(ready),
             "EXCHANGE_LAB_READY": os.path.join(fresh.state_dir, "ready.json"), "SMART_HOST_READY": role_lab["smart_host_ready_file"],
             "SMART_HOST_USERNAME": USER, "SMART_HOST_PASSWORD": PASSWORD,
         })
