@@ -74,7 +74,10 @@ collection-link:
 # ansible-test needs a real copy at .../ansible_collections/mailflow/exchange and, offline, a stand-in
 # for the get-pip bootstrap script it would download. A cached sanity venv whose Python no longer runs
 # (half-built, or made from a venv since deleted) is removed first, so ansible-test builds it again.
-sanity: install
+# INSTALL_STEP= leaves the install step out: make test has done it and runs sanity and lint side by side, and two
+# installs at once raced on the venv's stamp files (CI failed: "mv: cannot move .ansible-core.new").
+INSTALL_STEP := install
+sanity: $(INSTALL_STEP)
 	$(PY) hacking/ansible_test_cache.py
 	@pipver=$$($(PY) -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.(\d+\.\d+)", inspect.getsource(r)).group(1))'); \
 	  mkdir -p ~/.ansible/test/cache; cp hacking/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
@@ -82,7 +85,7 @@ sanity: install
 	@git ls-files -co --exclude-standard -z | grep -zv '^tests/lab/' | tar --null -T - -cf - | tar -xf - -C $(SANITY_COLL)
 	cd $(SANITY_COLL) && $(VENV)/bin/ansible-test sanity --local --python 3.12 --color no
 
-lint: install
+lint: $(INSTALL_STEP)
 	$(VENV)/bin/ansible-lint --offline -q
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLL_LINK)
 	$(VENV)/bin/antsibull-changelog lint
@@ -113,8 +116,8 @@ WIRE_SUBSET ?= tests/integration/send_connector/test_send_connector_lifecycle.py
   tests/integration/role/test_role.py::test_smart_host_items_add_a_relay_to_the_existing_connector
 test: install
 	@logs=$$(mktemp -d); \
-	  ( $(MAKE) --no-print-directory sanity >"$$logs/sanity.log" 2>&1; echo $$? >"$$logs/sanity.rc" ) & \
-	  ( $(MAKE) --no-print-directory lint >"$$logs/lint.log" 2>&1; echo $$? >"$$logs/lint.rc" ) & \
+	  ( $(MAKE) --no-print-directory sanity INSTALL_STEP= >"$$logs/sanity.log" 2>&1; echo $$? >"$$logs/sanity.rc" ) & \
+	  ( $(MAKE) --no-print-directory lint INSTALL_STEP= >"$$logs/lint.log" 2>&1; echo $$? >"$$logs/lint.rc" ) & \
 	  echo "make sanity and make lint run in the background; their output follows pytest's"; \
 	  set +e; \
 	  echo "=== lab wire profile exchange (the default): unit, lab and integration tests ==="; \

@@ -115,7 +115,7 @@ if [ -e "$venv/bin/python" ] || [ -d "$venv" ]; then
     if [ "$mode" = demo ] && [ "$(cat "$venv/.ansible-core" 2>/dev/null || true)" != "$core" ]; then
       rm -f "$venv/.demo-installed" "$venv/.installed"   # installed for another release: install again
     fi
-    echo "$core" >"$venv/.ansible-core.new" && mv "$venv/.ansible-core.new" "$venv/.ansible-core"
+    echo "$core" >"$venv/.ansible-core.new.$$" && mv "$venv/.ansible-core.new.$$" "$venv/.ansible-core"  # $$: two makes at once
     install "$core"
     exit 0
   fi
