@@ -112,3 +112,10 @@ def test_not_sent_message_names_the_connector_that_took_it(mt):
     result = {"traces": [{"message_id": "<a@x>", "connector": "A", "result": "other_connector", "taken_by": "B"},
                          {"message_id": "<a@x>", "connector": "C", "result": "sent"}]}
     assert mt.not_sent_message(result, {}) == "the message <a@x> (connector A) was not sent: other_connector (Send connector B took it)"
+
+
+def test_the_first_searches_come_sooner_and_no_wait_exceeds_poll_interval():
+    # after search 1, 2, 3 ...: 0.5, 1, 2, 4 s, then the interval (5 s by default); never more than the interval
+    assert [_trace.poll_wait(n, 5) for n in range(1, 8)] == [0.5, 1, 2, 4, 5, 5, 5]
+    assert [_trace.poll_wait(n, 0.2) for n in range(1, 4)] == [0.2, 0.2, 0.2]
+    assert _trace.poll_wait(60, 3600) == 3600  # a huge attempt count does not overflow into a longer wait
