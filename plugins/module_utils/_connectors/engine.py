@@ -65,7 +65,7 @@ class Item:
     @classmethod
     def from_params(cls, params: dict[str, Any], path: str = "", **kwargs: Any) -> "Item":
         """An item from send_connector's options (or one converted send_connectors item)."""
-        return cls(params["name"], {opt.name: params.get(opt.name) for opt in _options.OPTIONS},
+        return cls(params["name"], {opt.name: params.get(opt.name) for opt in _options.SETTINGS},
                    state=params.get("state") or "present", update_password=params.get("update_password") or "on_create",
                    fallback_to_dns=bool(params.get("fallback_to_dns")), path=path,
                    profile=params.get(_presets.OPTION), fallback_option="fallback_to_dns" in params, **kwargs)

@@ -41,7 +41,7 @@ def connector_item(connector: dict[str, Any], defaults: dict[str, Any]) -> tuple
     """One role item (the send_connector options that differ from a new connector's) and notes for the file."""
     item: dict[str, Any] = {"name": connector.get("name")}
     notes: list[str] = []
-    for opt in _options.OPTIONS:
+    for opt in _options.SETTINGS:
         if opt.scope == _options.CREATE or opt.name not in connector:
             continue
         value = connector.get(opt.name)

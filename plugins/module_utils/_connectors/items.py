@@ -29,8 +29,6 @@ COMMON_SPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
-    # a provider preset (_presets): its values under the task's own, its refusals and findings
-    _presets.OPTION: _presets.spec(),
 }
 # What send_connectors adds per item: smart_host's "remove the last smart host, route by DNS again".
 EXTRA_SPEC: dict[str, Any] = {
@@ -57,8 +55,8 @@ def check_spec(data: Any, spec: dict[str, Any], path: str = "") -> tuple[dict[st
 
 
 def settings_of(item: dict[str, Any]) -> dict[str, Any]:
-    """The connector settings an item gives (option table keys, not None)."""
-    return {opt.name: item[opt.name] for opt in _options.OPTIONS if item.get(opt.name) is not None}
+    """The connector settings an item gives (the table's settings, not None)."""
+    return {opt.name: item[opt.name] for opt in _options.SETTINGS if item.get(opt.name) is not None}
 
 
 def with_preset(item: dict[str, Any], current: Optional[dict[str, Any]] = None) -> _presets.Resolved:

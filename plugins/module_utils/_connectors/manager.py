@@ -79,7 +79,7 @@ def refused_option(plan: _plan.Plan, message: str) -> Optional[str]:
         if isinstance(value, dict):  # an add/remove change of a multi-valued parameter
             values = [v for part in value.values() for v in (part if isinstance(part, (list, tuple)) else [part])]
         if any(isinstance(v, str) and v and ("'%s'" % v) in message for v in values):
-            opt = next((o for o in _options.OPTIONS if o.param.lower() == param.lower()), None)
+            opt = next((o for o in _options.SETTINGS if o.param.lower() == param.lower()), None)
             return opt.name if opt is not None else param
     return None
 

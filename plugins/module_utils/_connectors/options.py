@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: not a public API of the collection; it may change at any time.
 
-THE table of Send connector settings. Everything else derives from it: the Ansible argument
-spec, the JSON Schema, normalisation of both sides, the diff, the parameters sent to
+THE table of Send connector settings (and of the task's own options that are not settings, scope ``TASK``:
+the provider preset). Everything else derives from it: the Ansible argument spec, the JSON Schema, normalisation of both sides, the diff, the parameters sent to
 ``New-``/``Set-SendConnector`` and their Exchange Management Shell rendering, and the docs
 consistency test.
 """
@@ -14,10 +14,12 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
 
 BOTH = "both"  # New-SendConnector and Set-SendConnector
 CREATE = "create"  # New-SendConnector only (cannot be read back or changed)
+TASK = "task"  # the task's own option, not a connector setting: never sent to Exchange nor read back
 
 AUTH_MECHANISMS = ["None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative"]
 USAGES = ["Custom", "Internal", "Internet", "Partner"]
@@ -48,7 +50,8 @@ class Kind:
                  item_check: Optional[Callable[[Any], Optional[str]]] = None,
                  desired: Optional[Callable[..., tuple[Any, bool, Any]]] = None,
                  read: Optional[Callable[[Any], Any]] = None, secret: bool = False,
-                 list_check: Optional[Callable[[Any], list[str]]] = None) -> None:
+                 list_check: Optional[Callable[[Any], list[str]]] = None,
+                 ansible_choices: bool = False) -> None:
         self.name = name
         self._canonical = canonical
         self._ansible = ansible or {"type": "str"}
@@ -65,6 +68,7 @@ class Kind:
         self._read = read
         self.secret = secret
         self._list_check = list_check
+        self.ansible_choices = ansible_choices  # the row's choices go into the argument spec (exact, case and all)
 
     def __repr__(self) -> str:
         return "Kind(%s)" % self.name
@@ -146,6 +150,15 @@ def _canonical_credential(_opt: "Option", value: Any) -> Any:
 def _canonical_str(_opt: "Option", value: Any) -> Any:
     v.check_text(value)
     return None if value in (None, "") else str(value)
+
+
+def _canonical_choice(opt: "Option", value: Any) -> Any:
+    """One of the row's choices, exactly as written (the argument spec's ``choices``)."""
+    if value in (None, ""):
+        return None
+    if value not in (opt.choices or []):
+        raise ValueError("must be one of %s" % ", ".join(opt.choices or []))
+    return value
 
 
 def _size_check(_opt: "Option", canon: Any) -> str:
@@ -278,6 +291,8 @@ BOOL = Kind("bool", lambda _o, x: None if x is None else bool(x), ansible={"type
             schema=lambda _o: {"type": "boolean"})
 INT = Kind("int", lambda _o, x: None if x in (None, "") else int(x), ansible={"type": "int"}, schema=_int_schema)
 STR = Kind("str", _canonical_str)
+# A name among the row's choices, as Ansible checks ``choices``: exact (the provider presets' names).
+CHOICE = Kind("choice", _canonical_choice, ansible_choices=True)
 ENUM = Kind("enum", lambda o, x: v.canonical_enum(x, o.choices or []), refuse=_enum_refuse)
 FLAGS = Kind("flags", lambda o, x: v.canonical_flags(x, o.choices or [], (o.choices or [""])[0]),
              ansible={"type": "list", "elements": "str"}, item=str, key=frozenset, wire=", ".join,
@@ -315,7 +330,8 @@ CREDENTIAL = Kind(
 
 
 class Option:
-    """One Send connector setting: a row of the table, with its ``Kind``."""
+    """One row of the table, with its ``Kind``: a Send connector setting, or (scope ``TASK``) an option of the task
+    that is not one (never sent, read or compared; ``param`` is empty)."""
 
     def __init__(
         self,
@@ -403,7 +419,10 @@ class Option:
 
     # ---- declarations derived from the kind ---------------------------------------------------
     def argument_spec(self) -> dict[str, Any]:
-        return copy.deepcopy(self.kind._ansible)
+        spec = copy.deepcopy(self.kind._ansible)
+        if self.kind.ansible_choices:
+            spec["choices"] = list(self.choices or [])
+        return spec
 
     def schema(self) -> dict[str, Any]:
         return self.kind._schema(self) if self.kind._schema else _string_schema(self)
@@ -467,9 +486,14 @@ OPTIONS: list[Option] = [
     Option("cloud_services_mail_enabled", "CloudServicesMailEnabled", BOOL),
     # ConnectorType: TenantConnectorType Default|XPremises (1.2); not nullable.
     Option("connector_type", "ConnectorType", ENUM, choices=CONNECTOR_TYPES),
+    # A provider preset (presets.py): not a connector setting, but the task's own option, whose values go under
+    # the task's (presets.resolve). Documented with each module that takes it.
+    Option(_presets.OPTION, "", CHOICE, scope=TASK, choices=_presets.NAMES),
 ]
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+# The rows that are Send connector settings (sent, read back, planned, compared): all but the task's own options.
+SETTINGS: list[Option] = [o for o in OPTIONS if o.scope != TASK]
 # The settings smtp_probe judges a smart host against, in table order (its options, its targets' options, the role's
 # probe targets): a new row with probe=True reaches all three.
 PROBED: list[Option] = [o for o in OPTIONS if o.probe]
@@ -516,7 +540,7 @@ def create_defaults(usage: Optional[str] = None) -> dict[str, Any]:
 
 
 def argument_spec() -> dict[str, Any]:
-    """The Ansible argument spec of the connector settings (no defaults: not given = not managed)."""
+    """The Ansible argument spec of the table's options (no defaults: not given = not managed)."""
     return {opt.name: opt.argument_spec() for opt in OPTIONS}
 
 
@@ -529,7 +553,7 @@ def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
     """
     lowered = {str(k).lower(): val for k, val in props.items()}
     state: dict[str, Any] = {}
-    for opt in OPTIONS:
+    for opt in SETTINGS:
         if opt.scope == CREATE:
             continue
         raw = opt.read(lowered.get(opt.param.lower()))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, CREATE, OPTIONS, create_defaults
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, CREATE, SETTINGS, create_defaults
 
 
 class Credential:
@@ -101,7 +101,7 @@ def plan_present(
     else:
         after = dict(current, name=name)
     params: list[tuple[str, Any]] = []
-    for opt in OPTIONS:
+    for opt in SETTINGS:
         if opt.name not in task:
             continue
         value = task[opt.name]

@@ -286,12 +286,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 NAMES = list(PRESETS)
-OPTION = "smart_host_profile"
-
-
-def spec() -> dict[str, Any]:
-    """The argument spec entry of ``smart_host_profile``."""
-    return {"type": "str", "choices": NAMES}
+OPTION = "smart_host_profile"  # its row in the option table (options.py) declares it: a choice among NAMES
 
 
 class Resolved:

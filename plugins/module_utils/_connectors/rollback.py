@@ -26,7 +26,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._connectors impo
 
 
 def _settings(before: dict[str, Any]) -> dict[str, Any]:
-    return {opt.name: before[opt.name] for opt in _options.OPTIONS
+    return {opt.name: before[opt.name] for opt in _options.SETTINGS
             if opt.scope != _options.CREATE and not opt.kind.secret and before.get(opt.name) not in (None, [])}
 
 

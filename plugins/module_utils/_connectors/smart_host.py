@@ -43,9 +43,9 @@ def argument_spec() -> dict[str, Any]:
             # the old name sat beside auth (the endpoint's authentication); send_connector and smtp_probe say this
             "deprecated_aliases": [dict(DEPRECATION)],
         },
-        "authentication_credential": _options.argument_spec()["authentication_credential"],
         "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "on_create", "no_log": False},
-        _presets.OPTION: _presets.spec(),  # a provider preset (_presets), for state present
+        # rows of the option table, as send_connector takes them (the preset: for state present)
+        **{name: _options.BY_NAME[name].argument_spec() for name in ("authentication_credential", _presets.OPTION)},
     }
 
 

@@ -39,7 +39,7 @@ def test_from_exchange_normalises_every_setting():
     assert state["error_policies"] == ["Default"]
     assert state["source_transport_servers"] == ["EX01"]
     assert "usage" not in state
-    assert set(state) == {o.name for o in _options.OPTIONS if o.name != "usage"}
+    assert set(state) == {o.name for o in _options.SETTINGS if o.name != "usage"}
 
 
 def test_create_renders_the_seed_command():
@@ -171,7 +171,7 @@ def test_create_predicts_every_setting_but_the_source_server():
     """Check mode shows the connector Exchange would create; only the source server (the server that runs
     New-SendConnector) cannot be known beforehand, and usage is never shown."""
     after = _plan.plan_present(NAME, SEED, None).after
-    assert set(after) == {o.name for o in _options.OPTIONS} - {"usage", "source_transport_servers"} | {"name"}
+    assert set(after) == {o.name for o in _options.SETTINGS} - {"usage", "source_transport_servers"} | {"name"}
     assert after["authentication_credential"] is None and after["source_ip_address"] == "0.0.0.0"
 
 

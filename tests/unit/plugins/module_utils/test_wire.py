@@ -69,7 +69,7 @@ NAMES = {"GetSendConnector.xml": "Mail to O365", "GetSendConnectorConfiguredToRe
 def assert_reads_as_expected(settings, name):
     """Every setting of the table is read from the capture, and those EXPECTED names read as written there (a new
     table row is read, and its value checked against the lab by test_rules_agree_with_lab, without an edit here)."""
-    assert set(settings) == {o.name for o in _options.OPTIONS if o.scope != _options.CREATE}
+    assert set(settings) == {o.name for o in _options.SETTINGS if o.scope != _options.CREATE}
     assert set(EXPECTED[name]) <= set(settings)
     assert {key: settings[key] for key in EXPECTED[name]} == EXPECTED[name]
 

@@ -22,7 +22,10 @@ def test_send_connector_documents_exactly_the_table():
     for opt in _options.OPTIONS:
         entry = documented[opt.name]
         assert entry["type"] == spec[opt.name]["type"], opt.name
-        assert "-%s" % opt.param in " ".join(entry["description"]), opt.name  # names the Exchange parameter
+        if opt.param:  # a connector setting names its Exchange parameter (a task option, the preset, has none)
+            assert "-%s" % opt.param in " ".join(entry["description"]), opt.name
+        if "choices" in spec[opt.name]:  # Ansible's choices: the docs list them as the argument spec does
+            assert entry["choices"] == spec[opt.name]["choices"], opt.name
         if opt.choices:
             for choice in opt.choices:
                 assert "V(%s)" % choice in " ".join(entry["description"]), (opt.name, choice)

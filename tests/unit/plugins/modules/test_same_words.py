@@ -1,6 +1,6 @@
 """One checker: the same bad input gets the same words from send_connector, a send_connectors item and the role.
 
-Each of 22 bad settings is given three ways: as send_connector's options and as one item of send_connectors
+Each of 24 bad settings is given three ways: as send_connector's options and as one item of send_connectors
 (both through the modules' real ``main()``, bad_input/runner.py, the connection pointing at a closed port,
 so nothing is ever sent), and as one connector of the role's ``smart_host_routing_connectors``, run by
 ``ansible-playbook`` through the role itself, which stops in its validate stage (one playbook for all cases,
@@ -51,6 +51,9 @@ BAD = [
     ({"tls_certificate_name": "garbage"}, "tls_certificate_name", "<I>"),
     ({"usage": "Everything"}, "usage", "one of"),
     ({"domain_secure_enabled": True, "address_spaces": ["*"]}, "address_spaces", "wildcard"),
+    # the provider preset is a row of the option table like the rest: its choices, and its refusals
+    ({"smart_host_profile": "office365"}, "smart_host_profile", "one of"),
+    ({"smart_host_profile": "generic", "smart_hosts": ["192.0.2.1"], "port": 465}, "port", "STARTTLS only"),
 ]
 
 

@@ -55,6 +55,7 @@ BAD = {
                    {"username": "u", "password": CANARY + "\n"}, {"username": "u", "password": CANARY, "x": 1},
                    [CANARY], {"username": "u\x00", "password": CANARY}, True],
     "str": CONTROL + [["list"], {"a": 1}],
+    "choice": ["", "Bogus", "M365_MX", " m365_mx", "m365_mx\n", ["m365_mx"], {"a": 1}, HUGE, 5],
     "name": ["", " ", "a" * 65, "a;b", "x\ny", "\x00", ["n"], {"a": 1}, "a,b", 'a"b', "a#b", HUGE, "a\\b", "a/b",
              "a=b", "a+b", "a<b>"] + [i for i in INJECT if any(c in i for c in ';\n')],
     "time": ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "-99999999999999d", "yesterday",
@@ -179,6 +180,7 @@ SMART_HOST_BAD = {
     "smart_host_auth_mechanism": BAD["enum"],
     "authentication_credential": BAD["credential"],
     "update_password": ["sometimes", "", 1],
+    "smart_host_profile": BAD["choice"],
 }
 SMART_HOST_CROSS = [
     ({"hosts": [], "exclusive": False}, ["hosts"]),
