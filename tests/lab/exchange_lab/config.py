@@ -34,6 +34,7 @@ Example::
       - {on_command: 3, kind: command_late, seconds: 10}  # the 3rd: its cmdlet runs, the answer comes 10 s late
       - {on_write: 1, kind: write_answer_drop}   # the 1st write is applied, its answer is lost (TCP closed)
       - {on_write: 2, kind: write_answer_fault}  # the 2nd write is applied, its answer is a WSManFault (500)
+    core_cmdlets: [Select-Object]        # PowerShell's own cmdlets the session offers; [] for none
     hosts:                               # name map used by the lab's mail transport (no system resolver)
       smarthost.contoso.net: 127.0.0.2
     mail:                                # the mail transport (exchange_lab/mail/settings.py); all optional
@@ -153,8 +154,10 @@ class FaultDef:
 
 TOP_LEVEL_KEYS = frozenset(
     {"organization", "domain", "domain_controller", "local_server", "cmdlet_server", "servers", "latency", "faults",
-     "hosts", "mail", "transport_config", "wire"}
+     "hosts", "mail", "transport_config", "wire", "core_cmdlets"}
 )
+# PowerShell's own cmdlets the lab can offer in the session besides the RBAC-granted ones (org/pscore.py)
+CORE_CMDLETS = ("Select-Object",)
 # How output objects are written on the wire (exchange_lab/org/wire.py):
 #   exchange  what Exchange 2019 writes (public Get-SendConnector captures): Exchange type names without the
 #             Deserialized. prefix, nested value objects, SerializationData blobs, references for repeated
@@ -224,6 +227,9 @@ class LabConfig:
     hosts: dict[str, str] = dataclasses.field(default_factory=dict)
     extra: dict[str, t.Any] = dataclasses.field(default_factory=dict)  # sections later features read
     wire: str = "exchange"  # one of WIRE_PROFILES
+    # PowerShell's own cmdlets the session offers (Exchange's restricted session is reported to offer
+    # Select-Object, unverified); [] models a session without them
+    core_cmdlets: list[str] = dataclasses.field(default_factory=lambda: list(CORE_CMDLETS))
 
     @property
     def cmdlet_server(self) -> str:
@@ -276,6 +282,16 @@ class LabConfig:
             if wire not in WIRE_PROFILES:
                 raise ValueError(f"lab config: wire {wire!r} is not a wire profile; use one of {', '.join(WIRE_PROFILES)}")
             cfg.wire = wire
+        if "core_cmdlets" in data:
+            core = data.pop("core_cmdlets")
+            if not isinstance(core, list) or any(not isinstance(name, str) for name in core):
+                raise ValueError("lab config: core_cmdlets must be a list of cmdlet names (%s, or [] for none)"
+                                 % ", ".join(CORE_CMDLETS))
+            wrong = [name for name in core if name.lower() not in {c.lower() for c in CORE_CMDLETS}]
+            if wrong:
+                raise ValueError(f"lab config: core_cmdlets {', '.join(wrong)}: not a cmdlet the lab has; use "
+                                 f"{', '.join(CORE_CMDLETS)} (or [] for none)")
+            cfg.core_cmdlets = [next(c for c in CORE_CMDLETS if c.lower() == name.lower()) for name in core]
         cfg.extra = data  # sections other parts read and check themselves (mail)
         return cfg
 

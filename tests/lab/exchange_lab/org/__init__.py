@@ -50,6 +50,9 @@ Choices where real Exchange behaviour had to be decided (docs/exchange-rules.md 
   the store of the first source server only, and only when it or the source servers are given; servers
   without ``certificates`` in the config have an unmodelled store and are not checked (the error wording
   is the lab's: Exchange's is not documented).
+* Select-Object (``pscore.py``) is the one PowerShell core cmdlet of the session, while the config's
+  ``core_cmdlets`` lists it (Exchange's list is unverified); it counts as a cmdlet, once per pipeline, without
+  ``latency.cmdlet``. Every command of a pipeline counts once, not once per object that reaches it.
 * ``cmdlet_server`` (default ``local_server``) is the server that runs the cmdlets behind remote-PowerShell
   proxying: New-SendConnector's default source server and the ``[Server=...]`` of error records.
 

@@ -12,7 +12,7 @@ import typing as t
 from exchange_lab.api import CmdletFailure, ErrorInfo, Invocation, PipelineResult
 from exchange_lab.config import LabConfig
 from exchange_lab.metrics import Metrics
-from exchange_lab.org import connectors, errors, route, servers, wire
+from exchange_lab.org import connectors, errors, pscore, route, servers, wire
 from exchange_lab.org.params import Binder, Param
 from exchange_lab.org.registry import CmdletDef, Context, Handler, lookup, register
 from exchange_lab.org.store import Store
@@ -21,6 +21,9 @@ from exchange_lab.org.users import Users
 log = logging.getLogger(__name__)
 _NO_INPUT = object()
 UNCOUNTED = {"get-labcounter"}  # reading the counters must not change them
+# PowerShell's own cmdlets: counted like any cmdlet, but without ``latency.cmdlet`` (they run in the pipeline of an
+# Exchange cmdlet, on objects already read; no directory work and no round trip of their own)
+NO_LATENCY = {"select-object"}
 
 
 def _builtin_table() -> dict[str, CmdletDef]:
@@ -66,6 +69,9 @@ class Organization:
         self.store = Store(state_dir, "org.json", default={"connectors": []})
         self.errors = errors.ErrorFactory(config.cmdlet_server)  # [Server=...] names who ran it
         self.cmdlets = _builtin_table()
+        if "Select-Object" in config.core_cmdlets:
+            register("Select-Object", pscore.select_object, params=pscore.SELECT_PARAMS, task_class=pscore.SELECT_CLASS,
+                     table=self.cmdlets)
         self.ad_server_settings: dict[str, dict[str, t.Any]] = {}
         self._lock = threading.Lock()
         self._cmdlet_count = 0
@@ -194,10 +200,34 @@ class Organization:
             if index > 0:
                 items = result.output
                 result.output = []
+            # one cmdlet run per command of the pipeline, however many objects reach it (PowerShell calls its
+            # ProcessRecord once per object, and not at all when none arrive: then only its parameters are bound)
+            delay = self._count(cmd)
+            if index > 0 and not items:
+                if cmd.params is not None:
+                    Binder(cmd.name, cmd.params, cmd.should_process, cmd.task_class).bind(call.parameters)
+                continue
             outputs: list[t.Any] = []
             for item in items:
-                outputs.extend(self._run_one(invocation, call.parameters, cmd, item, result))
+                outputs.extend(self._run_one(invocation, call.parameters, cmd, item, result, delay))
             result.output = outputs
+
+    def _count(self, cmd: CmdletDef) -> float:
+        """Count one cmdlet run (counters, fault numbers, latency); the replication delay a fault gives its write."""
+        if cmd.name.lower() in UNCOUNTED:
+            return 0.0
+        delay = 0.0
+        self.metrics.incr("cmdlets_run")
+        self.metrics.incr(f"cmdlet:{cmd.name}")
+        with self._lock:
+            self._cmdlet_count += 1
+            number = self._cmdlet_count
+        for fault in self.config.faults:
+            if fault.kind == "replication_delay" and fault.on_cmdlet == number:
+                delay = float(fault.seconds)
+        if self.config.cmdlet_delay > 0 and cmd.name.lower() not in NO_LATENCY:
+            time.sleep(self.config.cmdlet_delay)
+        return delay
 
     def _run_one(
         self,
@@ -206,20 +236,8 @@ class Organization:
         cmd: CmdletDef,
         item: t.Any,
         result: PipelineResult,
+        delay: float = 0.0,
     ) -> list[t.Any]:
-        counted = cmd.name.lower() not in UNCOUNTED
-        delay = 0.0
-        if counted:
-            self.metrics.incr("cmdlets_run")
-            self.metrics.incr(f"cmdlet:{cmd.name}")
-            with self._lock:
-                self._cmdlet_count += 1
-                number = self._cmdlet_count
-            for fault in self.config.faults:
-                if fault.kind == "replication_delay" and fault.on_cmdlet == number:
-                    delay = float(fault.seconds)
-            if self.config.cmdlet_delay > 0:
-                time.sleep(self.config.cmdlet_delay)
         has_input = item is not _NO_INPUT
         if cmd.params is None:
             args: dict[str, t.Any] = {name: value for name, value in pairs if name is not None}
