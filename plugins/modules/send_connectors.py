@@ -15,7 +15,8 @@ description:
     its own O(connectors[].state) and O(connectors[].update_password), and they mean the same.
   - One PowerShell session, one C(Get-SendConnector) of all connectors (an item is matched by its name only, compared
     as Exchange compares names, never by GUID), then one C(New-), C(Set-) or C(Remove-SendConnector) for each item
-    that differs and nothing else. 50 connectors with nothing to change cost one session and one cmdlet.
+    that differs and nothing else (with O(read_back), one C(Get-SendConnector) more per connector written). 50 connectors
+    with nothing to change cost one session and one cmdlet.
   - The list is a set of connectors. Two items naming the same connector (ignoring case and leading or trailing
     white space, as Exchange does) are refused before any call, naming both items, for example C(connectors[0]) and
     C(connectors[3]); a remove and a re-create of one connector are two runs.
@@ -316,6 +317,17 @@ options:
         type: bool
         default: false
   # END connectors suboptions
+  read_back:
+    description:
+      - After the writes, read every connector this run wrote once more, by its GUID (from the first read, or from
+        C(New-SendConnector)'s answer), in the same session and from the same domain controller, and compare it with
+        what was written. A removed connector must be gone.
+      - Each item written gets RV(results[].read_back); one that differs gets a warning naming each option that does not
+        read as written (for example C(port reads 25, the task wants 2525)). The task does not fail on a difference.
+      - This costs one more C(Get-SendConnector) per connector written (none when nothing is written, none in check
+        mode), never a second read of all connectors. Without it a change makes no read after its write.
+    type: bool
+    default: false
 seealso:
   - module: mailflow.exchange.send_connector
   - module: mailflow.exchange.smart_host
@@ -355,6 +367,16 @@ EXAMPLES = r"""
         smart_hosts:
           remove: [relay.fabrikam.net]
         fallback_to_dns: true
+
+- name: Apply the list and read every connector written back (one more Get-SendConnector per write)
+  mailflow.exchange.send_connectors:
+    connectors: "{{ wanted_connectors }}"
+    read_back: true
+  register: applied
+
+- name: Stop when Exchange does not hold what was written
+  ansible.builtin.assert:
+    that: applied.results | selectattr('read_back', 'defined') | map(attribute='read_back.differences') | flatten | length == 0
 
 - name: Which connectors would change (check mode reads once and writes nothing)
   mailflow.exchange.send_connectors:
@@ -411,6 +433,23 @@ results:
         - The connector after the run, normalised, with the keys of the item's options (as
           M(mailflow.exchange.send_connector) returns it). Empty after O(connectors[].state=absent).
       type: dict
+    read_back:
+      description:
+        - With O(read_back=true), for a connector this run wrote, Exchange's answer to reading it again after the write.
+        - C(connector) is the connector as read, normalised like RV(results[].connector) (empty when it does not exist).
+        - C(differences) lists, one sentence per option, what does not read as written (for example
+          C(port reads 25, the task wants 2525)), or C(it does not exist) / C(it still exists); empty when Exchange
+          holds what was written.
+      type: dict
+      returned: when O(read_back=true) and the item was written
+      contains:
+        connector:
+          description: The connector as read back, normalised; empty when it does not exist.
+          type: dict
+        differences:
+          description: What does not read as written, one sentence per option; empty when all does.
+          type: list
+          elements: str
     profile:
       description:
         - With O(connectors[].smart_host_profile), the preset and what it did (C(name), C(provider), C(source), C(set)
@@ -443,7 +482,8 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._module import e
 
 
 def argument_spec():
-    return {"connectors": {"type": "list", "elements": "dict", "required": True, "options": _connectors.item_argument_spec()}}
+    return {"connectors": {"type": "list", "elements": "dict", "required": True, "options": _connectors.item_argument_spec()},
+            "read_back": {"type": "bool", "default": False}}
 
 
 def _input_problems(params):
@@ -461,7 +501,7 @@ def main():
     work_items = [_engine.Item.from_params(item, "connectors[%d]" % index) for index, item in enumerate(items)]
 
     def work(manager):
-        results = _engine.apply(manager, work_items)
+        results = _engine.apply(manager, work_items, read_back=module.params["read_back"])
         res = {"changed": any(r["changed"] for r in results), "results": results, "commands": list(manager.commands)}
         if module._diff:
             res["diff"] = [dict(r["diff"], before_header=r["name"], after_header=r["name"]) for r in res["results"] if r["changed"]]

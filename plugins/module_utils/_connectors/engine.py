@@ -19,6 +19,10 @@ one item and applies it, ``send_connectors`` (and the role through it) applies i
 4. One write per item that differs (none in check mode). A write that the pinned DC refuses because the
    first read was stale ("already exists" on New, "couldn't be found" on Remove) is decided again on what
    that DC holds; a write whose answer is lost is read back (``ConnectorManager.execute``).
+5. With ``read_back``: after the writes, every connector written is read again by its GUID (from the first read,
+   or from New-SendConnector's output), in the same session and on the same DC, and compared with the plan
+   (``_manager.not_as_planned``, as after a lost answer): ``results[].read_back`` and a warning per difference.
+   A full read per run and one read per write, never a second read of every connector.
 
 Problems are ``(path, message)`` pairs; ``render`` turns them into the one sentence a user reads.
 """
@@ -30,6 +34,7 @@ from typing import Any, Optional
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import diff as _diff
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import manager as _manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import plan as _plan
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
@@ -139,6 +144,8 @@ class Engine:
         self.confirmed: set[str] = set()  # names the pinned DC showed after the first read did not
         self.state: dict[str, Optional[dict[str, Any]]] = {}  # _identity.key of a name -> canonical state
         self.existed: dict[str, bool] = {}  # _identity.key of a name -> whether its first plan found the connector
+        self.guid: dict[str, str] = {}  # _identity.key of a name -> the GUID of the connector a read showed
+        self.written: list[tuple[Item, _plan.Plan, Optional[str], dict[str, Any]]] = []  # what read_back checks
 
     # ---- read --------------------------------------------------------------------------
     def read(self, items: list[Item]) -> None:
@@ -166,6 +173,8 @@ class Engine:
 
     def _remember(self, name: str, raw: dict[str, Any], canon: dict[str, Any]) -> None:
         guid = _options.identity_from_exchange(raw).get("guid")
+        if guid:
+            self.guid[_identity.key(name)] = guid
         if _identity.needs_read_all(name) and guid:
             self.manager.guids[_identity.key(name)] = guid  # -Identity could address another connector: write by GUID
         self.state.setdefault(_identity.key(name), canon)
@@ -299,7 +308,44 @@ class Engine:
         if planned.resolved is not None:
             result["profile"] = planned.resolved.summary()
             diff["after"] = _connectors.preset_diff(diff["after"], planned.resolved, plan.changed_keys)
+        if plan.changed and not manager.check_mode:
+            guid = self.guid.get(_identity.key(item.name))
+            if plan.cmdlet == "New-SendConnector":
+                guid = _options.identity_from_exchange(output[0]).get("guid") if output else None
+            self.written.append((item, plan, guid, result))
         return result
+
+    # ---- read back ---------------------------------------------------------------------
+    def read_back(self) -> None:
+        """Read every connector this run wrote, by its GUID, and say per item whether Exchange holds the plan.
+
+        ``results[].read_back`` is ``{"connector": <as read, normalised; {} when absent>, "differences": [...]}``;
+        each difference names the option ("port reads 25, the task wants 2525"), and an item with one gets a warning.
+        """
+        manager = self.manager
+        for item, plan, guid, result in self.written:
+            name = item.name
+            try:
+                if guid:
+                    raw = manager.get_raw(guid)
+                else:  # no GUID known (a New whose output was empty): by name, or all when -Identity could misread it
+                    raw = _identity.find(manager.get_raw(None if _identity.needs_read_all(name) else name), name)
+            except ExchangeError as err:
+                result["read_back"] = {"connector": {}, "differences": [
+                    "it could not be read back (%s)" % (getattr(err, "message", None) or err)]}
+                manager.warnings.append("%sthe Send connector '%s' was written, but reading it back failed: %s%s" % (
+                    item.path + ": " if item.path else "", name, getattr(err, "message", None) or err, item.label))
+                continue
+            read = dict(_options.from_exchange(raw[0]), name=name) if len(raw) == 1 else None
+            missing = _manager.not_as_planned(plan, read)
+            differences = ["it does not exist"] if missing is None else missing
+            result["read_back"] = {"connector": read or {}, "differences": differences}
+            if differences:
+                where = " on %s" % manager.dc if manager.dc else ""
+                manager.warnings.append(
+                    "%sthe Send connector '%s' read back%s after the write does not hold what was written: %s (Active "
+                    "Directory replication or another writer; pin domain_controller and run the task again)%s"
+                    % (item.path + ": " if item.path else "", name, where, "; ".join(differences), item.label))
 
 
 def _split(error: str) -> tuple[str, str]:
@@ -310,9 +356,10 @@ def _split(error: str) -> tuple[str, str]:
     return ("" if path == "(task)" else path), message
 
 
-def apply(manager: Any, items: list[Item], head: str = "") -> list[dict[str, Any]]:
+def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = False) -> list[dict[str, Any]]:
     """Bring every item to its wanted state: one read, every problem before the first write, one write per
     item that differs. Returns one result per item (name, state, changed, existed, commands, connector, diff).
+    With ``read_back``, every item written also gets ``read_back`` (``Engine.read_back``: one read per write).
 
     Raises ItemsFailed with every problem (nothing written), or the write's own error with ``results``
     (the items done before it) and the names of those items in its message.
@@ -359,6 +406,8 @@ def apply(manager: Any, items: list[Item], head: str = "") -> list[dict[str, Any
                 err.message, ", ".join(done) if done else "nothing",
                 ", ".join(r["name"] for r in results if not r.get("written")) or "nothing")
         raise
+    if read_back:
+        engine.read_back()
     return results
 
 

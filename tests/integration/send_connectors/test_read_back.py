@@ -1,0 +1,105 @@
+"""send_connectors' read_back against the Exchange lab: the connectors written are read again by GUID, only they.
+
+The lab's counters are the oracle: ``read_all:Get-SendConnector`` counts reads of every connector (no -Identity),
+``cmdlet:Get-SendConnector`` every read. A run with ``read_back: true`` makes one read of all connectors and one
+read by identity per connector it wrote; a run that writes nothing (or runs in check mode) makes only the first.
+A write the lab keeps invisible to the read-back (Active Directory replication) is reported per item.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from send_connector_harness import Ansible, LabProcess, delta
+
+FOUR = [
+    {"name": "Back A", "address_spaces": ["a.example"], "smart_hosts": ["192.0.2.10"]},
+    {"name": "Back B", "address_spaces": ["b.example"], "smart_hosts": ["192.0.2.11"], "port": 587},
+    {"name": "Back C", "address_spaces": ["c.example"], "smart_hosts": ["192.0.2.12"]},
+    {"name": "Back D", "address_spaces": ["d.example"], "smart_hosts": ["192.0.2.13"]},
+]
+
+
+def task(connectors, read_back=True):
+    return ("- name: bulk\n  mailflow.exchange.send_connectors:\n    connectors: %s\n    read_back: %s\n"
+            "  ignore_errors: true\n" % (yaml.safe_dump(connectors, default_flow_style=True, width=100000).strip(),
+                                         "true" if read_back else "false"))
+
+
+def reads(moved):
+    """(reads of every connector, reads by identity) in a counter delta."""
+    every = moved.get("read_all:Get-SendConnector", 0)
+    return every, moved.get("cmdlet:Get-SendConnector", 0) - every
+
+
+def test_a_create_reads_each_new_connector_back_by_guid(ansible, lab):
+    before = lab.counters()
+    res = ansible.play(task(FOUR)).result("bulk")
+    assert not res["failed"] and res["changed"] is True, res
+    moved = delta(before, lab.counters())
+    assert reads(moved) == (1, 4) and moved.get("writes") == 4 and moved.get("runspaces_opened") == 1, moved
+    for result in res["results"]:
+        assert result["written"] is True and result["read_back"]["differences"] == [], result
+        assert result["read_back"]["connector"]["smart_hosts"] == result["connector"]["smart_hosts"], result
+    assert res["results"][1]["read_back"]["connector"]["port"] == 587
+    assert not [w for w in res.get("warnings", []) if "read back" in w], res.get("warnings")
+
+
+def test_nothing_written_nothing_read_back(ansible, lab):
+    before = lab.counters()
+    res = ansible.play(task(FOUR)).result("bulk")
+    assert not res["failed"] and res["changed"] is False, res
+    assert not any("read_back" in r for r in res["results"]), res["results"]
+    moved = delta(before, lab.counters())
+    assert reads(moved) == (1, 0) and moved.get("cmdlets_run") == 1, moved
+
+    before = lab.counters()  # check mode writes nothing, so it reads nothing back
+    checked = ansible.play(task([dict(FOUR[0], port=2525)]), args=["--check"]).result("bulk")
+    assert not checked["failed"] and checked["changed"] is True and "read_back" not in checked["results"][0], checked
+    moved = delta(before, lab.counters())
+    assert moved.get("cmdlets_run") == 1 and not moved.get("writes"), moved
+
+
+def test_only_the_connectors_written_are_read_back_and_a_removed_one_is_gone(ansible, lab):
+    items = [dict(FOUR[0], port=2525), FOUR[1], {"name": "Back C", "state": "absent"}, FOUR[3]]
+    before = lab.counters()
+    res = ansible.play(task(items)).result("bulk")
+    assert not res["failed"] and res["changed"] is True, res
+    by_name = {r["name"]: r for r in res["results"]}
+    assert by_name["Back A"]["read_back"] == {"connector": by_name["Back A"]["read_back"]["connector"], "differences": []}
+    assert by_name["Back A"]["read_back"]["connector"]["port"] == 2525
+    assert by_name["Back C"]["read_back"] == {"connector": {}, "differences": []}  # confirmed absent
+    assert "read_back" not in by_name["Back B"] and "read_back" not in by_name["Back D"]
+    moved = delta(before, lab.counters())
+    assert reads(moved) == (1, 2) and moved.get("writes") == 2, moved
+
+
+def test_without_read_back_a_change_makes_no_read_after_its_write(ansible, lab):
+    before = lab.counters()
+    res = ansible.play(task([dict(FOUR[3], port=2526)], read_back=False)).result("bulk")
+    assert not res["failed"] and res["changed"] is True and "read_back" not in res["results"][0], res
+    moved = delta(before, lab.counters())
+    assert moved.get("cmdlet:Get-SendConnector") == 1 and moved.get("writes") == 1 and moved.get("cmdlets_run") == 2, moved
+
+
+def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_factory, tmp_path):
+    # an empty organisation: the first read names no DC, so nothing pins the run's calls to one DC yet; cmdlet 2
+    # is the first New-SendConnector (Get, New A): replication keeps 'Back A' from every DC but the one that took
+    # it for an hour, and the first read-back (no DC named) does not see it. Its "couldn't be found on 'DC01'"
+    # names the DC, and the later read-backs go there.
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
+                     config={"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]})
+    lab.start()
+    try:
+        res = Ansible(lab, str(tmp_path)).play(task(FOUR[:3])).result("bulk")
+        assert not res["failed"] and res["changed"] is True, res  # a difference is reported, not a failure
+        by_name = {r["name"]: r for r in res["results"]}
+        assert by_name["Back A"]["read_back"] == {"connector": {}, "differences": ["it does not exist"]}, by_name["Back A"]
+        assert by_name["Back B"]["read_back"]["differences"] == by_name["Back C"]["read_back"]["differences"] == []
+        [warning] = [w for w in res.get("warnings", []) if "read back" in w]
+        assert warning.startswith("connectors[0]: the Send connector 'Back A' read back") and "it does not exist" in warning
+        assert "pin domain_controller" in warning and warning.endswith("(connector 'Back A')"), warning
+        counters = lab.counters()
+        assert reads(counters) == (1, 3) and counters["writes"] == 3, counters
+    finally:
+        lab.stop()
