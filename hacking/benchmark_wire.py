@@ -6,7 +6,7 @@ Two parts, figures printed as Markdown tables (docs/benchmark.md):
    PSRP messages with and without ``Deserialized.``) and one connector message of each lab wire profile,
    exactly as the lab's transport writes it. For each: a bare XML parse (ElementTree), the collection's reader
    (``_wire.read_message``), and the path the session used before (pypsrp 0.9.1's generic deserialiser with its
-   lists read, then ``_values.object_to_dict``). Medians of ``--repeat`` rounds.
+   lists read, then ``object_to_dict``: tests/integration/pypsrp_reference.py). Medians of ``--repeat`` rounds.
 2. The floor, end to end: one session and one ``Get-SendConnector`` returning N connectors from a lab process
    (wire profile ``exchange``), with the session's reader (after) and with the earlier pypsrp path (before);
    the client's time inside deserialisation is measured separately, so the rest is the lab and the wire.
@@ -32,10 +32,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from labfixture import LabProcess  # noqa: E402
-from pypsrp_reference import reference_serializer as pypsrp_serializer  # noqa: E402
+from pypsrp_reference import reference_record  # noqa: E402
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session  # noqa: E402
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 CAPTURES = ("GetSendConnector.xml", "GetSendConnectorConfiguredToRelayToM365.xml")
@@ -88,7 +87,7 @@ def parse_table(rounds: int) -> None:
     for label, message in capture_messages() + lab_messages():
         bare = median_ms(lambda: ET.fromstring(message), rounds, 20)
         reader = median_ms(lambda: _wire.read_message(message), rounds, 20)
-        before = median_ms(lambda: _values.object_to_dict(pypsrp_serializer().deserialize(message)), rounds, 5)
+        before = median_ms(lambda: reference_record(message), rounds, 5)
         print(f"| {label} | {len(message) / 1024:.0f} KB | {bare:.2f} | {reader:.2f} | {before:.2f} | {before / reader:.1f}x |")
     print()
 
@@ -101,7 +100,8 @@ class Timed(_session.ExchangeSession):
     def open(self):
         super().open()
         serializer = self._pool._serializer
-        read = pypsrp_serializer().deserialize if self.before else serializer.deserialize
+        # before: pypsrp's generic path and its flattening, handed to the session as the reader's records
+        read = (lambda element: _wire.Output(reference_record(element))) if self.before else serializer.deserialize
         original = serializer.deserialize
         self.parse_seconds = 0.0
 

@@ -545,7 +545,7 @@ def argument_spec() -> dict[str, Any]:
 
 
 def from_exchange(props: dict[str, Any]) -> dict[str, Any]:
-    """A Get-SendConnector object (plain dict from ``_values.object_to_dict``) -> canonical settings.
+    """A Get-SendConnector object (a record of the collection's reader, ``_wire``) -> canonical settings.
 
     Property names are matched case-insensitively. Settings Exchange does not show (usage) are
     left out. A value that cannot be understood is kept as Exchange rendered it, so that it

@@ -23,8 +23,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import kerberos as _kerberos
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import object_to_dict, to_plain
-from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import Output, read_output
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import Output, Unreadable, read_output
 
 PYPSRP_IMPORT_ERROR = None
 try:
@@ -251,16 +250,24 @@ def cut_exchange_prefix(text: str) -> tuple[str, dict[str, str]]:
     return text[match.end():], found
 
 
+def _exception_text(exception: Any) -> str:
+    """What an ErrorRecord's exception (as pypsrp deserialised it) says: its ToString, else its Message."""
+    if isinstance(exception, str):
+        return exception
+    for attr in ("to_string", "_to_string"):
+        text = getattr(exception, attr, None)
+        if isinstance(text, str) and text:
+            return text
+    props = dict(getattr(exception, "extended_properties", None) or {})
+    props.update(getattr(exception, "adapted_properties", None) or {})
+    message = props.get("Message")
+    return message if isinstance(message, str) else ""
+
+
 def _error_text(record: Any) -> tuple[str, str, str, str]:
     """(message, FullyQualifiedErrorId, category, reason) of a pypsrp ErrorRecord, Exchange's prefixes cut off."""
-    message = ""
     exception = getattr(record, "exception", None)
-    if exception is not None:
-        plain = to_plain(exception)
-        if isinstance(plain, dict):
-            message = str(plain.get("Message") or "")
-        elif plain:
-            message = str(plain)
+    message = _exception_text(exception) if exception is not None else ""
     message = message or getattr(record, "details_message", None) or getattr(record, "message", None) or str(record)
     message, _said = cut_exchange_prefix(str(message).strip())
     error_id, _said = cut_exchange_prefix(str(getattr(record, "fq_error", "") or ""))
@@ -394,15 +401,22 @@ class ExchangeSession:
                     % (cmdlet, self.settings.get("username") or "in use")
                 )
             raise error
-        return [self.record(obj) for obj in output]
+        return [self.record(obj, cmdlet) for obj in output]
 
     @staticmethod
-    def record(obj: Any) -> dict[str, Any]:
-        """One output object as ``{PropertyName: plain value}`` (``{"value": v}`` for a primitive)."""
-        if isinstance(obj, Output):  # the collection's reader (_wire): every output message
+    def record(obj: Any, cmdlet: str = "the command") -> dict[str, Any]:
+        """One output object as ``{PropertyName: plain value}`` (``{"value": v}`` for a primitive).
+
+        Every output message goes to the collection's reader (_wire); there is no second, slower reader to fall
+        back on: what it cannot read is an ExchangeError that says so.
+        """
+        if isinstance(obj, Output):
             return obj.record
-        # pypsrp's own result: only if a message was not CLIXML the reader understands
-        return object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj}
+        why = obj.reason if isinstance(obj, Unreadable) else "it did not reach the collection's reader (%s)" % (
+            type(obj).__name__)
+        raise ExchangeError(
+            "%s ran, but its answer could not be read: %s. This is a defect of the "
+            "collection's CLIXML reader: please report it with the Exchange version and the command" % (cmdlet, why))
 
     @staticmethod
     def _wire(value: Any) -> Any:

@@ -25,9 +25,9 @@ This reader turns one message (or a file) into plain Python in one pass over an 
   ``{"username": ...}`` (never a password), any other object a dict of its properties;
 * a ``SecureString`` is never decrypted: it reads as ``None``.
 
-The result of a top-level object is ``{PropertyName: plain value}``: the same as
-``_values.object_to_dict`` gives for the objects pypsrp can read (tests check the equality on
-the lab's wire profiles and on public Exchange captures).
+The result of a top-level object is ``{PropertyName: plain value}``: the same as pypsrp's generic
+deserialiser, flattened, gives for the objects pypsrp can read (tests/integration/pypsrp_reference.py;
+tests check the equality on the lab's wire profiles and on public Exchange captures).
 """
 
 from __future__ import annotations
@@ -308,12 +308,23 @@ class Output(object):
         self.record = record
 
 
+class Unreadable(object):
+    """A pipeline output message this reader could not read, and why (``ExchangeSession.record`` reports it)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 def read_output(serializer: Any) -> Any:
     """Make one pypsrp ``Serializer`` instance hand pipeline output to this reader (idempotent).
 
     pypsrp deserialises a ``PIPELINE_OUTPUT`` message by calling ``deserialize(text)`` without
     metadata; every other message it reads passes metadata (or an element), and keeps pypsrp's
-    own path. The output then arrives in ``PowerShell.output`` as ``Output`` objects.
+    own path. The output then arrives in ``PowerShell.output`` as ``Output`` objects, or as ``Unreadable`` (with
+    the reason) for a message this reader cannot read: never as pypsrp's generic object, whose slow path the
+    collection does not use.
     """
     if getattr(serializer, "_mailflow_reader", False):
         return serializer
@@ -323,8 +334,8 @@ def read_output(serializer: Any) -> Any:
         if metadata is None and clear and isinstance(element, (str, bytes)):
             try:
                 return Output(read_message(element))
-            except WireFormatError:
-                pass
+            except WireFormatError as err:
+                return Unreadable(str(err))
         return original(element, metadata, clear)
 
     serializer.deserialize = deserialize

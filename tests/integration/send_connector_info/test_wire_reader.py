@@ -1,7 +1,7 @@
 """The collection's CLIXML reader (plugins/module_utils/_remoting/wire.py) against pypsrp's deserialiser, on the very
 messages the lab sends over HTTP in each wire profile, and on the public Exchange captures.
 
-The reference is pypsrp 0.9.1's generic deserialiser plus ``_values.object_to_dict``, with the one fix it
+The reference is pypsrp 0.9.1's generic deserialiser plus ``object_to_dict`` (pypsrp_reference.py), with the one fix it
 needs to read Exchange's shape at all: its ``<LST>`` of an unknown object read as a list, so that objects
 inside it are registered and a later ``<Ref>`` resolves (plain pypsrp raises KeyError). Blobs aside
 (the reader drops ``SerializationData``), both must give the same record for every output object."""
@@ -13,12 +13,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pypsrp_reference import reference_serializer
+from pypsrp_reference import reference_record, to_plain
 from send_connector_harness import ROOT, LabProcess
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options  # noqa: E402
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import wire as _wire
 
 PROFILES = ("exchange", "objects", "strings")
@@ -34,8 +33,7 @@ def without_blobs(value):
 
 
 def reference(message: str) -> dict:
-    obj = reference_serializer().deserialize(message)
-    return without_blobs(_values.object_to_dict(obj) if not isinstance(obj, (str, int, bool)) else {"value": obj})
+    return without_blobs(reference_record(message))
 
 
 class Recording(_session.ExchangeSession):
@@ -134,3 +132,17 @@ def test_reader_equals_pypsrp_on_the_captures(name, prefix):
     [obj] = root
     message = ET.tostring(obj, encoding="unicode")
     assert _wire.read_message(message) == reference(message)
+
+
+def test_reader_equals_pypsrp_on_the_connector_with_references():
+    """Exchange value types, MultiValuedProperty lists and <Ref> inside a list (the unit tests' connector)."""
+    with open(os.path.join(ROOT, "tests", "data", "wire", "connector_with_refs.xml"), encoding="utf-8") as handle:
+        message = handle.read()
+    assert _wire.read_message(message) == reference(message)
+
+
+def test_the_reference_flattens_pypsrps_raw_lists():
+    """The reference's own rule: pypsrp leaves an unknown <LST> as raw text, which it reads as a list."""
+    assert to_plain(["a", 1, None]) == ["a", 1, None]
+    assert to_plain({"k": "v"}) == {"k": "v"}
+    assert to_plain("<LST><S>a</S><I32>2</I32><Nil /></LST>") == ["a", 2, None]

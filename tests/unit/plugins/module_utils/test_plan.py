@@ -12,7 +12,7 @@ NAME = "Smart host to Internet"
 SEED = {"address_spaces": ["*"], "usage": "Custom", "dns_routing_enabled": False, "smart_hosts": ["192.168.3.2"],
         "smart_host_auth_mechanism": "None"}
 
-# What Get-SendConnector returns for the seed connector (plain dict from _values.object_to_dict).
+# What Get-SendConnector returns for the seed connector (a record of the collection's reader, _wire).
 EXCHANGE_SEED = {
     "Name": NAME, "AddressSpaces": ["SMTP:*;1"], "DNSRoutingEnabled": False, "SmartHosts": ["[192.168.3.2]"],
     "SmartHostsString": "[192.168.3.2]", "SmartHostAuthMechanism": "None", "AuthenticationCredential": None,

@@ -94,20 +94,44 @@ def as_messages(name: str, prefix: str = "") -> list[str]:
     return [ET.tostring(child, encoding="unicode") for child in root]
 
 
-def through_pypsrp(message: str) -> dict:
+def pipeline_output(message: str):
     """One PIPELINE_OUTPUT message through pypsrp's own message parser with the session's serializer."""
     pytest.importorskip("pypsrp")
     from pypsrp.messages import Message, MessageType
     from pypsrp.serializer import Serializer
 
-    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeSession
-
     serializer = _wire.read_output(Serializer())
     data = struct.pack("<I", 1) + struct.pack("<I", MessageType.PIPELINE_OUTPUT)
     data += uuid.uuid4().bytes_le + uuid.uuid4().bytes_le + b"\xef\xbb\xbf" + message.encode("utf-8")
-    output = Message.unpack(data, serializer).data.data
+    return Message.unpack(data, serializer).data.data
+
+
+def through_pypsrp(message: str) -> dict:
+    """One PIPELINE_OUTPUT message as the session reads it."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeSession
+
+    output = pipeline_output(message)
     assert isinstance(output, _wire.Output)
     return ExchangeSession.record(output)
+
+
+@pytest.mark.parametrize("message, why", [
+    ('<Obj RefId="0"><Props><S N="Name">cut off', "not CLIXML"),
+    ('<Obj RefId="0"><Props><I32 N="Port">twenty-five</I32></Props></Obj>', "invalid literal for int"),
+])
+def test_an_unreadable_answer_is_an_error_not_pypsrps_generic_path(message, why):
+    """No silent fallback to pypsrp's slow generic deserialiser: the session says what it could not read."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeError, ExchangeSession
+
+    output = pipeline_output(message)
+    assert isinstance(output, _wire.Unreadable) and why in output.reason
+    with pytest.raises(ExchangeError) as caught:
+        ExchangeSession.record(output, "Get-SendConnector")
+    text = str(caught.value)
+    assert text.startswith("Get-SendConnector ran, but its answer could not be read: ") and why in text
+    assert "please report it" in text and "Traceback" not in text
+    with pytest.raises(ExchangeError, match="did not reach the collection's reader"):
+        ExchangeSession.record(object(), "Get-SendConnector")
 
 
 @pytest.mark.parametrize("name", CAPTURES)
