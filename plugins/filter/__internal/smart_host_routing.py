@@ -345,7 +345,8 @@ def protocol_logging(registered: t.Any, tested: t.Any = None, level: str = "Verb
             if result.get("changed"):
                 out.append({"name": name, "protocol_logging_level": level})
             continue
-        connector = result.get("connector") or {}
+        read_back = result.get("read_back") if isinstance(result.get("read_back"), dict) else {}
+        connector = read_back.get("connector") or result.get("connector") or {}
         if names is not None and name.lower() in names and str(connector.get("protocol_logging_level") or "") != level:
             out.append({"name": name, "protocol_logging_level": level})
     return out
@@ -372,19 +373,6 @@ def _entry(acc: dict[str, t.Any], name: t.Any) -> t.Optional[dict[str, t.Any]]:
 
 def _index(acc: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
     return {_key(key): entry for key, entry in acc.items()}
-
-
-def _differences(result: dict[str, t.Any]) -> list[str]:
-    """What a check-mode run would still change, per setting: wanted vs what Exchange has."""
-    diff = result.get("diff") if isinstance(result.get("diff"), dict) else {}
-    before = diff.get("before") if isinstance(diff.get("before"), dict) else {}
-    after = diff.get("after") if isinstance(diff.get("after"), dict) else {}
-    if result.get("state") == "absent":
-        return ["the connector still exists"] if before else []
-    if not before:
-        return ["the connector was not found"]
-    return ["%s: wanted %s, Exchange has %s" % (key, yaml_value(after.get(key)), yaml_value(before.get(key)))
-            for key in sorted(set(before) | set(after)) if key != "name" and before.get(key) != after.get(key)]
 
 
 def changes(result: t.Any) -> list[str]:
@@ -458,18 +446,21 @@ def _probe_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) ->
 
 
 def _read_back_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
-    """The read-back (send_connectors in check mode): what it would still change is a difference. Skipped because
-    apply wrote nothing: apply's own read was the read-back."""
+    """apply's read-back (send_connectors with read_back): a connector it wrote carries ``read_back`` with the
+    differences Exchange showed when read again; one it did not write was read as wanted by apply's own read."""
     if isinstance(registered, dict) and registered.get("skipped"):
-        if not any(e.get("changed") for e in acc.values()):
-            for entry in acc.values():
-                entry["read_back"] = "matches"
         return
     for result in _results(registered):
         entry = _entry(acc, result.get("name"))
         if entry is None:
             continue
-        differences = _differences(result) if result.get("changed") or result.get("state") == "absent" else []
+        read_back = result.get("read_back")
+        if isinstance(read_back, dict):
+            differences = [str(d) for d in read_back.get("differences") or []]
+        elif result.get("written"):
+            continue  # written but not read back: nothing to say
+        else:
+            differences = []
         entry["read_back"] = "differs" if differences or entry.get("read_back") == "differs" else "matches"
         if differences:
             entry.setdefault("read_back_differences", []).extend(differences)

@@ -126,14 +126,18 @@ def test_preflight_problems_honour_fail_on_and_a_probe_that_could_not_run():
 
 
 def test_readback_differences_and_changes_show_values_as_yaml_writes_them():
-    readback = {"results": [{"name": "c", "state": "present", "changed": True, "diff": {
+    apply = {"results": [{"name": "c", "state": "present", "changed": True, "written": True, "diff": {
         "before": {"name": "c", "comment": None, "require_tls": False, "smart_hosts": ["a"]},
-        "after": {"name": "c", "comment": "managed by ansible", "require_tls": True, "smart_hosts": ["a", "b"]}}}]}
-    [s] = f.summary(stages([{"name": "c"}], check_mode=True, apply=readback, read_back=readback))
+        "after": {"name": "c", "comment": "managed by ansible", "require_tls": True, "smart_hosts": ["a", "b"]}},
+        "read_back": {"connector": {"name": "c"}, "differences": ["require_tls reads False, the task wants True"]}}]}
+    [s] = f.summary(stages([{"name": "c"}], apply=apply, read_back=apply))
     assert s["changes"] == ["comment: null -> managed by ansible", "require_tls: false -> true", "smart_hosts: [a] -> [a, b]"]
     assert s["read_back"] == "differs"
-    assert s["read_back_differences"][0] == "comment: wanted managed by ansible, Exchange has null"
-    assert f.report_lines([s])[0] == "Send connector 'c' (present): would be changed"
+    assert s["read_back_differences"] == ["require_tls reads False, the task wants True"]
+    assert f.report_lines([s])[0] == "Send connector 'c' (present): changed"
+    assert f.verification_failures([s]) == [
+        "c: read back differs: require_tls reads False, the task wants True (hint: the change is not visible yet - AD "
+        "replication or another writer; pin domain_controller and run again)"]
 
 
 def test_summary_and_report_never_contain_a_secret():
@@ -143,14 +147,14 @@ def test_summary_and_report_never_contain_a_secret():
                  "authentication_credential": {"username": "relay"}}
     apply = {"results": [{"name": SEED["name"], "state": "present", "changed": True, "commands": [command], "connector": connector,
                           "diff": {"before": {}, "after": {"port": 587, "authentication_credential": {"username": "relay", "password": "(updated)"}}}}]}
-    readback = {"results": [{"name": SEED["name"], "state": "present", "changed": False, "connector": connector}]}
+    apply["results"][0].update(written=True, read_back={"connector": connector, "differences": []})
     probes = {"probes": [{"label": SEED["name"], "host": "relay.contoso.net", "port": 587, "tls": {"version": "TLSv1.3"},
                           "auth": {"mechanisms_after_tls": ["LOGIN"], "login": {"attempted": True, "ok": True}},
                           "transcript": ["C: AUTH LOGIN", "C: ********"]}], "findings": []}
     tests = {"message_id": "<m1@contoso.com>"}
     traces = {"traces": [{"connector": SEED["name"], "result": "sent", "events": [
         {"event_id": "SEND", "connector_id": SEED["name"], "server_hostname": "relay.contoso.net", "server_ip": "192.0.2.10"}]}]}
-    summaries = f.summary(stages(connectors, preflight=probes, apply=apply, read_back=readback, test_message=tests, trace=traces,
+    summaries = f.summary(stages(connectors, preflight=probes, apply=apply, read_back=apply, test_message=tests, trace=traces,
                                  protocol_log={SEED["name"]: ["> EHLO ex01"]}, tested=[{"name": SEED["name"], "recipient": "x@y"}]))
     [s] = summaries
     assert s["changed"] and s["read_back"] == "matches" and s["trace"]["result"] == "sent"
@@ -221,14 +225,17 @@ def test_smart_host_items_still_take_the_deprecated_auth_mechanism():
 
 
 def test_without_a_write_the_apply_read_is_the_read_back():
-    apply = {"results": [{"name": "c", "state": "present", "changed": False, "connector": {"name": "c"}}]}
-    [s] = f.summary(stages([{"name": "c"}], apply=apply, read_back={"skipped": True, "changed": False}))
+    apply = {"results": [{"name": "c", "state": "present", "changed": False, "written": False, "connector": {"name": "c"}}]}
+    [s] = f.summary(stages([{"name": "c"}], apply=apply, read_back=apply))
     assert s["read_back"] == "matches"
     [s] = f.summary(stages([{"name": "c"}], check_mode=True, apply=apply))  # check mode: no verify stage
     assert "read_back" not in s
-    written = {"results": [dict(apply["results"][0], changed=True)]}
-    [s] = f.summary(stages([{"name": "c"}], apply=written, read_back={"skipped": True}))
+    written = {"results": [dict(apply["results"][0], changed=True, written=True)]}
+    [s] = f.summary(stages([{"name": "c"}], apply=written, read_back=written))  # written, not read back: nothing said
     assert "read_back" not in s
+    gone = {"results": [dict(written["results"][0], read_back={"connector": {}, "differences": ["it does not exist"]})]}
+    [s] = f.summary(stages([{"name": "c"}], apply=gone, read_back=gone))
+    assert s["read_back"] == "differs" and s["read_back_differences"] == ["it does not exist"]
 
 
 def test_results_are_matched_to_connectors_by_name_not_position():
@@ -283,10 +290,11 @@ def test_a_new_stage_is_one_entry_in_stages_and_one_section():
 
 def test_messages_do_not_repeat_a_long_name_in_full():
     name = "R" * 300
-    [s] = f.summary(stages([{"name": name}], read_back={"results": [{"name": name, "state": "present", "changed": True, "diff": {
-        "before": {"port": 25}, "after": {"port": 587}}}]}))
+    written = {"name": name, "state": "present", "changed": True, "written": True,
+               "read_back": {"differences": ["port reads 25, the task wants 587"]}}
+    [s] = f.summary(stages([{"name": name}], read_back={"results": [written]}))
     [failure] = f.verification_failures([s])
-    assert name not in failure and failure.startswith("R" * 79 + "\u2026: read back differs: port: wanted 587, Exchange has 25")
+    assert name not in failure and failure.startswith("R" * 79 + "\u2026: read back differs: port reads 25, the task wants 587")
     probe = {"findings": [{"label": name, "host": "h", "severity": "error", "code": "X", "message": "m"}]}
     assert name not in f.preflight_problems(probe)[0]
 

@@ -1,0 +1,89 @@
+"""How often the role reads the Send connectors (issue 17: at most twice per run), counted by the lab.
+
+A run reads every connector twice, whatever it writes: the preflight plan (send_connectors in check mode) and
+apply. Apply reads back only the connectors it wrote, one ``Get-SendConnector -Identity <GUID>`` each, and the
+verify stage reports that read-back instead of reading every connector a third time. The lab's
+``read_all:Get-SendConnector`` counts the reads of every connector; the rest of ``cmdlet:Get-SendConnector`` are
+reads by identity. A write the read-back does not show is reported as a read-back difference.
+"""
+
+from __future__ import annotations
+
+from role_lab import lab_with_smart_host, run_playbook
+from send_connector_harness import delta
+
+APPLY = "Apply | Bring the Send connectors to the wanted state"
+
+
+def connectors(lab, names, port=None):
+    port = port or lab["smart_host"].ready["port"]
+    return [{"name": name, "usage": "Custom", "address_spaces": ["SMTP:%s.lab.example;1" % name.split()[-1].lower()],
+             "dns_routing_enabled": False, "smart_hosts": ["smarthost.lab.test"], "smart_host_auth_mechanism": "None",
+             "source_transport_servers": ["EX01"], "port": port, "is_scoped_connector": False,
+             "protocol_logging_level": "Verbose"}
+            for name in names]
+
+
+def role_vars(items, **extra):
+    return dict({"smart_host_connectors": items,
+                 "smart_host_routing_test_recipients": {c["name"]: "postmaster@%s" % c["address_spaces"][0][5:-2]
+                                                        for c in items},
+                 "smart_host_routing_trace_poll_interval": 1}, **extra)
+
+
+def reads(moved):
+    """(reads of every connector, reads by identity) in a counter delta."""
+    every = moved.get("read_all:Get-SendConnector", 0)
+    return every, moved.get("cmdlet:Get-SendConnector", 0) - every
+
+
+def test_a_run_reads_every_connector_twice_and_each_written_one_once_more(tmp_path):
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        wanted = connectors(lab, ["Reads A", "Reads B", "Reads C"])
+
+        before = lab["lab"].counters()
+        created = run_playbook(lab, tmp_path, role_vars(wanted))
+        assert created.rc == 0, created.output[-6000:]
+        moved = delta(before, lab["lab"].counters())
+        assert moved.get("writes") == 3 and reads(moved) == (2, 3), moved  # plan, apply; one read-back per New
+        assert [(s["changed"], s["read_back"]) for s in created.report] == [(True, "matches")] * 3, created.report
+        applied = created.task(APPLY)["result"]
+        assert [r["read_back"]["differences"] for r in applied["results"]] == [[], [], []], applied
+        assert "read back: matches" in created.output
+
+        before = lab["lab"].counters()
+        again = run_playbook(lab, tmp_path, role_vars(wanted))
+        assert again.rc == 0, again.output[-6000:]
+        moved = delta(before, lab["lab"].counters())
+        assert not moved.get("writes") and reads(moved) == (2, 0), moved
+        assert [(s["changed"], s["read_back"]) for s in again.report] == [(False, "matches")] * 3, again.report
+
+        before = lab["lab"].counters()
+        one = [dict(c, comment="managed by ansible") if c["name"] == "Reads B" else c for c in wanted]
+        changed = run_playbook(lab, tmp_path, role_vars(one))
+        assert changed.rc == 0, changed.output[-6000:]
+        moved = delta(before, lab["lab"].counters())
+        assert moved.get("writes") == 1 and reads(moved) == (2, 1), moved
+        by_name = {s["name"]: s for s in changed.report}
+        assert by_name["Reads B"]["changed"] is True and by_name["Reads B"]["read_back"] == "matches", by_name
+        assert [r.get("read_back", {}).get("connector", {}).get("comment") for r in changed.task(APPLY)["result"]["results"]] == [
+            None, "managed by ansible", None]
+
+
+def test_a_write_the_read_back_does_not_show_fails_the_verification(tmp_path):
+    # An empty organisation and no preflight: apply's first read (cmdlet 1) shows nothing and names no DC, and
+    # cmdlet 2 is the New-SendConnector of 'Hidden A', which replication keeps from every DC but the one that took
+    # it. The read-back of 'Hidden A' names no DC yet and does not see it: a difference, reported and failing the play.
+    faults = {"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]}
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True, lab_config=faults) as lab:
+        wanted = connectors(lab, ["Hidden A", "Hidden B"])
+        run = run_playbook(lab, tmp_path, role_vars(wanted, smart_host_routing_preflight=False))
+        assert run.rc != 0, run.output[-6000:]
+        by_name = {s["name"]: s for s in run.report}
+        assert by_name["Hidden A"]["read_back"] == "differs", by_name
+        assert by_name["Hidden A"]["read_back_differences"] == ["it does not exist"], by_name
+        assert by_name["Hidden B"]["read_back"] == "matches", by_name
+        assert "Hidden A: read back differs: it does not exist (hint:" in run.output, run.output[-6000:]
+        assert "read back: differs" in run.output
+        counters = lab["lab"].counters()
+        assert counters["read_all:Get-SendConnector"] == 1 and counters["writes"] == 2, counters
