@@ -123,7 +123,7 @@ options:
     description:
       - The longest wait in seconds between two searches with O(wait_for=send). Message tracking writes are buffered
         on real servers, so polling is expected.
-      - The first searches come sooner (0.5, 1, 2 and 4 seconds after the one before, each at most O(poll_interval)):
+      - The first searches come sooner (0.5, 1, 2 and 4 seconds after the one before, each at most O(poll_interval));
         a message usually leaves within seconds, and a fixed wait cost every trace up to O(poll_interval) for nothing.
     type: float
     default: 5
