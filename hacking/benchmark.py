@@ -48,7 +48,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
 
-from labfixture import LabProcess  # noqa: E402
+from labfixture import LabProcess, exchange_env  # noqa: E402
 
 SLOW = {"runspace_open": 0.5, "cmdlet": 0.2}  # the "slow Exchange" latency knobs, in seconds
 PLAYBOOK = """\
@@ -249,17 +249,9 @@ def module_env(lab: LabProcess) -> dict[str, str]:
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "ANSIBLE_LOCALHOST_WARNING": "0",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-            "EXCHANGE_SERVER": str(ready["host"]),
-            "EXCHANGE_PORT": str(ready["port"]),
-            "EXCHANGE_PROTOCOL": str(ready["scheme"]),
-            "EXCHANGE_AUTH": str(ready["auth"]),
-            "EXCHANGE_USERNAME": str(ready["username"]),
-            "EXCHANGE_PASSWORD": str(ready["password"]),
-            "EXCHANGE_VALIDATE_CERTS": "true" if ready.get("ca_cert") else "false",
+            **exchange_env(ready),
         }
     )
-    if ready.get("ca_cert"):
-        env["EXCHANGE_CA_CERT"] = str(ready["ca_cert"])
     return env
 
 

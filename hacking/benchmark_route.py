@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
 
-from labfixture import LabProcess  # noqa: E402
+from labfixture import LabProcess, exchange_env  # noqa: E402
 
 CA = "CN=Contoso Issuing CA, O=Contoso"
 SUBJECT = "CN=mail.contoso.com"
@@ -56,9 +56,7 @@ def run_once(n: int, servers: int, workdir: str) -> dict:
             json.dump(play, handle)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
-                   ANSIBLE_PYTHON_INTERPRETER=sys.executable, EXCHANGE_SERVER=ready["host"],
-                   EXCHANGE_PORT=str(ready["port"]), EXCHANGE_PROTOCOL=ready["scheme"], EXCHANGE_AUTH=ready["auth"],
-                   EXCHANGE_USERNAME=ready["username"], EXCHANGE_PASSWORD=ready["password"])
+                   ANSIBLE_PYTHON_INTERPRETER=sys.executable, **exchange_env(ready))
         before = lab.counters()
         start = time.monotonic()
         proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path], env=env,

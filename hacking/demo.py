@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab", "tests"))
 
 from exchange_lab.smarthost import SmartHost, SmartHostConfig  # noqa: E402
-from labfixture import LabProcess  # noqa: E402
+from labfixture import LabProcess, exchange_env  # noqa: E402
 
 SMART_HOST_NAME = "smarthost.lab.test"
 
@@ -99,14 +99,7 @@ def main() -> int:
                     "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, "collections"),
                     "ANSIBLE_FORCE_COLOR": "0",
                     "ANSIBLE_NOCOLOR": "1",
-                    "EXCHANGE_SERVER": ready["host"],
-                    "EXCHANGE_PORT": str(ready["port"]),
-                    "EXCHANGE_PROTOCOL": ready["scheme"],
-                    "EXCHANGE_AUTH": ready["auth"],
-                    "EXCHANGE_USERNAME": ready["username"],
-                    "EXCHANGE_PASSWORD": ready["password"],
-                    "EXCHANGE_VALIDATE_CERTS": "true",
-                    "EXCHANGE_CA_CERT": ready["ca_cert"],
+                    **exchange_env(ready),  # HTTPS: with the lab's CA in EXCHANGE_CA_CERT, certificates are checked
                     "EXCHANGE_LAB_READY": os.path.join(lab.state_dir, "ready.json"),
                     "SMART_HOST_READY": smart_host_ready,
                 }

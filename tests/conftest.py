@@ -61,8 +61,11 @@ _bootstrap()
 
 @pytest.fixture(scope="session")
 def collections_path() -> str:
-    """The directory for ANSIBLE_COLLECTIONS_PATH (or PYTHONPATH) when a test runs ansible or a module file."""
-    return COLLECTIONS
+    """The directory for ANSIBLE_COLLECTIONS_PATH (or PYTHONPATH) when a test runs ansible or a module file
+    (send_connector_harness.collections_path, the one rule)."""
+    from send_connector_harness import collections_path as where
+
+    return where()
 
 
 INDEPENDENT_FILES = {

@@ -1,22 +1,30 @@
-"""Shared fixtures: one lab (HTTP Basic) per test module and ansible-playbook against it.
+"""Shared fixtures: one lab (HTTP Basic) per test module and ansible-playbook against it, and the labs the
+transport tests share (``https_lab``: HTTPS with the lab's CA and Basic; ``ntlm_lab``: NTLM over HTTP).
 
-Test modules that need another lab (Kerberos, HTTPS, a mail configuration) define their own
-``lab`` fixture, which takes precedence over this one.
+Test modules that need another lab (Kerberos, a mail configuration) define their own ``lab`` fixture, which
+takes precedence over this one.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from send_connector_harness import Ansible, LabProcess
+from send_connector_harness import Ansible, started_lab
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic")
-    proc.start()
-    yield proc
-    proc.stop()
+    yield from started_lab(tmp_path_factory, auth="basic")
+
+
+@pytest.fixture(scope="module")
+def https_lab(tmp_path_factory):
+    yield from started_lab(tmp_path_factory, https=True, auth="basic")
+
+
+@pytest.fixture(scope="module")
+def ntlm_lab(tmp_path_factory):
+    yield from started_lab(tmp_path_factory, auth="ntlm")
 
 
 @pytest.fixture(scope="module")

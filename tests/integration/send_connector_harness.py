@@ -20,31 +20,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The callback plugin that records each task's result (tests/integration/callback_plugins/record_results.py).
 CALLBACK_PLUGINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 
-from labfixture import LabProcess  # noqa: E402  (on sys.path through tests/conftest.py, the one bootstrap)
+from labfixture import LabProcess, exchange_env  # noqa: E402,F401  (on sys.path through tests/conftest.py, the one bootstrap)
 
 SEED_NAME = "Smart host to Internet"
 
 
+def started_lab(tmp_path_factory: t.Any, **kwargs: t.Any) -> t.Iterator[LabProcess]:
+    """A lab process for a module-scoped fixture (``yield from``): its state in a kept temporary directory,
+    stopped when the fixture ends, also on failure."""
+    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), **kwargs)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 def collections_path() -> str:
-    """``<repo>/collections``: tests/conftest.py links ansible_collections/mailflow/exchange there (as make does)."""
-    return os.path.join(ROOT, "collections")
+    """The parent of the ``ansible_collections`` the collection was imported from (ANSIBLE_COLLECTIONS_PATH,
+    or PYTHONPATH, for a child process): ``<repo>/collections`` in a checkout (tests/conftest.py links the
+    repository there, as make does), or ansible-test's copy."""
+    import ansible_collections.mailflow.exchange as collection
 
-
-def exchange_env(ready: dict[str, t.Any], user: str = "admin") -> dict[str, str]:
-    """The lab's connection as the EXCHANGE_* environment variables the modules fall back to (what the AWX
-    credential type injects): the one mapping from a lab's ready file to them."""
-    env = {
-        "EXCHANGE_SERVER": ready["host"],
-        "EXCHANGE_PORT": str(ready["port"]),
-        "EXCHANGE_PROTOCOL": ready["scheme"],
-        "EXCHANGE_PATH": ready["path"],
-        "EXCHANGE_AUTH": ready["auth"],
-        "EXCHANGE_USERNAME": ready["readonly_username"] if user == "readonly" else ready["username"],
-        "EXCHANGE_PASSWORD": ready["readonly_password"] if user == "readonly" else ready["password"],
-    }
-    if ready.get("ca_cert"):
-        env["EXCHANGE_CA_CERT"] = ready["ca_cert"]
-    return env
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(list(collection.__path__)[0]))))
 
 
 def run_module(name: str, args: dict[str, t.Any], workdir: str, timeout: float = 60) -> tuple[dict[str, t.Any], str]:

@@ -4,18 +4,14 @@ job's inventory, changes nothing and writes nothing."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from role_lab import LAB_INVENTORY, SMART_HOST_NAME, lab_with_smart_host
-from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta, exchange_env
+from role_lab import SMART_HOST_NAME, lab_with_smart_host, run_playbook
+from send_connector_harness import Ansible, delta
 
-BIN = os.path.dirname(sys.executable)
 PASSWORD = "export-lab-secret-91c2"
 
 
@@ -49,31 +45,21 @@ def org(tmp_path_factory):
 
 
 def playbook(org, name, *args):
-    ready = org["lab"].ready
-    records = org["work"] / ("records-%s-%d.json" % (name, len(os.listdir(org["work"]))))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS, ANSIBLE_CALLBACKS_ENABLED="record_results",
-               RECORD_RESULTS_FILE=str(records),
-               **exchange_env(ready),
-               EXCHANGE_LAB_READY=org["lab_ready_file"], SMART_HOST_READY=org["smart_host_ready_file"])
-    for key in ("SMART_HOST_USERNAME", "SMART_HOST_PASSWORD"):
-        env.pop(key, None)
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.%s" % name, "-i", LAB_INVENTORY, *args],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
-    data = json.loads(records.read_text()) if records.exists() else []
-    return proc, data
+    """The collection's playbook ``name`` against the lab, with no smart host credential from the environment."""
+    return run_playbook(org, org["work"], {}, *args, playbook="mailflow.exchange.%s" % name,
+                        env={"SMART_HOST_USERNAME": None, "SMART_HOST_PASSWORD": None})
 
 
 def test_export_then_apply_as_written_changes_nothing(org):
     lab = org["lab"]
     path = org["work"] / "connectors.yml"
     before = lab.counters()
-    proc, _records = playbook(org, "export", "-e", "export_file=%s" % path)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    run = playbook(org, "export", "-e", "export_file=%s" % path)
+    assert run.rc == 0, run.output[-6000:]
     moved = delta(before, lab.counters())
     assert moved.get("writes", 0) == 0 and moved.get("runspaces_opened") == 1 and moved.get("cmdlet:Get-SendConnector") == 1, moved
     text = path.read_text()
-    assert PASSWORD not in text and PASSWORD not in proc.stdout
+    assert PASSWORD not in text and PASSWORD not in run.output
     assert "update_password: always" in text and "SMART_HOST_PASSWORD" in text  # the header says how to give one
     data = yaml.safe_load(text)
     items = {i["name"]: i for i in data["smart_host_routing_connectors"]}
@@ -95,11 +81,11 @@ def test_export_then_apply_as_written_changes_nothing(org):
     assert scoped["source_transport_servers"] == ["EX01"]
 
     before = lab.counters()
-    proc, records = playbook(org, "smart_host", "-e", "@%s" % path)
-    assert proc.returncode == 0, proc.stdout[-8000:]
+    run = playbook(org, "smart_host", "-e", "@%s" % path)
+    assert run.rc == 0, run.output[-8000:]
     moved = delta(before, lab.counters())
     assert moved.get("writes", 0) == 0, moved
-    (apply,) = [r for r in records if r["task"].endswith("Apply | Bring the Send connectors to the wanted state")]
+    (apply,) = [r for r in run.records if r["task"].endswith("Apply | Bring the Send connectors to the wanted state")]
     assert apply["result"]["changed"] is False
     assert len(apply["result"]["results"]) == 3 and not any(r["changed"] for r in apply["result"]["results"])
-    assert "changed=0" in proc.stdout.split("PLAY RECAP")[-1], proc.stdout[-2000:]
+    assert "changed=0" in run.output.split("PLAY RECAP")[-1], run.output[-2000:]

@@ -5,19 +5,15 @@ send_connectors run, the play says what was restored and why, the lab's state eq
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import yaml
 
-from role_lab import LAB_INVENTORY, lab_with_smart_host
-from send_connector_harness import CALLBACK_PLUGINS, Ansible, collections_path, delta, exchange_env
+from role_lab import lab_with_smart_host, run_playbook
+from send_connector_harness import Ansible, delta
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback  # noqa: E402
 
-BIN = os.path.dirname(sys.executable)
 PASSWORD = "rollback-lab-secret-5d1e"
 SEED = "Smart host to Internet"
 OLD = {"name": SEED, "usage": "Custom", "address_spaces": ["SMTP:*;1"], "smart_hosts": ["old.relay.example"], "port": 587,
@@ -39,22 +35,12 @@ def test_a_refused_test_message_rolls_the_connector_back_to_its_snapshot(tmp_pat
         assert not seed.result("seed")["failed"]
         snapshot = read_all(ansible)
 
-        ready = lab["lab"].ready
-        records = tmp_path / "records.json"
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS, ANSIBLE_CALLBACKS_ENABLED="record_results",
-                   RECORD_RESULTS_FILE=str(records),
-                   **exchange_env(ready),
-                   EXCHANGE_LAB_READY=lab["lab_ready_file"], SMART_HOST_READY=lab["smart_host_ready_file"])
         before = lab["lab"].counters()
-        proc = subprocess.run(
-            [os.path.join(BIN, "ansible-playbook"), "mailflow.exchange.smart_host", "-i", LAB_INVENTORY,
-             "-e", "smart_host_routing_preflight=false", "-e", "smart_host_routing_rollback=true",
-             "-e", "smart_host_routing_trace_timeout=20"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
-        output = proc.stdout
-        assert proc.returncode != 0, output[-4000:]
-        recorded = json.loads(records.read_text())
+        run = run_playbook(lab, tmp_path, {"smart_host_routing_preflight": False, "smart_host_routing_rollback": True,
+                                           "smart_host_routing_trace_timeout": 20})
+        output = run.output
+        assert run.rc != 0, output[-4000:]
+        recorded = run.records
         apply = [r for r in recorded if r["task"].endswith("Apply | Bring the Send connectors to the wanted state")][-1]
         assert apply["result"]["changed"] is True
         (restore,) = [r for r in recorded if r["task"].endswith("Rollback | Restore every changed connector to its snapshot (one run)")]

@@ -12,7 +12,7 @@ import os
 import pytest
 import trustme
 
-from send_connector_harness import Ansible, LabProcess
+from send_connector_harness import Ansible, started_lab
 
 INFO = """
 - name: info
@@ -45,28 +45,9 @@ def failure(ansible, tasks=INFO, task="info", **kwargs):
 
 
 @pytest.fixture(scope="module")
-def https_lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), https=True, auth="basic")
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
 def other_address_lab(tmp_path_factory):
     """HTTPS on 127.0.0.2: its certificate names localhost, 127.0.0.1 and the host's names, not 127.0.0.2."""
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), https=True, auth="basic", extra_args=["--host", "127.0.0.2"])
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ntlm_lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm")
-    proc.start()
-    yield proc
-    proc.stop()
+    yield from started_lab(tmp_path_factory, https=True, auth="basic", extra_args=["--host", "127.0.0.2"])
 
 
 def test_certificate_for_another_name(other_address_lab, tmp_path):

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 
-from send_connector_harness import Ansible, LabProcess
+from send_connector_harness import Ansible
 
 LIFE = """
 - name: create
@@ -52,22 +51,6 @@ def walk_life_cycle(ansible):
     assert run.result("absent")["changed"] is True
     assert "Pw-over-the-wire-1" not in run.stdout + run.stderr
     return run
-
-
-@pytest.fixture(scope="module")
-def https_lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), https=True, auth="basic")
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ntlm_lab(tmp_path_factory):
-    proc = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="ntlm")
-    proc.start()
-    yield proc
-    proc.stop()
 
 
 def test_https_with_the_lab_ca(https_lab, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 
 from exchange_lab.smarthost import SmartHost, SmartHostConfig  # noqa: E402
+from gated_smtp import gated_servers  # noqa: E402
 
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import ProbeSettings, probe_host  # noqa: E402
@@ -42,46 +43,13 @@ def test_probe_never_raises_on_a_silent_port(tmp_path):
     assert "no SMTP banner and no TLS handshake" in record["error"] or "timeout" in record["error"]
 
 
-def _gated_smtp_server(listener, barrier) -> None:
-    """Accept one client, greet it only once every listener has a client, then answer briefly."""
-    import threading  # pylint: disable=import-outside-toplevel
-
-    conn = listener.accept()[0]
-    try:
-        barrier.wait(timeout=10)
-    except threading.BrokenBarrierError:
-        conn.close()
-        return
-    with conn, conn.makefile("rb") as reader:
-        conn.sendall(b"220 gated.test ESMTP\r\n")
-        for line in reader:
-            if line.upper().startswith(b"QUIT"):
-                conn.sendall(b"221 bye\r\n")
-                return
-            conn.sendall(b"250 gated.test\r\n")
-
-
 def test_hosts_are_probed_at_the_same_time_and_stay_in_order():
     """Three servers that greet only when all three have a client: only concurrent probes get banners."""
-    import socket  # pylint: disable=import-outside-toplevel
-    import threading  # pylint: disable=import-outside-toplevel
-
     from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import probe_hosts  # pylint: disable=import-outside-toplevel
 
-    barrier = threading.Barrier(3)
-    listeners = []
-    try:
-        for _index in range(3):
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(4)
-            listeners.append(listener)
-            threading.Thread(target=_gated_smtp_server, args=(listener, barrier), daemon=True).start()
-        settings = [ProbeSettings(host="127.0.0.1", port=sock.getsockname()[1], timeout=8) for sock in listeners]
+    with gated_servers(3, wait=10) as ports:
+        settings = [ProbeSettings(host="127.0.0.1", port=port, timeout=8) for port in ports]
         records = probe_hosts(settings)
-    finally:
-        for listener in listeners:
-            listener.close()
     assert [r["port"] for r in records] == [s.port for s in settings]
     assert [r["banner"]["code"] if r["banner"] else r["error"] for r in records] == [220, 220, 220]
     assert all(r["error"] is None for r in records)

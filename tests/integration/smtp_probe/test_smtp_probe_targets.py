@@ -14,6 +14,7 @@ import pytest
 from send_connector_harness import run_module  # noqa: E402  (the one bootstrap is tests/conftest.py)
 
 from exchange_lab.smarthost import SmartHost, SmartHostConfig  # noqa: E402
+from gated_smtp import gated_servers  # noqa: E402
 
 PASSWORD = "T4rgets-Pass-Word"
 
@@ -90,42 +91,11 @@ def test_each_target_is_judged_by_its_own_settings_in_one_run(smarthosts, probe,
     assert result["summary"]["error"] == sum(1 for f in result["findings"] if f["severity"] == "error")
 
 
-def _gated_server(listener: socket.socket, barrier: threading.Barrier) -> None:
-    """Greet the one client only once every gated server has a client; then answer EHLO/QUIT."""
-    try:
-        conn = listener.accept()[0]
-    except OSError:
-        return
-    try:
-        barrier.wait(timeout=20)
-    except threading.BrokenBarrierError:
-        conn.close()
-        return
-    with conn, conn.makefile("rb") as reader:
-        conn.sendall(b"220 gated.test ESMTP\r\n")
-        for line in reader:
-            if line.upper().startswith(b"QUIT"):
-                conn.sendall(b"221 bye\r\n")
-                return
-            conn.sendall(b"250 gated.test\r\n")
-
-
 def test_targets_are_probed_concurrently_in_one_module_run(probe):
     count = 12
-    barrier = threading.Barrier(count)
-    listeners = []
-    try:
-        for _index in range(count):
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(2)
-            listeners.append(listener)
-            threading.Thread(target=_gated_server, args=(listener, barrier), daemon=True).start()
-        targets = [{"host": "127.0.0.1", "port": s.getsockname()[1], "label": f"connector {i}"} for i, s in enumerate(listeners)]
+    with gated_servers(count, wait=20) as ports:
+        targets = [{"host": "127.0.0.1", "port": port, "label": f"connector {i}"} for i, port in enumerate(ports)]
         result, _output = probe({"targets": targets, "timeout": 25, "fail_on": [], "helo_name": "ex01.contoso.com"})
-    finally:
-        for listener in listeners:
-            listener.close()
     assert [p["label"] for p in result["probes"]] == [f"connector {i}" for i in range(count)]
     assert [p["banner"]["code"] if p["banner"] else p["error"] for p in result["probes"]] == [220] * count
 

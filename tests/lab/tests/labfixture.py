@@ -2,7 +2,8 @@
 
 ``LabProcess`` runs ``python -m exchange_lab serve`` in a subprocess exactly as a user would,
 waits for its ready file and stops it with SIGTERM. ``ready`` is the JSON the lab wrote.
-``run_cmdlet`` drives the lab with plain pypsrp, the same client the modules use.
+``run_cmdlet`` drives the lab with plain pypsrp, the same client the modules use. ``exchange_env`` gives a
+lab's connection as the EXCHANGE_* variables of the modules, for tests and the scripts under hacking/ alike.
 """
 
 from __future__ import annotations
@@ -165,6 +166,23 @@ class LabProcess:
                 return json.load(handle)
         except FileNotFoundError:
             return {}
+
+
+def exchange_env(ready: dict[str, t.Any], user: str = "admin") -> dict[str, str]:
+    """The lab's connection as the EXCHANGE_* environment variables the modules fall back to (what the AWX
+    credential type injects): the one mapping from a lab's ready file to them."""
+    env = {
+        "EXCHANGE_SERVER": ready["host"],
+        "EXCHANGE_PORT": str(ready["port"]),
+        "EXCHANGE_PROTOCOL": ready["scheme"],
+        "EXCHANGE_PATH": ready["path"],
+        "EXCHANGE_AUTH": ready["auth"],
+        "EXCHANGE_USERNAME": ready["readonly_username"] if user == "readonly" else ready["username"],
+        "EXCHANGE_PASSWORD": ready["readonly_password"] if user == "readonly" else ready["password"],
+    }
+    if ready.get("ca_cert"):
+        env["EXCHANGE_CA_CERT"] = ready["ca_cert"]
+    return env
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 from bad_input import cases as c  # noqa: E402
 from bad_input import identity_cases as ic  # noqa: E402
+from send_connector_harness import collections_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "bad_input", "runner.py")
@@ -73,8 +74,7 @@ def run_batches(cases: list, workdir: str, processes: int = 2, limit: int = 5) -
     """Runner processes (two: the machine has two cores), each over its share of the cases, through
     files; ``processes=1`` runs the cases one after the other, in order. ``limit``: seconds per case."""
     env = dict(os.environ, BAD_INPUT_CASE_LIMIT=str(limit))
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(root, "collections"), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (collections_path(), env.get("PYTHONPATH")) if p)
     for key in [k for k in env if k.startswith("EXCHANGE_")]:
         del env[key]  # the cases name their connection; nothing from the caller's environment
     procs = []

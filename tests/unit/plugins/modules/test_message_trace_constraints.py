@@ -20,13 +20,12 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_messages_with_message_id_or_connector_is_refused_in_the_checker_words():
+def test_messages_with_message_id_or_connector_is_refused_in_the_checker_words(collections_path):
     connection = {"server": "127.0.0.1", "server_port": _closed_port(), "auth": "basic", "username": "u", "password": "p"}
     args = dict(connection, messages=[{"message_id": "<a@b.example>"}], message_id="<c@d.example>", connector="Relay",
                 timeout=-1)
     env = {k: val for k, val in os.environ.items() if not k.startswith("EXCHANGE_")}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(os.path.dirname(root), "collections"), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (collections_path, env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen([sys.executable, RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, text=True)
     try:

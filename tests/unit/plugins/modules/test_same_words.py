@@ -20,7 +20,6 @@ import sys
 
 import pytest
 
-import ansible_collections.mailflow.exchange as collection
 from ansible_collections.mailflow.exchange.plugins.filter.__internal import smart_host_routing as role_filter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,7 +69,7 @@ def strip(problem: str, prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def module_answers(tmp_path_factory):
+def module_answers(tmp_path_factory, collections_path):
     port = closed_port()
     connection = {"server": "127.0.0.1", "server_port": port, "auth": "basic", "username": "user", "password": "not-echoed-7f3a"}
     cases = []
@@ -80,8 +79,7 @@ def module_answers(tmp_path_factory):
                       "args": dict(connection, connectors=[dict(BASE, **bad)])})
     workdir = str(tmp_path_factory.mktemp("same_words"))
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(root, "collections"), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (collections_path, env.get("PYTHONPATH")) if p)
     for key in [k for k in env if k.startswith("EXCHANGE_")]:
         del env[key]
     source = os.path.join(workdir, "cases.jsonl")
@@ -142,7 +140,7 @@ CASE = """
 
 
 @pytest.fixture(scope="module")
-def role_answers(tmp_path_factory):
+def role_answers(tmp_path_factory, collections_path):
     """{case index: (the failed task's name, the problems the role listed)} from one ansible-playbook run."""
     workdir = tmp_path_factory.mktemp("same_words_role")
     (workdir / "play.yml").write_text(PLAYBOOK)
@@ -150,8 +148,6 @@ def role_answers(tmp_path_factory):
     answers_file = workdir / "answers.json"
     cases = [{"id": str(index), "connector": dict(BASE, **bad)} for index, (bad, _f, _w) in enumerate(BAD)]
     (workdir / "vars.json").write_text(json.dumps({"cases": cases, "answers_file": str(answers_file)}))
-    # the parent of ansible_collections, whether a checkout (collections/, conftest's link) or ansible-test's copy
-    collections_path = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(list(collection.__path__)[0]))))
     env = {k: val for k, val in os.environ.items() if not k.startswith(("EXCHANGE_", "SMART_HOST_", "ANSIBLE_"))}
     env.update(ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_LOCAL_TEMP=str(workdir / "tmp"),
