@@ -32,6 +32,7 @@ Example::
       - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
       - {on_command: 2, kind: command_drop}     # the 2nd pipeline's Command request: closed before it runs
       - {on_command: 3, kind: command_late, seconds: 10}  # the 3rd: its cmdlet runs, the answer comes 10 s late
+      - {on_command: 4, kind: receive_late, seconds: 30}  # the 4th: the Receive with its output comes 30 s late
       - {on_write: 1, kind: write_answer_drop}   # the 1st write is applied, its answer is lost (TCP closed)
       - {on_write: 2, kind: write_answer_fault}  # the 2nd write is applied, its answer is a WSManFault (500)
     core_cmdlets: [Select-Object]        # PowerShell's own cmdlets the session offers; [] for none
@@ -144,7 +145,7 @@ def _server(entry: t.Any, index: int) -> ServerDef:
 
 @dataclasses.dataclass
 class FaultDef:
-    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop | command_late
+    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop | command_late | receive_late
     on_request: int | None = None
     on_cmdlet: int | None = None
     on_write: int | None = None  # the Nth cmdlet call that changed stored state (the ``writes`` counter)
@@ -170,8 +171,7 @@ FAULT_TRIGGERS = {
     "drop": "on_request",
     "replication_delay": "on_cmdlet",
     # The write is applied; the reply that carries its result (the next WSMan Receive answered after it)
-    # is replaced by a WSManFault (HTTP 500) or a closed TCP connection. (No late answer: pypsrp
-    # repeats a timed-out Receive, and the lab does not replay a reply it already gave.)
+    # is replaced by a WSManFault (HTTP 500) or a closed TCP connection.
     "write_answer_fault": "on_write",
     "write_answer_drop": "on_write",
     # The Nth Command request (the one that starts a pipeline) is dropped before the cmdlet runs: the
@@ -181,6 +181,9 @@ FAULT_TRIGGERS = {
     # The Nth Command request is answered ``seconds`` late; its cmdlet runs meanwhile (a client whose
     # read timeout is shorter sees a timeout after the write was made).
     "command_late": "on_command",
+    # After the Nth Command request, the first Receive reply with output is sent ``seconds`` late. pypsrp sends a
+    # timed-out Receive again unchanged, and the lab answers the repeat with the same reply (as pypsrp expects).
+    "receive_late": "on_command",
 }
 ANSWER_FAULTS = frozenset(kind for kind, trigger in FAULT_TRIGGERS.items() if trigger == "on_write")
 

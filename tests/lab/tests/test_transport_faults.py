@@ -62,6 +62,27 @@ def test_injected_wsman_fault_and_drop(tmp_path):
         assert lab.stop() == 0
 
 
+def test_a_receive_sent_again_after_a_read_timeout_gets_the_same_answer(tmp_path):
+    # pypsrp sends a Receive whose HTTP read timed out again, unchanged, and counts on the same answer. The lab sends
+    # the reply with the pipeline's output 4 s late; the client (read timeout 2 s) gives up and repeats the Receive.
+    # The repeat must get that output, not the next fragments (or none): the output arrives whole, once.
+    lab = start_lab(str(tmp_path), config={"faults": [{"on_command": 1, "kind": "receive_late", "seconds": 4}]})
+    try:
+        with open_pool(lab, operation_timeout=1, read_timeout=2, reconnection_backoff=0.1) as p:
+            ps = PowerShell(p)
+            ps.add_cmdlet("Get-LabEcho").add_parameter("Count", 2000)  # ~450 KB: several Receives
+            ps.invoke()
+            assert ps.state == PSInvocationState.COMPLETED and not ps.had_errors
+            items = [o for o in ps.output if str(o).startswith("item-")]
+            assert items == ["item-%05d-" % i + "x" * 200 for i in range(2000)]
+            assert echo(p)[0] == "user=admin"  # later pipelines read normally
+        counters = lab.counters()
+        assert counters.get("receives_repeated") == 1, counters
+        assert "Receive: answering 4.0 s late (injected fault)" in lab.log_tail(200)
+    finally:
+        assert lab.stop() == 0
+
+
 def test_slow_runspace_open(tmp_path):
     lab = start_lab(str(tmp_path), config={"latency": {"runspace_open": 1.5}})
     try:

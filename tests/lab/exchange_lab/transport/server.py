@@ -7,7 +7,9 @@ and the WSMan operation. Faults on the answer of a write (``{on_write: N, kind:
 write_answer_fault|write_answer_drop}``) let the Nth write happen and then spoil the next Receive
 reply, the one that carries the write's result; ``{on_command: N, kind: command_drop}`` closes the
 connection on the Nth Command request, before its cmdlet runs, and ``command_late`` (with
-``seconds``) answers it that much later while the cmdlet runs. Logs: one line per WSMan request on stderr, never
+``seconds``) answers it that much later while the cmdlet runs; ``receive_late`` (also ``on_command``, with
+``seconds``) answers the first Receive that carries that pipeline's output that much later (the same Receive sent
+again gets the same answer, see WSManService._receive). Logs: one line per WSMan request on stderr, never
 credentials.
 """
 
@@ -40,7 +42,9 @@ class FaultPlan:
     def __init__(self, faults: list[FaultDef], metrics: Metrics) -> None:
         self._by_request = {f.on_request: f.kind for f in faults if f.on_request and f.kind in ("wsman_fault", "drop")}
         self._answers = sorted((f for f in faults if f.kind in ANSWER_FAULTS and f.on_write), key=lambda f: f.on_write or 0)
-        self._by_command = {f.on_command: f for f in faults if f.kind in ("command_drop", "command_late") and f.on_command}
+        self._by_command = {f.on_command: f for f in faults
+                            if f.kind in ("command_drop", "command_late", "receive_late") and f.on_command}
+        self._late_receive: FaultDef | None = None  # receive_late: armed by its Command, spent by the next output
         self._commands = 0
         self._count = 0
         self._lock = threading.Lock()
@@ -59,7 +63,19 @@ class FaultPlan:
             return None
         with self._lock:
             self._commands += 1
-            return self._by_command.get(self._commands)
+            fault = self._by_command.get(self._commands)
+            if fault is not None and fault.kind == "receive_late":
+                self._late_receive = fault
+                return None
+            return fault
+
+    def late_receive(self, action: str, reply: bytes) -> FaultDef | None:
+        """The armed ``receive_late`` fault when this is a Receive reply that carries output, once."""
+        if self._late_receive is None or not action.endswith("/Receive") or b"Stream" not in reply:
+            return None
+        with self._lock:
+            fault, self._late_receive = self._late_receive, None
+            return fault
 
     def answer_fault(self, action: str) -> FaultDef | None:
         """The fault for this reply when it is the first Receive answered since the Nth write, once."""
@@ -235,6 +251,12 @@ class WSManHandler(http.server.BaseHTTPRequestHandler):
             if command_fault is not None and command_fault.kind == "command_late":
                 log.info("#%d %s Command: answering %.1f s late (injected fault)", number, user, command_fault.seconds)
                 time.sleep(command_fault.seconds)  # the cmdlet runs meanwhile; a client with a shorter timeout gives up
+            late = self.server.faults.late_receive(request.action, reply)
+            if late is not None:
+                # the answer is ready (and kept for a repeat of this Receive); a client whose read timeout is
+                # shorter gives up and sends the same Receive again
+                log.info("#%d %s Receive: answering %.1f s late (injected fault)", number, user, late.seconds)
+                time.sleep(late.seconds)
             answer = self.server.faults.answer_fault(request.action)
             if answer is not None:
                 log.info("#%d %s %s: the answer of write %d gets %s (injected fault)", number, user,

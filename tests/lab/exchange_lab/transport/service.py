@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import threading
 import uuid
+import weakref
 
 from exchange_lab import api
 from exchange_lab.metrics import Metrics
@@ -40,6 +42,11 @@ class WSManService:
         self.endpoint = endpoint
         self.open_delay = open_delay
         self.shells = runspace.ShellRegistry(self._closed)
+        # Per shell and command: the last Receive answered, (wsa:MessageID, response), and a lock that lets one
+        # Receive of a command run at a time (see _receive).
+        self._answered: weakref.WeakKeyDictionary[runspace.Shell, dict[str, tuple[str, bytes]]] = weakref.WeakKeyDictionary()
+        self._receiving: weakref.WeakKeyDictionary[runspace.Shell, threading.Lock] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
 
     # -- dispatch ----------------------------------------------------------------------------------
 
@@ -164,8 +171,30 @@ class WSManService:
         return soap.response(request, [soap.element("rsp:SendResponse")])
 
     def _receive(self, request: soap.Request, shell: runspace.Shell) -> bytes:
+        """A Receive; the same Receive sent again (same wsa:MessageID) gets the same answer.
+
+        pypsrp sends a Receive again, unchanged, when its HTTP read timed out (``retries_on_read_timeout=5``: "just
+        sending the exact same request again will return the same data"). Had the lab handed out the next
+        fragments instead, the first answer's were lost and the client failed with "Fragment Id: 2 != Expected
+        Fragment Id: 0" (seen reading 200 connectors on a starved machine). Receives of one command run one at a
+        time, so a repeat that arrives while the first is still being answered waits for that answer.
+        """
         desired = request.first("rsp:Receive/rsp:DesiredStream")
         command_id = desired.attrib.get("CommandId") if desired is not None else None
+        key = (command_id or "").upper()
+        with self._guard:
+            lock = self._receiving.setdefault(shell, threading.Lock())
+            answered = self._answered.setdefault(shell, {})
+        with lock:
+            last = answered.get(key)
+            if last is not None and request.message_id and last[0] == request.message_id:
+                self.metrics.incr("receives_repeated")
+                return last[1]
+            response = self._receive_new(request, shell, command_id)
+            answered[key] = (request.message_id, response)
+            return response
+
+    def _receive_new(self, request: soap.Request, shell: runspace.Shell, command_id: str | None) -> bytes:
         hold = min(MAX_HOLD, max(0.2, request.operation_timeout - 1.0))
         # Base64 grows data by 4/3; keep room for the envelope around it.
         budget = max(4096, int((request.max_envelope_size - 4096) * 3 / 4))
