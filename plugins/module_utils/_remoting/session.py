@@ -588,5 +588,11 @@ class ExchangeSession:
             return "%s authentication to %s failed: %s" % (self.settings["auth"], self.url, str(err).splitlines()[0])
         if isinstance(err, (ConnectionError, OSError)):
             return "could not connect to %s: %s" % (self.url, str(err).splitlines()[0] if str(err) else type(err).__name__)
+        if "FragmentError" in names:
+            # pypsrp sends a Receive whose read timed out again and counts on the same reply; a server that answered
+            # the repeat with later data lost the first reply's fragments (seen reading 200 connectors under load)
+            return ("the answer from %s arrived incomplete (a reply read after a timeout was not repeated: %s): the "
+                    "server was slower than operation_timeout %ss + 5 s; raise operation_timeout or run the task again"
+                    % (self.url, str(err).splitlines()[0], self.settings["operation_timeout"]))
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         return "remote PowerShell to %s failed: %s" % (self.url, first)

@@ -6,6 +6,7 @@ import os
 import socket
 
 import pytest
+from pypsrp.exceptions import FragmentError
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
@@ -114,6 +115,8 @@ def _chain(inner: BaseException) -> Exception:
         (_chain(socket.timeout("timed out")), "did not answer in time"),
         (_chain(OSError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")), "TLS certificate validation failed"),
         (_chain(socket.gaierror(-2, "Name or service not known")), "could not resolve the server name ex01.contoso.com"),
+        (FragmentError("Fragment Fragment Id: 2 != Expected Fragment Id: 0"),
+         "arrived incomplete (a reply read after a timeout was not repeated: Fragment Fragment Id: 2"),
         (RuntimeError("something else\nwith a second line"), "remote PowerShell to http://ex01.contoso.com:80/PowerShell failed: something else"),
     ],
 )
