@@ -1,18 +1,20 @@
 """send_connectors against the Exchange lab over HTTP Basic: many connectors, one session, one read.
 
-The tests run in order on one lab and walk a life cycle: bad input (every problem, no call), check
-mode (no write), create, again (nothing), a mixed change (add a smart host, remove the last one with
-fallback to DNS, a credential, a removal), and 50 connectors, where the lab's counters prove the
-promise: one runspace, one Get-SendConnector, one write per connector that differs.
+The steps of a life cycle: bad input (every problem, no call), check mode (no write), create, again
+(nothing), a mixed change (add a smart host, remove the last one with fallback to DNS, a credential, a
+removal), and 50 connectors, where the lab's counters prove the promise: one runspace, one
+Get-SendConnector, one write per connector that differs. Each test has a lab of its own and creates the
+connectors it starts from (``seeded``), so any test runs alone and in any order.
 """
 
 from __future__ import annotations
 
 import secrets
 
+import pytest
 import yaml
 
-from send_connector_harness import delta
+from send_connector_harness import Ansible, delta, started_lab
 
 THREE = [
     {"name": "Bulk A", "address_spaces": ["a.example"], "usage": "Custom", "smart_hosts": ["192.0.2.10"],
@@ -29,6 +31,23 @@ def task(connectors, extra=""):
 
 def run(ansible, connectors, *args):
     return ansible.play(task(connectors), args=args).result("bulk")
+
+
+@pytest.fixture
+def lab(tmp_path_factory):
+    """A fresh lab per test (the suite's lab is per file): no test depends on what another left."""
+    yield from started_lab(tmp_path_factory, auth="basic")
+
+
+@pytest.fixture
+def ansible(lab, tmp_path):
+    return Ansible(lab, str(tmp_path))
+
+
+def seeded(ansible, connectors=THREE):
+    """Create ``connectors`` (the starting point of a test that changes existing ones)."""
+    res = run(ansible, connectors)
+    assert not res["failed"] and res["changed"] is True, res
 
 
 def test_every_problem_of_every_item_in_one_message_before_any_call(ansible, lab):
@@ -92,6 +111,7 @@ def test_create_three_in_one_session_then_nothing_to_do(ansible, lab):
 
 
 def test_smart_host_semantics_credential_and_removal_in_one_run(ansible, lab):
+    seeded(ansible)
     password = secrets.token_urlsafe(12)
     items = [
         {"name": "Bulk A", "smart_hosts": {"add": ["[192.0.2.20]"]}},
@@ -123,6 +143,7 @@ def test_smart_host_semantics_credential_and_removal_in_one_run(ansible, lab):
 
 
 def test_a_rule_broken_after_the_read_stops_every_item_before_any_write(ansible, lab):
+    seeded(ansible, [dict(THREE[0], smart_hosts=["192.0.2.10", "192.0.2.20"])] + THREE[1:])
     items = [
         {"name": "Bulk B", "port": 2525},  # fine on its own (a list names each connector once: issue 15)
         {"name": "Bulk A", "smart_hosts": {"remove": ["192.0.2.10", "192.0.2.20"]}},  # the last ones, no fallback
@@ -140,6 +161,7 @@ def test_a_rule_broken_after_the_read_stops_every_item_before_any_write(ansible,
 
 
 def test_remove_in_one_run(ansible, lab):
+    seeded(ansible)
     before = lab.counters()
     res = run(ansible, [{"name": n, "state": "absent"} for n in ("Bulk A", "Bulk B", "Bulk C")])
     assert not res["failed"] and res["changed"], res
