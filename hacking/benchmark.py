@@ -19,7 +19,8 @@ Sections (each starts its own lab on 127.0.0.1 with ``labfixture.LabProcess``):
        CALLS <label>: changed=<bool> runspaces_opened=<n> cmdlets_run=<n> get_send_connector=<n> writes=<n>
 
    The collection promises: a run that changes nothing makes exactly one Get-SendConnector and no
-   write; a change makes one write. ``tests/lab/tests/test_benchmark_smoke.py`` checks those lines.
+   write; a change makes one write; a create also reads every connector's name once after its write
+   (Get-SendConnector | Select-Object, for look-alikes of the new name). ``tests/lab/tests/test_benchmark_smoke.py`` checks those lines.
 
 Many connectors, the role and a per-connector-session script on the latency profile of issue 12:
 ``hacking/benchmark_scale.py`` (docs/benchmark.md).

@@ -203,7 +203,8 @@ def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
     """``run_with_session`` for the Send connector modules: ``work`` gets a ConnectorManager.
 
     The Exchange Management Shell commands already run (or planned) go with a failure, and the
-    manager's warnings (e.g. usage cannot be changed) are shown on success.
+    manager's warnings (e.g. usage cannot be changed, a name that looks like another connector's) are shown
+    with the result, failed or not.
     """
 
     def with_manager(session: Any) -> dict[str, Any]:
@@ -213,8 +214,9 @@ def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
         except Exception as err:
             err.commands = manager.commands
             raise
-        for warning in manager.warnings:
-            module.warn(warning)
+        finally:
+            for warning in manager.warnings:
+                module.warn(warning)
         return res
 
     run_with_session(module, with_manager)

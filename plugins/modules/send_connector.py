@@ -18,8 +18,20 @@ description:
   - The task is validated (JSON Schema, including the parameter rules Exchange documents) before anything is sent; all
     violations are reported at once, each with its path. The connector as it would be after the change is validated
     again after the single read, before the single write.
-  - A run that changes nothing makes exactly one call (C(Get-SendConnector)); a change makes one more
-    (C(New-), C(Set-) or C(Remove-SendConnector)). Switching between DNS and smart-host routing happens in that one call.
+  - A run that changes an existing connector, or changes nothing, makes exactly one read (C(Get-SendConnector)); a
+    change makes one call more (C(Set-) or C(Remove-SendConnector)). Switching between DNS and smart-host routing
+    happens in that one call.
+  - When the read does not find O(name) (a create, or V(absent) with nothing to remove), every connector's name is read
+    once more (one pipeline, C(Get-SendConnector | Select-Object -ExpandProperty Name); where the session offers no
+    C(Select-Object), C(Get-SendConnector) alone), after the C(New-SendConnector) (in check mode instead of it), and a
+    connector whose name looks like O(name) but is another name for Exchange (Cyrillic or Greek letters, fullwidth
+    forms, the Kelvin sign, another Unicode normalisation form) is named in a warning. A name with wildcard characters, a GUID-shaped name or one with
+    characters outside ASCII is looked up by reading every connector in the first place, and needs no second read.
+    With nothing to remove, the first read does not show the connector, and the run's domain controller is asked once
+    more by name before that (Active Directory replication), so such a run makes three reads.
+  - Exchange refuses to create a connector whose name only looks like an existing one's when Active Directory counts
+    the names as the same (V(Relay-\u212Aelay) with the KELVIN SIGN beside V(Relay-Kelay)); the task then fails
+    naming the existing connector, and nothing is changed.
 extends_documentation_fragment:
   - mailflow.exchange.exchange
   - mailflow.exchange.exchange.attributes

@@ -18,6 +18,12 @@ description:
   - Smart hosts compare normalised (V([192.168.3.2]) equals V(192.168.3.2), host names in any case, order ignored). A
     run that changes nothing makes one C(Get-SendConnector) call; a change makes one C(Set-SendConnector) call more,
     with C(@{Add=...; Remove=...}) so that other smart hosts are left alone.
+  - When O(connector) does not exist, the task fails after three reads, C(Get-SendConnector) by name, again by name on
+    the run's domain controller (Active Directory replication), and every connector's name (one pipeline,
+    C(Get-SendConnector | Select-Object -ExpandProperty Name); C(Get-SendConnector) alone where the session offers no
+    C(Select-Object)); a connector whose name looks like O(connector) but is another name for Exchange is named in a
+    warning beside the error. A name with wildcard characters, a GUID-shaped name or one with characters outside ASCII
+    is looked up by reading every connector in the first place.
 extends_documentation_fragment:
   - mailflow.exchange.exchange
   - mailflow.exchange.exchange.attributes

@@ -23,6 +23,14 @@ one item and applies it, ``send_connectors`` (and the role through it) applies i
    or from New-SendConnector's output), in the same session and on the same DC, and compared with the plan
    (``_manager.not_as_planned``, as after a lost answer): ``results[].read_back`` and a warning per difference.
    A full read per run and one read per write, never a second read of every connector.
+6. Look-alikes. A name the read did not find (a connector to create, nothing to remove, smart_host's missing
+   connector) may look like another connector's name (``_identity.lookalikes``: Cyrillic, fullwidth, the Kelvin
+   sign, NFD vs NFC). When step 1 read every connector, the warning naming both comes from that read. When it
+   read by name, every connector's NAME is read once more (``ConnectorManager.get_names``: ``Get-SendConnector |
+   Select-Object -ExpandProperty Name``, one pipeline), after the writes, or before a refusal; a run whose names
+   all exist makes no such read. A New that Exchange refuses with "already exists" although no connector has
+   exactly that name (Active Directory takes ``Relay \u212aelay`` as taken by ``Relay Kelay``) fails with a
+   sentence naming the look-alike (``NameTaken``), never as another connector's change.
 
 Problems are ``(path, message)`` pairs; ``render`` turns them into the one sentence a user reads.
 """
@@ -119,6 +127,10 @@ class ItemsFailed(ExchangeError):
         self.errors = errors
 
 
+class NameTaken(ExchangeError):
+    """New-SendConnector refused a name as taken, and the connector that takes it has another name for Exchange."""
+
+
 def _already_exists(err: CmdletError) -> bool:
     text = " ".join([err.error_id, err.category, err.reason, err.error_message]).lower()
     return "alreadyexists" in text or "already exists" in text
@@ -146,12 +158,16 @@ class Engine:
         self.existed: dict[str, bool] = {}  # _identity.key of a name -> whether its first plan found the connector
         self.guid: dict[str, str] = {}  # _identity.key of a name -> the GUID of the connector a read showed
         self.written: list[tuple[Item, _plan.Plan, Optional[str], dict[str, Any]]] = []  # what read_back checks
+        self.read_all = False  # the first read returned every connector (not Get-SendConnector -Identity name)
+        self.unmatched: list[Item] = []  # items the by-name read did not find: their look-alikes are told later
+        self.names: Optional[list[str]] = None  # every connector's name, once read (other_names)
 
     # ---- read --------------------------------------------------------------------------
     def read(self, items: list[Item]) -> None:
         names = {_identity.key(i.name) for i in items}
         one = items[0].name if len(names) == 1 and not _identity.needs_read_all(items[0].name) else None
         self.found = self.manager.get_raw(one)
+        self.read_all = one is None
         self.stale = not self.manager.last_read_pinned
         if not (self.stale and self.manager.dc):
             return
@@ -190,14 +206,70 @@ class Engine:
             return None, False
         if not exact:
             # a name that only looks like an existing connector's never addresses it: say so
-            for other in _identity.lookalikes(item.name, [_identity.connector_name(c) for c in self.found]):
-                where = " (%s%s: %s)" % (item.path, item.label, "nothing to remove" if item.state == "absent"
-                                         else "a new connector is created") if item.path else ""
-                self.manager.warnings.append(_identity.lookalike_warning(item.name, other, where))
+            if self.read_all:
+                self._warn_lookalikes(item, [_identity.connector_name(c) for c in self.found])
+            elif item not in self.unmatched:
+                self.unmatched.append(item)  # read by name: the other names are read once, after the writes
             return None, self.stale
         canon = _options.from_exchange(exact[0])
         self._remember(item.name, exact[0], canon)
         return canon, self.stale and key not in self.confirmed
+
+    def _warn_lookalikes(self, item: Item, names: list[str]) -> None:
+        for other in _identity.lookalikes(item.name, names):
+            where = " (%s%s: %s)" % (item.path, item.label, "nothing to remove" if item.state == "absent"
+                                     else "a new connector is created") if item.path else ""
+            warning = _identity.lookalike_warning(item.name, other, where)
+            if warning not in self.manager.warnings:
+                self.manager.warnings.append(warning)
+
+    def other_names(self) -> list[str]:
+        """Every connector's name: from the first read when it read them all, else read once (names only)."""
+        if self.names is None:
+            self.names = ([_identity.connector_name(c) for c in self.found] if self.read_all
+                          else self.manager.get_names())
+        return self.names
+
+    def tell_lookalikes(self) -> None:
+        """Warn about look-alikes of the names the by-name read did not find (an ASCII name such as 'Relay' beside
+        an existing Cyrillic 'R\u0435lay'): one names read, only when such a name was planned, after the writes (or
+        before a refusal), so the run's reads and writes before it are the ones they always were. A names read
+        that fails is told in a warning: the run's own result, or its own error, is what the user needs."""
+        items, self.unmatched = self.unmatched, []
+        if not items:
+            return
+        try:
+            names = self.other_names()
+        except ExchangeError as err:
+            self.manager.warnings.append(
+                "the names of the other Send connectors could not be read to look for look-alikes of %s (%s)"
+                % (", ".join(_identity.shown(i.name) for i in items), err.message.rstrip(".")))
+            return
+        for item in items:
+            self._warn_lookalikes(item, names)
+
+    def name_taken(self, item: Item, err: CmdletError) -> ExchangeError:
+        """The error for a New refused with "already exists" where no connector has exactly the item's name: the
+        look-alike that takes the name, named (``NameTaken``), or Exchange's own error when none is found."""
+        try:
+            others = _identity.lookalikes(item.name, self.other_names())
+            if not others and self.read_all and self.stale:  # the first read may predate the look-alike (replication)
+                others = _identity.lookalikes(item.name, self.manager.get_names())
+        except ExchangeError:
+            return err
+        if not others:
+            return err
+        self.unmatched = [i for i in self.unmatched if i is not item]
+        self._warn_lookalikes(item, others)
+        return NameTaken(
+            "%s: Exchange refused to create the Send connector %s because it counts the name as taken: the existing "
+            "connector %s looks like it, and Active Directory's check of unique names compares names more loosely "
+            "than Exchange's lookup by name (e.g. it takes the KELVIN SIGN as K); the connector was not created and %s "
+            "is unchanged: choose a name that is no look-alike of another connector's, or manage %s by its own name "
+            "(Exchange said: %s)" % (
+                item.field("name"), _identity.shown(item.name), " and ".join(_identity.shown(o) for o in others),
+                " and ".join(_identity.shown(o) for o in others), _identity.shown(others[0]),
+                err.error_message.rstrip(".")))
 
     def confirm_absent(self, item: Item) -> Optional[dict[str, Any]]:
         """After a stale read that did not show the connector: the pinned DC's answer (None: it does not exist)."""
@@ -209,6 +281,7 @@ class Engine:
         canon = _options.from_exchange(raw[0])
         self._remember(item.name, raw[0], canon)
         self.state[_identity.key(item.name)] = canon
+        self.unmatched = [i for i in self.unmatched if not _identity.same(i.name, item.name)]  # it exists after all
         self.manager.stale_read_warning(item.name, "did not show")
         return canon
 
@@ -270,13 +343,15 @@ class Engine:
         try:
             output = manager.execute(plan)
         except CmdletError as err:
-            refused_stale = (plan.cmdlet == "New-SendConnector" and _already_exists(err)) or (
-                plan.cmdlet == "Remove-SendConnector" and err.not_found)
+            taken = plan.cmdlet == "New-SendConnector" and _already_exists(err)
+            refused_stale = taken or (plan.cmdlet == "Remove-SendConnector" and err.not_found)
             if not (planned.stale and manager.dc and refused_stale):
+                if taken:  # read on the DC that refused: no connector has exactly this name
+                    raise self.name_taken(item, err)
                 raise
             current = self.confirm_absent(item) if plan.cmdlet == "New-SendConnector" else None
             if plan.cmdlet == "New-SendConnector" and current is None:
-                raise
+                raise self.name_taken(item, err)  # the DC that refused shows no connector of exactly this name
             if plan.cmdlet == "Remove-SendConnector":
                 if _identity.find(manager.get_raw(None if _identity.needs_read_all(item.name) else item.name), item.name):
                     raise
@@ -383,6 +458,7 @@ def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = Fal
             head = ("the Send connector '%s' cannot be %s" % (items[0].name, "changed" if exists else "created")
                     if len(items) == 1 and not items[0].path
                     else "%d problem(s) found after reading the connectors; nothing was changed" % len(problems))
+        engine.tell_lookalikes()  # e.g. smart_host on a connector that does not exist, beside a look-alike
         raise ItemsFailed(problems, head)
     results: list[dict[str, Any]] = []
     try:
@@ -397,6 +473,8 @@ def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = Fal
             if index == 0:
                 rest["error"] = reason  # the write Exchange refused (or whose answer was lost)
             results.append(rest)
+        if isinstance(err, (CmdletError, ItemsFailed, NameTaken)):
+            engine.tell_lookalikes()  # Exchange answered: the session is fine for one more read
         if not items[0].path:
             raise  # a module's own options (send_connector, smart_host): its one write failed, nothing to list
         err.results = results
@@ -408,6 +486,7 @@ def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = Fal
         raise
     if read_back:
         engine.read_back()
+    engine.tell_lookalikes()
     return results
 
 

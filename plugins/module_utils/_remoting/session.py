@@ -4,7 +4,7 @@
 """PRIVATE: not a public API of the collection; it may change at any time.
 
 The connection to Exchange's remote PowerShell endpoint, behind one small interface:
-``ExchangeSession.run(cmdlet, params) -> list[dict]``. One RunspacePool per module run,
+``ExchangeSession.run(cmdlet, params) -> list[dict]`` (and ``run_pipeline`` for several cmdlets in one pipeline). One RunspacePool per module run,
 cmdlets only (Exchange's endpoint runs in no-language mode), keys exchanged before any
 credential is sent, and every failure turned into one clear sentence (``ExchangeError``).
 A longer-lived shared session can replace this class without touching the modules.
@@ -369,17 +369,26 @@ class ExchangeSession:
         Raises CmdletError for an Exchange error (non-terminating ErrorRecord or Failed
         pipeline) and ExchangeError for a transport problem.
         """
-        params = list(params or [])
-        if any(isinstance(value, Credential) for _name, value in params) and not self._keys_exchanged:
+        return self.run_pipeline([(cmdlet, params)])
+
+    def run_pipeline(self, commands: list[tuple[str, Optional[list]]]) -> list[dict[str, Any]]:
+        """Run one pipeline of cmdlets, each with its parameters (``Get-SendConnector | Select-Object
+        -ExpandProperty Name`` is ``[("Get-SendConnector", []), ("Select-Object", [("ExpandProperty", "Name")])]``):
+        one PSRP pipeline, one round trip. Its output and errors as ``run``'s; a CmdletError names the pipeline."""
+        commands = [(cmdlet, list(params or [])) for cmdlet, params in commands]
+        if not self._keys_exchanged and any(isinstance(value, Credential) for _cmdlet, params in commands
+                                            for _name, value in params):
             self._guard(self._pool.exchange_keys)
             self._keys_exchanged = True
-        self.calls.append(cmdlet)
+        label = " | ".join(cmdlet for cmdlet, _params in commands)
+        self.calls.append(label)
 
         def _invoke() -> Any:
             ps = PowerShell(self._pool)
-            ps.add_cmdlet(cmdlet)
-            for name, value in params:
-                ps.add_parameter(name, self._wire(value))
+            for cmdlet, params in commands:
+                ps.add_cmdlet(cmdlet)
+                for name, value in params:
+                    ps.add_parameter(name, self._wire(value))
             output = ps.invoke()
             return ps, output
 
@@ -387,18 +396,18 @@ class ExchangeSession:
         errors = list(ps.streams.error)
         for warning in ps.streams.warning:
             text = getattr(warning, "message", None) or str(warning)
-            self.warnings.append("%s: %s" % (cmdlet, text))
+            self.warnings.append("%s: %s" % (label, text))
         if errors or ps.had_errors:
             if errors:
                 message, error_id, reason, category = _error_text(errors[0])
             else:
                 message, error_id, reason, category = "the pipeline failed without an error record", "", "", ""
-            error = CmdletError(cmdlet, message, error_id=error_id, category=category, reason=reason)
+            error = CmdletError(label, message, error_id=error_id, category=category, reason=reason)
             if error.not_recognized:
                 error.message = (
                     "%s failed: the account %s may not run it; Exchange role-based access control does not offer this "
                     "cmdlet in its session (give it a role that manages Send connectors, e.g. Organization Management)"
-                    % (cmdlet, self.settings.get("username") or "in use")
+                    % (label, self.settings.get("username") or "in use")
                 )
             raise error
         return [self.record(obj, cmdlet) for obj in output]

@@ -72,7 +72,10 @@ def test_create_the_seed_connector(ansible, lab):
     assert conn["address_spaces"] == ["SMTP:*;1"] and conn["smart_hosts"] == ["192.168.3.2"]
     assert conn["dns_routing_enabled"] is False and conn["smart_host_auth_mechanism"] == "None"
     moved = delta(before, lab.counters())
-    assert moved.get("cmdlet:Get-SendConnector") == 1 and moved.get("cmdlet:New-SendConnector") == 1
+    # the read by name, and after the New every connector's name (Get-SendConnector | Select-Object -ExpandProperty
+    # Name, one pipeline): a name the read did not find is checked for look-alikes of other connectors' names
+    assert moved.get("cmdlet:Get-SendConnector") == 2 and moved.get("cmdlet:Select-Object") == 1, moved
+    assert moved.get("cmdlet:New-SendConnector") == 1 and moved.get("cmdlets_run") == 4, moved
     assert moved.get("writes") == 1
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from send_connector_harness import delta
+from send_connector_harness import Ansible, LabProcess, delta
 
 KELVIN = "Relay-\u212aelay"  # KELVIN SIGN: Python's lower() makes it 'relay-kelay'
 VICTIMS = [
@@ -117,6 +117,99 @@ def test_lookalike_create_warns_naming_both_and_leaves_the_other(ansible, lab):
     after = everything(ansible)
     assert all(after[g] == c for g, c in before.items())
     assert {c["name"] for c in after.values()} - {c["name"] for c in before.values()} == {fullwidth, "Relay Cyrillic"}
+
+
+def test_an_ascii_name_beside_an_existing_lookalike_is_warned_about_by_the_single_modules(ansible, lab):
+    """Issue 15: an ASCII name (read by name, Get-SendConnector -Identity) next to a Cyrillic look-alike: the single
+    modules read every connector's NAME once more when the name does not exist, and warn naming both."""
+    cyrillic = "R\u0435lay ASCII check"  # CYRILLIC SMALL LETTER IE
+    ascii_name = "Relay ASCII check"
+    created = play(ansible, [bulk([{"name": cyrillic, "address_spaces": ["cyr-check.example"],
+                                    "smart_hosts": ["192.0.2.80"]}])])[0]
+    assert not created["failed"], created
+    before = everything(ansible)
+    counters = lab.counters()
+    absent, smart, new, again = play(ansible, [
+        "mailflow.exchange.send_connector: {name: '%s', state: absent}" % ascii_name,
+        "mailflow.exchange.smart_host: {connector: '%s', hosts: [192.0.2.81]}" % ascii_name,
+        "mailflow.exchange.send_connector: {name: '%s', address_spaces: [ascii-check.example], smart_hosts: [192.0.2.82]}"
+        % ascii_name,
+        "mailflow.exchange.send_connector: {name: '%s', address_spaces: [ascii-check.example], smart_hosts: [192.0.2.82]}"
+        % ascii_name,
+    ])
+    moved = delta(counters, lab.counters())
+    assert not absent["failed"] and absent["changed"] is False, absent
+    assert smart["failed"] and "does not exist" in smart["msg"], smart
+    assert not new["failed"] and new["changed"] is True, new
+    assert not again["failed"] and again["changed"] is False, again
+    for res in (absent, smart, new):  # smart_host's warning goes with its failure
+        text = "\n".join(res.get("warnings", []))
+        assert "'%s'" % ascii_name in text and "U+0435" in text and "looks like the existing connector" in text, res
+    # the connector exists now: found by name, no names read and no warning on the re-run
+    assert not [w for w in again.get("warnings", []) if "looks like" in w], again
+    # reads: absent 2 Get-SendConnector (by name, by name on the pinned DC: the engine's replication rule for "does
+    # not exist") and the names pipeline (Get-SendConnector | Select-Object), smart_host the same, the create 1 and
+    # the names pipeline after its New, the re-run 1; one write (the create)
+    assert moved.get("cmdlet:Get-SendConnector") == 9 and moved.get("cmdlet:Select-Object") == 3, moved
+    assert moved.get("writes") == 1, moved
+    after = everything(ansible)
+    assert all(after[g] == c for g, c in before.items())  # the Cyrillic connector is untouched
+    assert [c["name"] for c in after.values() if c["name"] not in {x["name"] for x in before.values()}] == [ascii_name]
+
+
+def test_a_kelvin_sign_create_beside_the_k_name_fails_naming_the_lookalike(ansible, lab):
+    """Exchange (Active Directory's unique-name check) counts 'Relay-\u212aelay' as taken by 'Relay-Kelay', while
+    Exchange's lookup by name keeps them apart: the create warns, Exchange refuses the New, the task fails saying so,
+    and nothing is changed. Both ways round: a Kelvin name beside a K name, and an ASCII name beside a Kelvin one."""
+    made = play(ansible, [bulk([{"name": "Kelvin \u212aeep", "address_spaces": ["kelvin.example"],
+                                 "smart_hosts": ["192.0.2.90"]}])])[0]
+    assert not made["failed"], made
+    before = everything(ansible)
+    counters = lab.counters()
+    single, listed, ascii_single = play(ansible, [
+        "mailflow.exchange.send_connector: {name: '%s', address_spaces: [k1.example], smart_hosts: [192.0.2.91]}"
+        % KELVIN,
+        bulk([{"name": "Other new", "address_spaces": ["other.example"], "smart_hosts": ["192.0.2.92"]},
+              {"name": KELVIN, "address_spaces": ["k2.example"], "smart_hosts": ["192.0.2.93"]}]),
+        "mailflow.exchange.send_connector: {name: 'Kelvin Keep', address_spaces: [k3.example], smart_hosts: [192.0.2.94]}",
+    ])
+    moved = delta(counters, lab.counters())
+    for res, name, other in ((single, KELVIN, "Relay-Kelay"), (ascii_single, "Kelvin Keep", "Kelvin \u212aeep")):
+        assert res["failed"] and res.get("changed", False) is False, res
+        assert res["msg"].startswith("name: Exchange refused to create the Send connector "), res["msg"]
+        assert "because it counts the name as taken: the existing connector '%s'" % other in res["msg"], res["msg"]
+        assert "already exists" in res["msg"] and "Traceback" not in res["msg"]
+        assert any("looks like the existing connector '%s'" % other in w for w in res.get("warnings", [])), res
+    assert listed["failed"] and listed["changed"] is True, listed  # item 0 was written before item 1 was refused
+    assert listed["msg"].startswith("connectors[1].name: Exchange refused to create the Send connector "), listed["msg"]
+    assert [r.get("written") for r in listed["results"]] == [True, False], listed["results"]
+    # the Kelvin New (twice) and the ASCII New were refused: one write, the list's item 0
+    assert moved.get("cmdlet:New-SendConnector") == 4 and moved.get("writes") == 1, moved
+    after = everything(ansible)
+    assert all(after[g] == c for g, c in before.items())
+    assert {c["name"] for c in after.values()} - {c["name"] for c in before.values()} == {"Other new"}
+
+
+def test_without_select_object_the_names_are_read_in_full(tmp_path_factory):
+    """A session that does not offer Select-Object (the contract lists it as reported, unverified): the names read
+    falls back to reading every connector, and the warning is the same."""
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic", config={"core_cmdlets": []})
+    lab.start()
+    try:
+        ansible = Ansible(lab, str(tmp_path_factory.mktemp("plays")))
+        assert not play(ansible, [bulk([{"name": "R\u0435lay", "address_spaces": ["c.example"],
+                                         "smart_hosts": ["192.0.2.95"]}])])[0]["failed"]
+        counters = lab.counters()
+        [created] = play(ansible, ["mailflow.exchange.send_connector: {name: Relay, address_spaces: [a.example], "
+                                   "smart_hosts: [192.0.2.96]}"])
+        moved = delta(counters, lab.counters())
+        assert not created["failed"] and created["changed"] is True, created
+        assert any("looks like the existing connector 'R\u0435lay'" in w for w in created.get("warnings", [])), created
+        # by name, New, the names pipeline refused before it ran ("not recognized": not counted), every connector
+        assert moved.get("cmdlet:Get-SendConnector") == 2 and "cmdlet:Select-Object" not in moved, moved
+        assert moved.get("writes") == 1, moved
+    finally:
+        lab.stop()
 
 
 def test_names_with_bidi_controls_or_zero_width_characters_are_refused_before_any_call(ansible, lab):
