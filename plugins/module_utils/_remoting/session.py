@@ -410,7 +410,7 @@ class ExchangeSession:
                     % (label, self.settings.get("username") or "in use")
                 )
             raise error
-        return [self.record(obj, cmdlet) for obj in output]
+        return [self.record(obj, label) for obj in output]
 
     @staticmethod
     def record(obj: Any, cmdlet: str = "the command") -> dict[str, Any]:
