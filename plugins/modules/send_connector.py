@@ -30,7 +30,7 @@ description:
     With nothing to remove, the first read does not show the connector, and the run's domain controller is asked once
     more by name before that (Active Directory replication), so such a run makes three reads.
   - Exchange refuses to create a connector whose name only looks like an existing one's when Active Directory counts
-    the names as the same (V(Relay-\u212Aelay) with the KELVIN SIGN beside V(Relay-Kelay)); the task then fails
+    the names as the same (C(Relay-\u212Aelay) with the KELVIN SIGN beside C(Relay-Kelay)); the task then fails
     naming the existing connector, and nothing is changed.
 extends_documentation_fragment:
   - mailflow.exchange.exchange

@@ -25,8 +25,8 @@ description:
     A list of one connector with a plain ASCII name is read by name, as M(mailflow.exchange.send_connector) reads it;
     when that name does not exist, every connector's name is read once more after the write (one pipeline,
     C(Get-SendConnector | Select-Object -ExpandProperty Name)) to find such look-alikes.
-  - A create that Exchange refuses because Active Directory counts the name as taken by a look-alike (V(Relay-\u212Aelay)
-    beside V(Relay-Kelay)) fails that item naming both connectors; the items before it stay written, as with any refusal.
+  - A create that Exchange refuses because Active Directory counts the name as taken by a look-alike (C(Relay-\u212Aelay)
+    beside C(Relay-Kelay)) fails that item naming both connectors; the items before it stay written, as with any refusal.
   - An item whose connector that read did not show, where that would fail it or leave nothing to do (a removal, a change
     without O(connectors[].address_spaces)), is asked for once more on the domain controller the run uses (Active
     Directory replication).
