@@ -44,9 +44,9 @@ def ansible(lab, tmp_path):
     return Ansible(lab, str(tmp_path))
 
 
-def seeded(ansible, connectors=THREE):
-    """Create ``connectors`` (the starting point of a test that changes existing ones)."""
-    res = run(ansible, connectors)
+def seeded(ansible, connectors=None):
+    """Create ``connectors`` (THREE unless given: the starting point of a test that changes existing ones)."""
+    res = run(ansible, THREE if connectors is None else connectors)
     assert not res["failed"] and res["changed"] is True, res
 
 

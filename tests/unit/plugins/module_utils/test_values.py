@@ -159,7 +159,6 @@ with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "wir
     RAW_CONNECTOR = _handle.read()
 
 
-
 def test_reader_reads_the_connector_shape():
     from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import read_message
 
