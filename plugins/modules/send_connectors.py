@@ -15,8 +15,8 @@ description:
     its own O(connectors[].state) and O(connectors[].update_password), and they mean the same.
   - One PowerShell session, one C(Get-SendConnector) of all connectors (an item is matched by its name only, compared
     as Exchange compares names, never by GUID), then one C(New-), C(Set-) or C(Remove-SendConnector) for each item
-    that differs and nothing else (with O(read_back), one C(Get-SendConnector) more per connector written). 50 connectors
-    with nothing to change cost one session and one cmdlet.
+    that differs and nothing else (with O(read_back), one C(Get-SendConnector) more for all connectors written). 50
+    connectors with nothing to change cost one session and one cmdlet.
   - The list is a set of connectors. Two items naming the same connector (ignoring case and leading or trailing
     white space, as Exchange does) are refused before any call, naming both items, for example C(connectors[0]) and
     C(connectors[3]); a remove and a re-create of one connector are two runs.
@@ -329,8 +329,12 @@ options:
         what was written. A removed connector must be gone.
       - Each item written gets RV(results[].read_back); one that differs gets a warning naming each option that does not
         read as written (for example C(port reads 25, the task wants 2525)). The task does not fail on a difference.
-      - This costs one more C(Get-SendConnector) per connector written (none when nothing is written, none in check
-        mode), never a second read of all connectors. Without it a change makes no read after its write.
+      - This costs one more C(Get-SendConnector) however many connectors were written (none when nothing is written,
+        none in check mode), never a second read of all connectors. The GUIDs are that cmdlet's pipeline input (its
+        C(-Identity) accepts pipeline input); a GUID Exchange does not find there (a removed connector, or a write
+        Active Directory replication has not brought to that domain controller yet) reads as absent for that item
+        only. Where Exchange binds no pipeline input, each GUID is read by itself, one C(Get-SendConnector) each.
+        Without it a change makes no read after its write.
     type: bool
     default: false
 seealso:
@@ -440,7 +444,8 @@ results:
       type: dict
     read_back:
       description:
-        - With O(read_back=true), for a connector this run wrote, Exchange's answer to reading it again after the write.
+        - With O(read_back=true), for a connector this run wrote, Exchange's answer to reading it again after the write
+          (all connectors written are read in one C(Get-SendConnector), matched by GUID).
         - C(connector) is the connector as read, normalised like RV(results[].connector) (empty when it does not exist).
         - C(differences) lists, one sentence per option, what does not read as written (for example
           C(port reads 25, the task wants 2525)), or C(it does not exist) / C(it still exists); empty when Exchange

@@ -22,7 +22,9 @@ one item and applies it, ``send_connectors`` (and the role through it) applies i
 5. With ``read_back``: after the writes, every connector written is read again by its GUID (from the first read,
    or from New-SendConnector's output), in the same session and on the same DC, and compared with the plan
    (``_manager.not_as_planned``, as after a lost answer): ``results[].read_back`` and a warning per difference.
-   A full read per run and one read per write, never a second read of every connector.
+   The GUIDs are the pipeline input of ONE Get-SendConnector (``ConnectorManager.get_by_guids``), so a run makes
+   one full read and one read-back call however many connectors it wrote, never a second read of every
+   connector (one read per GUID only where Exchange binds no pipeline input).
 6. Look-alikes. A name the read did not find (a connector to create, nothing to remove, smart_host's missing
    connector) may look like another connector's name (``_identity.lookalikes``: Cyrillic, fullwidth, the Kelvin
    sign, NFD vs NFC). When step 1 read every connector, the warning naming both comes from that read. When it
@@ -392,17 +394,26 @@ class Engine:
 
     # ---- read back ---------------------------------------------------------------------
     def read_back(self) -> None:
-        """Read every connector this run wrote, by its GUID, and say per item whether Exchange holds the plan.
+        """Read every connector this run wrote, by its GUID (all in one call), and say per item whether Exchange
+        holds the plan.
 
         ``results[].read_back`` is ``{"connector": <as read, normalised; {} when absent>, "differences": [...]}``;
         each difference names the option ("port reads 25, the task wants 2525"), and an item with one gets a warning.
         """
         manager = self.manager
+        try:  # the connectors whose GUID is known: one Get-SendConnector for all of them (get_by_guids)
+            by_guid: dict[str, Optional[dict[str, Any]]] = manager.get_by_guids(
+                [guid for _item, _plan, guid, _result in self.written if guid])
+            failed: Optional[ExchangeError] = None
+        except ExchangeError as err:
+            by_guid, failed = {}, err
         for item, plan, guid, result in self.written:
             name = item.name
             try:
+                if failed is not None and guid:
+                    raise failed
                 if guid:
-                    raw = manager.get_raw(guid)
+                    raw = [by_guid[guid]] if by_guid.get(guid) is not None else []
                 else:  # no GUID known (a New whose output was empty): by name, or all when -Identity could misread it
                     raw = _identity.find(manager.get_raw(None if _identity.needs_read_all(name) else name), name)
             except ExchangeError as err:
@@ -434,7 +445,7 @@ def _split(error: str) -> tuple[str, str]:
 def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = False) -> list[dict[str, Any]]:
     """Bring every item to its wanted state: one read, every problem before the first write, one write per
     item that differs. Returns one result per item (name, state, changed, existed, commands, connector, diff).
-    With ``read_back``, every item written also gets ``read_back`` (``Engine.read_back``: one read per write).
+    With ``read_back``, every item written also gets ``read_back`` (``Engine.read_back``: one read for all writes).
 
     Raises ItemsFailed with every problem (nothing written), or the write's own error with ``results``
     (the items done before it) and the names of those items in its message.

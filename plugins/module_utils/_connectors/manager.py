@@ -97,6 +97,7 @@ class ConnectorManager:
         self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
         self.last_read_pinned = bool(domain_controller)
         self.names_by_pipeline = True  # False once the session answered that it has no Select-Object (get_names)
+        self.guids_by_pipeline = True  # False once Get-SendConnector bound no -Identity from pipeline input (get_by_guids)
 
     def _dc(self, params: list) -> list:
         if self.dc:
@@ -161,6 +162,40 @@ class ConnectorManager:
             self.names_by_pipeline = False  # no Select-Object in this session (or no Get-SendConnector: get_raw says)
             return [_identity.connector_name(c) for c in self.get_raw(None)]
         return [str(record.get("value", "")) for record in found if record.get("value") not in (None, "")]
+
+    def get_by_guids(self, guids: list[str]) -> dict[str, Optional[dict[str, Any]]]:
+        """Each GUID's connector (raw, like ``get_raw``'s; None when the DC does not show it), read with ONE
+        Get-SendConnector however many GUIDs: they are its pipeline input, bound to -Identity one by one.
+
+        Microsoft's page for Get-SendConnector (MicrosoftDocs/office-docs-powershell,
+        exchange/exchange-ps/ExchangePowerShell/Get-SendConnector.md) lists -Identity with "Accept pipeline input:
+        True". A GUID the DC does not show (removed, or a write replication has not brought there) is a
+        non-terminating "couldn't be found" error for that object while the others are output, so objects are
+        matched to GUIDs by their Guid and a GUID without one is absent. Where Exchange binds no parameter to the
+        input (a parameter binding error, InputObjectNotBound), every GUID is read by itself (``get_raw``, one call
+        each), and the run keeps that answer for its later reads.
+        """
+        wanted = list(dict.fromkeys(guids))
+        if not wanted:
+            return {}
+        if self.guids_by_pipeline:
+            errors: list[CmdletError] = []
+            try:
+                found = self.session.run_pipeline([("Get-SendConnector", self._dc([]))], input=wanted, errors=errors)
+            except CmdletError as err:
+                if not err.input_not_bound:
+                    raise
+                found, errors = [], [err]
+            refused = [err for err in errors if err.input_not_bound]
+            other = [err for err in errors if not err.not_found and not err.input_not_bound]
+            if other:
+                raise other[0]
+            if not refused:
+                self._learn_dc(found, next(iter(errors), None))
+                by_guid = {str(_options.identity_from_exchange(obj).get("guid") or "").lower(): obj for obj in found}
+                return {guid: by_guid.get(guid.lower()) for guid in wanted}
+            self.guids_by_pipeline = False  # this session takes no pipeline input: one read per GUID
+        return {guid: next(iter(self.get_raw(guid)), None) for guid in wanted}
 
     # ---- writes ------------------------------------------------------------------------
     def execute(self, plan: _plan.Plan) -> list[dict[str, Any]]:

@@ -93,6 +93,12 @@ class CmdletError(ExchangeError):
         return "objectnotfound" in haystack or "managementobjectnotfound" in haystack
 
     @property
+    def input_not_bound(self) -> bool:
+        """PowerShell bound no parameter to a pipeline input object (InputObjectNotBound, a ParameterBindingException)."""
+        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
+        return "inputobjectnotbound" in haystack or "parameterbinding" in haystack
+
+    @property
     def not_recognized(self) -> bool:
         haystack = " ".join([self.error_id, self.category, self.reason]).lower()
         return "commandnotfound" in haystack
@@ -371,10 +377,17 @@ class ExchangeSession:
         """
         return self.run_pipeline([(cmdlet, params)])
 
-    def run_pipeline(self, commands: list[tuple[str, Optional[list]]]) -> list[dict[str, Any]]:
+    def run_pipeline(self, commands: list[tuple[str, Optional[list]]], input: Optional[list] = None,
+                     errors: Optional[list] = None) -> list[dict[str, Any]]:
         """Run one pipeline of cmdlets, each with its parameters (``Get-SendConnector | Select-Object
         -ExpandProperty Name`` is ``[("Get-SendConnector", []), ("Select-Object", [("ExpandProperty", "Name")])]``):
-        one PSRP pipeline, one round trip. Its output and errors as ``run``'s; a CmdletError names the pipeline."""
+        one PSRP pipeline, one round trip. Its output and errors as ``run``'s; a CmdletError names the pipeline.
+
+        ``input``: objects sent as the pipeline's input (PSRP PIPELINE_INPUT), which PowerShell binds to the first
+        cmdlet's parameter that takes pipeline input, one record per object. ``errors``: a list that receives each
+        non-terminating error (a CmdletError) instead of raising the first, so the output of the other objects is
+        kept; a pipeline that failed (a terminating error) raises in any case.
+        """
         commands = [(cmdlet, list(params or [])) for cmdlet, params in commands]
         if not self._keys_exchanged and any(isinstance(value, Credential) for _cmdlet, params in commands
                                             for _name, value in params):
@@ -389,28 +402,37 @@ class ExchangeSession:
                 ps.add_cmdlet(cmdlet)
                 for name, value in params:
                     ps.add_parameter(name, self._wire(value))
-            output = ps.invoke()
+            output = ps.invoke(input=[self._wire(value) for value in input]) if input else ps.invoke()
             return ps, output
 
         ps, output = self._guard(_invoke)
-        errors = list(ps.streams.error)
+        records = list(ps.streams.error)
         for warning in ps.streams.warning:
             text = getattr(warning, "message", None) or str(warning)
             self.warnings.append("%s: %s" % (label, text))
-        if errors or ps.had_errors:
-            if errors:
-                message, error_id, reason, category = _error_text(errors[0])
-            else:
-                message, error_id, reason, category = "the pipeline failed without an error record", "", "", ""
-            error = CmdletError(label, message, error_id=error_id, category=category, reason=reason)
-            if error.not_recognized:
-                error.message = (
-                    "%s failed: the account %s may not run it; Exchange role-based access control does not offer this "
-                    "cmdlet in its session (give it a role that manages Send connectors, e.g. Organization Management)"
-                    % (label, self.settings.get("username") or "in use")
-                )
-            raise error
+        if ps.had_errors and errors is not None:
+            # the failed pipeline's own record comes last (pypsrp appends the PipelineState's error record)
+            raise self._cmdlet_error(label, records[-1] if records else None)
+        if ps.had_errors or (records and errors is None):
+            raise self._cmdlet_error(label, records[0] if records else None)
+        if errors is not None:
+            errors.extend(self._cmdlet_error(label, record) for record in records)
         return [self.record(obj, label) for obj in output]
+
+    def _cmdlet_error(self, label: str, record: Any) -> CmdletError:
+        """The CmdletError of one ErrorRecord (None: a pipeline that failed without one)."""
+        if record is not None:
+            message, error_id, reason, category = _error_text(record)
+        else:
+            message, error_id, reason, category = "the pipeline failed without an error record", "", "", ""
+        error = CmdletError(label, message, error_id=error_id, category=category, reason=reason)
+        if error.not_recognized:
+            error.message = (
+                "%s failed: the account %s may not run it; Exchange role-based access control does not offer this "
+                "cmdlet in its session (give it a role that manages Send connectors, e.g. Organization Management)"
+                % (label, self.settings.get("username") or "in use")
+            )
+        return error
 
     @staticmethod
     def record(obj: Any, cmdlet: str = "the command") -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """send_connectors' read_back against the Exchange lab: the connectors written are read again by GUID, only they.
 
 The lab's counters are the oracle: ``read_all:Get-SendConnector`` counts reads of every connector (no -Identity),
-``cmdlet:Get-SendConnector`` every read. A run with ``read_back: true`` makes one read of all connectors and one
-read by identity per connector it wrote; a run that writes nothing (or runs in check mode) makes only the first.
-A write the lab keeps invisible to the read-back (Active Directory replication) is reported per item.
+``cmdlet:Get-SendConnector`` every read. A run with ``read_back: true`` makes one read of all connectors and ONE
+read-back call, however many connectors it wrote (their GUIDs are the pipeline input of one Get-SendConnector);
+a run that writes nothing (or runs in check mode) makes only the first. A write the lab keeps invisible to the
+read-back (Active Directory replication), or a removed connector, is a GUID not found: absent for that item only.
+Where Exchange binds no pipeline input (the lab's ``unbound_pipeline_input``), each GUID is read by itself.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ def reads(moved):
     return every, moved.get("cmdlet:Get-SendConnector", 0) - every
 
 
-def test_a_create_reads_each_new_connector_back_by_guid(ansible, lab):
+def test_a_create_reads_the_new_connectors_back_by_guid_in_one_call(ansible, lab):
     before = lab.counters()
     res = ansible.play(task(FOUR)).result("bulk")
     assert not res["failed"] and res["changed"] is True, res
     moved = delta(before, lab.counters())
-    assert reads(moved) == (1, 4) and moved.get("writes") == 4 and moved.get("runspaces_opened") == 1, moved
+    assert reads(moved) == (1, 1) and moved.get("writes") == 4 and moved.get("runspaces_opened") == 1, moved
     for result in res["results"]:
         assert result["written"] is True and result["read_back"]["differences"] == [], result
         assert result["read_back"]["connector"]["smart_hosts"] == result["connector"]["smart_hosts"], result
@@ -71,7 +73,7 @@ def test_only_the_connectors_written_are_read_back_and_a_removed_one_is_gone(ans
     assert by_name["Back C"]["read_back"] == {"connector": {}, "differences": []}  # confirmed absent
     assert "read_back" not in by_name["Back B"] and "read_back" not in by_name["Back D"]
     moved = delta(before, lab.counters())
-    assert reads(moved) == (1, 2) and moved.get("writes") == 2, moved
+    assert reads(moved) == (1, 1) and moved.get("writes") == 2, moved  # the removed GUID is "not found" in that call
 
 
 def test_without_read_back_a_change_makes_no_read_after_its_write(ansible, lab):
@@ -85,8 +87,8 @@ def test_without_read_back_a_change_makes_no_read_after_its_write(ansible, lab):
 def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_factory, tmp_path):
     # an empty organisation: the first read names no DC, so nothing pins the run's calls to one DC yet; cmdlet 2
     # is the first New-SendConnector (Get, New A): replication keeps 'Back A' from every DC but the one that took
-    # it for an hour, and the first read-back (no DC named) does not see it. Its "couldn't be found on 'DC01'"
-    # names the DC, and the later read-backs go there.
+    # it for an hour, and the read-back (one call for the three GUIDs, no DC named) does not see it: its GUID is
+    # "couldn't be found on 'DC01'" while the other two are output.
     lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
                      config={"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]})
     lab.start()
@@ -100,6 +102,37 @@ def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_facto
         assert warning.startswith("connectors[0]: the Send connector 'Back A' read back") and "it does not exist" in warning
         assert "pin domain_controller" in warning and warning.endswith("(connector 'Back A')"), warning
         counters = lab.counters()
-        assert reads(counters) == (1, 3) and counters["writes"] == 3, counters
+        assert reads(counters) == (1, 1) and counters["writes"] == 3, counters
+    finally:
+        lab.stop()
+
+
+def test_where_exchange_binds_no_pipeline_input_each_guid_is_read_by_itself(tmp_path_factory, tmp_path):
+    # the lab's unbound_pipeline_input: Get-SendConnector answers every input object with InputObjectNotBound
+    # (non-terminating); the read-back then reads each GUID with -Identity, with the same results
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
+                     config={"unbound_pipeline_input": ["Get-SendConnector"]})
+    lab.start()
+    try:
+        ansible = Ansible(lab, str(tmp_path))
+        res = ansible.play(task(FOUR[:3])).result("bulk")
+        assert not res["failed"] and res["changed"] is True, res
+        for result in res["results"]:
+            assert result["written"] is True and result["read_back"]["differences"] == [], result
+            assert result["read_back"]["connector"]["name"] == result["name"], result
+        assert not [w for w in res.get("warnings", []) if "read back" in w], res.get("warnings")
+        counters = lab.counters()
+        # first read, the refused pipeline call, then one read per GUID
+        assert reads(counters) == (1, 1 + 3) and counters["writes"] == 3, counters
+
+        before = lab.counters()
+        items = [dict(FOUR[0], port=2525), {"name": FOUR[1]["name"], "state": "absent"}]
+        res = ansible.play(task(items)).result("bulk")
+        assert not res["failed"] and res["changed"] is True, res
+        by_name = {r["name"]: r for r in res["results"]}
+        assert by_name["Back A"]["read_back"]["connector"]["port"] == 2525 and \
+            by_name["Back A"]["read_back"]["differences"] == [], by_name
+        assert by_name["Back B"]["read_back"] == {"connector": {}, "differences": []}  # removed: confirmed absent
+        assert reads(delta(before, lab.counters())) == (1, 1 + 2)
     finally:
         lab.stop()

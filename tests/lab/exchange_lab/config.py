@@ -36,6 +36,8 @@ Example::
       - {on_write: 1, kind: write_answer_drop}   # the 1st write is applied, its answer is lost (TCP closed)
       - {on_write: 2, kind: write_answer_fault}  # the 2nd write is applied, its answer is a WSManFault (500)
     core_cmdlets: [Select-Object]        # PowerShell's own cmdlets the session offers; [] for none
+    unbound_pipeline_input: [Get-SendConnector]  # cmdlets that bind no parameter to pipeline input: each input
+                                         # object is a non-terminating InputObjectNotBound error (default [])
     hosts:                               # name map used by the lab's mail transport (no system resolver)
       smarthost.contoso.net: 127.0.0.2
     mail:                                # the mail transport (exchange_lab/mail/settings.py); all optional
@@ -155,7 +157,7 @@ class FaultDef:
 
 TOP_LEVEL_KEYS = frozenset(
     {"organization", "domain", "domain_controller", "local_server", "cmdlet_server", "servers", "latency", "faults",
-     "hosts", "mail", "transport_config", "wire", "core_cmdlets"}
+     "hosts", "mail", "transport_config", "wire", "core_cmdlets", "unbound_pipeline_input"}
 )
 # PowerShell's own cmdlets the lab can offer in the session besides the RBAC-granted ones (org/pscore.py)
 CORE_CMDLETS = ("Select-Object",)
@@ -233,6 +235,9 @@ class LabConfig:
     # PowerShell's own cmdlets the session offers (Exchange's restricted session is reported to offer
     # Select-Object, unverified); [] models a session without them
     core_cmdlets: list[str] = dataclasses.field(default_factory=lambda: list(CORE_CMDLETS))
+    # cmdlets modelled as taking no pipeline input (an Exchange that would not bind -Identity from the pipeline,
+    # although Microsoft's parameter pages say "Accept pipeline input: True"); lower-case names
+    unbound_pipeline_input: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def cmdlet_server(self) -> str:
@@ -295,6 +300,12 @@ class LabConfig:
                 raise ValueError(f"lab config: core_cmdlets {', '.join(wrong)}: not a cmdlet the lab has; use "
                                  f"{', '.join(CORE_CMDLETS)} (or [] for none)")
             cfg.core_cmdlets = [next(c for c in CORE_CMDLETS if c.lower() == name.lower()) for name in core]
+        if "unbound_pipeline_input" in data:
+            unbound = data.pop("unbound_pipeline_input")
+            if not isinstance(unbound, list) or any(not isinstance(name, str) or not name.strip() for name in unbound):
+                raise ValueError("lab config: unbound_pipeline_input must be a list of cmdlet names (e.g. "
+                                 "[Get-SendConnector]), or [] for none")
+            cfg.unbound_pipeline_input = [name.strip().lower() for name in unbound]
         cfg.extra = data  # sections other parts read and check themselves (mail)
         return cfg
 

@@ -183,6 +183,18 @@ def binding_error(cmdlet: str, param: str, detail: str, klass: str | None = None
     )
 
 
+def input_not_bound(cmdlet: str, klass: str | None = None) -> ErrorInfo:
+    """PowerShell's non-terminating error for a pipeline input object no parameter of the cmdlet takes."""
+    return engine_failure(
+        cmdlet,
+        "The input object cannot be bound to any parameters for the command either because the command does not "
+        "take pipeline input or the input and its properties do not match any of the parameters that take pipeline "
+        "input.",
+        "InputObjectNotBound",
+        klass=klass,
+    ).error
+
+
 def no_ui_prompt(cmdlet: str, action: str, klass: str | None = None) -> CmdletFailure:
     return engine_failure(
         cmdlet,

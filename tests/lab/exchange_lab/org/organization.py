@@ -239,6 +239,10 @@ class Organization:
         delay: float = 0.0,
     ) -> list[t.Any]:
         has_input = item is not _NO_INPUT
+        if has_input and cmd.name.lower() in self.config.unbound_pipeline_input:
+            # PowerShell binds no parameter to this object: a non-terminating error for it, the next object goes on
+            result.errors.append(errors.input_not_bound(cmd.name, cmd.task_class))
+            return []
         if cmd.params is None:
             args: dict[str, t.Any] = {name: value for name, value in pairs if name is not None}
             if has_input:

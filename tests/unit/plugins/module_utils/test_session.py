@@ -136,6 +136,10 @@ def test_cmdlet_error_kinds():
     assert nf.not_found and not nf.not_recognized
     cnf = _session.CmdletError("Set-SendConnector", "not recognized", reason="CommandNotFoundException")
     assert cnf.not_recognized and str(cnf).startswith("Set-SendConnector failed:")
+    unbound = _session.CmdletError("Get-SendConnector", "The input object cannot be bound to any parameters",
+                                   error_id="InputObjectNotBound,Microsoft.Exchange.Management.SystemConfigurationTasks."
+                                            "GetSendConnector", reason="ParameterBindingException")
+    assert unbound.input_not_bound and not unbound.not_found and not nf.input_not_bound
 
 
 @pytest.mark.parametrize("params, text", [
