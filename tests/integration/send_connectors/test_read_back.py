@@ -136,3 +136,24 @@ def test_where_exchange_binds_no_pipeline_input_each_guid_is_read_by_itself(tmp_
         assert reads(delta(before, lab.counters())) == (1, 1 + 2)
     finally:
         lab.stop()
+
+
+def test_a_read_back_call_that_fails_is_reported_for_every_item_it_read(tmp_path_factory, tmp_path):
+    # an empty organisation; command 1 is the first read, 2 and 3 the News, 4 the one read-back call: the lab closes
+    # the connection before it runs. The writes stand; each item written says its read-back failed, the task does not.
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
+                     config={"faults": [{"on_command": 4, "kind": "command_drop"}]})
+    lab.start()
+    try:
+        res = Ansible(lab, str(tmp_path)).play(task(FOUR[:2])).result("bulk")
+        assert not res["failed"] and res["changed"] is True, res
+        for result in res["results"]:
+            assert result["written"] is True and result["read_back"]["connector"] == {}, result
+            [difference] = result["read_back"]["differences"]
+            assert difference.startswith("it could not be read back (") and "closed the connection" in difference, result
+        warnings = [w for w in res.get("warnings", []) if "reading it back failed" in w]
+        assert [w.split(":")[0] for w in warnings] == ["connectors[0]", "connectors[1]"], res.get("warnings")
+        counters = lab.counters()
+        assert counters["writes"] == 2 and counters["cmdlet:Get-SendConnector"] == 1, counters  # the dropped one never ran
+    finally:
+        lab.stop()
