@@ -377,7 +377,7 @@ EXAMPLES = r"""
           remove: [relay.fabrikam.net]
         fallback_to_dns: true
 
-- name: Apply the list and read every connector written back (one more Get-SendConnector per write)
+- name: Apply the list and read every connector written back (one more Get-SendConnector for all writes)
   mailflow.exchange.send_connectors:
     connectors: "{{ wanted_connectors }}"
     read_back: true
