@@ -250,8 +250,9 @@ class Organization:
         else:
             binder = Binder(cmd.name, cmd.params, cmd.should_process, cmd.task_class)
             args = binder.bind(pairs, item if has_input else None, has_pipeline=has_input)
-        if cmd.name.lower().startswith("get-") and args.get("Identity") is None:
-            self.metrics.incr(f"read_all:{cmd.name}")  # a Get of every object (no -Identity, no pipeline input)
+        if cmd.name.lower().startswith("get-") and args.get("Identity") is None and cmd.name.lower() not in UNCOUNTED:
+            # a Get of every object (no -Identity, no pipeline input); Get-LabCounter reads the counters, it is none
+            self.metrics.incr(f"read_all:{cmd.name}")
         ctx = Context(org=self, cmdlet=cmd, user=invocation.user, result=result, runspace_id=invocation.runspace_id)
         ctx.replication_delay = delay  # type: ignore[attr-defined]
         ctx.domain_controller = args.get("DomainController")  # type: ignore[attr-defined]  # the DC a write goes to
