@@ -393,7 +393,9 @@ def poll_wait(attempts, poll_interval):
     A test message usually leaves within a second or two; waiting the whole interval before the second search
     cost every verification up to ``poll_interval`` (5 s by default) for nothing. Longer waits come after.
     """
-    return min(poll_interval, 0.5 * 2 ** (attempts - 1))
+    # the exponent stops growing once the wait passed any allowed poll_interval (3600 s): 0.5 * 2 ** n for a
+    # long wait's thousands of searches would not fit in a float
+    return min(poll_interval, 0.5 * 2 ** min(attempts - 1, 16))
 
 
 def overall_result(traces):

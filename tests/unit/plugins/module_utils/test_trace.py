@@ -119,3 +119,5 @@ def test_the_first_searches_come_sooner_and_no_wait_exceeds_poll_interval():
     assert [_trace.poll_wait(n, 5) for n in range(1, 8)] == [0.5, 1, 2, 4, 5, 5, 5]
     assert [_trace.poll_wait(n, 0.2) for n in range(1, 4)] == [0.2, 0.2, 0.2]
     assert _trace.poll_wait(60, 3600) == 3600  # a huge attempt count does not overflow into a longer wait
+    # 0.1 s polls over a week's timeout make millions of searches: the wait stays a number, no OverflowError
+    assert _trace.poll_wait(2_000_000, 0.1) == 0.1 and _trace.poll_wait(2_000_000, 3600) == 3600
