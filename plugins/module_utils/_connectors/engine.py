@@ -209,7 +209,7 @@ class Engine:
         if not exact:
             # a name that only looks like an existing connector's never addresses it: say so
             if self.read_all:
-                self._warn_lookalikes(item, [_identity.connector_name(c) for c in self.found])
+                self._warn_lookalikes(item, self.other_names())  # the first read's names, no call
             elif item not in self.unmatched:
                 self.unmatched.append(item)  # read by name: the other names are read once, after the writes
             return None, self.stale
