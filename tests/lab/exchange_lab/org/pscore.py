@@ -1,8 +1,9 @@
 """PowerShell's own cmdlets in Exchange's restricted remote session: ``Select-Object``.
 
 Besides the cmdlets RBAC grants, Exchange's session offers a few of PowerShell's own (commonly reported:
-Select-Object, Measure-Object, Get-Command, Get-Help, Get-FormatData, Out-Default, Exit-PSSession; unverified,
-see /work/shared/EXCHANGE-CONTRACT.md). The lab has ``Select-Object`` only, and the lab config key
+Select-Object, Measure-Object, Get-Command, Get-Help, Get-FormatData, Out-Default, Exit-PSSession; not verified
+on a real server: ``Get-Command`` there lists them, and the collection falls back to a full read where
+Select-Object is missing, ``ConnectorManager.get_names``). The lab has ``Select-Object`` only, and the lab config key
 ``core_cmdlets`` says whether the session offers it (``[]``: a session without it, where a pipeline naming it
 fails with the terminating "The term 'Select-Object' is not recognized ..." before anything runs).
 

@@ -42,10 +42,8 @@ class WSManService:
         self.endpoint = endpoint
         self.open_delay = open_delay
         self.shells = runspace.ShellRegistry(self._closed)
-        # Per shell and command: the last Receive answered, (wsa:MessageID, response), and a lock that lets one
-        # Receive of a command run at a time (see _receive).
-        self._answered: weakref.WeakKeyDictionary[runspace.Shell, dict[str, tuple[str, bytes]]] = weakref.WeakKeyDictionary()
-        self._receiving: weakref.WeakKeyDictionary[runspace.Shell, threading.Lock] = weakref.WeakKeyDictionary()
+        # Per shell, per command: the Receive state (see _receive); gone with the shell
+        self._receives: weakref.WeakKeyDictionary[runspace.Shell, dict[str, _Receives]] = weakref.WeakKeyDictionary()
         self._guard = threading.Lock()
 
     # -- dispatch ----------------------------------------------------------------------------------
@@ -181,18 +179,15 @@ class WSManService:
         """
         desired = request.first("rsp:Receive/rsp:DesiredStream")
         command_id = desired.attrib.get("CommandId") if desired is not None else None
-        key = (command_id or "").upper()
         with self._guard:
-            lock = self._receiving.setdefault(shell, threading.Lock())
-            answered = self._answered.setdefault(shell, {})
-        with lock:
-            last = answered.get(key)
-            if last is not None and request.message_id and last[0] == request.message_id:
+            state = self._receives.setdefault(shell, {}).setdefault((command_id or "").upper(), _Receives())
+        with state.lock:
+            if request.message_id and state.message_id == request.message_id:
                 self.metrics.incr("receives_repeated")
-                return last[1]
-            response = self._receive_new(request, shell, command_id)
-            answered[key] = (request.message_id, response)
-            return response
+                return state.response
+            state.response = self._receive_new(request, shell, command_id)
+            state.message_id = request.message_id
+            return state.response
 
     def _receive_new(self, request: soap.Request, shell: runspace.Shell, command_id: str | None) -> bytes:
         hold = min(MAX_HOLD, max(0.2, request.operation_timeout - 1.0))
@@ -241,6 +236,15 @@ class WSManService:
             self.backend.runspace_closed(shell.user, str(shell.pool.runspace_pool_id))
         except Exception:  # noqa: BLE001 - a backend hiccup must not break the close
             log.exception("backend.runspace_closed failed")
+
+
+class _Receives:
+    """One command's Receives: one at a time (``lock``), and the last answered, by its wsa:MessageID."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.message_id = ""
+        self.response = b""
 
 
 def _b64(text: str) -> bytes:
