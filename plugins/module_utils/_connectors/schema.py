@@ -21,6 +21,7 @@ the rules of docs/exchange-rules.md section 2 in this file only; they never appe
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 import re
 import traceback
@@ -30,13 +31,19 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._connectors impo
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.options import BY_NAME, OPTIONS
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import implied
 
+# jsonschema (with referencing, attrs and rpds) is imported by the first validation, not with this module: most
+# module runs and role filters that import this module never validate a connector (message_trace,
+# send_connector_route, a test message, the role's plan), and importing it cost each of them 30-70 ms.
 JSONSCHEMA_IMPORT_ERROR = None
 try:
-    import jsonschema
-    from jsonschema import validators as _validators
-    from jsonschema.exceptions import ValidationError
-except ImportError:  # pragma: no cover - reported through missing_required_lib
-    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+    _FOUND = importlib.util.find_spec("jsonschema") is not None
+except (ImportError, ValueError):  # pragma: no cover - a broken installation
+    _FOUND = False
+if not _FOUND:
+    try:
+        import jsonschema  # noqa: F401  # pylint: disable=unused-import
+    except ImportError:  # pragma: no cover - reported through missing_required_lib
+        JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
 
 HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
 
@@ -176,16 +183,16 @@ def _judged(validator, instance, schema, opt, parse, rule) -> Iterator[Any]:
         return
     refused = opt.refuse(instance)
     if refused:
-        yield ValidationError(refused)
+        yield _error(refused)
         return
     try:
         canon = parse(instance)
     except (ValueError, TypeError) as err:
-        yield ValidationError(str(err))
+        yield _error(str(err))
         return
     problem = rule(canon)
     if problem:
-        yield ValidationError(problem)
+        yield _error(problem)
 
 
 def _x_value(validator, name, instance, schema) -> Iterator[Any]:
@@ -200,25 +207,33 @@ def _x_item(validator, name, instance, schema) -> Iterator[Any]:
 
 def _x_text(validator, _value, instance, schema) -> Iterator[Any]:
     if v.has_control(instance):
-        yield ValidationError(v.CONTROL_RULE)
+        yield _error(v.CONTROL_RULE)
 
 
 def _x_name(validator, _value, instance, schema) -> Iterator[Any]:
     problem = v.check_name(instance)
     if problem:
-        yield ValidationError(problem)
+        yield _error(problem)
 
 
 def _x_list(validator, name, instance, schema) -> Iterator[Any]:
     if not isinstance(instance, (list, dict)):
-        yield ValidationError("give a list (the whole list) or a mapping with add and/or remove lists")
+        yield _error("give a list (the whole list) or a mapping with add and/or remove lists")
         return
     for problem in BY_NAME[name].list_problems(instance if isinstance(instance, list) else instance.get("add")):
-        yield ValidationError(problem)
+        yield _error(problem)
+
+
+def _error(message: str) -> Any:
+    from jsonschema.exceptions import ValidationError
+
+    return ValidationError(message)
 
 
 def _validator_class():
-    base = jsonschema.Draft202012Validator
+    from jsonschema import validators as _validators
+
+    base = _validators.Draft202012Validator
     return _validators.extend(base, {"x-value": _x_value, "x-item": _x_item, "x-list": _x_list, "x-name": _x_name,
                                      "x-text": _x_text})
 
