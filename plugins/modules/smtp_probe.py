@@ -478,7 +478,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
-from ansible_collections.mailflow.exchange.plugins.module_utils._module import checked_module
+from ansible_collections.mailflow.exchange.plugins.module_utils._module_input import checked_module
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.schema import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.cert import (
     CRYPTOGRAPHY_IMPORT_ERROR,

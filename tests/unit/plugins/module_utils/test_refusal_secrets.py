@@ -8,7 +8,7 @@ every string of such a value as a secret to mask.
 
 from __future__ import annotations
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._module import _secret_strings
+from ansible_collections.mailflow.exchange.plugins.module_utils._module_input import _secret_strings
 
 SPEC = {
     "authentication_credential": {"type": "dict", "options": {"username": {"type": "str"}, "password": {"type": "str", "no_log": True}}},
