@@ -85,6 +85,22 @@ options:
         read-back after a write whose answer was lost) names the DC that answered it, so one run uses one DC. That DC
         is sent, but left out of the returned C(commands), which show C(-DomainController) only when it is given.
     type: str
+  keep_session:
+    description:
+      - Seconds to keep this task's Exchange runspace open after the task, for the next task with the same connection
+        options and password to use instead of opening its own, as SSH's C(ControlPersist) keeps one connection for
+        several tasks. Opening a runspace is the slowest step of most tasks (seconds on a real server); the role
+        P(mailflow.exchange.smart_host_routing#role) sets V(60) so that one role run opens one runspace.
+      - The runspace is held by a process of the same user that listens on a Unix socket in a directory only that user
+        can enter (under the temporary directory, or E(MAILFLOW_EXCHANGE_SESSION_DIR)). A task uses it only after both
+        sides proved they know the same password (it never crosses the socket), one task at a time; a task that finds
+        it busy opens its own. The runspace is closed after O(keep_session) seconds without a task, or at the end of
+        a task that used it with O(keep_session=0).
+      - A task that finds that the kept runspace died (Exchange restarted, its idle limit) opens its own if its first
+        command is a read; a write is never sent twice.
+      - V(0) (the default) closes the task's own runspace at its end, as before. At most V(3600).
+    type: int
+    default: 0
 notes:
   - The modules run on the controller (or in the execution environment) and talk to Exchange over PowerShell remoting
     with C(pypsrp). Exchange's endpoint accepts only cmdlets with parameters, which is all the modules send.

@@ -17,6 +17,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mailflow.exchange.plugins.module_utils._module_input import CONSTRAINTS, _refuse, check_input
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import manager as _manager
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import broker as _broker
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
 
@@ -47,13 +48,16 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
     warnings: list[str] = []
     try:
         settings = _session.connection_settings(module.params)
-        session = _session.ExchangeSession(settings)
+        session = _open_session(settings)
+        failed: Optional[BaseException] = None
         try:
-            session.open()
             result = work(session)
+        except BaseException as err:
+            failed = err
+            raise
         finally:
             warnings.extend(session.warnings)
-            session.close()
+            _end_session(session, settings["keep_session"], failed)
     except Exception as err:  # every failure becomes one sentence; the details go to -vvv only
         for warning in warnings:
             module.warn(warning)
@@ -79,6 +83,35 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
     for warning in warnings:
         module.warn(warning)
     module.exit_json(**result)
+
+
+def _open_session(settings: dict[str, Any]) -> Any:
+    """The pool a broker kept for these settings (keep_session), or a pool of this module run's own."""
+    try:
+        return _broker.connect(settings)
+    except _broker.BrokerUnavailable:
+        pass
+    session = _session.ExchangeSession(settings)
+    try:
+        session.open()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _end_session(session: Any, keep: int, failed: Optional[BaseException]) -> None:
+    """Keep the pool for the next module run (keep_session) or close it; a pool whose transport failed is closed."""
+    if isinstance(failed, _session.TransportError):
+        keep = 0
+    if isinstance(session, _broker.SharedSession):
+        own = session.own_pool()
+        if own is None:
+            session.close(keep)
+            return
+        session = own  # the broker's pool had died and this run opened its own: that one may be kept
+    if not _broker.hand_over(session, keep):
+        session.close()
 
 
 def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]]) -> None:

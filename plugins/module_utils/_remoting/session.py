@@ -7,7 +7,8 @@ The connection to Exchange's remote PowerShell endpoint, behind one small interf
 ``ExchangeSession.run(cmdlet, params) -> list[dict]`` (and ``run_pipeline`` for several cmdlets in one pipeline). One RunspacePool per module run,
 cmdlets only (Exchange's endpoint runs in no-language mode), keys exchanged before any
 credential is sent, and every failure turned into one clear sentence (``ExchangeError``).
-A longer-lived shared session can replace this class without touching the modules.
+With ``keep_session`` a module run uses the pool a broker kept from an earlier one (``broker.py``), behind the same
+interface.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ CONNECTION_ARGSPEC: dict[str, Any] = {
     "connection_timeout": {"type": "int", "default": 30},
     "operation_timeout": {"type": "int", "default": 20},
     "domain_controller": {"type": "str"},
+    "keep_session": {"type": "int", "default": 0},
 }
+
+KEEP_SESSION_MAX = 3600
 
 
 # WSMan fault codes (MS-WSMV, winerror.h) the hints tell apart
@@ -130,6 +134,9 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
     missing_kerberos = _kerberos.missing_extra(auth, password)
     if missing_kerberos:
         raise ExchangeError(missing_kerberos)
+    keep = params.get("keep_session") or 0
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= KEEP_SESSION_MAX:
+        raise ExchangeError("keep_session: must be a number of seconds from 0 to %d, got %r" % (KEEP_SESSION_MAX, keep))
     ca_cert = params.get("ca_cert")
     if ca_cert and protocol == "https" and validate_certs is not False:
         check_ca_file(ca_cert)
@@ -148,7 +155,15 @@ def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
         "connection_timeout": int(params.get("connection_timeout") or 30),
         "operation_timeout": int(params.get("operation_timeout") or 20),
         "domain_controller": params.get("domain_controller"),
+        "keep_session": keep,
     }
+
+
+def transport_warnings(settings: dict[str, Any]) -> list[str]:
+    """What every module run on these settings warns about the connection itself (a shared session's too)."""
+    if settings["protocol"] != "https" and settings["auth"] == "basic":
+        return ["basic authentication over http sends the Exchange credentials in clear text; use protocol https"]
+    return []
 
 
 def check_ca_file(path: str) -> None:
@@ -310,14 +325,10 @@ class ExchangeSession:
         cert_validation: Any = s["validate_certs"]
         if ssl and cert_validation and s.get("ca_cert"):
             cert_validation = s["ca_cert"]
-        encryption = "auto"
-        if not ssl and s["auth"] == "basic":
-            # Basic over plain HTTP has no message encryption; Exchange allows it only when the
-            # administrator enabled it, and the credentials travel in clear text.
-            encryption = "never"
-            self.warnings.append(
-                "basic authentication over http sends the Exchange credentials in clear text; use protocol https"
-            )
+        # Basic over plain HTTP has no message encryption; Exchange allows it only when the
+        # administrator enabled it, and the credentials travel in clear text.
+        encryption = "never" if not ssl and s["auth"] == "basic" else "auto"
+        self.warnings.extend(transport_warnings(s))
         try:
             username = _kerberos.principal_name(s.get("username"), s["auth"])
         except ValueError as err:

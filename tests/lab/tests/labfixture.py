@@ -98,6 +98,8 @@ class LabProcess:
             return ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.ready:
+            end_brokers(session_dir(self.ready))  # while the lab still answers their runspaces' close
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -182,7 +184,50 @@ def exchange_env(ready: dict[str, t.Any], user: str = "admin") -> dict[str, str]
     }
     if ready.get("ca_cert"):
         env["EXCHANGE_CA_CERT"] = ready["ca_cert"]
+    if ready.get("state_dir"):
+        env["MAILFLOW_EXCHANGE_SESSION_DIR"] = session_dir(ready)
     return env
+
+
+def session_dir(ready: dict[str, t.Any]) -> str:
+    """Where the modules' kept runspaces (keep_session) for this lab listen: one directory per lab, so that
+    ``LabProcess.stop`` ends them (``end_brokers``) and no test meets another lab's. Short, under /tmp: a Unix
+    socket's path has at most 107 bytes, which a pytest temporary directory can pass by itself."""
+    import hashlib
+
+    digest = hashlib.sha256(os.path.abspath(ready["state_dir"]).encode("utf-8")).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), "mfx-%s" % digest)
+
+
+def end_brokers(directory: str, timeout: float = 10.0) -> list[int]:
+    """End every broker of kept runspaces (plugins/module_utils/_remoting/broker.py) in ``directory``: SIGTERM, which
+    makes a broker close its runspace and remove its socket; SIGKILL after ``timeout``. Returns the pids found."""
+    import glob
+
+    pids = []
+    for path in glob.glob(os.path.join(directory, "*.pid")):
+        with contextlib.suppress(OSError, ValueError):
+            with open(path, encoding="ascii") as handle:
+                pids.append(int(handle.read().strip()))
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
