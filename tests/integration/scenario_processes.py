@@ -22,6 +22,8 @@ import tempfile
 import time
 import typing as t
 
+from labfixture import end_brokers
+
 
 def group_members(pgid: int) -> list[int]:
     """The process ids whose process group is ``pgid`` (from /proc/<pid>/stat)."""
@@ -133,6 +135,8 @@ def run_molecule(argv: list[str], env: dict[str, str], cwd: str, ephemeral: str,
                 proc.wait(5)
         look()
         if not (keep_running and returncode == 0):
+            # the runspace the role kept (keep_session; molecule.yml's MAILFLOW_EXCHANGE_SESSION_DIR), while the lab runs
+            end_brokers(os.path.join(ephemeral, "sessions"))
             left_running = stop_groups(seen)
     with open(log_path, encoding="utf-8", errors="replace") as handle:
         output = handle.read()

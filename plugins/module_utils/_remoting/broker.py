@@ -98,6 +98,22 @@ def _peer_uid(sock: socket.socket) -> int:
     return struct.unpack("3i", creds)[1]
 
 
+def _at(sock: socket.socket, path: str, bind: bool) -> None:
+    """Bind or connect ``sock`` to ``path``. A Unix socket's address has at most 107 bytes, which a deep temporary
+    directory passes: such a path is used relative to its directory, entered for the call (the module is one thread)."""
+    call = sock.bind if bind else sock.connect
+    if len(os.fsencode(path)) < 100:
+        call(path)
+        return
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(os.path.dirname(path))
+        call(os.path.basename(path))
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
 # ---- messages: one JSON object per line ------------------------------------------------------------------------
 class _Channel(object):
     def __init__(self, sock: socket.socket) -> None:
@@ -280,7 +296,7 @@ def connect(settings: dict[str, Any]) -> SharedSession:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(10)
-        sock.connect(base + ".sock")
+        _at(sock, base + ".sock", bind=False)
         if _peer_uid(sock) != os.getuid():
             raise BrokerUnavailable("the socket's peer is another user")
         channel = _Channel(sock)
@@ -322,7 +338,7 @@ def hand_over(session: Any, keep: int) -> bool:
     try:
         old_umask = os.umask(0o177)
         try:
-            listener.bind(base + ".sock")
+            _at(listener, base + ".sock", bind=True)
         finally:
             os.umask(old_umask)
         listener.listen(8)

@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from send_connector_harness import ROOT, collections_path
+from labfixture import end_brokers
 
 BIN = os.path.dirname(sys.executable)
 DOCUMENTS = ["README.md", *sorted(p for p in glob.glob("docs/*.md", root_dir=ROOT) if p != "docs/benchmark.md"),
@@ -213,6 +214,8 @@ def run_session(document, scratch, tmp_path, record_property):
     })
     for key in [k for k in env if k.startswith(("EXCHANGE_", "SMART_HOST_"))]:
         del env[key]  # only what the document itself exports
+    # the runspaces the role keeps (keep_session) in a directory of this test's, ended with it
+    env["MAILFLOW_EXCHANGE_SESSION_DIR"] = str(tmp_path / "sessions")
     proc = subprocess.Popen(["bash", str(tmp_path / "session.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -226,6 +229,7 @@ def run_session(document, scratch, tmp_path, record_property):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        end_brokers(env["MAILFLOW_EXCHANGE_SESSION_DIR"])
     record_property("docs_examples_summary", "%s: %d example(s) ran, %d not run" % (document, len(ran), len(not_run)))
     assert proc.returncode == 0, "%s: an example failed (exit %d):\n%s" % (document, proc.returncode, output[-8000:])
     # No warning a reader learns to ignore. The one exception is ansible-galaxy's note that the EE check's

@@ -198,3 +198,20 @@ def test_a_runspace_that_died_is_replaced_for_a_read(tmp_path, monkeypatch):
     finally:
         end_brokers(session_dir(ready))
         proc.stop()
+
+
+def test_a_socket_path_longer_than_a_unix_address_is_bound_relative_to_its_directory(lab, tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    monkeypatch.setenv("MAILFLOW_EXCHANGE_SESSION_DIR", str(deep))
+    before = lab.counters()
+    try:
+        run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+        [sock] = glob.glob(str(deep / "*.sock"))
+        assert len(os.fsencode(sock)) > 108
+        second, _ = run_module("send_connector_info", {}, str(tmp_path))
+        assert not second.get("failed"), second
+        moved = delta(before, lab.counters())
+        assert moved.get("runspaces_opened") == 1, moved
+        assert wait_until(lambda: not glob.glob(str(deep / "*.sock")))
+    finally:
+        end_brokers(str(deep))

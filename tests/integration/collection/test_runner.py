@@ -21,6 +21,7 @@ import sys
 
 import yaml
 
+from labfixture import end_brokers
 from role_lab import LAB_INVENTORY, collections_path, exchange_inputs, lab_with_smart_host, load_credential_type, render_injectors
 
 BIN = os.path.dirname(sys.executable)
@@ -92,13 +93,18 @@ def test_main_playbook_through_ansible_runner(tmp_path):
                      "EXCHANGE_USERNAME", "EXCHANGE_PASSWORD", "EXCHANGE_VALIDATE_CERTS", "EXCHANGE_CA_CERT",
                      "SMART_HOST_USERNAME", "SMART_HOST_PASSWORD"):
             assert name in injected, name
-        env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+        # the runspace the role keeps (keep_session) in this test's own directory, ended before the lab stops
+        sessions = str(tmp_path / "sessions")
+        env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), MAILFLOW_EXCHANGE_SESSION_DIR=sessions)
         runner = shutil.which("ansible-runner", path=BIN)
         assert runner, "ansible-runner is not installed (requirements-test.txt)"
-        proc = subprocess.run(
-            [runner, "run", pdd, "-p", "smart_host.yml", "--ident", "job1"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [runner, "run", pdd, "-p", "smart_host.yml", "--ident", "job1"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+            )
+        finally:
+            end_brokers(sessions)
         artifacts = os.path.join(pdd, "artifacts", "job1")
         with open(os.path.join(artifacts, "status"), encoding="utf-8") as handle:
             status = handle.read().strip()

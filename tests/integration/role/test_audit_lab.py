@@ -111,7 +111,8 @@ def test_audit_of_ten_connectors_reports_every_rule_class_and_changes_nothing(or
     assert proc.returncode == 0, proc.stdout[-6000:]
     moved = delta(before, lab.counters())
     assert moved.get("writes", 0) == 0, moved
-    assert moved.get("runspaces_opened") == 1, moved
+    # one runspace at most: the run's own, or none when an earlier audit of this module's lab kept one (keep_session)
+    assert moved.get("runspaces_opened", 0) <= 1, moved
     assert moved.get("cmdlet:Get-SendConnector") == 1, moved
     assert not any(k.startswith(("cmdlet:New-", "cmdlet:Set-", "cmdlet:Remove-")) for k in moved), moved
 
@@ -188,7 +189,7 @@ def test_audit_in_check_mode_without_probe_still_writes_the_report(org):
     proc, report_dir = run_audit(org, "--check", extra={"smart_host_routing_audit_probe": False})
     assert proc.returncode == 0, proc.stdout[-6000:]
     moved = delta(before, lab.counters())
-    assert moved.get("writes", 0) == 0 and moved.get("runspaces_opened") == 1, moved
+    assert moved.get("writes", 0) == 0 and moved.get("runspaces_opened", 0) <= 1, moved  # as in the test above
     report = json.loads((report_dir / "audit-exchange-lab.json").read_text())
     assert report["totals"]["smart_hosts_probed"] is None
     found = {c["name"]: {f["code"] for f in c["findings"]} for c in report["connectors"]}

@@ -190,13 +190,10 @@ def exchange_env(ready: dict[str, t.Any], user: str = "admin") -> dict[str, str]
 
 
 def session_dir(ready: dict[str, t.Any]) -> str:
-    """Where the modules' kept runspaces (keep_session) for this lab listen: one directory per lab, so that
-    ``LabProcess.stop`` ends them (``end_brokers``) and no test meets another lab's. Short, under /tmp: a Unix
-    socket's path has at most 107 bytes, which a pytest temporary directory can pass by itself."""
-    import hashlib
-
-    digest = hashlib.sha256(os.path.abspath(ready["state_dir"]).encode("utf-8")).hexdigest()[:12]
-    return os.path.join(tempfile.gettempdir(), "mfx-%s" % digest)
+    """Where the modules' kept runspaces (keep_session) for this lab listen: one directory per lab, in its state, so
+    that ``LabProcess.stop`` ends them (``end_brokers``) and no test meets another lab's. (A pytest temporary path is
+    longer than a Unix socket address may be: the broker binds such a path relative to its directory.)"""
+    return os.path.join(ready["state_dir"], "sessions")
 
 
 def end_brokers(directory: str, timeout: float = 10.0) -> list[int]:
