@@ -178,7 +178,6 @@ class SharedSession(object):
         self.url = _session.endpoint_url(settings)
         self.warnings: list[str] = list(_session.transport_warnings(settings))
         self.calls: list[str] = []
-        self.shared = True
         self._channel: Optional[_Channel] = channel
         self._lock_fd: Optional[int] = lock_fd
         self._fresh = True  # nothing was run through it yet
@@ -453,7 +452,7 @@ def _serve_one(session: Any, conn: socket.socket, keep: int) -> int:
         try:
             if op == "run":
                 errors: Optional[list] = [] if request.get("errors") else None
-                answer["records"] = session.run_pipeline([(cmdlet, params) for cmdlet, params in request["commands"]],
+                answer["records"] = session.run_pipeline(request["commands"],
                                                          input=request.get("input"), errors=errors)
                 answer["errors"] = [_error_message(err) for err in errors or []]
             elif op == "reconnect":

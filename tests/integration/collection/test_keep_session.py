@@ -32,6 +32,11 @@ def lab(tmp_path, monkeypatch):
         proc.stop()
 
 
+def module(name, args, workdir):
+    """The result of one module run (run_module's, without its output)."""
+    return run_module(name, args, workdir)[0]
+
+
 def brokers(proc):
     return sorted(glob.glob(os.path.join(session_dir(proc.ready), "*.sock")))
 
@@ -69,7 +74,7 @@ def connector(name, **extra):
 
 def test_module_runs_share_one_runspace_and_the_last_closes_it(lab, tmp_path):
     before = lab.counters()
-    first, _ = run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+    first = module("send_connector_info", {"keep_session": 30}, str(tmp_path))
     assert first["connectors"] == [] and not first.get("failed"), first
     assert len(brokers(lab)) == 1 and len(pids(lab)) == 1
     directory = session_dir(lab.ready)
@@ -84,12 +89,12 @@ def test_module_runs_share_one_runspace_and_the_last_closes_it(lab, tmp_path):
                               str(tmp_path))
     assert made["changed"] is True and not made.get("failed"), made
     assert "kept-secret-1" not in output
-    read, _ = run_module("send_connector_info", {"name": "Kept A", "keep_session": 30}, str(tmp_path))
+    read = module("send_connector_info", {"name": "Kept A", "keep_session": 30}, str(tmp_path))
     [kept] = read["connectors"]
     assert kept["authentication_credential"] == {"username": "relay"} and kept["smart_hosts"] == ["relay.contoso.com"]
     [pid] = pids(lab)
 
-    last, _ = run_module("send_connector_info", {}, str(tmp_path))  # keep_session 0: uses it, then closes it
+    last = module("send_connector_info", {}, str(tmp_path))  # keep_session 0: uses it, then closes it
     assert [c["name"] for c in last["connectors"]] == ["Kept A"]
     moved = delta(before, lab.counters())
     assert moved.get("runspaces_opened") == 1, moved
@@ -102,9 +107,9 @@ def test_module_runs_share_one_runspace_and_the_last_closes_it(lab, tmp_path):
 
 def test_errors_read_the_same_through_a_kept_runspace(lab, tmp_path):
     wanted = connector("Kept Err", max_message_size="3 GB")
-    alone, _ = run_module("send_connector", wanted, str(tmp_path))
+    alone = module("send_connector", wanted, str(tmp_path))
     run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
-    shared, _ = run_module("send_connector", dict(wanted, keep_session=30), str(tmp_path))
+    shared = module("send_connector", dict(wanted, keep_session=30), str(tmp_path))
     assert alone["failed"] and shared["failed"] and alone["msg"] == shared["msg"], (alone["msg"], shared["msg"])
     assert len(brokers(lab)) == 1  # a refused command leaves the runspace usable
 
@@ -126,13 +131,13 @@ def test_another_password_or_user_never_uses_the_kept_runspace(lab, tmp_path, mo
                                str(tmp_path))
     assert wrong["failed"] and "not-the-password" not in output, wrong
     assert "401" in wrong["msg"] or "password" in wrong["msg"] or "rejected" in wrong["msg"], wrong["msg"]
-    viewer, _ = run_module("send_connector_info", {"keep_session": 0, "username": lab.ready["readonly_username"],
-                                                   "password": lab.ready["readonly_password"]}, str(tmp_path))
+    viewer = module("send_connector_info", {"keep_session": 0, "username": lab.ready["readonly_username"],
+                                            "password": lab.ready["readonly_password"]}, str(tmp_path))
     assert not viewer.get("failed"), viewer
     moved = delta(before, lab.counters())
     assert moved.get("runspaces_opened") == 1, moved  # the viewer's own; the wrong password opened none
     assert len(brokers(lab)) == 1  # the admin's runspace is still kept, unused by either
-    same, _ = run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+    same = module("send_connector_info", {"keep_session": 30}, str(tmp_path))
     assert not same.get("failed") and delta(before, lab.counters()).get("runspaces_opened") == 1
 
 
@@ -142,7 +147,7 @@ def test_a_busy_runspace_is_not_waited_for(lab, tmp_path):
     before = lab.counters()
     with open(sock[:-len(".sock")] + ".lock", "a") as lock:  # another module run holds it
         fcntl.flock(lock, fcntl.LOCK_EX)
-        other, _ = run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+        other = module("send_connector_info", {"keep_session": 30}, str(tmp_path))
     assert not other.get("failed"), other
     moved = delta(before, lab.counters())
     assert moved.get("runspaces_opened") == 1 and moved.get("runspaces_closed") == 1, moved  # its own, closed
@@ -160,7 +165,7 @@ def test_a_directory_others_may_enter_is_not_used(tmp_path, monkeypatch):
         os.chmod(shared, 0o755)
         monkeypatch.setenv("MAILFLOW_EXCHANGE_SESSION_DIR", str(shared))
         before = proc.counters()
-        result, _ = run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+        result = module("send_connector_info", {"keep_session": 30}, str(tmp_path))
         assert not result.get("failed"), result
         assert os.listdir(shared) == []
         moved = delta(before, proc.counters())
@@ -186,7 +191,7 @@ def test_a_runspace_that_died_is_replaced_for_a_read(tmp_path, monkeypatch):
         again = LabProcess(state, https=True, auth="basic", extra_args=["--port", str(port)])
         again.start()
         try:
-            read, _ = run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
+            read = module("send_connector_info", {"keep_session": 30}, str(tmp_path))
             assert not read.get("failed"), read
             assert [c["name"] for c in read["connectors"]] == ["Kept Restart"]
             assert wait_until(lambda: not alive(pid)), "the broker of the dead runspace is still running"
@@ -208,7 +213,7 @@ def test_a_socket_path_longer_than_a_unix_address_is_bound_relative_to_its_direc
         run_module("send_connector_info", {"keep_session": 30}, str(tmp_path))
         [sock] = glob.glob(str(deep / "*.sock"))
         assert len(os.fsencode(sock)) > 108
-        second, _ = run_module("send_connector_info", {}, str(tmp_path))
+        second = module("send_connector_info", {}, str(tmp_path))
         assert not second.get("failed"), second
         moved = delta(before, lab.counters())
         assert moved.get("runspaces_opened") == 1, moved
