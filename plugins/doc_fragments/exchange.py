@@ -99,6 +99,7 @@ options:
       - A task that finds that the kept runspace died (Exchange restarted, its idle limit) opens its own if its first
         command is a read; a write is never sent twice.
       - V(0) (the default) closes the task's own runspace at its end, as before. At most V(3600).
+      - Linux only (the user check needs C(SO_PEERCRED)); elsewhere every task opens its own runspace whatever this says.
     type: int
     default: 0
 notes:

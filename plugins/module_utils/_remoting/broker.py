@@ -56,6 +56,11 @@ _KEY_SETTINGS = ("server", "port", "protocol", "path", "configuration_name", "au
 _MAX_LINE = 256 * 1024 * 1024  # one answer of a few thousand connectors fits many times
 
 
+# Both ends check the other's user with SO_PEERCRED (Linux). Where the platform has no such check (macOS, the BSDs)
+# no runspace is kept: each module run opens its own, as with keep_session 0.
+SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
+
+
 class BrokerUnavailable(Exception):
     """No broker can be used for this module run (none there, busy, other settings, not ours): open a pool."""
 
@@ -277,7 +282,7 @@ def connect(settings: dict[str, Any]) -> SharedSession:
 
     Raises BrokerUnavailable when there is none to use (the caller opens its own pool).
     """
-    directory = _private_dir(create=False)
+    directory = _private_dir(create=False) if SUPPORTED else None
     if directory is None:
         raise BrokerUnavailable("no private session directory")
     base = os.path.join(directory, _key(settings))
@@ -327,7 +332,7 @@ def _unlink(path: str) -> None:
 def hand_over(session: Any, keep: int) -> bool:
     """Give an open ExchangeSession to a new broker for ``keep`` seconds; False (the caller closes the pool) when
     no broker can be made, e.g. one already serves these settings."""
-    if keep <= 0 or getattr(session, "_pool", None) is None:
+    if keep <= 0 or getattr(session, "_pool", None) is None or not SUPPORTED:
         return False
     directory = _private_dir(create=True)
     if directory is None:

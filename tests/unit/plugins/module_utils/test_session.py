@@ -168,3 +168,30 @@ def test_kerberos_and_negotiate_may_use_the_ticket_cache():
 def test_protocol_mismatch_is_named(protocol, error, text):
     message = _session.ExchangeSession(settings(protocol=protocol))._network_error(error)
     assert text in message and "TLS certificate validation" not in message
+
+
+def test_no_runspace_is_kept_where_the_platform_cannot_check_the_peer(monkeypatch, tmp_path):
+    """Without SO_PEERCRED (macOS, the BSDs) keep_session keeps nothing: no socket, no broker, the caller closes."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import broker as _broker
+
+    monkeypatch.setattr(_broker, "SUPPORTED", False)
+    monkeypatch.setenv("MAILFLOW_EXCHANGE_SESSION_DIR", str(tmp_path / "sessions"))
+    wanted = settings()
+
+    class Pool:  # an open pool as ExchangeSession holds it; hand_over must not fork for it
+        pass
+
+    session = _session.ExchangeSession(wanted)
+    session._pool = Pool()
+    assert _broker.hand_over(session, 60) is False and session._pool is not None
+    assert not (tmp_path / "sessions").exists()
+    with pytest.raises(_broker.BrokerUnavailable):
+        _broker.connect(wanted)
+
+
+@pytest.mark.parametrize("value", [-1, 3601, True, "60"])
+def test_keep_session_is_a_number_of_seconds_up_to_an_hour(value):
+    with pytest.raises(_session.ExchangeError) as raised:
+        settings(keep_session=value)
+    assert raised.value.message.startswith("keep_session: must be a number of seconds from 0 to 3600")
+    assert settings(keep_session=3600)["keep_session"] == 3600 and settings()["keep_session"] == 0
