@@ -10,7 +10,7 @@ with that slice as its timeout; between slices this plugin prints one line per h
 LastError when Exchange already has one. Only the messages still pending are traced again; a message that was
 sent, failed or was taken by another connector is final at once (the module stops early as before). The result is
 the one a single call with the whole timeout returns: one trace per message in the given order, the combined
-``result`` (``_trace.tracer.overall_result``) and, with ``fail_on_timeout``, the same failure message.
+``result`` (``_trace.common.overall_result``) and, with ``fail_on_timeout``, the same failure message.
 
 Everything else (``wait_for: none``, a short timeout, ``async``) is one plain module call.
 """
@@ -24,8 +24,10 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import (
-    TraceError,
+# _trace.common, not _trace.tracer: this runs on the controller, which needs no Exchange session (tracer imports
+# pypsrp, requests and spnego: 0.2-0.3 s of every trace task's worker)
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.common import (
+    TimeError,
     overall_result,
     not_sent_message,
     parse_time,
@@ -91,7 +93,7 @@ class ActionModule(ActionBase):
                 try:
                     now = now or parse_time("now", "now")
                     call[option] = wire_time(parse_time(option, args[option], now))
-                except TraceError:
+                except TimeError:
                     pass  # the module names the option and the rule
         messages = args.get("messages")
         pending = list(range(len(messages))) if isinstance(messages, list) else None

@@ -338,7 +338,8 @@ attempts:
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 # The domain layer (search, polling, verdicts and hints) is module_utils/_trace/tracer.py.
-from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, not_sent_message, validate_input
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.common import not_sent_message
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, validate_input
 
 ARGUMENT_SPEC = {
     "message_id": {"type": "str"},

@@ -5,7 +5,7 @@
 
 Tracing messages through Exchange's message tracking logs (the ``message_trace`` module):
 
-* ``parse_time``/``wire_time``/``iso_utc``: the time options and event timestamps (UTC ISO-8601 on the wire);
+* ``iso_utc``: event timestamps as UTC ISO-8601 (the time options are ``common.parse_time``/``wire_time``);
 * ``normalise_event``/``matches``/``evaluate``: one Get-MessageTrackingLog object as returned, the client-side
   filter, and where a message stands (sent, failed, deferred, taken by another connector, ...);
 * ``MessageTracer``: searches the right servers, polls, stops early, reads the queues to explain a failure;
@@ -22,70 +22,16 @@ import time
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import identity as _identity
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import CmdletError, ExchangeError
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.common import TimeError, overall_result, parse_time, utcnow, wire_time
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.values import short_name
 
 SENT_EVENTS = ("SEND", "SENDEXTERNAL")
 FAILED_EVENTS = ("FAIL", "DSN")
 INTRA_ORG = "intra-organization smtp send connector"
-_RELATIVE = re.compile(r"^\s*-\s*(\d{1,12})\s*([smhd])\s*$", re.IGNORECASE | re.ASCII)
-_ISO = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$",
-    re.IGNORECASE | re.ASCII,
-)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class TraceError(ExchangeError):
     """A wrong option value; the message names the option."""
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def parse_time(option, text, now=None):
-    """ISO-8601 (UTC when no zone), ``now`` or ``-<n>[smhd]`` -> aware UTC datetime."""
-    now = now or _utcnow()
-    value = str(text).strip()
-    if value.lower() == "now":
-        return now
-    match = _RELATIVE.match(value)
-    if match:
-        try:
-            return now - datetime.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
-        except (OverflowError, ValueError):
-            raise TraceError("%s: '%s' reaches outside the range of dates (years 1-9999)" % (option, value[:40]))
-    match = _ISO.match(value)
-    if not match:
-        raise TraceError(
-            "%s: '%s' is not a time; use ISO-8601 (2026-05-01T13:00:00Z), now, or a relative time such as -15m, -2h, -1d"
-            % (option, value)
-        )
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        when = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro)
-    except ValueError as err:
-        raise TraceError("%s: '%s' is not a valid date and time (%s)" % (option, value, err))
-    offset = datetime.timedelta(0)
-    if zone and zone.upper() != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-        if minutes > 59 or hours * 60 + minutes > 14 * 60:
-            # UTC offsets run from -12:00 to +14:00 (ISO 8601 minutes 00-59); '+99:99' is no offset (issue 15)
-            raise TraceError("%s: '%s' has the UTC offset %s; an offset is from -14:00 to +14:00 with minutes 00-59"
-                             % (option, value[:40], zone))
-        offset = sign * datetime.timedelta(hours=hours, minutes=minutes)
-    try:
-        return (when - offset).replace(tzinfo=datetime.timezone.utc)
-    except OverflowError:
-        raise TraceError("%s: '%s' is outside the range of dates (years 1-9999) once converted to UTC" % (option, value))
-
-
-def wire_time(when):
-    """The UTC ISO-8601 text Exchange parses the same way whatever its culture."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
 
 
 def iso_utc(value):
@@ -97,7 +43,7 @@ def iso_utc(value):
     else:
         try:
             when = parse_time("timestamp", str(value))
-        except TraceError:
+        except TimeError:
             return str(value)
     when = when.astimezone(datetime.timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (when.microsecond // 1000)
@@ -220,10 +166,13 @@ class MessageTracer:
     def _search_parameters(self):
         """The search parameters every query shares (time window, sender, subject, size, DC)."""
         p = self.params
-        now = _utcnow()
+        now = utcnow()
         search = []
-        start = parse_time("start", p["start"], now) if p.get("start") else None
-        end = parse_time("end", p["end"], now) if p.get("end") else None
+        try:  # validate_input refused a bad time before; this keeps the words if one fails here after all
+            start = parse_time("start", p["start"], now) if p.get("start") else None
+            end = parse_time("end", p["end"], now) if p.get("end") else None
+        except TimeError as err:
+            raise TraceError(str(err))
         if start and end and end <= start:
             raise TraceError("end (%s) must be later than start (%s)" % (wire_time(end), wire_time(start)))
         if start:
@@ -398,33 +347,6 @@ def poll_wait(attempts, poll_interval):
     return min(poll_interval, 0.5 * 2 ** min(attempts - 1, 16))
 
 
-def overall_result(traces):
-    """The ``result`` of several traces: ``sent`` when all were sent, else the worst one."""
-    results = [t["result"] for t in traces]
-    if results and all(r == "sent" for r in results):
-        return "sent"
-    return next((r for r in ("failed", "other_connector", "deferred", "timeout", "not_found", "found") if r in results), "not_found")
-
-
-def not_sent_message(result, params):
-    """The failure message of ``wait_for: send``: each message that was not sent, with its LastError."""
-    traces = result.get("traces") or [dict(result, message_id=params.get("message_id"), connector=params.get("connector"))]
-    parts = []
-    for trace in traces:
-        if trace["result"] == "sent":
-            continue
-        what = "the message%s" % (" %s" % trace["message_id"] if trace.get("message_id") else "")
-        if trace.get("connector"):
-            what += " (connector %s)" % trace["connector"]
-        text = "%s was not sent: %s" % (what, trace["result"])
-        if trace.get("taken_by"):
-            text += " (Send connector %s took it)" % trace["taken_by"]
-        if trace.get("last_error"):
-            text += ", LastError: %s" % trace["last_error"]
-        parts.append(text)
-    return "; ".join(parts)
-
-
 _UNREACHABLE = "The smart host is unreachable from the transport server: check name, port, firewall and anti-virus mass-mailing blocks."
 _NO_DNS = "The smart host's name does not resolve on the transport server: fix DNS or use its IP address."
 _CERT = "The smart host's certificate failed the connector's TLS checks (chain, expiry, or name vs tls_domain)."
@@ -577,7 +499,7 @@ def validate_input(p):
         if p.get(name):
             try:
                 times[name] = parse_time(name, p[name])
-            except TraceError as err:
+            except TimeError as err:
                 errors.append(str(err))
     if len(times) == 2 and times["end"] <= times["start"]:
         errors.append("end: must be later than start")

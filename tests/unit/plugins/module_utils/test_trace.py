@@ -1,4 +1,4 @@
-"""module_utils/_trace/tracer.py's pure parts: time options, event normalisation, where a message stands, and the
+"""module_utils/_trace/tracer.py's and common.py's pure parts: time options, event normalisation, where a message stands, and the
 verdict and hint of each trace (no lab needed)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace import common as _common
 from ansible_collections.mailflow.exchange.plugins.module_utils._trace import tracer as _trace
 
 
@@ -31,18 +32,18 @@ NOW = dt.datetime(2026, 5, 1, 13, 0, 0, tzinfo=dt.timezone.utc)
         ("2026-05-01T07:00:00.1234567-05:00", dt.datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)),
     ],
 )
-def test_parse_time(mt, text, expected):
-    assert mt.parse_time("start", text, NOW) == expected
+def test_parse_time(text, expected):
+    assert _common.parse_time("start", text, NOW) == expected
 
 
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00", "-5w", ""])
-def test_parse_time_errors_name_the_option(mt, text):
-    with pytest.raises(mt.TraceError, match="^end: "):
-        mt.parse_time("end", text, NOW)
+def test_parse_time_errors_name_the_option(text):
+    with pytest.raises(_common.TimeError, match="^end: "):
+        _common.parse_time("end", text, NOW)
 
 
 def test_wire_time_and_iso_utc(mt):
-    assert mt.wire_time(dt.datetime(2026, 5, 1, 12, 3, 4, 999, tzinfo=dt.timezone.utc)) == "2026-05-01T12:03:04Z"
+    assert _common.wire_time(dt.datetime(2026, 5, 1, 12, 3, 4, 999, tzinfo=dt.timezone.utc)) == "2026-05-01T12:03:04Z"
     assert mt.iso_utc("2026-05-01T14:03:04.1234567+02:00") == "2026-05-01T12:03:04.123Z"
     assert mt.iso_utc(None) is None
 
@@ -111,7 +112,7 @@ def test_a_long_connector_name_is_shortened_in_sentences(mt):
 def test_not_sent_message_names_the_connector_that_took_it(mt):
     result = {"traces": [{"message_id": "<a@x>", "connector": "A", "result": "other_connector", "taken_by": "B"},
                          {"message_id": "<a@x>", "connector": "C", "result": "sent"}]}
-    assert mt.not_sent_message(result, {}) == "the message <a@x> (connector A) was not sent: other_connector (Send connector B took it)"
+    assert _common.not_sent_message(result, {}) == "the message <a@x> (connector A) was not sent: other_connector (Send connector B took it)"
 
 
 def test_the_first_searches_come_sooner_and_no_wait_exceeds_poll_interval():
