@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+# The option table, the presets and the schema are imported by the functions that use them: the role's plan filter
+# runs with_credential for every connector in each of six role tasks (each in its own forked worker) and needs
+# none of them unless the role is given smart host items.
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
 RENAME = {"smart_hosts": "hosts"}
@@ -31,6 +31,9 @@ DEPRECATION = {"name": OLD_MECHANISM, "version": "2.0.0", "collection_name": "ma
 
 
 def argument_spec() -> dict[str, Any]:
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+
     return {
         "connector": {"type": "str", "required": True},
         "hosts": {"type": "list", "elements": "str", "required": True},
@@ -61,6 +64,9 @@ def hosts_task(params: dict[str, Any]) -> Any:
 
 def validate(params: dict[str, Any]) -> list[str]:
     """Every problem of one item whose types the argument spec already checked, each ``field: rule``."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
+
     errors = []
     if params.get("exclusive") and params.get("state") == "absent":
         errors.append("exclusive: only applies to state present")
@@ -109,6 +115,8 @@ def with_credential(item: Any, credential: Any, key: str = "smart_host_auth_mech
 
 def translate(item: dict[str, Any]) -> dict[str, Any]:
     """One smart_host item (its options, aliases allowed) as a send_connectors item."""
+    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import presets as _presets
+
     out: dict[str, Any] = {"name": item.get("connector"), "smart_hosts": hosts_task(item)}
     for key, value in (("fallback_to_dns", item.get("fallback_to_dns")), ("smart_host_auth_mechanism", mechanism(item)),
                        ("authentication_credential", item.get("authentication_credential")),
