@@ -63,7 +63,7 @@ def parse_time(option, text, now=None):
         if minutes > 59 or hours * 60 + minutes > 14 * 60:
             # UTC offsets run from -12:00 to +14:00 (ISO 8601 minutes 00-59); '+99:99' is no offset (issue 15)
             raise TimeError("%s: '%s' has the UTC offset %s; an offset is from -14:00 to +14:00 with minutes 00-59"
-                             % (option, value[:40], zone))
+                            % (option, value[:40], zone))
         offset = sign * datetime.timedelta(hours=hours, minutes=minutes)
     try:
         return (when - offset).replace(tzinfo=datetime.timezone.utc)
