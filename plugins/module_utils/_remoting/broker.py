@@ -209,10 +209,15 @@ class SharedSession(object):
             if not (fresh and all(cmdlet.startswith("Get-") for cmdlet, _params in commands)):
                 raise
             self._drop(quit_broker=True)
-            self._own = _session.ExchangeSession(self.settings)
-            self._own.open()
-            self._own.warnings = self.warnings  # one list: the module reads (and edits) session.warnings
-            return self._own.run_pipeline(commands, input=input, errors=errors)
+            own = _session.ExchangeSession(self.settings)
+            try:
+                own.open()
+            except BaseException:
+                own.close()  # a pool that did not open is never kept
+                raise
+            own.warnings = self.warnings  # one list: the module reads (and edits) session.warnings
+            self._own = own
+            return own.run_pipeline(commands, input=input, errors=errors)
         if errors is not None:
             errors.extend(_error(item) for item in answer.get("errors") or [])
         return answer["records"]
