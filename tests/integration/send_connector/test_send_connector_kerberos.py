@@ -105,3 +105,44 @@ def test_kerberos_wrong_password_is_one_sentence(realm, lab, tmp_path):
     res = run.result("wrong password")
     assert res["failed"] and "the KDC rejected the password" in res["msg"], res["msg"]
     assert "\n" not in res["msg"]
+
+
+KEPT = """
+- name: create
+  mailflow.exchange.send_connector:
+    name: Kept over Kerberos
+    address_spaces: ['kept.example']
+    usage: Custom
+    smart_hosts: [192.168.3.2]
+    smart_host_auth_mechanism: None
+    keep_session: 30
+- name: create again
+  mailflow.exchange.send_connector:
+    name: Kept over Kerberos
+    address_spaces: ['kept.example']
+    smart_hosts: [192.168.3.2]
+    keep_session: 30
+- name: absent
+  mailflow.exchange.send_connector:
+    name: Kept over Kerberos
+    state: absent
+"""
+
+
+@pytest.mark.parametrize("login", ["password", "ticket"])
+def test_kept_runspace_over_kerberos(realm, lab, tmp_path, login):
+    """keep_session over Kerberos: the broker forked from the first task goes on with the pool's Kerberos context
+    (HTTP with Kerberos message encryption), for a password login and for a kinit ticket (no password to prove)."""
+    ansible = without_auth(Ansible(lab, str(tmp_path)))
+    ccache = "FILE:%s" % (tmp_path / "ccache")
+    if login == "ticket":
+        realm.kinit("admin", ccache)
+    password = realm.passwords["admin"] if login == "password" else ""
+    before = lab.counters()
+    run = ansible.play(KEPT, env=kerberos_env(realm, ccache, EXCHANGE_PASSWORD=password))
+    assert run.result("create")["changed"] is True, run.stdout[-3000:]
+    assert run.result("create again")["changed"] is False
+    assert run.result("absent")["changed"] is True
+    after = lab.counters()
+    assert after["runspaces_opened"] - before.get("runspaces_opened", 0) == 1  # one for the three tasks
+    assert after["runspaces_closed"] - before.get("runspaces_closed", 0) == 1  # closed by the last (keep_session 0)

@@ -5,6 +5,7 @@ Every failure must be one clear sentence in ``msg`` (no traceback), and nothing 
 
 from __future__ import annotations
 
+import re
 import socket
 
 
@@ -38,8 +39,8 @@ LIFE = """
 """
 
 
-def walk_life_cycle(ansible):
-    run = ansible.play(LIFE, vars_={"relay_password": "Pw-over-the-wire-1"})
+def walk_life_cycle(ansible, tasks=LIFE):
+    run = ansible.play(tasks, vars_={"relay_password": "Pw-over-the-wire-1"})
     assert run.result("create")["changed"] is True, run.stdout[-2000:]
     again = run.result("create again")
     assert not again["failed"] and again["changed"] is False, again
@@ -61,6 +62,19 @@ def test_https_with_the_lab_ca(https_lab, tmp_path):
 
 def test_ntlm_with_message_encryption(ntlm_lab, tmp_path):
     walk_life_cycle(Ansible(ntlm_lab, str(tmp_path)))
+
+
+def test_ntlm_with_message_encryption_on_a_kept_runspace(ntlm_lab, tmp_path):
+    """keep_session over NTLM: the broker forked from the first task goes on with the pool's NTLM sealing (its
+    sequence numbers) for the next four tasks; the last, with keep_session 0, closes it."""
+    kept = re.sub(r"(  mailflow\.exchange\.\w+:\n)", "\\1    keep_session: 30\n", LIFE)
+    last = "    keep_session: 30\n    name: Smart host to Internet\n    state: absent"
+    assert kept.count(last) == 1
+    before = ntlm_lab.counters()
+    walk_life_cycle(Ansible(ntlm_lab, str(tmp_path)), kept.replace(last, last.replace(": 30", ": 0")))
+    after = ntlm_lab.counters()
+    assert after["runspaces_opened"] - before.get("runspaces_opened", 0) == 1  # one for the five tasks
+    assert after["runspaces_closed"] - before.get("runspaces_closed", 0) == 1
 
 
 def _closed_port() -> int:
