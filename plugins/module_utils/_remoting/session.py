@@ -91,21 +91,25 @@ class CmdletError(ExchangeError):
         self.category = category
         self.reason = reason
 
+    def mentions(self, *words: str, message: bool = False) -> bool:
+        """Whether the error's id, category or reason (and with ``message`` its text) holds one of ``words``
+        (lower case), ignoring case: how Exchange's errors are told apart."""
+        parts = [self.error_id, self.category, self.reason] + ([self.error_message] if message else [])
+        haystack = " ".join(parts).lower()
+        return any(word in haystack for word in words)
+
     @property
     def not_found(self) -> bool:
-        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
-        return "objectnotfound" in haystack or "managementobjectnotfound" in haystack
+        return self.mentions("objectnotfound", "managementobjectnotfound")
 
     @property
     def input_not_bound(self) -> bool:
         """PowerShell bound no parameter to a pipeline input object (InputObjectNotBound, a ParameterBindingException)."""
-        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
-        return "inputobjectnotbound" in haystack or "parameterbinding" in haystack
+        return self.mentions("inputobjectnotbound", "parameterbinding")
 
     @property
     def not_recognized(self) -> bool:
-        haystack = " ".join([self.error_id, self.category, self.reason]).lower()
-        return "commandnotfound" in haystack
+        return self.mentions("commandnotfound")
 
 
 def connection_settings(params: dict[str, Any]) -> dict[str, Any]:
