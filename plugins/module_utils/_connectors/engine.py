@@ -134,8 +134,7 @@ class NameTaken(ExchangeError):
 
 
 def _already_exists(err: CmdletError) -> bool:
-    text = " ".join([err.error_id, err.category, err.reason, err.error_message]).lower()
-    return "alreadyexists" in text or "already exists" in text
+    return err.mentions("alreadyexists", "already exists", message=True)
 
 
 class _Planned:
@@ -263,14 +262,14 @@ class Engine:
             return err
         self.unmatched = [i for i in self.unmatched if i is not item]
         self._warn_lookalikes(item, others)
+        taken_by = " and ".join(_identity.shown(o) for o in others)
         return NameTaken(
             "%s: Exchange refused to create the Send connector %s because it counts the name as taken: the existing "
             "connector %s looks like it, and Active Directory's check of unique names compares names more loosely "
             "than Exchange's lookup by name (e.g. it takes the KELVIN SIGN as K); the connector was not created and %s "
             "is unchanged: choose a name that is no look-alike of another connector's, or manage %s by its own name "
             "(Exchange said: %s)" % (
-                item.field("name"), _identity.shown(item.name), " and ".join(_identity.shown(o) for o in others),
-                " and ".join(_identity.shown(o) for o in others), _identity.shown(others[0]),
+                item.field("name"), _identity.shown(item.name), taken_by, taken_by, _identity.shown(others[0]),
                 err.error_message.rstrip(".")))
 
     def confirm_absent(self, item: Item) -> Optional[dict[str, Any]]:

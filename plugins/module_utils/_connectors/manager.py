@@ -151,17 +151,16 @@ class ConnectorManager:
         command is not recognized, every connector is read in full instead (``get_raw``), and the run keeps that
         answer for its later names reads.
         """
-        if not self.names_by_pipeline:
-            return [_identity.connector_name(c) for c in self.get_raw(None)]
-        try:
-            found = self.session.run_pipeline([("Get-SendConnector", self._dc([])),
-                                               ("Select-Object", [("ExpandProperty", "Name")])])
-        except CmdletError as err:
-            if not err.not_recognized:
-                raise
-            self.names_by_pipeline = False  # no Select-Object in this session (or no Get-SendConnector: get_raw says)
-            return [_identity.connector_name(c) for c in self.get_raw(None)]
-        return [str(record.get("value", "")) for record in found if record.get("value") not in (None, "")]
+        if self.names_by_pipeline:
+            try:
+                found = self.session.run_pipeline([("Get-SendConnector", self._dc([])),
+                                                   ("Select-Object", [("ExpandProperty", "Name")])])
+                return [str(record.get("value", "")) for record in found if record.get("value") not in (None, "")]
+            except CmdletError as err:
+                if not err.not_recognized:
+                    raise
+                self.names_by_pipeline = False  # no Select-Object in this session (or no Get-SendConnector: get_raw says)
+        return [_identity.connector_name(c) for c in self.get_raw(None)]
 
     def get_by_guids(self, guids: list[str]) -> dict[str, Optional[dict[str, Any]]]:
         """Each GUID's connector (raw, like ``get_raw``'s; None when the DC does not show it), read with ONE
