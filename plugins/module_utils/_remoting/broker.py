@@ -48,7 +48,6 @@ from typing import Any, Optional
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import session as _session
 
-KEEP_MAX = _session.KEEP_SESSION_MAX
 
 # The settings a broker must share with a module run (all but the password, which is proven, not sent).
 _KEY_SETTINGS = ("server", "port", "protocol", "path", "configuration_name", "auth", "username", "validate_certs",
@@ -88,8 +87,13 @@ def _private_dir(create: bool) -> Optional[str]:
     return path
 
 
+def _shared(settings: dict[str, Any]) -> list[Any]:
+    """The settings a module run must share with a broker, in order (the password aside)."""
+    return [settings.get(name) for name in _KEY_SETTINGS]
+
+
 def _key(settings: dict[str, Any]) -> str:
-    text = json.dumps([settings.get(name) for name in _KEY_SETTINGS], sort_keys=True)
+    text = json.dumps(_shared(settings), sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -311,7 +315,7 @@ def connect(settings: dict[str, Any]) -> SharedSession:
         channel = _Channel(sock)
         hello = channel.receive() or {}
         challenge = os.urandom(16).hex()
-        channel.send({"op": "hello", "settings": [settings.get(name) for name in _KEY_SETTINGS],
+        channel.send({"op": "hello", "settings": _shared(settings),
                       "proof": _proof(settings, hello.get("challenge", "")), "challenge": challenge})
         answer = channel.receive() or {}
         if not answer.get("ok") or not hmac.compare_digest(str(answer.get("proof", "")), _proof(settings, challenge)):
@@ -440,7 +444,7 @@ def _serve_one(session: Any, conn: socket.socket, keep: int) -> int:
     challenge = os.urandom(16).hex()
     channel.send({"challenge": challenge})
     hello = channel.receive()
-    if (not hello or hello.get("settings") != [session.settings.get(name) for name in _KEY_SETTINGS]
+    if (not hello or hello.get("settings") != _shared(session.settings)
             or not hmac.compare_digest(str(hello.get("proof", "")), _proof(session.settings, challenge))):
         channel.send({"ok": False})
         return keep
@@ -451,7 +455,7 @@ def _serve_one(session: Any, conn: socket.socket, keep: int) -> int:
             return keep
         op = request.get("op")
         if op == "done":
-            keep = max(0, min(int(request.get("keep") or 0), KEEP_MAX))
+            keep = max(0, min(int(request.get("keep") or 0), _session.KEEP_SESSION_MAX))
             try:
                 channel.send({"ok": True})
             except OSError:
