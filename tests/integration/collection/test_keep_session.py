@@ -17,7 +17,7 @@ import pytest
 
 from send_connector_harness import LabProcess, delta, exchange_env, run_module
 
-from labfixture import end_brokers, session_dir
+from labfixture import alive, broker_pids, end_brokers, session_dir
 
 
 @pytest.fixture
@@ -42,19 +42,7 @@ def brokers(proc):
 
 
 def pids(proc):
-    found = []
-    for path in glob.glob(os.path.join(session_dir(proc.ready), "*.pid")):
-        with open(path, encoding="ascii") as handle:
-            found.append(int(handle.read()))
-    return found
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return broker_pids(session_dir(proc.ready))
 
 
 def wait_until(condition, timeout=60.0):

@@ -199,6 +199,22 @@ def session_dir(ready: dict[str, t.Any]) -> str:
 def end_brokers(directory: str, timeout: float = 10.0) -> list[int]:
     """End every broker of kept runspaces (plugins/module_utils/_remoting/broker.py) in ``directory``: SIGTERM, which
     makes a broker close its runspace and remove its socket; SIGKILL after ``timeout``. Returns the pids found."""
+    pids = broker_pids(directory)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.05)
+        if alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def broker_pids(directory: str) -> list[int]:
+    """The process ids of the brokers in ``directory`` (their ``<key>.pid`` files)."""
     import glob
 
     pids = []
@@ -206,20 +222,10 @@ def end_brokers(directory: str, timeout: float = 10.0) -> list[int]:
         with contextlib.suppress(OSError, ValueError):
             with open(path, encoding="ascii") as handle:
                 pids.append(int(handle.read().strip()))
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
     return pids
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except OSError:
