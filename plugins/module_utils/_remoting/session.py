@@ -13,6 +13,7 @@ interface.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -26,16 +27,35 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.plan import Credential
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.wire import Output, Unreadable, read_output
 
-PYPSRP_IMPORT_ERROR = None
-try:
-    from pypsrp.complex_objects import PSCredential
-    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
-    from pypsrp.powershell import PowerShell, RunspacePool
-    from pypsrp.wsman import WSMan
-except ImportError:  # pragma: no cover - reported through missing_required_lib
-    PYPSRP_IMPORT_ERROR = traceback.format_exc()
+# pypsrp (with requests, spnego and cryptography: 0.15-0.25 s of a module start) is imported only by a run that opens
+# its own pool (load_pypsrp). A run through a runspace a broker kept (keep_session) talks to the broker's socket and
+# never needs it. HAS_PYPSRP only says whether it is installed; a failing import is reported when a pool is opened.
+PYPSRP_IMPORT_ERROR: Optional[str] = None
+HAS_PYPSRP = importlib.util.find_spec("pypsrp") is not None
+PSCredential: Any = None
+AuthenticationError: Any = None
+WinRMTransportError: Any = None
+WSManFaultError: Any = None
+PowerShell: Any = None
+RunspacePool: Any = None
+WSMan: Any = None
 
-HAS_PYPSRP = PYPSRP_IMPORT_ERROR is None
+
+def load_pypsrp() -> None:
+    """Import pypsrp's classes into this module (once); ExchangeError when it cannot be imported."""
+    global PYPSRP_IMPORT_ERROR, PSCredential, AuthenticationError, WinRMTransportError, WSManFaultError
+    global PowerShell, RunspacePool, WSMan
+    if WSMan is not None:
+        return
+    try:
+        from pypsrp.complex_objects import PSCredential
+        from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+        from pypsrp.powershell import PowerShell, RunspacePool
+        from pypsrp.wsman import WSMan
+    except ImportError as err:
+        PYPSRP_IMPORT_ERROR = traceback.format_exc()
+        raise ExchangeError("pypsrp, which the Exchange modules need to open a remote PowerShell session, could not "
+                            "be imported on the machine that runs the module (%s): install pypsrp there" % err)
 
 AUTH_CHOICES = ["kerberos", "negotiate", "ntlm", "basic", "credssp"]
 
@@ -364,6 +384,7 @@ class ExchangeSession:
             self._pool.exchange_keys()
             self._keys_exchanged = True
 
+        load_pypsrp()
         diagnostics = _kerberos.NegotiateDiagnostics()
         with diagnostics:  # keeps why negotiate gave up on Kerberos, if it does
             self._guard(_open, diagnostics)

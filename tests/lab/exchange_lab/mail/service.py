@@ -72,7 +72,7 @@ class MailTransport:
         self._sites = {s.name: s.site for s in config.servers}
         self._wake = threading.Condition()
         self._stopping = False
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mail-delivery")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=20, thread_name_prefix="mail-delivery")
         self._scheduler: threading.Thread | None = None
         # A delivery marks the queues changed; the scheduler saves them when it is idle, at most every SAVE_EVERY
         # seconds while deliveries run (saving every queue after each delivery made N deliveries cost N^2).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 import pytest
 from pypsrp.exceptions import FragmentError
@@ -195,3 +196,17 @@ def test_keep_session_is_a_number_of_seconds_up_to_an_hour(value):
         settings(keep_session=value)
     assert raised.value.message.startswith("keep_session: must be a number of seconds from 0 to 3600")
     assert settings(keep_session=3600)["keep_session"] == 3600 and settings()["keep_session"] == 0
+
+
+def test_pypsrp_is_imported_only_to_open_a_pool_and_a_failed_import_is_a_sentence(monkeypatch):
+    # a run through a kept runspace (keep_session) never opens a pool, so it never pays pypsrp's import
+    for name in ("PSCredential", "AuthenticationError", "WinRMTransportError", "WSManFaultError", "PowerShell",
+                 "RunspacePool", "WSMan", "PYPSRP_IMPORT_ERROR"):
+        monkeypatch.setattr(_session, name, None)
+    monkeypatch.setitem(sys.modules, "pypsrp.wsman", None)  # an import of it now fails
+    with pytest.raises(_session.ExchangeError, match="pypsrp, which the Exchange modules need .* install pypsrp there"):
+        _session.ExchangeSession(settings(auth="basic", username="u", password="p")).open()
+    assert "pypsrp.wsman" in _session.PYPSRP_IMPORT_ERROR
+    monkeypatch.delitem(sys.modules, "pypsrp.wsman")
+    _session.load_pypsrp()
+    assert _session.WSMan.__module__ == "pypsrp.wsman" and _session.RunspacePool.__name__ == "RunspacePool"
