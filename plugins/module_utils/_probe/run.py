@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailflow.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: not a public API of the collection; it may change at any time.
+
+One SMTP probe run, as ``smtp_probe`` runs it and ``send_connector_preflight`` runs it after working out the
+connectors: the options (``argument_spec``), their checks before any connection (``validate``), probing every
+target and judging it against its connector's settings (``probe``), and the optional test message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import ssl
+
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import (
+    ProbeSettings,
+    build_message,
+    probe_hosts,
+    send_message,
+)
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.findings import (
+    SEVERITIES,
+    Intent,
+    evaluate,
+)
+
+MAX_TIMEOUT = 3600.0
+
+
+# What a connector setting defaults to when the task does not give it (a smart host probed without settings).
+SETTING_DEFAULTS = {"require_tls": False, "ignore_starttls": False, "smart_host_auth_mechanism": "None"}
+
+
+def _settings(defaults: bool) -> dict:
+    """The connector settings the probe judges: the option table's probe rows, each declared as its row declares it."""
+    spec = {}
+    for opt in _options.PROBED:
+        spec[opt.name] = opt.argument_spec()
+        if defaults and opt.name in SETTING_DEFAULTS:
+            spec[opt.name]["default"] = SETTING_DEFAULTS[opt.name]
+    return spec
+
+
+def argument_spec() -> dict:
+    # No 'choices' on the enums: Exchange binds them case-insensitively, and so does the collection's
+    # option table (_options), which parses them here like everywhere else.
+    return dict(
+        hosts=dict(type="list", elements="str", aliases=["smart_hosts"]),
+        targets=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                host=dict(type="str", required=True),
+                label=dict(type="str"),
+                port=dict(type="int"),
+                connect_address=dict(type="str"),
+                helo_name=dict(type="str"),
+                **_settings(defaults=False),
+            ),
+        ),
+        port=dict(type="int", default=25),
+        connect_address=dict(type="str"),
+        ca_cert=dict(type="path"),
+        **_settings(defaults=True),
+        timeout=dict(type="float", default=10),
+        fail_on=dict(type="list", elements="str", choices=list(SEVERITIES), default=["error"]),
+        helo_name=dict(type="str"),
+        mail_from=dict(type="str"),
+        rcpt_to=dict(type="list", elements="str", default=[]),
+        send_test_message=dict(
+            type="dict",
+            options={
+                "from": dict(type="str", required=True, aliases=["sender"]),
+                "to": dict(type="list", elements="str", required=True, aliases=["recipients"]),
+                "subject": dict(type="str", default="mailflow.exchange smtp_probe test message"),
+                "body": dict(type="str", default="This is a test message sent by mailflow.exchange.smtp_probe."),
+            },
+        ),
+    )
+
+
+def ca_cert_problems(path: str) -> list[str]:
+    """A missing file, an unreadable one and one without PEM certificates each get their own sentence."""
+    if not os.path.exists(path):
+        return [f"ca_cert: {path} does not exist"]
+    if os.path.isdir(path):
+        return [f"ca_cert: {path} is a directory; give a PEM file of CA certificates"]
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        return [f"ca_cert: cannot read {path} ({exc.strerror or exc})"]
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return [f"ca_cert: {path} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
+    return []
+
+
+def command_value_problems(p: dict) -> list[str]:
+    """Every value that goes into an SMTP command line or header, checked before any connection."""
+    errors = []
+    if p["mail_from"]:
+        errors.extend(checks.address("mail_from", p["mail_from"]))
+    for index, rcpt in enumerate(p["rcpt_to"] or []):
+        errors.extend(checks.address(f"rcpt_to[{index}]", rcpt))
+    if bool(p["mail_from"]) != bool(p["rcpt_to"]):
+        errors.append("mail_from and rcpt_to: give both for the MAIL/RCPT test, or neither")
+    spec = p["send_test_message"]
+    if spec:
+        errors.extend(checks.header_address("send_test_message.from", spec["from"])[0])
+        if not spec["to"]:
+            errors.append("send_test_message.to: give at least one recipient")
+        for index, rcpt in enumerate(spec["to"] or []):
+            errors.extend(checks.header_address(f"send_test_message.to[{index}]", rcpt)[0])
+        errors.extend(checks.header_text("send_test_message.subject", spec["subject"]))
+    return errors
+
+
+# Declared once: the checker words them before AnsibleModule runs, AnsibleModule enforces them too.
+CONSTRAINTS = {"mutually_exclusive": [("hosts", "targets")], "required_one_of": [("hosts", "targets")]}
+
+
+def validate(p: dict) -> tuple[list[checks.Target], list[str]]:
+    """(targets, every problem of the task), before any connection. The declared CONSTRAINTS are checked
+    with the argument types; a task that breaks one gets no further checks here."""
+    errors = []
+    if (p["targets"] is None) == (p["hosts"] is None):
+        return [], []  # both or neither: CONSTRAINTS said so
+    if p["targets"] is not None and not p["targets"]:
+        errors.append("targets: give at least one target")
+    if p["targets"] is not None and p["connect_address"]:
+        errors.append("connect_address: give it per target in targets, not at the top level")
+    targets: list[checks.Target] = []
+    if not errors:
+        targets, errors = checks.build_targets(p)
+    if p["ca_cert"]:
+        errors.extend(ca_cert_problems(p["ca_cert"]))
+    timeout = p["timeout"]
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        errors.append(f"timeout: must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}")
+    errors.extend(command_value_problems(p))
+    return targets, errors
+
+
+def default_helo_name() -> str:
+    """This machine's FQDN when it is a valid EHLO argument, else localhost."""
+    name = socket.getfqdn()
+    return name if not checks.helo_name("helo_name", name) else "localhost"
+
+
+def settings_for(p: dict, target: checks.Target, fallback_helo: str) -> ProbeSettings:
+    cred = target.credential or {}
+    testable = bool(cred.get("username")) and cred.get("password") is not None
+    return ProbeSettings(
+        host=target.host,
+        port=target.port,
+        connect_address=target.connect_address,
+        timeout=p["timeout"],
+        helo_name=target.helo_name or fallback_helo,
+        ca_cert=p["ca_cert"],
+        tls_domain=target.tls_domain,
+        username=cred.get("username") if testable else None,
+        password=cred.get("password") if testable else None,
+        auth_mechanism=target.auth_mechanism,
+        require_tls=target.require_tls,
+        mail_from=p["mail_from"],
+        rcpt_to=list(p["rcpt_to"] or []),
+        label=target.label,
+    )
+
+
+def intent_for(target: checks.Target) -> Intent:
+    size = target.max_message_size
+    return Intent(
+        require_tls=target.require_tls,
+        ignore_starttls=target.ignore_starttls,
+        tls_auth_level=target.tls_auth_level,
+        tls_domain=target.tls_domain,
+        auth_mechanism=target.auth_mechanism,
+        max_message_size=size if isinstance(size, int) else None,
+        max_message_unlimited=size == "unlimited",
+        credential_given=bool(target.credential and target.credential.get("password") is not None),
+        connect_address_given=bool(target.connect_address),
+        helo_name_given=bool(target.helo_name),
+    )
+
+
+def submit_test_message(p: dict, check_mode: bool, all_settings: list[ProbeSettings], probes: list[dict]) -> dict:
+    spec = p["send_test_message"]
+    if check_mode:
+        return {"skipped": True, "reason": "check mode: no test message was sent"}
+    first = all_settings[0]
+    msg = build_message(spec["from"], spec["to"], spec["subject"], spec["body"], first.helo_name)
+    sender = checks.header_address("send_test_message.from", spec["from"])[1]
+    recipients = [checks.header_address("send_test_message.to", r)[1] for r in spec["to"]]
+    result: dict = {}
+    for settings, probe in zip(all_settings, probes):
+        if not probe.get("address"):
+            continue
+        result = send_message(settings, probe["address"], msg, require_tls=settings.require_tls, envelope_from=sender, envelope_to=recipients)
+        if result["queued"]:
+            break
+    return result or {"host": None, "queued": False, "error": "no host was reachable", "message_id": str(msg["Message-ID"])}
+
+
+def probe(p: dict) -> tuple[list[ProbeSettings], dict]:
+    """Probe every target of checked parameters ``p`` (``validate`` found no problem): (each target's settings, the
+    result smtp_probe returns: ``probes``, ``findings`` each with its target's ``label``, ``summary``)."""
+    targets = validate(p)[0]
+    fallback_helo = p["helo_name"] or default_helo_name()
+    all_settings = [settings_for(p, target, fallback_helo) for target in targets]
+    probes = probe_hosts(all_settings)
+    findings = []
+    for target, found in zip(targets, probes):
+        for finding in evaluate(found, intent_for(target)):
+            finding["label"] = target.label
+            findings.append(finding)
+    summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITIES}
+    return all_settings, {"changed": False, "probes": probes, "findings": findings, "summary": summary}
+
+
+def where(finding: dict) -> str:
+    return f"{finding['label']} ({finding['host']})" if finding.get("label") else finding["host"]
