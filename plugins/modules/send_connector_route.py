@@ -215,9 +215,7 @@ cmdlets:
   sample: [Get-ExchangeServer, Get-TransportConfig, Get-TransportService, Get-ExchangeCertificate -Server EX01]
 """
 
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import route as _route_findings
-from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import route as _route
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 
 ARGUMENT_SPEC = {
@@ -228,128 +226,18 @@ ARGUMENT_SPEC = {
     "probes": {"type": "list", "elements": "dict", "default": []},
     "fail_on": {"type": "list", "elements": "str", "choices": ["error", "warning", "info"], "default": ["error"]},
 }
-ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-def _connector(item, path):
-    """One connector item: (the keys the checks use, problems)."""
-    problems = []
-    name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
-        problems.append("%s.name: is required (the connector's name)" % path)
-    out = {"name": name.strip() if isinstance(name, str) else name}
-    for key in ("source_transport_servers", "smart_hosts"):
-        value = item.get(key)
-        if value is None:
-            out[key] = []
-        elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            problems.append("%s.%s: must be a list of names" % (path, key))
-        else:
-            out[key] = [v.strip() for v in value]
-    try:
-        out["tls_certificate_name"] = _values.canonical_certificate_name(item.get("tls_certificate_name"))
-    except _values.BadValue as err:
-        problems.append("%s.tls_certificate_name: %s" % (path, err))
-    try:
-        out["max_message_size"] = _values.parse_size(item.get("max_message_size"))
-    except _values.BadValue as err:
-        problems.append("%s.max_message_size: %s" % (path, err))
-    for key in ("is_scoped_connector", "frontend_proxy_enabled"):
-        value = item.get(key)
-        if value is not None and not isinstance(value, bool):
-            problems.append("%s.%s: must be true or false" % (path, key))
-        out[key] = bool(value)
-    return out, problems
-
-
-def validate(params):
-    problems = []
-    for index, item in enumerate(params.get("connectors") or []):
-        if not isinstance(item, dict):
-            problems.append("connectors[%d]: must be a mapping of connector settings" % index)
-            continue
-        problems.extend(_connector(item, "connectors[%d]" % index)[1])
-    for host, size in (params.get("smart_host_sizes") or {}).items():
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            problems.append("smart_host_sizes.%s: must be a number of bytes (0 for no limit)" % host)
-    return problems
-
-
-def probe_sizes(probes):
-    """host -> SIZE from smtp_probe's probes (the EHLO after TLS when there was one)."""
-    sizes = {}
-    for probe in probes or []:
-        if not isinstance(probe, dict) or not probe.get("host"):
-            continue
-        for key in ("ehlo_tls", "ehlo"):
-            ehlo = probe.get(key)
-            if isinstance(ehlo, dict) and isinstance(ehlo.get("size"), int) and not isinstance(ehlo.get("size"), bool):
-                sizes[str(probe["host"]).lower()] = ehlo["size"]
-                break
-    return sizes
 
 
 def main():
-    module = exchange_module(ARGUMENT_SPEC, validate=validate, supports_check_mode=True)
+    module = exchange_module(ARGUMENT_SPEC, validate=_route.validate, supports_check_mode=True)
     params = module.params
 
     def work(session):
-        cmdlets = []
-
-        def run(cmdlet, args=None, shown=None):
-            cmdlets.append(shown or cmdlet)
-            return session.run(cmdlet, args or [])
-
-        read = None
-        if params.get("connectors") is None:
-            connectors = []
-            read = []
-            for raw in run("Get-SendConnector"):
-                state = _options.from_exchange(raw)
-                state["name"] = raw.get("Name")
-                connectors.append(_connector(state, "connector")[0])
-                # as send_connector_info returns it, so one session serves a caller that needs both (the audit)
-                read.append(dict({"name": raw.get("Name")}, **_options.identity_from_exchange(raw), **state))
-        else:
-            connectors = [_connector(item, "connectors[%d]" % i)[0] for i, item in enumerate(params["connectors"])]
-        servers = {}
-        for raw in run("Get-ExchangeServer"):
-            found = _route_findings.server(raw)
-            servers[found["name"].lower()] = found
-        config = run("Get-TransportConfig")
-        max_send = _values.parse_size((config[0] if config else {}).get("MaxSendSize")) if config else None
-        for raw in run("Get-TransportService"):
-            entry = servers.get(str(raw.get("Name") or "").lower())
-            if entry is not None:
-                entry["max_per_domain_outbound_connections"] = raw.get("MaxPerDomainOutboundConnections")
-        needed = []
-        for connector in connectors:
-            if connector.get("tls_certificate_name"):
-                for source in connector["source_transport_servers"]:
-                    key = source.lower().split(".", 1)[0]
-                    if key in servers and key not in needed:
-                        needed.append(key)
-        certificates = {}
-        for key in needed:
-            name = servers[key]["name"]
-            found = run("Get-ExchangeCertificate", [("Server", name)], "Get-ExchangeCertificate -Server %s" % name)
-            certificates[key] = [_route_findings.certificate(raw) for raw in found]
-        sizes = probe_sizes(params.get("probes"))
-        sizes.update({str(k).lower(): v for k, v in (params.get("smart_host_sizes") or {}).items()})
-        findings, report = _route_findings.route_findings(connectors, servers, certificates, max_send, sizes)
-        findings.sort(key=lambda f: ORDER.get(f["severity"], 3))
-        result = {"changed": False, "findings": findings, "connectors": report,
-                  "servers": sorted(servers.values(), key=lambda s: s["name"].lower()),
-                  "max_send_size": max_send, "cmdlets": cmdlets}
-        if read is not None:
-            result["read"] = read
-        failing = [f for f in findings if f["severity"] in (params.get("fail_on") or [])]
-        if failing:
+        result = _route.check(session.run, params.get("connectors"), params.get("probes"), params.get("smart_host_sizes"))
+        message = _route.failing(result["findings"], params.get("fail_on"))
+        if message:
             result["failed"] = True
-            result["msg"] = "send_connector_route: %d finding(s) of severity %s: %s" % (
-                len(failing), "/".join(params["fail_on"]),
-                "; ".join("%s%s: %s (hint: %s)" % (f["connector"], " on %s" % f["server"] if f["server"] else "",
-                                                   f["message"], f["hint"]) for f in failing))
+            result["msg"] = message
         return result
 
     run_with_session(module, work)

@@ -32,6 +32,7 @@ import datetime
 import re
 from typing import Any, Optional
 
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
 
 SEVERITIES = ("error", "warning", "info")
@@ -312,3 +313,135 @@ def route_findings(
                     "recipient in non-accepted domain' or '554 5.7.1 Relay access denied' in the queue's LastError")
         report.append(entry)
     return out.items, report
+
+
+# --- one run of the check (send_connector_route, send_connector_preflight) ---------------------------------
+ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def connector_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
+    """One connector item: (the keys the checks use, problems)."""
+    problems = []
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("%s.name: is required (the connector's name)" % path)
+    out = {"name": name.strip() if isinstance(name, str) else name}
+    for key in ("source_transport_servers", "smart_hosts"):
+        value = item.get(key)
+        if value is None:
+            out[key] = []
+        elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            problems.append("%s.%s: must be a list of names" % (path, key))
+        else:
+            out[key] = [v.strip() for v in value]
+    try:
+        out["tls_certificate_name"] = _values.canonical_certificate_name(item.get("tls_certificate_name"))
+    except _values.BadValue as err:
+        problems.append("%s.tls_certificate_name: %s" % (path, err))
+    try:
+        out["max_message_size"] = _values.parse_size(item.get("max_message_size"))
+    except _values.BadValue as err:
+        problems.append("%s.max_message_size: %s" % (path, err))
+    for key in ("is_scoped_connector", "frontend_proxy_enabled"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, bool):
+            problems.append("%s.%s: must be true or false" % (path, key))
+        out[key] = bool(value)
+    return out, problems
+
+
+def validate(params: dict[str, Any]) -> list[str]:
+    problems = []
+    for index, item in enumerate(params.get("connectors") or []):
+        if not isinstance(item, dict):
+            problems.append("connectors[%d]: must be a mapping of connector settings" % index)
+            continue
+        problems.extend(connector_item(item, "connectors[%d]" % index)[1])
+    for host, size in (params.get("smart_host_sizes") or {}).items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            problems.append("smart_host_sizes.%s: must be a number of bytes (0 for no limit)" % host)
+    return problems
+
+
+def probe_sizes(probes: Any) -> dict[str, Any]:
+    """host -> SIZE from smtp_probe's probes (the EHLO after TLS when there was one)."""
+    sizes = {}
+    for probe in probes or []:
+        if not isinstance(probe, dict) or not probe.get("host"):
+            continue
+        for key in ("ehlo_tls", "ehlo"):
+            ehlo = probe.get(key)
+            if isinstance(ehlo, dict) and isinstance(ehlo.get("size"), int) and not isinstance(ehlo.get("size"), bool):
+                sizes[str(probe["host"]).lower()] = ehlo["size"]
+                break
+    return sizes
+
+
+def check(run: Any, connectors: Optional[list[dict[str, Any]]], probes: Any = None,
+          smart_host_sizes: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The Exchange side of every route, in a few reads per run (not per connector): ``run(cmdlet, params)`` runs
+    one cmdlet in the caller's session. ``connectors`` are checked items (``connector_item``'s keys, e.g. a
+    check-mode send_connectors result's connectors), or None to read and check every connector. ``probes`` are
+    smtp_probe's (their SIZE), ``smart_host_sizes`` maps a smart host to a SIZE. Returns send_connector_route's
+    result (without ``failed``: see ``failing``)."""
+    cmdlets: list[str] = []
+
+    def call(cmdlet: str, args: Optional[list] = None, shown: Optional[str] = None) -> list[dict[str, Any]]:
+        cmdlets.append(shown or cmdlet)
+        return run(cmdlet, args or [])
+
+    read = None
+    if connectors is None:
+        checked = []
+        read = []
+        for raw in call("Get-SendConnector"):
+            state = _options.from_exchange(raw)
+            state["name"] = raw.get("Name")
+            checked.append(connector_item(state, "connector")[0])
+            # as send_connector_info returns it, so one session serves a caller that needs both (the audit)
+            read.append(dict({"name": raw.get("Name")}, **_options.identity_from_exchange(raw), **state))
+    else:
+        checked = [connector_item(item, "connectors[%d]" % i)[0] for i, item in enumerate(connectors)]
+    servers = {}
+    for raw in call("Get-ExchangeServer"):
+        found = server(raw)
+        servers[found["name"].lower()] = found
+    config = call("Get-TransportConfig")
+    max_send = _values.parse_size((config[0] if config else {}).get("MaxSendSize")) if config else None
+    for raw in call("Get-TransportService"):
+        entry = servers.get(str(raw.get("Name") or "").lower())
+        if entry is not None:
+            entry["max_per_domain_outbound_connections"] = raw.get("MaxPerDomainOutboundConnections")
+    needed: list[str] = []
+    for connector in checked:
+        if connector.get("tls_certificate_name"):
+            for source in connector["source_transport_servers"]:
+                key = source.lower().split(".", 1)[0]
+                if key in servers and key not in needed:
+                    needed.append(key)
+    certificates = {}
+    for key in needed:
+        name = servers[key]["name"]
+        found = call("Get-ExchangeCertificate", [("Server", name)], "Get-ExchangeCertificate -Server %s" % name)
+        certificates[key] = [certificate(raw) for raw in found]
+    sizes = probe_sizes(probes)
+    sizes.update({str(k).lower(): v for k, v in (smart_host_sizes or {}).items()})
+    findings, report = route_findings(checked, servers, certificates, max_send, sizes)
+    findings.sort(key=lambda f: ORDER.get(f["severity"], 3))
+    result = {"changed": False, "findings": findings, "connectors": report,
+              "servers": sorted(servers.values(), key=lambda s: s["name"].lower()),
+              "max_send_size": max_send, "cmdlets": cmdlets}
+    if read is not None:
+        result["read"] = read
+    return result
+
+
+def failing(findings: list[dict[str, Any]], fail_on: Any) -> Optional[str]:
+    """The failure message for the findings whose severity is in ``fail_on``, or None."""
+    found = [f for f in findings if f["severity"] in (fail_on or [])]
+    if not found:
+        return None
+    return "send_connector_route: %d finding(s) of severity %s: %s" % (
+        len(found), "/".join(fail_on),
+        "; ".join("%s%s: %s (hint: %s)" % (f["connector"], " on %s" % f["server"] if f["server"] else "",
+                                           f["message"], f["hint"]) for f in found))
