@@ -23,7 +23,6 @@ from ansible.errors import AnsibleFilterError
 SECRET_KEYS = ("password",)
 ROLE_VAR = "smart_host_routing_connectors"
 SMART_HOSTS_VAR = "smart_host_routing_smart_hosts"
-BASIC_AUTH = ("basicauth", "basicauthrequiretls")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -172,21 +171,13 @@ def _credential_source(error: str, connectors: list[t.Any]) -> str:
     if not match:
         return error
     item = connectors[int(match.group(2))] if int(match.group(2)) < len(connectors) else None
-    if not isinstance(item, dict) or item.get("authentication_credential") or str(_auth_mechanism(item)) not in BASIC_AUTH:
+    if not isinstance(item, dict) or item.get("authentication_credential") or str(_auth_mechanism(item)) not in _smart_host_utils().BASIC_AUTH:
         return error
     name = " (connector %r)" % short_name(item.get("name")) if item.get("name") else ""
     return CREDENTIAL_SOURCE % (match.group(1), item.get("smart_host_auth_mechanism"), name)
 
 
 # --- preflight ---------------------------------------------------------------------------------
-def _probe_settings() -> list[str]:
-    """The connector settings smtp_probe judges a smart host against: the option table's probe rows (the credential,
-    which goes with a target only for BasicAuth, aside)."""
-    from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options
-
-    return [opt.name for opt in options.PROBED if not opt.kind.secret]
-
-
 def probe_targets(
     planned: t.Any,
     items: t.Any,
@@ -194,49 +185,12 @@ def probe_targets(
     helo_name: t.Any = None,
     login: bool = True,
 ) -> list[dict[str, t.Any]]:
-    """smtp_probe ``targets``: every distinct smart host with the settings its connector will have.
-
-    ``planned`` is the check-mode send_connectors result for ``items``: each connector as it will be, so
-    nothing is guessed here. A smart host used by several connectors with the same settings is probed once;
-    ``label`` names the connectors (comma separated). The credential (for the AUTH LOGIN test, with ``login``)
-    is the item's own.
-    """
-    addresses = {str(k).lower(): val for k, val in (connect_addresses or {}).items()} if isinstance(connect_addresses, dict) else {}
-    targets: list[dict[str, t.Any]] = []
-    by_key: dict[str, dict[str, t.Any]] = {}
-    credentials: dict[str, t.Any] = {}  # connector name -> the first credential an item gives it
-    for item in items if _is_list(items) else []:
-        if isinstance(item, dict) and isinstance(item.get("authentication_credential"), dict):
-            credentials.setdefault(_key(item.get("name")), item["authentication_credential"])
-    probed = _probe_settings()
-    for result in _results(planned):
-        connector = result.get("connector") or {}
-        if result.get("state") != "present" or connector.get("dns_routing_enabled") is not False:
-            continue
-        settings = {key: connector.get(key) for key in probed if connector.get(key) not in (None, "")}
-        helo = connector.get("fqdn") or helo_name
-        if helo:
-            settings["helo_name"] = str(helo)
-        credential = credentials.get(_key(result.get("name") or connector.get("name")))
-        if credential and credential.get("username") and _auth_mechanism(connector) in BASIC_AUTH:
-            # the user name always (the probe checks the connector's settings); the password only for the AUTH LOGIN test
-            settings["authentication_credential"] = {"username": credential.get("username")}
-            if login and credential.get("password"):
-                settings["authentication_credential"]["password"] = credential["password"]
-        for host in connector.get("smart_hosts") or []:
-            target = dict(settings, host=str(host), port=connector.get("port") or 25)
-            if addresses.get(str(host).lower()):
-                target["connect_address"] = addresses[str(host).lower()]
-            key = repr(sorted(target.items()))
-            name = str(result.get("name") or connector.get("name"))
-            if key in by_key:
-                if name not in by_key[key]["label"].split(", "):
-                    by_key[key]["label"] += ", " + name
-                continue
-            target["label"] = name
-            by_key[key] = target
-            targets.append(target)
-    return targets
+    """smtp_probe ``targets`` from a check-mode send_connectors result (``_probe/targets.py`` decides)."""
+    try:
+        from ansible_collections.mailflow.exchange.plugins.module_utils._probe import targets as _targets
+    except ImportError as exc:  # an incomplete collection: say so instead of guessing
+        raise AnsibleFilterError("smart_host_routing: the collection's module_utils cannot be loaded: %s" % exc) from None
+    return _targets.probe_targets(_results(planned), items if _is_list(items) else [], connect_addresses, helo_name, login)
 
 
 def _probe_label_names(entry: t.Any) -> list[str]:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
-BASIC = ("basicauth", "basicauthrequiretls")
+from ansible_collections.mailflow.exchange.plugins.module_utils._connectors.smart_host import BASIC_AUTH as BASIC
+
 IMPLICIT_TLS_PORTS = (465, 2465)  # SMTPS: Exchange's Send connector speaks STARTTLS only
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 # Our option names -> send_connector's, so the same schema and planner serve both modules.
 RENAME = {"smart_hosts": "hosts"}
-BASIC_AUTH = ("basicauth", "basicauthrequiretls")
+BASIC_AUTH = ("basicauth", "basicauthrequiretls")  # lower case: the mechanisms that send a credential
 # The older name of smart_host_auth_mechanism, kept as a deprecated alias until 2.0.0.
 OLD_MECHANISM = "auth_mechanism"
 DEPRECATION = {"name": OLD_MECHANISM, "version": "2.0.0", "collection_name": "mailflow.exchange"}
