@@ -141,7 +141,9 @@ class PlaybookRun:
 
     @property
     def report(self) -> list[dict[str, t.Any]]:
-        return self.task("Report | Summarise each connector")["result"]["ansible_facts"]["smart_host_routing_report"]
+        # the report task sets the fact itself (ansible-core 2.21+) or returns it for the role's set_fact (older)
+        result = self.task("Report | Summarise each connector, write the report for the change ticket and publish it for AWX workflows")["result"]
+        return result["ansible_facts"]["smart_host_routing_report"] if "ansible_facts" in result else result["report"]
 
 
 def run_playbook(lab: dict, tmp_path, extra_vars: dict[str, t.Any], *args: str, env: dict[str, t.Any] | None = None,

@@ -14,6 +14,8 @@ from role_lab import lab_with_smart_host
 from role_lab import run_playbook
 
 SEED = "Smart host to Internet"
+# summary, Markdown file and set_stats data in one controller-side task (the role's internal action)
+REPORT_TASK = "Report | Summarise each connector, write the report for the change ticket and publish it for AWX workflows"
 LINE = re.compile(r"^ok: \[exchange-lab\] => \(item=(.*)\)$")
 
 
@@ -50,7 +52,7 @@ def test_check_mode_report_in_yaml_result_format(lab, tmp_path):
     text = report_file.read_text(encoding="utf-8")
     assert "## Send connector `%s`: would be created" % SEED in text
     assert "check mode - nothing was changed" in text and "### Commands that would run (check mode)" in text
-    assert run.task("Report | Write the report for the change ticket")["result"].get("changed") is False
+    assert run.task(REPORT_TASK)["result"].get("changed") is False
 
 
 def test_report_lines_file_and_stats_with_default_settings(lab, tmp_path):
@@ -94,5 +96,25 @@ def _all_items(output: str) -> list[str]:
 def test_no_file_when_the_path_is_empty(lab, tmp_path):
     run = run_playbook(lab, tmp_path, {"smart_host_routing_report_file": "", "smart_host_routing_verify": False})
     assert run.rc == 0, run.output[-6000:]
-    assert run.task("Report | Write the report for the change ticket")["status"] == "skipped"
+    assert run.task(REPORT_TASK)["result"]["report_file"] == ""  # no file written
+    assert run.task("Report | Say where the report file is")["status"] == "skipped"
     assert _report_lines(run.output)[0] == "Send connector '%s' (present): no change" % SEED
+
+
+def test_a_report_file_that_cannot_be_written_fails_after_the_summary(lab, tmp_path):
+    """The directory does not exist: the summary is still printed, then the play fails naming the variable and the
+    reason (no traceback); nothing is published, as when the copy task failed before the publishing task."""
+    report_file = tmp_path / "missing" / "change.md"
+    env = {"ANSIBLE_SHOW_CUSTOM_STATS": "true"}
+    run = run_playbook(lab, tmp_path, {"smart_host_routing_report_file": str(report_file), "smart_host_routing_verify": False},
+                       env=env)
+    assert run.rc != 0, run.output[-6000:]
+    assert _report_lines(run.output)[0] == "Send connector '%s' (present): no change" % SEED
+    failed = run.task("Report | Say where the report file is")
+    assert failed["status"] == "failed"
+    message = failed["result"]["results"][0]["msg"]
+    assert message == ("smart_host_routing_report_file: cannot write the report to %s on the controller: its directory %s "
+                       "does not exist" % (report_file, report_file.parent)), message
+    assert "Traceback" not in run.output and not report_file.parent.exists()
+    assert "Fail when the verification found a problem" not in run.output  # the play stopped at the file
+    assert '"smart_host_routing"' not in run.output.split("CUSTOM STATS:", 1)[-1]
