@@ -194,3 +194,17 @@ def test_audit_in_check_mode_without_probe_still_writes_the_report(org):
     assert report["totals"]["smart_hosts_probed"] is None
     found = {c["name"]: {f["code"] for f in c["findings"]} for c in report["connectors"]}
     assert "SMART_HOST_DNS" not in found["Nowhere"] and found["SMTPS"] == {"PORT_465", "ROUTE"}
+
+
+def test_the_audit_tag_still_runs_every_audit_task_and_the_apply_tags_none(org):
+    """The audit tasks are included (one skipped task outside audit mode): --tags audit runs all of them, as it did when
+    they were imported, and --tags apply,report (the apply mode's stages) runs none of them."""
+    proc, report_dir = run_audit(org, "--tags", "audit", extra={"smart_host_routing_audit_probe": False})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert sorted(os.listdir(report_dir)) == ["audit-exchange-lab.json", "audit-exchange-lab.md", "audit-exchange-lab.xml"]
+    for task in ("Audit | Judge every connector", "Audit | Write the report (Markdown, JUnit XML, JSON)", "Audit | Summary",
+                 "Audit | Publish the totals for AWX workflows"):
+        assert "%s]" % task in proc.stdout, task
+    proc, report_dir = run_audit(org, "--tags", "apply,report", extra={"smart_host_routing_audit_probe": False})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "Audit |" not in proc.stdout and not report_dir.exists()
