@@ -14,6 +14,9 @@ import pytest
 
 from role_lab import SEED, lab_with_smart_host, run_playbook
 
+# the role's one validate task: role settings, then the input, then the verification settings
+VALIDATE_TASK = "Validate | Check the role's settings, smart_host_routing_connectors (JSON Schema) and the verification settings"
+
 
 @pytest.fixture
 def lab_starttls(tmp_path):
@@ -31,7 +34,8 @@ def test_validate_lists_every_error_and_touches_nothing(lab_starttls, tmp_path):
     }
     run = run_playbook(lab_starttls, tmp_path, bad)
     assert run.rc != 0
-    message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
+    message = run.task(VALIDATE_TASK)["result"]["msg"]
+    assert " problem(s) in the input; nothing was changed:" in message.split("\n", 1)[0], message  # the input check refused
     for expected in (
         "smart_host_routing_connectors[0].smart_hosts[0]: 'bad host!' is neither an IP address nor a valid host name",
         "smart_host_routing_connectors[0].smart_host: is not an option (did you mean smart_hosts?)",
@@ -59,7 +63,7 @@ def test_three_connectors_three_kinds_of_mistake_together_before_any_remote_call
     }
     run = run_playbook(lab_starttls, tmp_path, bad, env={"SMART_HOST_USERNAME": "", "SMART_HOST_PASSWORD": ""})
     assert run.rc != 0
-    message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
+    message = run.task(VALIDATE_TASK)["result"]["msg"]
     assert "3 problem(s) in the input" in message, message
     assert "smart_host_routing_connectors[0].port: must be a whole number, not a string (connector 'Relay A')" in message
     assert "smart_host_routing_connectors[1].tls_auth_level: 'Sometimes' is not one of" in message and "(connector 'Relay B')" in message

@@ -25,6 +25,9 @@ import pytest
 from role_lab import lab_with_smart_host
 from role_lab import SEED, run_playbook
 
+# the role's one validate task: role settings, then the input, then the verification settings
+VALIDATE_TASK = "Validate | Check the role's settings, smart_host_routing_connectors (JSON Schema) and the verification settings"
+
 PASSWORD = "relay-password-for-the-output-test"
 BASIC = {"smart_host_auth_mechanism": "BasicAuthRequireTLS", "smart_host_routing_verify": False}
 ENV = {"SMART_HOST_USERNAME": "relay", "SMART_HOST_PASSWORD": PASSWORD, "ANSIBLE_SHOW_CUSTOM_STATS": "true"}
@@ -89,7 +92,8 @@ def test_a_basic_auth_connector_reports_a_credential_change_only_when_a_credenti
 def test_a_missing_smart_host_credential_names_the_environment_variables(lab, tmp_path):
     run = run_playbook(lab, tmp_path, BASIC, env={"SMART_HOST_USERNAME": "", "SMART_HOST_PASSWORD": ""})
     assert run.rc != 0
-    message = run.task("Validate | Check smart_host_routing_connectors against the collection's JSON Schema")["result"]["msg"]
+    message = run.task(VALIDATE_TASK)["result"]["msg"]
+    assert " problem(s) in the input; nothing was changed:" in message.split("\n", 1)[0], message  # the input check refused
     assert "SMART_HOST_USERNAME and SMART_HOST_PASSWORD" in message, message
     assert "'Exchange smart host (mailflow.exchange)'" in message, message
     assert "smart_host_routing_connectors[0].authentication_credential" not in message, message
@@ -165,7 +169,8 @@ def test_without_a_test_recipient_the_postmaster_of_each_connectors_domain_gets_
         # '*' names no domain: refused before any change, naming that connector only
         refused = run_playbook(lab, tmp_path, {"smart_host_connectors": [seed, partner], "smart_host_routing_test_recipient": ""})
         assert refused.rc != 0
-        message = refused.task("Validate | Check the verification settings")["result"]["msg"]
+        message = refused.task(VALIDATE_TASK)["result"]["msg"]
+        assert " problem(s) in the verification settings; nothing was changed:" in message.split("\n", 1)[0], message
         assert ("smart_host_routing_test_recipient: is required for the test message through connector '%s' (its address spaces "
                 "name no single domain whose postmaster could get it)" % SEED) in message, message
         assert "Partner relay" not in message and not [r for r in refused.records if "Apply" in r["task"]]
