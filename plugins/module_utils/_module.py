@@ -114,16 +114,18 @@ def _end_session(session: Any, keep: int, failed: Optional[BaseException]) -> No
         session.close()
 
 
-def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]]) -> None:
+def run_with_manager(module: AnsibleModule, work: Callable[[Any], dict[str, Any]], check_mode: Optional[bool] = None) -> None:
     """``run_with_session`` for the Send connector modules: ``work`` gets a ConnectorManager.
 
     The Exchange Management Shell commands already run (or planned) go with a failure, and the
     manager's warnings (e.g. usage cannot be changed, a name that looks like another connector's) are shown
-    with the result, failed or not.
+    with the result, failed or not. ``check_mode`` True: the manager writes nothing whatever the task's check mode
+    (send_connector_preflight).
     """
 
     def with_manager(session: Any) -> dict[str, Any]:
-        manager = _manager.ConnectorManager(session, module.params.get("domain_controller"), module.check_mode)
+        manager = _manager.ConnectorManager(session, module.params.get("domain_controller"),
+                                            module.check_mode if check_mode is None else check_mode)
         try:
             res = work(manager)
         except Exception as err:

@@ -382,7 +382,8 @@ def check(run: Any, connectors: Optional[list[dict[str, Any]]], probes: Any = No
     """The Exchange side of every route, in a few reads per run (not per connector): ``run(cmdlet, params)`` runs
     one cmdlet in the caller's session. ``connectors`` are checked items (``connector_item``'s keys, e.g. a
     check-mode send_connectors result's connectors), or None to read and check every connector. ``probes`` are
-    smtp_probe's (their SIZE), ``smart_host_sizes`` maps a smart host to a SIZE. Returns send_connector_route's
+    smtp_probe's (their SIZE), or a function that returns them, called after the reads (a probe running meanwhile);
+    ``smart_host_sizes`` maps a smart host to a SIZE. Returns send_connector_route's
     result (without ``failed``: see ``failing``)."""
     cmdlets: list[str] = []
 
@@ -424,7 +425,7 @@ def check(run: Any, connectors: Optional[list[dict[str, Any]]], probes: Any = No
         name = servers[key]["name"]
         found = call("Get-ExchangeCertificate", [("Server", name)], "Get-ExchangeCertificate -Server %s" % name)
         certificates[key] = [certificate(raw) for raw in found]
-    sizes = probe_sizes(probes)
+    sizes = probe_sizes(probes() if callable(probes) else probes)
     sizes.update({str(k).lower(): v for k, v in (smart_host_sizes or {}).items()})
     findings, report = route_findings(checked, servers, certificates, max_send, sizes)
     findings.sort(key=lambda f: ORDER.get(f["severity"], 3))

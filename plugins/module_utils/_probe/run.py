@@ -10,6 +10,7 @@ target and judging it against its connector's settings (``probe``), and the opti
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import socket
@@ -227,3 +228,14 @@ def probe(p: dict) -> tuple[list[ProbeSettings], dict]:
 
 def where(finding: dict) -> str:
     return f"{finding['label']} ({finding['host']})" if finding.get("label") else finding["host"]
+
+
+def start(p: dict) -> concurrent.futures.Future:
+    """``probe(p)`` in a thread of its own; the Future's result is probe's. A caller waits for the smart hosts while it
+    reads from Exchange (send_connector_preflight)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-probe-run")
+    try:
+        return pool.submit(probe, p)
+    finally:
+        pool.shutdown(wait=False)  # the submitted probe still runs to its end; the pool takes nothing more
+

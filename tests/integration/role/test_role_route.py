@@ -99,7 +99,7 @@ def test_a_good_set_up_passes_preflight_and_is_applied(lab, tmp_path):
     extra_vars["smart_host_routing_verify"] = False
     run = run_playbook(lab, tmp_path, extra_vars)
     assert run.rc == 0, run.output[-6000:]
-    route = run.task("Preflight | Check the Exchange side of every route (certificates, source servers, sizes)")["result"]
+    route = run.task("Preflight | Work out every connector, probe its smart hosts and check its route (one run, nothing changed)")["result"]["route"]
     assert [f for f in route["findings"] if f["severity"] == "error"] == [], route["findings"]
     assert route["connectors"][0]["servers"][0]["certificate"]["thumbprint"] == "A1"
     after = lab["lab"].counters()
@@ -122,7 +122,7 @@ def test_named_source_servers_are_passed_and_nobody_naming_them_is_said(lab, tmp
               "smart_host_routing_verify": False}
     run = run_playbook(lab, tmp_path, nobody)
     assert run.rc == 0, run.output[-6000:]
-    route = run.task("Preflight | Check the Exchange side of every route (certificates, source servers, sizes)")["result"]
+    route = run.task("Preflight | Work out every connector, probe its smart hosts and check its route (one run, nothing changed)")["result"]["route"]
     assert "source_servers_default" in [f["code"] for f in route["findings"] if f["connector"] == "Route nobody"]
     assert "-SourceTransportServers" not in " ".join(run.report[0]["commands"])
 
