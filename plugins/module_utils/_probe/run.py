@@ -238,4 +238,3 @@ def start(p: dict) -> concurrent.futures.Future:
         return pool.submit(probe, p)
     finally:
         pool.shutdown(wait=False)  # the submitted probe still runs to its end; the pool takes nothing more
-

@@ -57,6 +57,7 @@ def load_pypsrp() -> None:
         raise ExchangeError("pypsrp, which the Exchange modules need to open a remote PowerShell session, could not "
                             "be imported on the machine that runs the module (%s): install pypsrp there" % err)
 
+
 AUTH_CHOICES = ["kerberos", "negotiate", "ntlm", "basic", "credssp"]
 
 CONNECTION_ARGSPEC: dict[str, Any] = {

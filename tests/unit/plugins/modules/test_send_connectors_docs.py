@@ -10,7 +10,7 @@ import yaml
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
-from ansible_collections.mailflow.exchange.plugins.modules import send_connector, send_connectors
+from ansible_collections.mailflow.exchange.plugins.modules import send_connector, send_connector_preflight, send_connectors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -34,6 +34,9 @@ def test_documented_suboptions_are_generated_and_match_the_spec():
         assert documented[name].get("choices") == entry.get("choices"), name
     text = yaml.safe_dump(documented)
     assert "O(update_password" not in text and "O(connectors[].update_password=always)" in text
+    # send_connector_preflight takes the same items, documented from the same source
+    assert yaml.safe_load(send_connector_preflight.DOCUMENTATION)["options"]["connectors"]["suboptions"] == documented
+    assert send_connector_preflight.argument_spec()["connectors"]["options"] == spec
 
 
 def test_validate_items_reports_every_item_with_its_path_and_never_a_secret():
