@@ -434,6 +434,7 @@ def _test_facts(acc: dict[str, t.Any], registered: t.Any, tested: t.Any = None, 
 
 
 TRACE_KEYS = ("verdict", "taken_by", "last_error", "problem", "hint")
+TRACE_EVENT_KEYS = ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")
 
 
 def _trace_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) -> None:
@@ -445,7 +446,7 @@ def _trace_facts(acc: dict[str, t.Any], registered: t.Any, **_context: t.Any) ->
         if entry is None:
             continue
         shown = {"result": trace.get("result"), "events": [
-            {k: e.get(k) for k in ("timestamp", "event_id", "source", "connector_id", "server_hostname", "server_ip", "recipient_status")}
+            {k: e.get(k) for k in TRACE_EVENT_KEYS}
             for e in trace.get("events") or [] if isinstance(e, dict)]}
         shown.update({key: trace[key] for key in TRACE_KEYS if trace.get(key)})
         entry["trace"] = shown
@@ -470,12 +471,47 @@ STAGES: dict[str, t.Callable[..., None]] = {
 }
 
 
-def facts(accumulator: t.Any, stage: str, registered: t.Any = None, **context: t.Any) -> dict[str, t.Any]:
-    """The accumulator with what ``stage`` learnt per connector added (a new mapping; the input is not changed)."""
-    if stage not in STAGES:
-        raise AnsibleFilterError("smart_host_routing_facts: unknown stage %r (one of %s)" % (stage, ", ".join(STAGES)))
+# What each stage reads of its registered result (None: all of it), so that only that is copied: a registered result
+# reaches a filter as Ansible's lazy containers, where every value read is templated, and a stage that copied all of
+# send_connectors' results (each with its connector, diff and snapshot) to read three keys spent most of its time there.
+# A key of a mapping maps to what is read of its value; [spec] is a list whose mapping items are read as spec.
+READS: dict[str, t.Any] = {
+    "plan": None,
+    "preflight": None,
+    "apply": {"results": [dict.fromkeys(("name", "changed", "commands", "diff", "connector"))]},
+    "read_back": {"skipped": None, "results": [dict.fromkeys(("name", "read_back", "written"))]},
+    "test_message": None,
+    "trace": {"skipped": None,
+              "traces": [dict(dict.fromkeys(("connector", "result") + TRACE_KEYS), events=[dict.fromkeys(TRACE_EVENT_KEYS)])]},
+    "protocol_log": None,
+}
+
+
+def _read(value: t.Any, spec: t.Any) -> t.Any:
+    """A plain copy of what ``spec`` (see READS) names of ``value``; anything of another shape is copied as it is."""
+    if spec is None:
+        return _plain(value)
+    if isinstance(spec, list) and isinstance(value, (list, tuple)):
+        return [_read(item, spec[0]) for item in value]
+    if isinstance(spec, dict) and isinstance(value, dict):
+        return {key: _read(value[key], spec[key]) for key in spec if key in value}
+    return _plain(value)
+
+
+def facts(accumulator: t.Any, stage: t.Any, registered: t.Any = None, **context: t.Any) -> dict[str, t.Any]:
+    """The accumulator with what ``stage`` learnt per connector added (a new mapping; the input is not changed).
+
+    ``stage`` may be a list of stages with ``registered`` the list of their results, added in that order: the same as
+    chaining the filter once per stage, with the accumulator copied once instead of once per stage.
+    """
+    stages, results = ([stage], [registered]) if not _is_list(stage) else (list(stage), list(registered or []))
+    unknown = [name for name in stages if name not in STAGES]
+    if unknown or len(stages) != len(results):
+        raise AnsibleFilterError("smart_host_routing_facts: unknown stage %r (one of %s)" % (unknown[0], ", ".join(STAGES)) if unknown
+                                 else "smart_host_routing_facts: %d stages but %d results" % (len(stages), len(results)))
     acc = _plain(accumulator) if isinstance(accumulator, dict) else {}
-    STAGES[stage](acc, _plain(registered), **context)
+    for name, result in zip(stages, results):
+        STAGES[name](acc, _read(result, READS[name]), **context)
     return acc
 
 

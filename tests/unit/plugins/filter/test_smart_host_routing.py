@@ -304,3 +304,66 @@ def test_input_errors_shorten_a_long_connector_name_in_their_label():
     errors = f.input_errors([dict(SEED, name=name, port="x", authentication_credential={"username": "u", "password": "p"})])
     assert errors and all(name not in e for e in errors), errors
     assert errors[0].startswith("smart_host_routing_connectors[0].port: ") and errors[0].endswith("\u2026')"), errors
+
+
+def _full_results():
+    """Registered results as the modules return them, with keys no stage reads (snapshots, invocation, extra event
+    fields) next to the ones they do."""
+    connector = {"name": "A", "port": 587, "smart_hosts": ["relay.contoso.net"], "authentication_credential": {"username": "u", "password": "pw"}}
+    results = [
+        {"name": "A", "state": "present", "changed": True, "written": True, "commands": ["Set-SendConnector -Identity 'A' -Port 587"],
+         "diff": {"before": {"port": 25}, "after": {"port": 587}}, "connector": connector, "before": dict(connector, port=25),
+         "read_back": {"differences": ["port reads 25, the task wants 587"]}},
+        {"name": "b", "state": "present", "changed": False, "written": False, "commands": [], "connector": {"name": "B"},
+         "before": {"name": "B"}},
+        {"name": "C", "changed": True, "written": True, "commands": ["Set-SendConnector -Identity 'C' -SmartHosts ..."],
+         "connector": {"name": "C", "smart_hosts": ["x.example"]}},
+        "not a result",
+    ]
+    events = [{"timestamp": "2026-05-01T13:05:00Z", "event_id": "SEND", "source": "SMTP", "connector_id": "A",
+               "server_hostname": "EX01", "server_ip": "10.0.0.1", "recipient_status": "250 2.6.0", "message_subject": "probe",
+               "total_bytes": 1234}]
+    return {
+        "apply": {"changed": True, "results": results, "invocation": {"module_args": {"connectors": [connector]}}},
+        "read_back": {"changed": True, "results": results},
+        "test_message": {"message_id": "<m1@contoso.com>", "probes": [{"host": "ex01"}], "findings": []},
+        "trace": {"result": "sent", "attempts": 2, "invocation": {"module_args": {"messages": []}},
+                  "traces": [{"connector": "A", "result": "sent", "events": events + ["not an event"], "verdict": "pass",
+                              "message_id": "<m1@contoso.com>", "servers": ["EX01"], "hint": None},
+                             {"connector": "B", "result": "timeout", "events": [], "verdict": "fail", "problem": "did not leave",
+                              "hint": "check the queue", "last_error": "451 4.4.0", "taken_by": "Other"},
+                             None]},
+        "protocol_log": {"A": ["> EHLO EX01", "< 250 OK"], "b": []},
+    }
+
+
+def test_each_stage_copies_only_what_it_reads_and_learns_the_same():
+    """READS names every key a stage reads: each stage adds the same facts from the copy of what it reads as from a
+    full copy of the registered result."""
+    registered = _full_results()
+    start = f.facts({}, "plan", {"connectors": [{"name": "A"}, {"name": "B", "state": "present"}, {"name": "C"}], "smart_hosts": []})
+    for stage, result in registered.items():
+        context = {"tested": [{"name": "A", "recipient": "postmaster@contoso.com"},
+                              {"name": "B", "recipient": "x@b.example", "recipient_from": "address space"}]}
+        expected = f._plain(start)
+        f.STAGES[stage](expected, f._plain(result), **context)
+        assert f.facts(start, stage, result, **context) == expected, stage
+        assert expected != start, stage  # the data makes every stage add something
+    assert f._read(registered["apply"], f.READS["apply"])["results"][0].keys() == {"name", "changed", "commands", "diff", "connector"}
+
+
+def test_several_stages_in_one_call_are_the_stages_chained():
+    registered = _full_results()
+    tested = [{"name": "A", "recipient": "postmaster@contoso.com"}]
+    start = f.facts({}, "plan", {"connectors": [{"name": "A"}, {"name": "B"}], "smart_hosts": []})
+    chained = start
+    for stage in ("read_back", "test_message", "trace", "protocol_log"):
+        chained = f.facts(chained, stage, registered[stage], tested=tested)
+    together = f.facts(start, ["read_back", "test_message", "trace", "protocol_log"],
+                       [registered[s] for s in ("read_back", "test_message", "trace", "protocol_log")], tested=tested)
+    assert together == chained and together != start
+    assert start == f.facts({}, "plan", {"connectors": [{"name": "A"}, {"name": "B"}], "smart_hosts": []})  # input unchanged
+    with pytest.raises(f.AnsibleFilterError, match="2 stages but 1 results"):
+        f.facts({}, ["trace", "read_back"], [{}])
+    with pytest.raises(f.AnsibleFilterError, match="unknown stage 'audit'"):
+        f.facts({}, ["trace", "audit"], [{}, {}])
