@@ -12,6 +12,10 @@ sent, failed or was taken by another connector is final at once (the module stop
 the one a single call with the whole timeout returns: one trace per message in the given order, the combined
 ``result`` (``_trace.common.overall_result``) and, with ``fail_on_timeout``, the same failure message.
 
+With ``send_test_message`` the first slice submits the test message; the later slices trace its Message-ID
+(``message_id``, or that of every ``messages`` item) without sending again, and the result carries the first
+slice's ``test_message``, ``message_id`` and ``changed``.
+
 Everything else (``wait_for: none``, a short timeout, ``async``) is one plain module call.
 """
 
@@ -97,6 +101,7 @@ class ActionModule(ActionBase):
                     pass  # the module names the option and the rule
         messages = args.get("messages")
         pending = list(range(len(messages))) if isinstance(messages, list) else None
+        sent = {}  # send_test_message: what the first slice's submission returned
         final = {}
         attempts = 0
         warnings = []
@@ -108,8 +113,17 @@ class ActionModule(ActionBase):
             if pending is not None:
                 call["messages"] = [messages[i] for i in pending]
             out = self._execute_module(module_name=MODULE, module_args=dict(call, timeout=this), task_vars=task_vars)
+            out.update(sent)
             if out.get("failed") or "result" not in out:
-                return out  # bad input, no connection, an Exchange error: as the module said it
+                return out  # bad input, a refused test message, check mode, no connection, an Exchange error: as the module said it
+            if call.get("send_test_message") and out.get("message_id"):
+                # sent once: the later slices trace the message that was sent
+                sent = {key: out[key] for key in ("changed", "message_id", "test_message")}
+                call.pop("send_test_message")
+                if pending is None:
+                    call["message_id"] = out["message_id"]
+                else:
+                    messages = [dict(item, message_id=out["message_id"]) for item in messages]
             attempts += int(out.get("attempts") or 0)
             warnings.extend(w for w in out.get("warnings") or [] if w not in warnings)
             if pending is None:
@@ -137,8 +151,10 @@ class ActionModule(ActionBase):
         if isinstance(invocation, dict):
             # what the task asked for, not the last slice's arguments
             invocation.update(timeout=timeout, fail_on_timeout=fail_on_timeout)
-            invocation.update((option, args[option]) for option in ("messages", "start", "end") if option in args)
+            invocation.update((option, args[option]) for option in ("messages", "start", "end", "send_test_message") if option in args)
+            if "message_id" in invocation:
+                invocation["message_id"] = args.get("message_id")
         if fail_on_timeout and out["result"] != "sent":
             out["failed"] = True
-            out["msg"] = not_sent_message(out, args)
+            out["msg"] = not_sent_message(out, call)  # call: with the test message's Message-ID once it was sent
         return out

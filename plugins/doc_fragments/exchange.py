@@ -134,7 +134,7 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
 """
 
-    # The modules that only read (send_connector_info, send_connector_route, message_trace), with ATTRIBUTES.
+    # The modules that only read (send_connector_info, send_connector_route), with ATTRIBUTES.
     ATTRIBUTES_READ_ONLY = r"""
 options: {}
 attributes:

@@ -43,8 +43,9 @@ def exchange_module(argument_spec: dict[str, Any], validate: Optional[Callable[[
     return module
 
 
-def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]]) -> None:
-    """Open one session, hand it to ``work``, exit with its result or fail with one clear message."""
+def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]], always: Optional[dict[str, Any]] = None) -> None:
+    """Open one session, hand it to ``work``, exit with its result or fail with one clear message. ``always`` is
+    merged over either (message_trace: the test message it sent before the session, and ``changed``)."""
     warnings: list[str] = []
     try:
         settings = _session.connection_settings(module.params)
@@ -78,11 +79,11 @@ def run_with_session(module: AnsibleModule, work: Callable[[Any], dict[str, Any]
             fail["changed"] = True
         if not isinstance(err, _session.ExchangeError):
             fail["msg"] = "unexpected error: %s: %s" % (type(err).__name__, fail["msg"])
-        module.fail_json(**fail)
+        module.fail_json(**dict(fail, **(always or {})))
         return
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(**result)
+    module.exit_json(**dict(result, **(always or {})))
 
 
 def _open_session(settings: dict[str, Any]) -> Any:

@@ -22,14 +22,29 @@ description:
     from the queue's C(LastError) or the events) and a C(problem) sentence, so a playbook only has to report them.
   - When the message failed, was deferred or did not leave in time, the transport queues of the searched servers
     are read with C(Get-Queue) and their C(LastError) is returned.
+  - With O(send_test_message) the module first submits a test message to Exchange over SMTP, the way
+    M(mailflow.exchange.smtp_probe) does with its O(mailflow.exchange.smtp_probe#module:send_test_message), and then traces
+    that message, all in one module run.
 extends_documentation_fragment:
   - mailflow.exchange.exchange
   - mailflow.exchange.exchange.attributes
-  - mailflow.exchange.exchange.attributes_read_only
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Searching only reads; it runs the same in check mode.
+      - With O(send_test_message) nothing is sent in check mode, so there is no message to trace; the task ends as
+        skipped, with RV(test_message) saying why.
+  diff_mode:
+    support: none
+  idempotent:
+    support: partial
+    details: Tracing changes nothing; every O(send_test_message) run sends a new message and reports C(changed).
 options:
   message_id:
     description:
       - The C(Message-ID) header of the message, with or without angle brackets.
+      - Not with O(send_test_message), whose message is the one traced.
     type: str
   sender:
     description:
@@ -70,17 +85,20 @@ options:
     description:
       - Several messages traced in one polling loop (one module run, one session), for example one test message per
         Send connector. Each round searches each server once per Message-ID still pending.
-      - Each item has C(message_id) (required), C(connector) (the Send connector it should leave through), C(servers)
+      - Each item has C(message_id), C(connector) (the Send connector it should leave through), C(servers)
         (default as for O(servers)) and C(recipients) (only events for these recipients count, e.g. when one message
         was addressed to one recipient per connector).
+      - Without O(send_test_message) every item needs its C(message_id). With O(send_test_message) no item has one;
+        every item follows the test message, typically one item per connector with that connector's test recipient.
       - Results are in RV(traces), one per item, in the same order. Mutually exclusive with O(message_id) and O(connector).
     type: list
     elements: dict
     suboptions:
       message_id:
-        description: The C(Message-ID) header, with or without angle brackets.
+        description:
+          - The C(Message-ID) header, with or without angle brackets.
+          - Required without O(send_test_message); not allowed with it.
         type: str
-        required: true
       connector:
         description: Name of the Send connector the message should leave through.
         type: str
@@ -92,6 +110,75 @@ options:
         description: Only events with one of these recipients count for this item.
         type: list
         elements: str
+  send_test_message:
+    description:
+      - Submit one test message to Exchange over SMTP (to a Receive connector, as a client or an application would)
+        before the trace, in the same module run, and trace that message. Without O(messages) the single trace follows
+        it (with O(connector), O(servers) and the other search options as given); with O(messages) every item does.
+      - The message is submitted exactly as M(mailflow.exchange.smtp_probe) submits its test message, with the same
+        checks. The SMTP server is probed, then the message is sent through it (STARTTLS when offered). Every value that
+        goes into an SMTP command or a header is checked before any connection, and a CR, LF or NUL is refused.
+      - A message the server does not accept fails the task before any Exchange session, in the words of
+        M(mailflow.exchange.smtp_probe) (C(The test message was not accepted), then the server's reply or the error),
+        with RV(test_message).
+      - Nothing is sent in check mode.
+      - The message is sent once per task, also when a long O(wait_for=send) wait runs as several module runs with a
+        progress line between them.
+    type: dict
+    suboptions:
+      host:
+        description: The Exchange server (or load balancer) whose SMTP Receive connector accepts the message, as a host name or IP address.
+        type: str
+        required: true
+      port:
+        description: The TCP port of the Receive connector. Port 465 is tried with TLS on connect first.
+        type: int
+        default: 25
+      connect_address:
+        description:
+          - Connect to this IP address instead of resolving O(send_test_message.host), while SNI and the certificate
+            name checks still use the host name. Empty means the name is resolved.
+        type: str
+      timeout:
+        description: Seconds allowed for the whole submission (probe and message), above 0 and at most 3600.
+        type: float
+        default: 10
+      helo_name:
+        description:
+          - The name to say in EHLO, as a host name or an address literal such as V([192.0.2.1]). Defaults to this
+            machine's FQDN.
+        type: str
+      ca_cert:
+        description:
+          - A PEM file of CA certificates to verify the server's certificate against (only reported; without a
+            credential the message goes over TLS that did not verify, as Exchange's opportunistic TLS would).
+          - Without it the system trust store of the machine running the module is used.
+        type: path
+      require_tls:
+        description: Send the message only inside STARTTLS; a server that does not offer it refuses the submission.
+        type: bool
+        default: false
+      from:
+        description: The sender address (also the envelope sender), V(chris@contoso.com) or V(Chris <chris@contoso.com>).
+        type: str
+        required: true
+        aliases: [sender]
+      to:
+        description:
+          - The recipients (also the envelope recipients). Exchange splits the message per Send connector, so one
+            recipient per connector tests several connectors with one message.
+        type: list
+        elements: str
+        required: true
+        aliases: [recipients]
+      subject:
+        description: The subject.
+        type: str
+        default: mailflow.exchange message_trace test message
+      body:
+        description: The text body.
+        type: str
+        default: This is a test message sent by mailflow.exchange.message_trace.
   wait_for:
     description:
       - V(none) searches once. V(send) polls until the message was sent, failed, was deferred (see O(stop_on_defer))
@@ -169,6 +256,22 @@ EXAMPLES = r"""
         recipients: [someone@partner.example]
     wait_for: send
     fail_on_timeout: false
+  register: traces
+
+- name: Send one test message into Exchange and trace it through every connector, in one task
+  mailflow.exchange.message_trace:
+    send_test_message:
+      host: ex01.contoso.com
+      from: chris@contoso.com
+      to: [someone@fabrikam.com, someone@partner.example]
+      subject: Smart host test
+    messages:
+      - connector: Smart host to Internet
+        recipients: [someone@fabrikam.com]
+      - connector: Partner relay
+        recipients: [someone@partner.example]
+    wait_for: send
+    timeout: 120
   register: traces
 
 - name: Show where it went
@@ -334,12 +437,37 @@ attempts:
   description: How many times the logs were searched.
   returned: always
   type: int
+message_id:
+  description: The Message-ID of the test message O(send_test_message) sent (the one traced).
+  returned: when O(send_test_message) sent a message
+  type: str
+  sample: <mailflow-probe.3f2c9a0e5b7d4c1e9a8b7c6d5e4f3a2b@contoso.com>
+test_message:
+  description:
+    - What happened to the test message, as M(mailflow.exchange.smtp_probe) returns it. C(host), C(address), C(port),
+      C(message_id), C(code), C(text), C(queued), C(tls), C(tls_verified), C(error), C(transcript); or C(skipped) and
+      C(reason) in check mode.
+  returned: when O(send_test_message) is given
+  type: dict
+  sample:
+    host: ex01.contoso.com
+    address: 192.0.2.10
+    port: 25
+    message_id: <mailflow-probe.3f2c9a0e5b7d4c1e9a8b7c6d5e4f3a2b@contoso.com>
+    code: 250
+    text: 2.6.0 <mailflow-probe.3f2c9a0e5b7d4c1e9a8b7c6d5e4f3a2b@contoso.com> Queued mail for delivery
+    queued: true
+    tls: true
+    tls_verified: false
+    error: null
+    transcript: ["* connecting to 192.0.2.10:25", "S: 220 ex01.contoso.com Microsoft ESMTP MAIL Service ready"]
 """
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import test_message_options
 # The domain layer (search, polling, verdicts and hints) is module_utils/_trace/tracer.py.
 from ansible_collections.mailflow.exchange.plugins.module_utils._trace.common import not_sent_message
-from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, validate_input
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, following, validate_input
 
 ARGUMENT_SPEC = {
     "message_id": {"type": "str"},
@@ -354,11 +482,24 @@ ARGUMENT_SPEC = {
         "type": "list",
         "elements": "dict",
         "options": {
-            "message_id": {"type": "str", "required": True},
+            "message_id": {"type": "str"},  # required without send_test_message (validate_input says so)
             "connector": {"type": "str"},
             "servers": {"type": "list", "elements": "str"},
             "recipients": {"type": "list", "elements": "str"},
         },
+    },
+    "send_test_message": {
+        "type": "dict",
+        "options": dict(
+            host={"type": "str", "required": True},
+            port={"type": "int", "default": 25},
+            connect_address={"type": "str"},
+            timeout={"type": "float", "default": 10},
+            helo_name={"type": "str"},
+            ca_cert={"type": "path"},
+            require_tls={"type": "bool", "default": False},
+            **test_message_options("message_trace"),
+        ),
     },
     "wait_for": {"type": "str", "choices": ["none", "send"], "default": "none"},
     "fail_on_timeout": {"type": "bool", "default": True},
@@ -370,21 +511,52 @@ ARGUMENT_SPEC = {
 
 # Declared once: the checker words them with every other problem, AnsibleModule enforces them too (each message
 # names its own message_id and connector).
-CONSTRAINTS = {"mutually_exclusive": [("messages", "message_id"), ("messages", "connector")]}
+CONSTRAINTS = {"mutually_exclusive": [("messages", "message_id"), ("messages", "connector"), ("send_test_message", "message_id")]}
+
+
+def submit_test_message(module):
+    """send_test_message: submit the message as smtp_probe does (probe the server, then send through it); what the
+    result then always carries (the submission and its Message-ID). Nothing is sent in check mode, and then there
+    is nothing to trace: the task ends as skipped. A message the server did not accept fails the task here, before
+    any Exchange session, in smtp_probe's words."""
+    # imported here: the SMTP client (and cryptography) only for a run that submits
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe import submit as _submit
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import ProbeSettings, probe_hosts
+
+    spec = module.params["send_test_message"]
+    if module.check_mode:
+        module.exit_json(changed=False, skipped=True, msg="check mode: no test message was sent, so there is nothing to trace",
+                         test_message=_submit.submit(spec, [], [], check_mode=True))
+    settings = ProbeSettings(
+        host=checks.smart_host("send_test_message.host", spec["host"])[1],
+        port=spec["port"],
+        connect_address=str(spec["connect_address"]).strip().strip("[]") if spec["connect_address"] else None,
+        timeout=spec["timeout"],
+        helo_name=spec["helo_name"] or checks.default_helo_name(),
+        ca_cert=spec["ca_cert"],
+        require_tls=spec["require_tls"],
+    )
+    test = _submit.submit(spec, [settings], probe_hosts([settings]), check_mode=False)
+    if not test.get("queued"):
+        module.fail_json(msg=_submit.refusal(test), test_message=test)
+    return {"changed": True, "message_id": test["message_id"], "test_message": test}
 
 
 def main():
     module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True, **CONSTRAINTS)
     p = module.params
+    sent = submit_test_message(module) if p["send_test_message"] else {}
+    params = following(p, sent["message_id"]) if sent else p
 
     def work(session):
-        result = MessageTracer(session, p).run()
+        result = MessageTracer(session, params).run()
         if p["wait_for"] == "send" and p["fail_on_timeout"] and result["result"] != "sent":
             result["failed"] = True
-            result["msg"] = not_sent_message(result, p)
+            result["msg"] = not_sent_message(result, params)
         return result
 
-    run_with_session(module, work)
+    run_with_session(module, work, always=sent)
 
 
 if __name__ == "__main__":

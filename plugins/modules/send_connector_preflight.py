@@ -440,10 +440,9 @@ def _input_problems(params):
     problems = _connectors.validate_items(params["connectors"])[1] if isinstance(params.get("connectors"), list) else []
     probe = params.get("probe") if isinstance(params.get("probe"), dict) else {}
     if probe.get("ca_cert"):
-        problems.extend("probe." + p for p in _probe.ca_cert_problems(probe["ca_cert"]))
-    timeout = probe.get("timeout")
-    if isinstance(timeout, (int, float)) and not 0 < timeout <= _probe.MAX_TIMEOUT:
-        problems.append("probe.timeout: must be a number of seconds above 0 and at most %g" % _probe.MAX_TIMEOUT)
+        problems.extend(_checks.ca_cert("probe.ca_cert", probe["ca_cert"]))
+    if isinstance(probe.get("timeout"), (int, float)):
+        problems.extend(_checks.timeout("probe.timeout", probe["timeout"]))
     if probe.get("helo_name"):
         problems.extend(_checks.helo_name("probe.helo_name", probe["helo_name"]))
     for host, address in (probe.get("connect_addresses") or {}).items():

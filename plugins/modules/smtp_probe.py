@@ -476,11 +476,11 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._probe.cert impo
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
 )
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import submit as _submit
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.run import (
     CONSTRAINTS,
     argument_spec,
     probe,
-    submit_test_message,
     validate,
     where,
 )
@@ -499,15 +499,15 @@ def main() -> None:
     findings = result["findings"]
 
     if module.params["send_test_message"]:
-        test = submit_test_message(module.params, module.check_mode, all_settings, result["probes"])
+        test = _submit.submit(module.params["send_test_message"], all_settings, result["probes"], module.check_mode)
         result["test_message"] = test
         if test.get("skipped"):
-            module.warn("send_test_message was skipped in check mode")
+            module.warn(_submit.SKIPPED_WARNING)
         elif test.get("queued"):
             result["changed"] = True
             result["message_id"] = test["message_id"]
         else:
-            module.fail_json(msg=f"The test message was not accepted: {test.get('error') or test.get('code')} {test.get('text') or ''}".strip(), **result)
+            module.fail_json(msg=_submit.refusal(test), **result)
 
     failing = [f for f in findings if f["severity"] in module.params["fail_on"]]
     if failing:

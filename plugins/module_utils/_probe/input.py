@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
+import os
 import re
-from typing import Any, Optional
+import socket
+import ssl
+from typing import Any, Callable, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import schema as _schema
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as v
@@ -165,6 +169,99 @@ def smart_host(path: str, value: Any) -> tuple[list[str], Optional[str]]:
     return [], bare
 
 
+def endpoint_problems(where: Callable[[str], str], port: Any, connect_address: Any, helo: Any) -> list[str]:
+    """How an SMTP server is reached: ``port``, ``connect_address`` (an IP; empty means the name is resolved) and
+    ``helo_name`` (empty means this machine's name). ``where(option)`` is the path each problem names."""
+    problems = []
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        problems.append(f"{where('port')}: {port!r} is not a TCP port (1-65535)")
+    if connect_address:
+        problems.extend(control_characters(where("connect_address"), connect_address))
+        if not v.is_ip(str(connect_address).strip().strip("[]")):
+            problems.append(f"{where('connect_address')}: {_show(connect_address)} is not an IP address")
+    if helo:
+        problems.extend(helo_name(where("helo_name"), helo))
+    return problems
+
+
+MAX_TIMEOUT = 3600.0
+
+
+def timeout(path: str, value: Any) -> list[str]:
+    """Seconds allowed for one host's whole SMTP conversation."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        return [f"{path}: must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}"]
+    return []
+
+
+def ca_cert(path: str, value: str) -> list[str]:
+    """A missing file, an unreadable one and one without PEM certificates each get their own sentence."""
+    if not os.path.exists(value):
+        return [f"{path}: {value} does not exist"]
+    if os.path.isdir(value):
+        return [f"{path}: {value} is a directory; give a PEM file of CA certificates"]
+    try:
+        with open(value, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        return [f"{path}: cannot read {value} ({exc.strerror or exc})"]
+    try:
+        ssl.create_default_context(cafile=value)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return [f"{path}: {value} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
+    return []
+
+
+def default_helo_name() -> str:
+    """This machine's FQDN when it is a valid EHLO argument, else localhost."""
+    name = socket.getfqdn()
+    return name if not helo_name("helo_name", name) else "localhost"
+
+
+# --------------------------------------------------------------------------------------------
+# The test message: one complete message submitted over SMTP (smtp_probe and message_trace)
+# --------------------------------------------------------------------------------------------
+def test_message_options(module: str) -> dict[str, Any]:
+    """The sub-options of ``send_test_message`` that describe the message, as both modules declare them."""
+    return {
+        "from": dict(type="str", required=True, aliases=["sender"]),
+        "to": dict(type="list", elements="str", required=True, aliases=["recipients"]),
+        "subject": dict(type="str", default=f"mailflow.exchange {module} test message"),
+        "body": dict(type="str", default=f"This is a test message sent by mailflow.exchange.{module}."),
+    }
+
+
+def test_message_problems(path: str, spec: dict[str, Any]) -> list[str]:
+    """Every value of the test message that goes into an SMTP command or a header (``path`` is the option's)."""
+    errors = list(header_address(f"{path}.from", spec.get("from"))[0]) if spec.get("from") is not None else []
+    if not spec.get("to"):
+        errors.append(f"{path}.to: give at least one recipient")
+    for index, rcpt in enumerate(spec.get("to") or []):
+        errors.extend(header_address(f"{path}.to[{index}]", rcpt)[0])
+    if spec.get("subject") is not None:
+        errors.extend(header_text(f"{path}.subject", spec["subject"]))
+    return errors
+
+
+def submission_problems(path: str, spec: dict[str, Any]) -> list[str]:
+    """A test message with the SMTP server it is submitted to (message_trace's ``send_test_message``): the server's
+    name, how it is reached, the TLS trust, and the message, each problem under ``path``."""
+    errors: list[str] = []
+    if spec.get("host") is not None:
+        errors.extend(smart_host(f"{path}.host", spec["host"])[0])
+    errors.extend(endpoint_problems(lambda key: f"{path}.{key}", spec.get("port"), spec.get("connect_address"), spec.get("helo_name")))
+    if spec.get("timeout") is not None:
+        errors.extend(timeout(f"{path}.timeout", spec["timeout"]))
+    if spec.get("ca_cert"):
+        errors.extend(ca_cert(f"{path}.ca_cert", spec["ca_cert"]))
+    return errors + test_message_problems(path, spec)
+
+
+def test_message_envelope(spec: dict[str, Any]) -> tuple[Optional[str], list[Optional[str]]]:
+    """(envelope sender, envelope recipients): the addresses of the checked ``from`` and ``to`` header values."""
+    return header_address("from", spec["from"])[1], [header_address("to", r)[1] for r in spec["to"]]
+
+
 # --------------------------------------------------------------------------------------------
 # Targets: what to probe, each with the connector settings it is judged against
 # --------------------------------------------------------------------------------------------
@@ -249,15 +346,8 @@ def build_targets(params: dict[str, Any]) -> tuple[list[Target], list[str]]:
             return f"{_path}.{key}" if key in _given else key
 
         port = merged["port"]
-        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            problems.append(f"{where('port')}: {port!r} is not a TCP port (1-65535)")
         address = merged["connect_address"]
-        if address:
-            problems.extend(control_characters(where("connect_address"), address))
-            if not v.is_ip(str(address).strip().strip("[]")):
-                problems.append(f"{where('connect_address')}: {_show(address)} is not an IP address")
-        if merged["helo_name"]:
-            problems.extend(helo_name(where("helo_name"), merged["helo_name"]))
+        problems.extend(endpoint_problems(where, port, address, merged["helo_name"]))
         connector = {k: merged[k] for k in CONNECTOR_KEYS}
         problems.extend(_route(problem, given, path) for problem in _connector_problems(connector))
         for problem in problems:

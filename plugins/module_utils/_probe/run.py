@@ -5,33 +5,21 @@
 
 One SMTP probe run, as ``smtp_probe`` runs it and ``send_connector_preflight`` runs it after working out the
 connectors: the options (``argument_spec``), their checks before any connection (``validate``), probing every
-target and judging it against its connector's settings (``probe``), and the optional test message.
+target and judging it against its connector's settings (``probe``). The optional test message is ``submit``'s.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import math
-import os
-import socket
-import ssl
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import options as _options
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as checks
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import (
-    ProbeSettings,
-    build_message,
-    probe_hosts,
-    send_message,
-)
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp import ProbeSettings, probe_hosts
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.findings import (
     SEVERITIES,
     Intent,
     evaluate,
 )
-
-MAX_TIMEOUT = 3600.0
-
 
 # What a connector setting defaults to when the task does not give it (a smart host probed without settings).
 SETTING_DEFAULTS = {"require_tls": False, "ignore_starttls": False, "smart_host_auth_mechanism": "None"}
@@ -73,34 +61,8 @@ def argument_spec() -> dict:
         helo_name=dict(type="str"),
         mail_from=dict(type="str"),
         rcpt_to=dict(type="list", elements="str", default=[]),
-        send_test_message=dict(
-            type="dict",
-            options={
-                "from": dict(type="str", required=True, aliases=["sender"]),
-                "to": dict(type="list", elements="str", required=True, aliases=["recipients"]),
-                "subject": dict(type="str", default="mailflow.exchange smtp_probe test message"),
-                "body": dict(type="str", default="This is a test message sent by mailflow.exchange.smtp_probe."),
-            },
-        ),
+        send_test_message=dict(type="dict", options=checks.test_message_options("smtp_probe")),
     )
-
-
-def ca_cert_problems(path: str) -> list[str]:
-    """A missing file, an unreadable one and one without PEM certificates each get their own sentence."""
-    if not os.path.exists(path):
-        return [f"ca_cert: {path} does not exist"]
-    if os.path.isdir(path):
-        return [f"ca_cert: {path} is a directory; give a PEM file of CA certificates"]
-    try:
-        with open(path, "rb") as handle:
-            handle.read(1)
-    except OSError as exc:
-        return [f"ca_cert: cannot read {path} ({exc.strerror or exc})"]
-    try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        return [f"ca_cert: {path} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
-    return []
 
 
 def command_value_problems(p: dict) -> list[str]:
@@ -112,14 +74,8 @@ def command_value_problems(p: dict) -> list[str]:
         errors.extend(checks.address(f"rcpt_to[{index}]", rcpt))
     if bool(p["mail_from"]) != bool(p["rcpt_to"]):
         errors.append("mail_from and rcpt_to: give both for the MAIL/RCPT test, or neither")
-    spec = p["send_test_message"]
-    if spec:
-        errors.extend(checks.header_address("send_test_message.from", spec["from"])[0])
-        if not spec["to"]:
-            errors.append("send_test_message.to: give at least one recipient")
-        for index, rcpt in enumerate(spec["to"] or []):
-            errors.extend(checks.header_address(f"send_test_message.to[{index}]", rcpt)[0])
-        errors.extend(checks.header_text("send_test_message.subject", spec["subject"]))
+    if p["send_test_message"]:
+        errors.extend(checks.test_message_problems("send_test_message", p["send_test_message"]))
     return errors
 
 
@@ -141,18 +97,10 @@ def validate(p: dict) -> tuple[list[checks.Target], list[str]]:
     if not errors:
         targets, errors = checks.build_targets(p)
     if p["ca_cert"]:
-        errors.extend(ca_cert_problems(p["ca_cert"]))
-    timeout = p["timeout"]
-    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
-        errors.append(f"timeout: must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}")
+        errors.extend(checks.ca_cert("ca_cert", p["ca_cert"]))
+    errors.extend(checks.timeout("timeout", p["timeout"]))
     errors.extend(command_value_problems(p))
     return targets, errors
-
-
-def default_helo_name() -> str:
-    """This machine's FQDN when it is a valid EHLO argument, else localhost."""
-    name = socket.getfqdn()
-    return name if not checks.helo_name("helo_name", name) else "localhost"
 
 
 def settings_for(p: dict, target: checks.Target, fallback_helo: str) -> ProbeSettings:
@@ -192,29 +140,11 @@ def intent_for(target: checks.Target) -> Intent:
     )
 
 
-def submit_test_message(p: dict, check_mode: bool, all_settings: list[ProbeSettings], probes: list[dict]) -> dict:
-    spec = p["send_test_message"]
-    if check_mode:
-        return {"skipped": True, "reason": "check mode: no test message was sent"}
-    first = all_settings[0]
-    msg = build_message(spec["from"], spec["to"], spec["subject"], spec["body"], first.helo_name)
-    sender = checks.header_address("send_test_message.from", spec["from"])[1]
-    recipients = [checks.header_address("send_test_message.to", r)[1] for r in spec["to"]]
-    result: dict = {}
-    for settings, probe in zip(all_settings, probes):
-        if not probe.get("address"):
-            continue
-        result = send_message(settings, probe["address"], msg, require_tls=settings.require_tls, envelope_from=sender, envelope_to=recipients)
-        if result["queued"]:
-            break
-    return result or {"host": None, "queued": False, "error": "no host was reachable", "message_id": str(msg["Message-ID"])}
-
-
 def probe(p: dict) -> tuple[list[ProbeSettings], dict]:
     """Probe every target of checked parameters ``p`` (``validate`` found no problem): (each target's settings, the
     result smtp_probe returns: ``probes``, ``findings`` each with its target's ``label``, ``summary``)."""
     targets = validate(p)[0]
-    fallback_helo = p["helo_name"] or default_helo_name()
+    fallback_helo = p["helo_name"] or checks.default_helo_name()
     all_settings = [settings_for(p, target, fallback_helo) for target in targets]
     probes = probe_hosts(all_settings)
     findings = []

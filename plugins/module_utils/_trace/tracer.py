@@ -453,6 +453,14 @@ def judge(trace, tls_certificate_name=None):
     return trace
 
 
+def following(params, message_id):
+    """The parameters with the test message's Message-ID (send_test_message) as the one traced: every item of
+    ``messages`` follows it, or else the single message does (neither has a message_id of its own: validate_input)."""
+    if params.get("messages"):
+        return dict(params, messages=[dict(item, message_id=message_id) for item in params["messages"]])
+    return dict(params, message_id=message_id)
+
+
 # Ranges decidable from the input (Get-MessageTrackingLog -ResultSize is an Int32 or Unlimited; 0 here means
 # Unlimited). A wait longer than a week or a poll interval over an hour is a typo, not a plan.
 _RANGES = {"timeout": (0, 604800), "poll_interval": (0.1, 3600), "result_size": (0, 2147483647)}
@@ -463,16 +471,28 @@ def validate_input(p):
     from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import values as _values
     # Get-MessageTrackingLog's -Sender and -Recipients are SmtpAddress values: Exchange refuses anything else.
     from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import address as _address
+    from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import submission_problems as _submission_problems
 
     errors = []
-    messages = p.get("messages")  # not with message_id or connector: message_trace's CONSTRAINTS, worded by the checker
+    # not with message_id or connector; send_test_message not with message_id: message_trace's CONSTRAINTS, worded
+    # by the checker
+    messages = p.get("messages")
+    submitting = p.get("send_test_message") is not None
+    if submitting:
+        errors.extend(_submission_problems("send_test_message", p["send_test_message"]))
     if messages is not None and not messages:
         errors.append("messages: give at least one message (message_id, connector, servers)")
     if p.get("message_id") is not None and not str(p["message_id"]).strip().strip("<>").strip():
         errors.append("message_id: must not be empty (an empty Message-ID matches no message, or every one)")
     for index, item in enumerate(messages or []):
         message_id = (item or {}).get("message_id") if isinstance(item, dict) else None
-        if message_id is not None and not str(message_id).strip().strip("<>").strip():
+        if isinstance(item, dict) and submitting and message_id is not None:
+            errors.append("messages[%d].message_id: leave it out with send_test_message (every item follows the test "
+                          "message's Message-ID)" % index)
+        elif isinstance(item, dict) and not submitting and message_id is None:
+            errors.append("messages[%d].message_id: is required (or give send_test_message, whose Message-ID every item "
+                          "then follows)" % index)
+        elif message_id is not None and not str(message_id).strip().strip("<>").strip():
             errors.append("messages[%d].message_id: must not be empty (an empty Message-ID matches no message, or every "
                           "one)" % index)
         for sub, server in enumerate((item or {}).get("servers") or []):
@@ -486,10 +506,10 @@ def validate_input(p):
             problem = _values.check_name(item["connector"])
             if problem:
                 errors.append("messages[%d].connector: %s" % (index, problem))
-    if p.get("wait_for") == "send" and not messages and not any(
+    if p.get("wait_for") == "send" and not messages and not submitting and not any(
             p.get(k) for k in ("message_id", "sender", "recipients", "subject")):
-        errors.append("wait_for: send needs something that identifies the message: message_id, sender, recipients "
-                      "or subject")
+        errors.append("wait_for: send needs something that identifies the message: message_id, send_test_message, "
+                      "sender, recipients or subject")
     for name, (low, high) in _RANGES.items():
         value = p.get(name)
         if value is not None and not low <= value <= high:

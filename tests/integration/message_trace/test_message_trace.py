@@ -296,3 +296,160 @@ def test_through_ansible_a_long_wait_prints_progress_and_returns_one_result(lab,
     assert result["result"] == "timeout" and result["failed"] is True
     assert result["msg"].startswith("the message %s (connector Down relay) was not sent: timeout, LastError: " % message_id), result["msg"]
     assert result["attempts"] >= 10
+
+
+# -- send_test_message: the test message submitted by message_trace itself, then traced in the same run ---------
+def _submission(lab, **message):
+    """send_test_message for the lab's receive connector (Exchange's SMTP endpoint)."""
+    return dict({"host": lab.ready["smtp_host"], "port": lab.ready["smtp_port"], "from": "chris@contoso.com"}, **message)
+
+
+def _received(trace, sender, subject):
+    """The Message-IDs Exchange received from ``sender`` with ``subject`` (RECEIVE events on every server)."""
+    found = trace(sender=sender, subject=subject)
+    return sorted({e["message_id"] for e in found["events"] if e["event_id"] == "RECEIVE"})
+
+
+def test_send_test_message_submits_and_traces_every_connector_in_one_run(lab, trace, relay, collections_path, tmp_path):
+    subject = "Sent by message_trace %s" % uuid.uuid4().hex[:8]
+    before = lab.counters()
+    result = trace(send_test_message=_submission(lab, to=["lee@fabrikam.com", "lee@denied.example"], subject=subject),
+                   messages=[{"connector": "Smart host to Internet", "recipients": ["lee@fabrikam.com"]},
+                             {"connector": "Denied relay", "recipients": ["lee@denied.example"]}],
+                   servers=["EX01"], wait_for="send", fail_on_timeout=False)
+    test = result["test_message"]
+    assert test["queued"] is True and test["code"] == 250 and test["error"] is None, test
+    assert test["host"] == lab.ready["smtp_host"] and test["port"] == lab.ready["smtp_port"]
+    message_id = result["message_id"]
+    assert message_id == test["message_id"] and message_id.startswith("<mailflow-probe.") and message_id.endswith("@contoso.com>")
+    assert result["changed"] is True  # a message was sent
+    assert [(t["message_id"], t["connector"], t["result"]) for t in result["traces"]] == [
+        (message_id, "Smart host to Internet", "sent"), (message_id, "Denied relay", "failed")], result["traces"]
+    assert result["traces"][1]["last_error"] == "550 5.7.1 Unable to relay" and result["result"] == "failed"
+    assert "failed" not in result  # fail_on_timeout: false, as without send_test_message
+    moved = {k: lab.counters().get(k, 0) - before.get(k, 0) for k in ("runspaces_opened",)}
+    assert moved == {"runspaces_opened": 1}, moved
+    # the message is the one the relay got, with the given subject, and Exchange received it once
+    [delivered] = [m for m in relay.messages() if m.message_id == message_id]
+    assert str(delivered.message["Subject"]) == subject and delivered.rcpt_to == ["lee@fabrikam.com"]
+    assert _received(trace, "chris@contoso.com", subject) == [message_id]
+
+    # smtp_probe's test_message has the same keys for the same submission (the same code sends both)
+    probed, _output = run_module("smtp_probe", {"hosts": [lab.ready["smtp_host"]], "port": lab.ready["smtp_port"], "fail_on": [],
+                                                "send_test_message": {"from": "chris@contoso.com", "to": ["lee@fabrikam.com"]}},
+                                 str(tmp_path), timeout=60)
+    assert probed["test_message"]["queued"] is True
+    assert sorted(test) == sorted(probed["test_message"])
+
+
+def test_send_test_message_with_a_single_trace(lab, trace):
+    submission = {"host": lab.ready["smtp_host"], "port": lab.ready["smtp_port"], "sender": "alex@contoso.com",  # from's alias
+                  "recipients": ["sam@branch.example"], "body": "Hello from the test."}
+    result = trace(send_test_message=submission, connector="Branch relay", wait_for="send")
+    assert result["result"] == "sent" and result["verdict"] == "pass", result
+    assert result["sent"]["message_id"] == result["message_id"] and result["sent"]["connector_id"] == "Branch relay"
+    assert result["sent"]["sender"] == "alex@contoso.com"
+    assert result["test_message"]["queued"] is True and result["changed"] is True
+
+
+def test_a_refused_test_message_fails_in_smtp_probes_words_before_any_exchange_session(lab, trace, tmp_path):
+    # The lab's receive connector refuses to relay for a sender outside its accepted domains (550 5.7.54).
+    message = {"from": "someone@not-accepted.example", "to": ["pat@fabrikam.com"]}
+    before = lab.counters()
+    result = trace(send_test_message=_submission(lab, **message), messages=[{"connector": "Smart host to Internet"}], wait_for="send")
+    assert result["failed"] is True and result["msg"].startswith("The test message was not accepted: RCPT TO refused: 550 5.7.54"), result
+    assert result["test_message"]["queued"] is False and "5.7.54" in result["test_message"]["error"]
+    assert "traces" not in result and "message_id" not in result and not result.get("changed")
+    assert lab.counters().get("runspaces_opened", 0) == before.get("runspaces_opened", 0)
+    probed, _output = run_module("smtp_probe", {"hosts": [lab.ready["smtp_host"]], "port": lab.ready["smtp_port"], "fail_on": [],
+                                                "send_test_message": message}, str(tmp_path), timeout=60)
+    assert probed["failed"] is True and probed["msg"] == result["msg"]
+    assert sorted(probed["test_message"]) == sorted(result["test_message"])
+
+
+def test_send_test_message_in_check_mode_sends_nothing_and_is_skipped(lab, trace):
+    subject = "Check mode %s" % uuid.uuid4().hex[:8]
+    before = lab.counters()
+    result = trace(send_test_message=_submission(lab, to=["pat@fabrikam.com"], subject=subject),
+                   messages=[{"connector": "Smart host to Internet"}], wait_for="send", _ansible_check_mode=True)
+    assert result["skipped"] is True and result["changed"] is False and "failed" not in result, result
+    assert result["test_message"] == {"skipped": True, "reason": "check mode: no test message was sent"}
+    assert "message_id" not in result and "traces" not in result
+    assert lab.counters().get("runspaces_opened", 0) == before.get("runspaces_opened", 0)
+    assert _received(trace, "chris@contoso.com", subject) == []
+
+
+def test_bad_send_test_message_input_is_refused_with_every_field_named_before_any_connection(lab, trace):
+    closed = _free_port()
+    bad = {"host": "ex01.contoso.com:25", "port": 70000, "connect_address": "not-an-ip", "timeout": 0, "helo_name": "a b",
+           "ca_cert": "/nonexistent/ca.pem", "from": "chris@contoso.com>, <x@y.example", "to": ["pat@fabrikam.com", "x\u2028y@z.example"],
+           "subject": "s" * 1000}
+    before = lab.counters()
+    result = trace(send_test_message=bad, messages=[{"message_id": "<a@b.example>", "connector": "Smart host to Internet"}],
+                   wait_for="send")
+    assert result["failed"] is True and "traces" not in result and "test_message" not in result
+    for expected in (
+        "send_test_message.host: 'ex01.contoso.com:25' carries a port",
+        "send_test_message.port: 70000 is not a TCP port (1-65535)",
+        "send_test_message.connect_address: 'not-an-ip' is not an IP address",
+        "send_test_message.timeout: must be a number of seconds above 0 and at most 3600",
+        "send_test_message.helo_name: 'a b' is not a host name",
+        "send_test_message.ca_cert: /nonexistent/ca.pem does not exist",
+        "send_test_message.from: 'chris@contoso.com>, <x@y.example' is not an e-mail address",
+        "send_test_message.to[1]: 'x\\u2028y@z.example' contains a line or paragraph separator (U+2028)",
+        "send_test_message.subject: is longer than 998 characters",
+        "messages[0].message_id: leave it out with send_test_message (every item follows the test message's Message-ID)",
+    ):
+        assert any(error.startswith(expected) for error in result["errors"]), (expected, result["errors"])
+    assert len(result["errors"]) == 10, result["errors"]
+    # the rest of the combinations: not with message_id; without send_test_message every item needs its message_id
+    both = trace(send_test_message=_submission(lab, port=closed, to=["pat@fabrikam.com"]), message_id="<a@b.example>")
+    assert both["failed"] is True and both["errors"] == ["send_test_message and message_id: give one of them, not both"], both
+    missing = trace(messages=[{"connector": "Smart host to Internet"}, {"message_id": "<a@b.example>"}], wait_for="send")
+    assert missing["errors"] == ["messages[0].message_id: is required (or give send_test_message, whose Message-ID every item then "
+                                 "follows)"], missing
+    empty = trace(send_test_message=_submission(lab, port=closed, to=[]), wait_for="send")
+    assert empty["errors"] == ["send_test_message.to: give at least one recipient"], empty
+    assert lab.counters().get("runspaces_opened", 0) == before.get("runspaces_opened", 0)
+
+
+def test_through_ansible_a_long_wait_sends_the_test_message_once(lab, collections_path, tmp_path):
+    """With send_test_message and a wait longer than one slice, the action plugin's first slice submits the message and the
+    later slices trace that Message-ID: Exchange receives one message, and the result is one call's, with test_message."""
+    subject = "Slices with send_test_message %s" % uuid.uuid4().hex[:8]
+    r = lab.ready
+    out_file = tmp_path / "result.json"
+    playbook = tmp_path / "send.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "tasks": [
+            {"name": "Send and trace", "register": "out", "ignore_errors": True, "mailflow.exchange.message_trace": {
+                "server": r["host"], "server_port": r["port"], "protocol": "http", "auth": "ntlm",
+                "username": r["username"], "password": r["password"], "poll_interval": 1, "timeout": 13,
+                "wait_for": "send", "stop_on_defer": False, "servers": ["EX01"],
+                "send_test_message": {"host": r["smtp_host"], "port": r["smtp_port"], "from": "chris@contoso.com",
+                                      "to": ["kim@fabrikam.com", "kim@down.example"], "subject": subject},
+                "messages": [{"connector": "Smart host to Internet", "recipients": ["kim@fabrikam.com"]},
+                             {"connector": "Down relay", "recipients": ["kim@down.example"]}]}},
+            {"name": "Keep", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": str(out_file)}},
+            {"name": "Received", "register": "received", "mailflow.exchange.message_trace": {
+                "server": r["host"], "server_port": r["port"], "protocol": "http", "auth": "ntlm",
+                "username": r["username"], "password": r["password"], "sender": "chris@contoso.com", "subject": subject}},
+            {"name": "Keep received", "ansible.builtin.copy": {"content": "{{ received | to_json }}", "dest": str(tmp_path / "received.json")}},
+        ],
+    }]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(playbook)],
+                          capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert r["password"] not in proc.stdout + proc.stderr
+    assert re.search(r"^\[localhost\] waiting for the message to leave through Down relay \(\d+ s of 13 s\)", proc.stdout, re.M), proc.stdout[-4000:]
+    result = json.loads(out_file.read_text())
+    message_id = result["message_id"]
+    assert result["test_message"]["queued"] is True and result["test_message"]["message_id"] == message_id
+    assert result["changed"] is True and result["failed"] is True and result["result"] == "timeout"
+    assert [(t["message_id"], t["result"]) for t in result["traces"]] == [(message_id, "sent"), (message_id, "timeout")], result["traces"]
+    assert result["msg"].startswith("the message %s (connector Down relay) was not sent: timeout" % message_id), result["msg"]
+    received = json.loads((tmp_path / "received.json").read_text())
+    assert sorted({e["message_id"] for e in received["events"] if e["event_id"] == "RECEIVE"}) == [message_id]

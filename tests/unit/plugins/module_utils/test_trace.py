@@ -122,3 +122,31 @@ def test_the_first_searches_come_sooner_and_no_wait_exceeds_poll_interval():
     assert _trace.poll_wait(60, 3600) == 3600  # a huge attempt count does not overflow into a longer wait
     # 0.1 s polls over a week's timeout make millions of searches: the wait stays a number, no OverflowError
     assert _trace.poll_wait(2_000_000, 0.1) == 0.1 and _trace.poll_wait(2_000_000, 3600) == 3600
+
+
+# -- send_test_message with messages or a single trace (how the two combine) -----------------------------------
+SUBMISSION = {"host": "ex01.contoso.com", "port": 25, "connect_address": None, "timeout": 10.0, "helo_name": None, "ca_cert": None,
+              "require_tls": False, "from": "chris@contoso.com", "to": ["pat@fabrikam.com"], "subject": "s", "body": "b"}
+
+
+def test_with_send_test_message_every_item_follows_the_test_message():
+    params = {"send_test_message": SUBMISSION, "message_id": None,
+              "messages": [{"connector": "A", "recipients": ["pat@fabrikam.com"], "servers": None, "message_id": None}]}
+    assert _trace.validate_input(params) == []
+    followed = _trace.following(params, "<m@contoso.com>")
+    assert followed["messages"] == [{"connector": "A", "recipients": ["pat@fabrikam.com"], "servers": None, "message_id": "<m@contoso.com>"}]
+    assert params["messages"][0]["message_id"] is None  # the task's own parameters are not changed
+    single = _trace.following({"send_test_message": SUBMISSION, "connector": "A", "messages": None}, "<m@contoso.com>")
+    assert single["message_id"] == "<m@contoso.com>" and single["connector"] == "A"
+    # send_test_message identifies the message that wait_for: send waits for
+    assert _trace.validate_input({"send_test_message": SUBMISSION, "wait_for": "send"}) == []
+
+
+def test_message_ids_and_send_test_message_are_judged_per_item():
+    items = [{"message_id": "<a@b.example>"}, {"connector": "A"}]
+    assert _trace.validate_input({"send_test_message": SUBMISSION, "messages": items}) == [
+        "messages[0].message_id: leave it out with send_test_message (every item follows the test message's Message-ID)"]
+    assert _trace.validate_input({"messages": items}) == [
+        "messages[1].message_id: is required (or give send_test_message, whose Message-ID every item then follows)"]
+    assert _trace.validate_input({"wait_for": "send"}) == [
+        "wait_for: send needs something that identifies the message: message_id, send_test_message, sender, recipients or subject"]
