@@ -62,7 +62,7 @@ IDLE_TIMEOUT = 1800  # seconds the proxy keeps a silent connection (the playbook
 SMART_HOST = "smarthost.lab.test"
 APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
 REPORT_TASK = "Report | Show the summary"
-TRACE_TASK = "Verify | Trace each test message until it leaves through its connector"
+TRACE_TASK = "Verify | Send the test message over SMTP and trace it until it leaves through each connector"
 
 TIMER = '''
 import json, os, time

@@ -272,12 +272,15 @@ def test_connectors(applied: t.Any, recipient: t.Any = "", recipients: t.Any = N
     return out
 
 
-def trace_messages(tested: t.Any, message_id: t.Any, servers: t.Any = None) -> list[dict[str, t.Any]]:
+def trace_messages(tested: t.Any, message_id: t.Any = None, servers: t.Any = None) -> list[dict[str, t.Any]]:
     """message_trace ``messages``: the one test message, once per connector, counted for its recipient, searched
-    on ``servers`` or else the connector's source servers (as applied, so message_trace need not read them)."""
+    on ``servers`` or else the connector's source servers (as applied, so message_trace need not read them).
+    Without ``message_id`` the items have none: message_trace's send_test_message sends the message they follow."""
     out = []
     for entry in tested if _is_list(tested) else []:
-        message = {"message_id": str(message_id), "connector": entry["name"], "recipients": [entry["recipient"]]}
+        message = {"connector": entry["name"], "recipients": [entry["recipient"]]}
+        if message_id:
+            message = dict({"message_id": str(message_id)}, **message)
         if _is_list(servers) and servers:
             message["servers"] = [str(s) for s in servers]
         elif entry.get("servers"):
@@ -480,7 +483,9 @@ READS: dict[str, t.Any] = {
     "preflight": None,
     "apply": {"results": [dict.fromkeys(("name", "changed", "commands", "diff", "connector"))]},
     "read_back": {"skipped": None, "results": [dict.fromkeys(("name", "read_back", "written"))]},
-    "test_message": None,
+    # message_trace's result (send_test_message): its Message-ID, not its traces; 'changed' is in every result of a task
+    # that ran (failed or not), so a refused message (no message_id) still counts as sent and not accepted
+    "test_message": dict.fromkeys(("skipped", "failed", "changed", "message_id")),
     "trace": {"skipped": None,
               "traces": [dict(dict.fromkeys(("connector", "result") + TRACE_KEYS), events=[dict.fromkeys(TRACE_EVENT_KEYS)])]},
     "protocol_log": None,
@@ -536,7 +541,8 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
     """What the verification found wrong, one line per problem with its hint; empty when all is well.
 
     The judgements are the modules': send_connectors in check mode still wanting a change (a read-back
-    difference), smtp_probe not getting a Message-ID for the test message, and message_trace's verdict.
+    difference), no Message-ID for the test message (message_trace's send_test_message: Exchange did not accept it), and
+    message_trace's verdict.
     """
     del connectors  # accepted for compatibility: the summaries carry all that is needed
     failures = []

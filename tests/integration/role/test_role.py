@@ -189,11 +189,18 @@ def test_a_refused_test_message_still_restores_protocol_logging_and_prints_the_r
     run = run_playbook(lab_starttls, tmp_path, {"smart_host_connector_settings": {},
                                                 "smart_host_routing_test_sender": "someone@not-accepted.example"})
     assert run.rc != 0
-    assert run.task("Verify | Submit a test message for each connector to Exchange over SMTP")["status"] == "failed"
+    sent = run.task("Verify | Send the test message over SMTP and trace it until it leaves through each connector")
+    assert sent["status"] == "failed"
+    # smtp_probe's words (message_trace submits with the same code), and nothing was traced
+    assert sent["result"]["msg"].startswith("The test message was not accepted: RCPT TO refused: 550 5.7.54"), sent["result"]
+    assert sent["result"]["test_message"]["queued"] is False and "traces" not in sent["result"]
     assert run.task("Verify | Turn SmtpSend protocol logging back off")["status"] == "ok"
     [summary] = run.report
     assert summary["changed"] is True and summary["read_back"] == "matches"
-    assert "test_message_id" in summary and summary["test_message_id"] is None
+    assert "test_message_id" in summary and summary["test_message_id"] is None and "trace" not in summary
+    failed = run.task("Report | Fail when the verification found a problem")
+    assert failed["status"] == "failed" and ("%s: the test message was not accepted by Exchange's SMTP endpoint (hint: check "
+                                             "smart_host_routing_smtp_server/port and that the sender may relay)" % SEED) in failed["result"]["msg"]
     assert "Send connector 'Smart host to Internet' (present): created" in run.output
     ps = lab_starttls["lab"].run_cmdlet("Get-SendConnector", {"Identity": SEED}, records=True)
     assert ps.output[0]["ProtocolLoggingLevel"] == "None"

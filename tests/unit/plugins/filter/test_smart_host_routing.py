@@ -367,3 +367,26 @@ def test_several_stages_in_one_call_are_the_stages_chained():
         f.facts({}, ["trace", "read_back"], [{}])
     with pytest.raises(f.AnsibleFilterError, match="unknown stage 'audit'"):
         f.facts({}, ["trace", "audit"], [{}, {}])
+
+
+def test_trace_messages_without_a_message_id_leave_it_to_send_test_message():
+    tested = [{"name": "A", "recipient": "x@a.example", "servers": ["EX02"]}, {"name": "B", "recipient": "y@b.example", "servers": []}]
+    assert f.trace_messages(tested, servers=["EX01"]) == [
+        {"connector": "A", "recipients": ["x@a.example"], "servers": ["EX01"]},
+        {"connector": "B", "recipients": ["y@b.example"], "servers": ["EX01"]}]
+    assert f.trace_messages(tested, "") == [
+        {"connector": "A", "recipients": ["x@a.example"], "servers": ["EX02"]}, {"connector": "B", "recipients": ["y@b.example"]}]
+
+
+def test_a_refused_test_message_is_reported_from_message_traces_failed_result():
+    """message_trace with send_test_message: a refused message fails the task without message_id; the test_message stage
+    still records that the connector's test message was not accepted (only skipped or not run records nothing)."""
+    start = f.facts({}, "plan", {"connectors": [{"name": "A"}], "smart_hosts": []})
+    tested = [{"name": "A", "recipient": "x@a.example"}]
+    refused = {"failed": True, "changed": False, "msg": "The test message was not accepted: RCPT TO refused: 550 5.7.54",
+               "test_message": {"queued": False, "error": "RCPT TO refused: 550 5.7.54"}}
+    [summary] = f.summary(f.facts(start, ["test_message", "trace"], [refused, refused], tested=tested))
+    assert "test_message_id" in summary and summary["test_message_id"] is None and "trace" not in summary
+    assert f.verification_failures([summary])[0].startswith("A: the test message was not accepted by Exchange's SMTP endpoint")
+    for not_run in ({}, {"skipped": True, "changed": False}):
+        assert "test_message_id" not in f.summary(f.facts(start, "test_message", not_run, tested=tested))[0]
