@@ -122,6 +122,8 @@ options:
         M(mailflow.exchange.smtp_probe) (C(The test message was not accepted), then the server's reply or the error),
         with RV(test_message).
       - Nothing is sent in check mode.
+      - The first search comes one poll wait (0.5 seconds, at most O(poll_interval)) after the submission, because Exchange needs
+        a moment to route and send the message, so an earlier search would find at most its C(RECEIVE).
       - The message is sent once per task, also when a long O(wait_for=send) wait runs as several module runs with a
         progress line between them.
     type: dict
@@ -463,11 +465,13 @@ test_message:
     transcript: ["* connecting to 192.0.2.10:25", "S: 220 ex01.contoso.com Microsoft ESMTP MAIL Service ready"]
 """
 
+import time
+
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_session
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.input import test_message_options
 # The domain layer (search, polling, verdicts and hints) is module_utils/_trace/tracer.py.
 from ansible_collections.mailflow.exchange.plugins.module_utils._trace.common import not_sent_message
-from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, following, validate_input
+from ansible_collections.mailflow.exchange.plugins.module_utils._trace.tracer import MessageTracer, first_search, following, validate_input
 
 ARGUMENT_SPEC = {
     "message_id": {"type": "str"},
@@ -531,7 +535,7 @@ def submit_test_message(module):
     settings = ProbeSettings(
         host=checks.smart_host("send_test_message.host", spec["host"])[1],
         port=spec["port"],
-        connect_address=str(spec["connect_address"]).strip().strip("[]") if spec["connect_address"] else None,
+        connect_address=checks.connect_ip(spec["connect_address"]),
         timeout=spec["timeout"],
         helo_name=spec["helo_name"] or checks.default_helo_name(),
         ca_cert=spec["ca_cert"],
@@ -547,10 +551,11 @@ def main():
     module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True, **CONSTRAINTS)
     p = module.params
     sent = submit_test_message(module) if p["send_test_message"] else {}
+    not_before = first_search(time.monotonic(), p["poll_interval"]) if sent else None
     params = following(p, sent["message_id"]) if sent else p
 
     def work(session):
-        result = MessageTracer(session, params).run()
+        result = MessageTracer(session, params, not_before).run()
         if p["wait_for"] == "send" and p["fail_on_timeout"] and result["result"] != "sent":
             result["failed"] = True
             result["msg"] = not_sent_message(result, params)

@@ -184,6 +184,11 @@ def endpoint_problems(where: Callable[[str], str], port: Any, connect_address: A
     return problems
 
 
+def connect_ip(value: Any) -> Optional[str]:
+    """A checked ``connect_address`` as the probe connects to it (no brackets), or None when not given."""
+    return str(value).strip().strip("[]") if value else None
+
+
 MAX_TIMEOUT = 3600.0
 
 
@@ -363,7 +368,7 @@ def build_targets(params: dict[str, Any]) -> tuple[list[Target], list[str]]:
                 host=host or "",
                 label=item.get("label"),
                 port=port,
-                connect_address=str(address).strip().strip("[]") if address else None,
+                connect_address=connect_ip(address),
                 helo_name=merged["helo_name"] or None,
                 credential=merged["authentication_credential"] or None,
                 require_tls=bool(merged["require_tls"]),

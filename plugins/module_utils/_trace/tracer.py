@@ -143,9 +143,11 @@ class MessageTracer:
     per server whose messages were not sent.
     """
 
-    def __init__(self, session, params):
+    def __init__(self, session, params, not_before=None):
         self.session = session
         self.params = params
+        # time.monotonic() before which the first search finds nothing new (a message submitted a moment ago)
+        self.not_before = not_before
         self.search = self._search_parameters()
         self._connectors = None  # lower-case name -> Get-SendConnector object
         self._mailbox_servers = None
@@ -290,6 +292,8 @@ class MessageTracer:
         deadline = time.monotonic() + max(0, p["timeout"])
         attempts = 0
         pending = list(self.items)
+        if self.not_before is not None:
+            time.sleep(max(0.0, min(self.not_before, deadline) - time.monotonic()))
         while True:
             attempts += 1
             self.query(pending)
@@ -334,6 +338,13 @@ class MessageTracer:
         out = dict(traces[0], changed=False, attempts=attempts)
         del out["message_id"], out["connector"]
         return out
+
+
+def first_search(submitted, poll_interval):
+    """When to search first for a message submitted at ``submitted`` (time.monotonic()): after the first poll wait.
+    A search at once finds at most its RECEIVE (Exchange needs a moment to route and send it, and on real servers to
+    write its tracking log), and costs a cmdlet call; with two tasks the next task's start hid this wait."""
+    return submitted + poll_wait(1, poll_interval)
 
 
 def poll_wait(attempts, poll_interval):

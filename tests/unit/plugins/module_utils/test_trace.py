@@ -150,3 +150,8 @@ def test_message_ids_and_send_test_message_are_judged_per_item():
         "messages[1].message_id: is required (or give send_test_message, whose Message-ID every item then follows)"]
     assert _trace.validate_input({"wait_for": "send"}) == [
         "wait_for: send needs something that identifies the message: message_id, send_test_message, sender, recipients or subject"]
+
+
+def test_the_first_search_for_a_message_just_submitted_comes_one_poll_wait_later():
+    assert _trace.first_search(100.0, 5) == 100.5
+    assert _trace.first_search(100.0, 0.2) == pytest.approx(100.2)  # never later than poll_interval
