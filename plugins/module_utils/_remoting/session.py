@@ -513,6 +513,7 @@ class ExchangeSession:
     @staticmethod
     def _auth_refused(err: BaseException) -> bool:
         """A 401, or pypsrp finding no scheme it can use in the server's WWW-Authenticate."""
+        load_pypsrp()  # the classes below are pypsrp's (imported once, when a pool is opened)
         if isinstance(err, AuthenticationError):
             return True
         if isinstance(err, WinRMTransportError) and getattr(err, "code", None) == 401:
@@ -583,6 +584,7 @@ class ExchangeSession:
 
     def _map_error(self, err: Exception) -> Any:
         """Raise the ExchangeError (one sentence) that explains a transport failure."""
+        load_pypsrp()
         if isinstance(err, AuthenticationError):
             raise TransportError(
                 "%s rejected the credentials of user %s with %s authentication (HTTP 401): check username and "

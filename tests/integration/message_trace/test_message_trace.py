@@ -426,7 +426,7 @@ def test_through_ansible_a_long_wait_sends_the_test_message_once(lab, collection
         "tasks": [
             {"name": "Send and trace", "register": "out", "ignore_errors": True, "mailflow.exchange.message_trace": {
                 "server": r["host"], "server_port": r["port"], "protocol": "http", "auth": "ntlm",
-                "username": r["username"], "password": r["password"], "poll_interval": 1, "timeout": 13,
+                "username": r["username"], "password": r["password"], "poll_interval": 1, "timeout": 22,
                 "wait_for": "send", "stop_on_defer": False, "servers": ["EX01"],
                 "send_test_message": {"host": r["smtp_host"], "port": r["smtp_port"], "from": "chris@contoso.com",
                                       "to": ["kim@fabrikam.com", "kim@down.example"], "subject": subject},
@@ -444,7 +444,7 @@ def test_through_ansible_a_long_wait_sends_the_test_message_once(lab, collection
                           capture_output=True, text=True, env=env, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert r["password"] not in proc.stdout + proc.stderr
-    assert re.search(r"^\[localhost\] waiting for the message to leave through Down relay \(\d+ s of 13 s\)", proc.stdout, re.M), proc.stdout[-4000:]
+    assert re.search(r"^\[localhost\] waiting for the message to leave through Down relay \(\d+ s of 22 s\)", proc.stdout, re.M), proc.stdout[-4000:]
     result = json.loads(out_file.read_text())
     message_id = result["message_id"]
     assert result["test_message"]["queued"] is True and result["test_message"]["message_id"] == message_id
