@@ -417,8 +417,6 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._probe import ru
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe import targets as _targets
 from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeError, TransportError
 
-SEVERITIES = ["error", "warning", "info"]
-
 
 def argument_spec():
     return {
@@ -431,7 +429,7 @@ def argument_spec():
             "helo_name": {"type": "str"},
             "login": {"type": "bool", "default": True},
         }},
-        "fail_on": {"type": "list", "elements": "str", "choices": SEVERITIES, "default": ["error"]},
+        "fail_on": {"type": "list", "elements": "str", "choices": list(_probe.SEVERITIES), "default": ["error"]},
     }
 
 
@@ -446,20 +444,22 @@ def _input_problems(params):
     if probe.get("helo_name"):
         problems.extend(_checks.helo_name("probe.helo_name", probe["helo_name"]))
     for host, address in (probe.get("connect_addresses") or {}).items():
-        if not isinstance(address, str) or not address.strip():
-            problems.append("probe.connect_addresses.%s: must be a host name or an IP address" % host)
+        # the probe's own rule for a target's connect_address, before any session (not after the plan)
+        problems.extend(_checks.connect_address_problems("probe.connect_addresses.%s" % host, address))
     return problems
 
 
 def probe_params(targets, probe):
-    """smtp_probe's parameters for ``targets``, through smtp_probe's own argument spec and checks."""
+    """smtp_probe's parameters for ``targets`` and the targets smtp_probe's checks built from them, through smtp_probe's
+    own argument spec and checks."""
     raw = {"targets": targets, "ca_cert": probe.get("ca_cert"), "timeout": probe["timeout"],
            "helo_name": probe.get("helo_name"), "fail_on": []}
     checked = ArgumentSpecValidator(_probe.argument_spec(), **_probe.CONSTRAINTS).validate(raw)
-    problems = [str(err) for err in checked.errors] + (_probe.validate(checked.validated_parameters)[1] if not checked.errors else [])
+    # (error_messages: the errors object itself is true even when it holds none)
+    built, problems = ([], checked.error_messages) if checked.error_messages else _probe.validate(checked.validated_parameters)
     if problems:
         raise ExchangeError("the smart hosts of the connectors as they will be cannot be probed: %s" % "; ".join(problems))
-    return checked.validated_parameters
+    return checked.validated_parameters, built
 
 
 def main():
@@ -477,7 +477,7 @@ def main():
         running = None
         if targets:
             try:
-                running = _probe.start(probe_params(targets, probe))  # probes while Exchange answers the route's reads
+                running = _probe.start(*probe_params(targets, probe))  # probes while Exchange answers the route's reads
             except ExchangeError as err:  # reported like a probe that could not run (smtp_probe's failure)
                 out["probe"] = {"changed": False, "msg": err.message, "probes": [], "findings": []}
         present = [r["connector"] for r in results if r.get("state") == "present"]
@@ -492,10 +492,9 @@ def main():
         messages = []
         if (out.get("probe") or {}).get("msg"):
             messages.append(out["probe"]["msg"])
-        failing = [f for f in (out.get("probe") or {}).get("findings", []) if f["severity"] in params["fail_on"]]
-        if failing:
-            messages.append("%d smart host finding(s) with severity in fail_on: %s" % (len(failing), "; ".join(
-                "%s: %s %s: %s" % (_probe.where(f), f["severity"], f["code"], f["message"]) for f in failing)))
+        count, listed = _probe.failing((out.get("probe") or {}).get("findings", []), params["fail_on"])
+        if count:
+            messages.append("%d smart host finding(s) with severity in fail_on: %s" % (count, listed))
         if out["route"].get("failed"):
             messages.append("the Exchange side of the routes could not be checked: %s" % out["route"]["msg"])
         else:

@@ -480,9 +480,9 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._probe import su
 from ansible_collections.mailflow.exchange.plugins.module_utils._probe.run import (
     CONSTRAINTS,
     argument_spec,
+    failing,
     probe,
     validate,
-    where,
 )
 
 
@@ -492,11 +492,10 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     if not HAS_JSONSCHEMA:
         module.fail_json(msg=missing_required_lib("jsonschema"), exception=JSONSCHEMA_IMPORT_ERROR)
-    errors = validate(module.params)[1]
+    targets, errors = validate(module.params)
     if errors:  # only without jsonschema (checked_module then leaves the check to this module)
         module.fail_json(msg="Invalid parameters: " + "; ".join(errors), errors=errors)
-    all_settings, result = probe(module.params)
-    findings = result["findings"]
+    all_settings, result = probe(module.params, targets)
 
     if module.params["send_test_message"]:
         test = _submit.submit(module.params["send_test_message"], all_settings, result["probes"], module.check_mode)
@@ -509,10 +508,9 @@ def main() -> None:
         else:
             module.fail_json(msg=_submit.refusal(test), **result)
 
-    failing = [f for f in findings if f["severity"] in module.params["fail_on"]]
-    if failing:
-        listed = "; ".join(f"{where(f)}: {f['severity']} {f['code']}: {f['message']}" for f in failing)
-        module.fail_json(msg=f"smtp_probe found {len(failing)} finding(s) with severity in fail_on: {listed}", **result)
+    count, listed = failing(result["findings"], module.params["fail_on"])
+    if count:
+        module.fail_json(msg=f"smtp_probe found {count} finding(s) with severity in fail_on: {listed}", **result)
     module.exit_json(**result)
 
 

@@ -176,11 +176,17 @@ def endpoint_problems(where: Callable[[str], str], port: Any, connect_address: A
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         problems.append(f"{where('port')}: {port!r} is not a TCP port (1-65535)")
     if connect_address:
-        problems.extend(control_characters(where("connect_address"), connect_address))
-        if not v.is_ip(str(connect_address).strip().strip("[]")):
-            problems.append(f"{where('connect_address')}: {_show(connect_address)} is not an IP address")
+        problems.extend(connect_address_problems(where("connect_address"), connect_address))
     if helo:
         problems.extend(helo_name(where("helo_name"), helo))
+    return problems
+
+
+def connect_address_problems(path: str, value: Any) -> list[str]:
+    """The address to connect to instead of resolving the host's name: an IP address (with or without brackets)."""
+    problems = control_characters(path, value)
+    if not v.is_ip(str(value).strip().strip("[]")):
+        problems.append(f"{path}: {_show(value)} is not an IP address")
     return problems
 
 

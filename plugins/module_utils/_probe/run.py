@@ -140,10 +140,10 @@ def intent_for(target: checks.Target) -> Intent:
     )
 
 
-def probe(p: dict) -> tuple[list[ProbeSettings], dict]:
-    """Probe every target of checked parameters ``p`` (``validate`` found no problem): (each target's settings, the
-    result smtp_probe returns: ``probes``, ``findings`` each with its target's ``label``, ``summary``)."""
-    targets = validate(p)[0]
+def probe(p: dict, targets: list[checks.Target]) -> tuple[list[ProbeSettings], dict]:
+    """Probe ``targets``, what ``validate(p)`` built from checked parameters ``p`` (it found no problem): (each
+    target's settings, the result smtp_probe returns: ``probes``, ``findings`` each with its target's ``label``,
+    ``summary``)."""
     fallback_helo = p["helo_name"] or checks.default_helo_name()
     all_settings = [settings_for(p, target, fallback_helo) for target in targets]
     probes = probe_hosts(all_settings)
@@ -160,11 +160,17 @@ def where(finding: dict) -> str:
     return f"{finding['label']} ({finding['host']})" if finding.get("label") else finding["host"]
 
 
-def start(p: dict) -> concurrent.futures.Future:
-    """``probe(p)`` in a thread of its own; the Future's result is probe's. A caller waits for the smart hosts while it
-    reads from Exchange (send_connector_preflight)."""
+def failing(findings: list[dict], fail_on: list[str]) -> tuple[int, str]:
+    """(how many findings have a severity in ``fail_on``, those findings listed for a failure message)."""
+    found = [f for f in findings if f["severity"] in fail_on]
+    return len(found), "; ".join(f"{where(f)}: {f['severity']} {f['code']}: {f['message']}" for f in found)
+
+
+def start(p: dict, targets: list[checks.Target]) -> concurrent.futures.Future:
+    """``probe(p, targets)`` in a thread of its own; the Future's result is probe's. A caller waits for the smart hosts
+    while it reads from Exchange (send_connector_preflight)."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-probe-run")
     try:
-        return pool.submit(probe, p)
+        return pool.submit(probe, p, targets)
     finally:
         pool.shutdown(wait=False)  # the submitted probe still runs to its end; the pool takes nothing more

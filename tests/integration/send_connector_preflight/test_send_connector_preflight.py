@@ -138,6 +138,9 @@ def test_probe_disabled_probes_nothing_and_route_knows_no_size(services, ansible
     ({"probe": {"ca_cert": "/nonexistent/ca.pem"}}, "probe.ca_cert: /nonexistent/ca.pem does not exist"),
     ({"probe": {"helo_name": "bad name\r\nRSET"}}, "probe.helo_name:"),
     ({"probe": {"tiemout": 5}}, "tiemout"),
+    # the probe's rule for connect_address (an IP address), before any session rather than after the plan
+    ({"probe": {"connect_addresses": {SMART_HOST: "relay.example"}}},
+     "probe.connect_addresses.%s: 'relay.example' is not an IP address" % SMART_HOST),
     ({"connectors": [{"name": "X", "address_spaces": ["a.example"], "port": "abc"}]}, "connectors[0].port"),
 ])
 def test_bad_input_is_refused_before_any_connection(services, ansible, args, words):
