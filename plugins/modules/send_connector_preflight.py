@@ -406,60 +406,24 @@ route:
   type: dict
 """
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import engine as _engine
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
 from ansible_collections.mailflow.exchange.plugins.module_utils._module import exchange_module, run_with_manager
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import input as _checks
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import route as _route
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import run as _probe
-from ansible_collections.mailflow.exchange.plugins.module_utils._probe import targets as _targets
-from ansible_collections.mailflow.exchange.plugins.module_utils._remoting.session import ExchangeError, TransportError
+from ansible_collections.mailflow.exchange.plugins.module_utils._probe import preflight as _preflight
 
 
 def argument_spec():
     return {
         "connectors": {"type": "list", "elements": "dict", "required": True, "options": _connectors.item_argument_spec()},
-        "probe": {"type": "dict", "default": {}, "options": {
-            "enabled": {"type": "bool", "default": True},
-            "ca_cert": {"type": "path"},
-            "timeout": {"type": "float", "default": 10},
-            "connect_addresses": {"type": "dict", "default": {}},
-            "helo_name": {"type": "str"},
-            "login": {"type": "bool", "default": True},
-        }},
-        "fail_on": {"type": "list", "elements": "str", "choices": list(_probe.SEVERITIES), "default": ["error"]},
+        "probe": _preflight.probe_argument_spec(),
+        "fail_on": _preflight.fail_on_argument_spec(),
     }
 
 
 def _input_problems(params):
     """The items' rules (as send_connectors), then the probe's own options (as smtp_probe words them)."""
     problems = _connectors.validate_items(params["connectors"])[1] if isinstance(params.get("connectors"), list) else []
-    probe = params.get("probe") if isinstance(params.get("probe"), dict) else {}
-    if probe.get("ca_cert"):
-        problems.extend(_checks.ca_cert("probe.ca_cert", probe["ca_cert"]))
-    if isinstance(probe.get("timeout"), (int, float)):
-        problems.extend(_checks.timeout("probe.timeout", probe["timeout"]))
-    if probe.get("helo_name"):
-        problems.extend(_checks.helo_name("probe.helo_name", probe["helo_name"]))
-    for host, address in (probe.get("connect_addresses") or {}).items():
-        # the probe's own rule for a target's connect_address, before any session (not after the plan)
-        problems.extend(_checks.connect_address_problems("probe.connect_addresses.%s" % host, address))
-    return problems
-
-
-def probe_params(targets, probe):
-    """smtp_probe's parameters for ``targets`` and the targets smtp_probe's checks built from them, through smtp_probe's
-    own argument spec and checks."""
-    raw = {"targets": targets, "ca_cert": probe.get("ca_cert"), "timeout": probe["timeout"],
-           "helo_name": probe.get("helo_name"), "fail_on": []}
-    checked = ArgumentSpecValidator(_probe.argument_spec(), **_probe.CONSTRAINTS).validate(raw)
-    # (error_messages: the errors object itself is true even when it holds none)
-    built, problems = ([], checked.error_messages) if checked.error_messages else _probe.validate(checked.validated_parameters)
-    if problems:
-        raise ExchangeError("the smart hosts of the connectors as they will be cannot be probed: %s" % "; ".join(problems))
-    return checked.validated_parameters, built
+    return problems + _preflight.probe_problems(params.get("probe"))
 
 
 def main():
@@ -467,40 +431,13 @@ def main():
                              label=lambda problems, raw: _connectors.labelled(problems, raw.get("connectors")))
     params = module.params
     items = [_engine.Item.from_params(item, "connectors[%d]" % index) for index, item in enumerate(params["connectors"])]
-    probe = params["probe"]
 
     def work(manager):
         results = _engine.apply(manager, items)  # the manager is in check mode: nothing is written
         out = {"changed": False, "results": results, "commands": list(manager.commands)}
-        targets = _targets.probe_targets(results, params["connectors"], probe["connect_addresses"], probe.get("helo_name"),
-                                         probe["login"]) if probe["enabled"] else []
-        running = None
-        if targets:
-            try:
-                running = _probe.start(*probe_params(targets, probe))  # probes while Exchange answers the route's reads
-            except ExchangeError as err:  # reported like a probe that could not run (smtp_probe's failure)
-                out["probe"] = {"changed": False, "msg": err.message, "probes": [], "findings": []}
-        present = [r["connector"] for r in results if r.get("state") == "present"]
-        try:
-            out["route"] = _route.check(manager.session.run, present, lambda: running.result()[1]["probes"] if running else [])
-        except TransportError:
-            raise  # the session is gone: the run fails (and its pool is not kept)
-        except ExchangeError as err:  # a read Exchange refused (e.g. RBAC): the plan and the probe still count
-            out["route"] = {"failed": True, "msg": err.message}
-        if running:
-            out["probe"] = running.result()[1]
-        messages = []
-        if (out.get("probe") or {}).get("msg"):
-            messages.append(out["probe"]["msg"])
-        count, listed = _probe.failing((out.get("probe") or {}).get("findings", []), params["fail_on"])
-        if count:
-            messages.append("%d smart host finding(s) with severity in fail_on: %s" % (count, listed))
-        if out["route"].get("failed"):
-            messages.append("the Exchange side of the routes could not be checked: %s" % out["route"]["msg"])
-        else:
-            route_failing = _route.failing(out["route"]["findings"], params["fail_on"])
-            if route_failing:
-                messages.append(route_failing)
+        checked, messages = _preflight.check(manager.session.run, results, params["connectors"], params["probe"],
+                                             params["fail_on"])
+        out.update(checked)
         if messages:
             out["failed"] = True
             out["msg"] = "send_connector_preflight: " + "; ".join(messages)

@@ -237,7 +237,7 @@ def main():
         message = _route.failing(result["findings"], params.get("fail_on"))
         if message:
             result["failed"] = True
-            result["msg"] = message
+            result["msg"] = "send_connector_route: " + message
         return result
 
     run_with_session(module, work)

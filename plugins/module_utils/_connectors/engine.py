@@ -39,7 +39,7 @@ Problems are ``(path, message)`` pairs; ``render`` turns them into the one sente
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import items as _connectors
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import diff as _diff
@@ -441,10 +441,31 @@ def _split(error: str) -> tuple[str, str]:
     return ("" if path == "(task)" else path), message
 
 
-def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = False) -> list[dict[str, Any]]:
+def _as_planned(engine: Engine, plans: list[_Planned]) -> list[dict[str, Any]]:
+    """The results check mode gives for ``plans`` (each connector as it will be, the commands that would run), with
+    nothing sent and the manager's commands as they were."""
+    manager = engine.manager
+    start, check_mode = len(manager.commands), manager.check_mode
+    manager.check_mode = True
+    try:
+        results = [engine.write(planned) for planned in plans]
+    finally:
+        manager.check_mode = check_mode
+        if not check_mode:
+            del manager.commands[start:]
+    for result in results:
+        result["written"] = False
+    return results
+
+
+def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = False,
+          gate: Optional[Callable[[list[dict[str, Any]]], bool]] = None) -> list[dict[str, Any]]:
     """Bring every item to its wanted state: one read, every problem before the first write, one write per
     item that differs. Returns one result per item (name, state, changed, existed, commands, connector, diff).
     With ``read_back``, every item written also gets ``read_back`` (``Engine.read_back``: one read for all writes).
+    ``gate`` is called after every problem check and before the first write, with the results check mode gives (the
+    connectors as they will be, from the same read the writes are planned on); when it returns False nothing is
+    written and those results are returned.
 
     Raises ItemsFailed with every problem (nothing written), or the write's own error with ``results``
     (the items done before it) and the names of those items in its message.
@@ -470,6 +491,11 @@ def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = Fal
                     else "%d problem(s) found after reading the connectors; nothing was changed" % len(problems))
         engine.tell_lookalikes()  # e.g. smart_host on a connector that does not exist, beside a look-alike
         raise ItemsFailed(problems, head)
+    if gate is not None:
+        planned_results = _as_planned(engine, plans)
+        if not gate(planned_results) or manager.check_mode:
+            engine.tell_lookalikes()
+            return planned_results
     results: list[dict[str, Any]] = []
     try:
         for planned in plans:

@@ -442,7 +442,7 @@ def failing(findings: list[dict[str, Any]], fail_on: Any) -> Optional[str]:
     found = [f for f in findings if f["severity"] in (fail_on or [])]
     if not found:
         return None
-    return "send_connector_route: %d finding(s) of severity %s: %s" % (
+    return "%d route finding(s) of severity %s: %s" % (
         len(found), "/".join(fail_on),
         "; ".join("%s%s: %s (hint: %s)" % (f["connector"], " on %s" % f["server"] if f["server"] else "",
                                            f["message"], f["hint"]) for f in found))

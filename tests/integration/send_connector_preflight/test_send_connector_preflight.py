@@ -161,3 +161,83 @@ def test_the_same_item_problem_in_the_same_words_as_send_connectors(services, an
     run = play(ansible, [task("preflight", "mailflow.exchange.send_connector_preflight", {"connectors": bad}),
                          task("items", "mailflow.exchange.send_connectors", {"connectors": bad})])
     assert run.result("preflight")["msg"] == run.result("items")["msg"].replace("send_connectors", "send_connector_preflight")
+
+
+# --- send_connectors' preflight option: the same checks before the first write, on the same read -------------------
+
+def renamed(wanted, suffix):
+    return [dict(item, name=item["name"] + suffix,
+                 address_spaces=[a.replace(".example", suffix.strip().lower() + ".example") for a in item["address_spaces"]])
+            for item in wanted]
+
+
+def test_send_connectors_checks_first_and_writes_on_its_one_read(services, ansible):
+    """The checks are send_connector_preflight's (the same probe and route results for the same connectors), and the
+    writes follow in the same run: one session, one read of the connectors, then the writes."""
+    lab = services["lab"]
+    first = items(services)[0]  # EX01 only: no error finding; two connectors, so one read of them all
+    wanted = renamed([first, dict(first, name="Preflight C", address_spaces=["SMTP:c.preflight.example;1"])], " Gate1")
+    probe = probe_options(services)
+    alone = play(ansible, [task("alone", "mailflow.exchange.send_connector_preflight",
+                                {"connectors": wanted, "probe": probe, "fail_on": ["error"]})]).result("alone")
+    assert not alone.get("failed"), alone
+    before = lab.counters()
+    run = play(ansible, [task("apply", "mailflow.exchange.send_connectors",
+                              {"connectors": wanted, "preflight": {"probe": probe, "fail_on": ["error"]}})])
+    moved = delta(before, lab.counters())
+    res = run.result("apply")
+    assert not res.get("failed") and res["changed"], res
+    assert moved.get("runspaces_opened") == 1 and moved.get("cmdlet:Get-SendConnector") == 1 and moved.get("writes") == 2, moved
+    assert res["preflight"]["stopped"] is False
+    assert [p["host"] for p in res["preflight"]["probe"]["probes"]] == [p["host"] for p in alone["probe"]["probes"]]
+    assert sorted(f["code"] for f in res["preflight"]["probe"]["findings"]) == sorted(f["code"] for f in alone["probe"]["findings"])
+    assert res["preflight"]["route"]["findings"] == alone["route"]["findings"]
+    assert res["preflight"]["route"]["cmdlets"] == alone["route"]["cmdlets"]
+    assert [r["written"] for r in res["results"]] == [True, True] and res["commands"][0].startswith("New-SendConnector")
+    assert [r["connector"] for r in res["results"]] == [r["connector"] for r in alone["results"]]
+
+
+def test_send_connectors_stops_before_any_write_on_a_finding_in_fail_on(services, ansible):
+    lab = services["lab"]
+    wanted = renamed(items(services), " Gate2")  # B's certificate is expired on EX02: an error
+    before = lab.counters()
+    run = play(ansible, [task("apply", "mailflow.exchange.send_connectors",
+                              {"connectors": wanted, "preflight": {"probe": probe_options(services)}})])
+    moved = delta(before, lab.counters())
+    res = run.result("apply")
+    assert res["failed"] and not res["changed"], res
+    assert res["msg"].startswith("send_connectors: the preflight checks stopped the run before any write: "), res["msg"]
+    assert "1 route finding(s) of severity error: Preflight B Gate2 on EX02: certificate B1" in res["msg"], res["msg"]
+    assert moved.get("writes", 0) == 0 and moved.get("cmdlet:Get-SendConnector") == 1, moved
+    assert res["preflight"]["stopped"] is True and res["commands"] == []
+    assert [(r["name"], r["changed"], r["written"]) for r in res["results"]] == [
+        ("Preflight A Gate2", True, False), ("Preflight B Gate2", True, False)]
+    assert any(f["code"] == "certificate_expired" for f in res["preflight"]["route"]["findings"])
+    listed = play(ansible, [task("info", "mailflow.exchange.send_connector_info", {})]).result("info")
+    assert not [c for c in listed["connectors"] if c["name"].endswith("Gate2")]
+
+
+def test_send_connectors_preflight_in_check_mode_checks_and_writes_nothing(services, ansible):
+    lab = services["lab"]
+    wanted = renamed(items(services)[:1], " Gate3")
+    before = lab.counters()
+    run = play(ansible, [task("apply", "mailflow.exchange.send_connectors",
+                              {"connectors": wanted, "preflight": {"probe": probe_options(services)}}, check_mode=True),
+                         task("plan", "mailflow.exchange.send_connectors", {"connectors": wanted}, check_mode=True)])
+    res, plan = run.result("apply"), run.result("plan")
+    assert not res.get("failed") and res["changed"] and res["preflight"]["stopped"] is False, res
+    assert delta(before, lab.counters()).get("writes", 0) == 0
+    assert res["results"] == plan["results"] and res["commands"] == plan["commands"]
+    assert res["preflight"]["probe"]["probes"]
+
+
+def test_send_connectors_preflight_bad_input_before_any_connection(services, ansible):
+    lab = services["lab"]
+    before = lab.counters()
+    run = play(ansible, [task("apply", "mailflow.exchange.send_connectors", {
+        "connectors": [{"name": "X", "address_spaces": ["a.example"]}],
+        "preflight": {"probe": {"timeout": 0, "connect_addresses": {SMART_HOST: "relay.example"}}, "fail_on": ["fatal"]}})])
+    res = run.result("apply")
+    assert res["failed"] and "Traceback" not in res["msg"], res
+    assert "preflight.fail_on" in res["msg"] or "fail_on" in res["msg"], res["msg"]
+    assert delta(before, lab.counters()).get("runspaces_opened", 0) == 0
