@@ -60,7 +60,7 @@ LATENCY = {"runspace_open": 0.5, "cmdlet": 0.2}
 PROXY_DELAY = 0.030
 IDLE_TIMEOUT = 1800  # seconds the proxy keeps a silent connection (the playbooks' own timeout is 1800 s)
 SMART_HOST = "smarthost.lab.test"
-APPLY_TASK = "Apply | Bring the Send connectors to the wanted state"
+APPLY_TASK = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 REPORT_TASK = "Report | Show the summary"
 TRACE_TASK = "Verify | Send the test message over SMTP and trace it until it leaves through each connector"
 

@@ -85,7 +85,7 @@ def test_export_then_apply_as_written_changes_nothing(org):
     assert run.rc == 0, run.output[-8000:]
     moved = delta(before, lab.counters())
     assert moved.get("writes", 0) == 0, moved
-    (apply,) = [r for r in run.records if r["task"].endswith("Apply | Bring the Send connectors to the wanted state")]
+    (apply,) = [r for r in run.records if r["task"].endswith("Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)")]
     assert apply["result"]["changed"] is False
     assert len(apply["result"]["results"]) == 3 and not any(r["changed"] for r in apply["result"]["results"])
     assert "changed=0" in run.output.split("PLAY RECAP")[-1], run.output[-2000:]

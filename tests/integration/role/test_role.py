@@ -16,6 +16,7 @@ from role_lab import SEED, lab_with_smart_host, run_playbook
 
 # the role's one validate task: role settings, then the input, then the verification settings
 VALIDATE_TASK = "Validate | Check the role's settings, smart_host_routing_connectors (JSON Schema) and the verification settings"
+APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 
 
 @pytest.fixture
@@ -81,11 +82,33 @@ def test_check_mode_shows_the_change_and_writes_nothing(lab_starttls, tmp_path):
     assert summary["commands"] and summary["commands"][0].startswith("New-SendConnector -Name 'Smart host to Internet'")
     assert "-AddressSpaces 'SMTP:*;1'" in summary["commands"][0]
     assert "Send connector 'Smart host to Internet' (present): would be created" in run.output
-    applied = run.task("Apply | Bring the Send connectors to the wanted state")["result"]
+    applied = run.task(APPLY)["result"]
     assert not any("read_back" in r for r in applied["results"]), applied  # nothing written, nothing read back
     counters = lab_starttls["lab"].counters()
     assert counters.get("writes", 0) == 0, counters
     assert counters.get("cmdlet:Get-SendConnector", 0) >= 1  # it did look
+
+
+def test_tags_preflight_checks_only_and_skipping_either_stage_is_refused(tmp_path):
+    """Preflight and apply are one task tagged with both: --tags preflight runs it in check mode (the checks, no
+    write); --skip-tags preflight (or apply) would skip both, so validate refuses it before anything is read."""
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        checked = run_playbook(lab, tmp_path, {}, "--tags", "preflight")
+        assert checked.rc == 0, checked.output[-6000:]
+        result = checked.task(APPLY)["result"]
+        assert result["preflight"]["probe"]["probes"] and result["preflight"]["stopped"] is False, result
+        assert result["changed"] and not any(r["written"] for r in result["results"]), result
+        assert lab["lab"].counters().get("writes", 0) == 0
+        assert not [r for r in checked.records if "Verify |" in r["task"]]  # only the tagged stage (and always)
+
+        for skipped in ("preflight", "apply"):
+            refused = run_playbook(lab, tmp_path, {}, "--skip-tags", skipped)
+            assert refused.rc != 0
+            message = refused.task(VALIDATE_TASK)["result"]["msg"]
+            assert message.startswith("smart_host_routing: --skip-tags %s would skip both stages" % skipped), message
+            assert "smart_host_routing_preflight: false" in message
+        counters = lab["lab"].counters()
+        assert counters.get("writes", 0) == 0 and counters.get("runspaces_opened") == 1, counters  # --tags preflight's
 
 
 def test_preflight_names_a_smart_host_that_offers_only_auth_plain(tmp_path):

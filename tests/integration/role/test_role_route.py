@@ -16,6 +16,8 @@ import pytest
 from role_lab import lab_with_smart_host
 from role_lab import run_playbook
 
+APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
+
 NOW = dt.datetime.now(dt.timezone.utc)
 CA = "CN=Contoso Issuing CA, O=Contoso"
 SUBJECT = "CN=ex.contoso.com"
@@ -99,7 +101,7 @@ def test_a_good_set_up_passes_preflight_and_is_applied(lab, tmp_path):
     extra_vars["smart_host_routing_verify"] = False
     run = run_playbook(lab, tmp_path, extra_vars)
     assert run.rc == 0, run.output[-6000:]
-    route = run.task("Preflight | Work out every connector, probe its smart hosts and check its route (one run, nothing changed)")["result"]["route"]
+    route = run.task(APPLY)["result"]["preflight"]["route"]
     assert [f for f in route["findings"] if f["severity"] == "error"] == [], route["findings"]
     assert route["connectors"][0]["servers"][0]["certificate"]["thumbprint"] == "A1"
     after = lab["lab"].counters()
@@ -122,7 +124,7 @@ def test_named_source_servers_are_passed_and_nobody_naming_them_is_said(lab, tmp
               "smart_host_routing_verify": False}
     run = run_playbook(lab, tmp_path, nobody)
     assert run.rc == 0, run.output[-6000:]
-    route = run.task("Preflight | Work out every connector, probe its smart hosts and check its route (one run, nothing changed)")["result"]["route"]
+    route = run.task(APPLY)["result"]["preflight"]["route"]
     assert "source_servers_default" in [f["code"] for f in route["findings"] if f["connector"] == "Route nobody"]
     assert "-SourceTransportServers" not in " ".join(run.report[0]["commands"])
 
