@@ -126,6 +126,8 @@ def render_injectors(credential_type: dict[str, t.Any], inputs: dict[str, t.Any]
 # --- the main playbook (mailflow.exchange.smart_host) against a lab and its smart host ----------------------
 BIN = os.path.dirname(sys.executable)
 SEED = "Smart host to Internet"
+# the role task that holds preflight and apply (one send_connectors run)
+APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 
 
 class PlaybookRun:

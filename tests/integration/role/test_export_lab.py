@@ -9,7 +9,7 @@ import os
 import pytest
 import yaml
 
-from role_lab import SMART_HOST_NAME, lab_with_smart_host, run_playbook
+from role_lab import APPLY, SMART_HOST_NAME, lab_with_smart_host, run_playbook
 from send_connector_harness import Ansible, delta
 
 PASSWORD = "export-lab-secret-91c2"
@@ -85,7 +85,7 @@ def test_export_then_apply_as_written_changes_nothing(org):
     assert run.rc == 0, run.output[-8000:]
     moved = delta(before, lab.counters())
     assert moved.get("writes", 0) == 0, moved
-    (apply,) = [r for r in run.records if r["task"].endswith("Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)")]
+    (apply,) = [r for r in run.records if r["task"].endswith(APPLY)]
     assert apply["result"]["changed"] is False
     assert len(apply["result"]["results"]) == 3 and not any(r["changed"] for r in apply["result"]["results"])
     assert "changed=0" in run.output.split("PLAY RECAP")[-1], run.output[-2000:]

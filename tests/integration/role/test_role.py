@@ -12,11 +12,10 @@ import secrets
 
 import pytest
 
-from role_lab import SEED, lab_with_smart_host, run_playbook
+from role_lab import APPLY, SEED, lab_with_smart_host, run_playbook
 
 # the role's one validate task: role settings, then the input, then the verification settings
 VALIDATE_TASK = "Validate | Check the role's settings, smart_host_routing_connectors (JSON Schema) and the verification settings"
-APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ reads by identity. A write the read-back does not show is reported as a read-bac
 
 from __future__ import annotations
 
-from role_lab import lab_with_smart_host, run_playbook
+from role_lab import APPLY, lab_with_smart_host, run_playbook
 from send_connector_harness import delta
-
-APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 
 
 def connectors(lab, names, port=None):

@@ -13,10 +13,8 @@ import datetime as dt
 
 import pytest
 
-from role_lab import lab_with_smart_host
+from role_lab import APPLY, lab_with_smart_host
 from role_lab import run_playbook
-
-APPLY = "Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)"
 
 NOW = dt.datetime.now(dt.timezone.utc)
 CA = "CN=Contoso Issuing CA, O=Contoso"

@@ -9,7 +9,7 @@ import os
 
 import yaml
 
-from role_lab import lab_with_smart_host, run_playbook
+from role_lab import APPLY, lab_with_smart_host, run_playbook
 from send_connector_harness import Ansible, delta
 
 from ansible_collections.mailflow.exchange.plugins.module_utils._connectors import rollback as _rollback  # noqa: E402
@@ -41,7 +41,7 @@ def test_a_refused_test_message_rolls_the_connector_back_to_its_snapshot(tmp_pat
         output = run.output
         assert run.rc != 0, output[-4000:]
         recorded = run.records
-        apply = [r for r in recorded if r["task"].endswith("Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)")][-1]
+        apply = [r for r in recorded if r["task"].endswith(APPLY)][-1]
         assert apply["result"]["changed"] is True
         (restore,) = [r for r in recorded if r["task"].endswith("Rollback | Restore every changed connector to its snapshot (one run)")]
         assert restore["status"] == "ok" and restore["result"]["changed"] is True

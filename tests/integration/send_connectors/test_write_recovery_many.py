@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import yaml
 
-from role_lab import lab_with_smart_host
+from role_lab import APPLY, lab_with_smart_host
 from send_connector_harness import Ansible, LabProcess, delta
 from role_lab import run_playbook
 
@@ -134,7 +134,7 @@ def test_role_inside_replication_delay_changes_nothing_twice(tmp_path):
         before = lab["lab"].counters()
         run = run_playbook(lab, tmp_path, role_vars(connectors))
         assert run.rc == 0, run.output[-6000:]
-        applied = run.task("Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)")["result"]
+        applied = run.task(APPLY)["result"]
         assert applied["changed"] is False and applied["commands"] == [], applied
         assert delta(before, lab["lab"].counters()).get("writes", 0) == 0
         by_name = {s["name"]: s for s in run.report}
@@ -149,7 +149,7 @@ def test_role_after_a_lost_answer_reports_the_change_and_verifies_it(tmp_path):
         connectors = role_connectors(lab, ["Role A", "Role B"])
         run = run_playbook(lab, tmp_path, role_vars(connectors))
         assert run.rc == 0, run.output[-6000:]
-        applied = run.task("Apply | Check each connector's smart hosts and route, then bring the Send connectors to the wanted state (one run)")["result"]
+        applied = run.task(APPLY)["result"]
         assert applied["changed"] is True and [r["written"] for r in applied["results"]] == [True, True], applied
         assert any(w.startswith("New-SendConnector was sent, but its answer was lost") and "'Role A' was read back" in w
                    for w in applied.get("warnings", [])), applied
