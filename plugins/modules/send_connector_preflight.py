@@ -23,8 +23,11 @@ description:
     while Exchange answers those reads.
   - The three results are those of the three modules, under RV(results), RV(probe) and RV(route); the findings of
     both checks have a C(severity), a C(message) and a C(hint).
-  - The role C(mailflow.exchange.smart_host_routing) runs it as its preflight and stops before any change on a finding
-    whose severity is in C(smart_host_routing_fail_on).
+  - M(mailflow.exchange.send_connectors) runs the same checks before its first write with its
+    O(mailflow.exchange.send_connectors#module:preflight) option, on the read its writes are planned on; the role
+    C(mailflow.exchange.smart_host_routing) does so and stops before any change on a finding whose severity is in
+    C(smart_host_routing_fail_on). This module is for checking without changing, for example in a change ticket's
+    review.
 extends_documentation_fragment:
   - mailflow.exchange.exchange
   - mailflow.exchange.exchange.attributes
@@ -334,7 +337,7 @@ options:
   fail_on:
     description:
       - Fail the task when a probe or route finding of one of these severities is found (all results are returned
-        either way). The role passes V([]) and decides itself.
+        either way); V([]) never fails on a finding.
     type: list
     elements: str
     choices: [error, warning, info]
