@@ -13,10 +13,10 @@ description:
   - Create, change or remove a whole set of Send connectors of Exchange Server 2016, 2019 or Subscription Edition in one
     module run. Each item of O(connectors) takes exactly the options of M(mailflow.exchange.send_connector), including
     its own O(connectors[].state) and O(connectors[].update_password), and they mean the same.
-  - One PowerShell session, one C(Get-SendConnector) of all connectors (an item is matched by its name only, compared
-    as Exchange compares names, never by GUID), then one C(New-), C(Set-) or C(Remove-SendConnector) for each item
-    that differs and nothing else (with O(read_back), one C(Get-SendConnector) more for all connectors written). 50
-    connectors with nothing to change cost one session and one cmdlet.
+  - One PowerShell session, one C(Get-SendConnector) of all connectors (of the named ones with O(read=named); an item
+    is matched by its name only, compared as Exchange compares names, never by GUID), then one C(New-), C(Set-) or
+    C(Remove-SendConnector) for each item that differs and nothing else (with O(read_back), one C(Get-SendConnector)
+    more for all connectors written). 50 connectors with nothing to change cost one session and one cmdlet.
   - The list is a set of connectors. Two items naming the same connector (ignoring case and leading or trailing
     white space, as Exchange does) are refused before any call, naming both items, for example C(connectors[0]) and
     C(connectors[3]); a remove and a re-create of one connector are two runs.
@@ -337,6 +337,20 @@ options:
         Without it a change makes no read after its write.
     type: bool
     default: false
+  read:
+    description:
+      - How the connectors are read before anything is planned (one C(Get-SendConnector) either way).
+      - V(all) reads every connector of the organisation, so a name that only looks like an existing connector's is
+        found at once. A list of one connector is read by its name either way.
+      - V(named) reads only the items' connectors, their names as the cmdlet's pipeline input (bound to C(-Identity)
+        one by one, each looked up as a list of one is) - much less to read when the list names a few of many
+        connectors. A name not found is created (or is nothing to remove) as with V(all); the names of the other
+        connectors are read once more after the writes, only then, to warn about look-alikes. A name that
+        C(-Identity) could take for another connector (wildcard characters, a GUID's shape, letters outside ASCII)
+        makes the run read every connector. Where Exchange binds no pipeline input, each name is read by itself.
+    type: str
+    choices: [all, named]
+    default: all
   preflight:
     description:
       - Check the connectors as they will be before the first write, in the same run and session and on the same read the
@@ -446,14 +460,19 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: applied.results | selectattr('read_back', 'defined') | map(attribute='read_back.differences') | flatten | length == 0
 
-- name: Probe the smart hosts and check the routes first; write only when no error is found (one read, one session)
+- name: Check the routes first (certificates, source servers, sizes); write only when no error is found, on one read
   mailflow.exchange.send_connectors:
     connectors: "{{ wanted_connectors }}"
     preflight:
       probe:
-        ca_cert: /etc/pki/relay-ca.pem
+        enabled: false  # the default, true, also probes every smart host from this machine as smtp_probe does
       fail_on: [error]
   register: applied
+
+- name: Change two connectors of many, reading only those two
+  mailflow.exchange.send_connectors:
+    connectors: "{{ wanted_connectors }}"
+    read: named
 
 - name: Which connectors would change (check mode reads once and writes nothing)
   mailflow.exchange.send_connectors:
@@ -572,6 +591,7 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._probe import pr
 def argument_spec():
     return {"connectors": {"type": "list", "elements": "dict", "required": True, "options": _connectors.item_argument_spec()},
             "read_back": {"type": "bool", "default": False},
+            "read": {"type": "str", "choices": ["all", "named"], "default": "all"},
             "preflight": {"type": "dict", "options": {"probe": _preflight.probe_argument_spec(),
                                                       "fail_on": _preflight.fail_on_argument_spec()}}}
 
@@ -603,7 +623,7 @@ def main():
             return not messages
 
         results = _engine.apply(manager, work_items, read_back=module.params["read_back"],
-                                gate=gate if preflight is not None else None)
+                                gate=gate if preflight is not None else None, named=module.params["read"] == "named")
         if checked.get("stopped"):
             return {"changed": False, "failed": True, "results": results, "commands": [], "preflight": checked,
                     "msg": "send_connectors: the preflight checks stopped the run before any write: " + checked.pop("why")}

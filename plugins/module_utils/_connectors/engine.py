@@ -150,8 +150,9 @@ class _Planned:
 class Engine:
     """One run of ``apply``; ``manager`` is a ``_manager.ConnectorManager`` (session, DC, commands)."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: Any, named: bool = False) -> None:
         self.manager = manager
+        self.named = named  # read only the items' connectors, by name (send_connectors' read: named)
         self.found: list[dict[str, Any]] = []
         self.stale = False
         self.confirmed: set[str] = set()  # names the pinned DC showed after the first read did not
@@ -164,11 +165,20 @@ class Engine:
         self.names: Optional[list[str]] = None  # every connector's name, once read (other_names)
 
     # ---- read --------------------------------------------------------------------------
+    def _get(self, items: list[Item]) -> tuple[list[dict[str, Any]], bool]:
+        """(the connectors of ``items``, whether that was a read of every connector): one connector by its name, or
+        (``named``) several by their names in one call, unless a name could be misread by -Identity; else all."""
+        names = list(dict.fromkeys(i.name for i in items if _identity.key(i.name)))
+        if any(_identity.needs_read_all(name) for name in names) or not names:
+            return self.manager.get_raw(None), True
+        if len({_identity.key(name) for name in names}) == 1:
+            return self.manager.get_raw(names[0]), False
+        if self.named:
+            return self.manager.get_by_names(names), False
+        return self.manager.get_raw(None), True
+
     def read(self, items: list[Item]) -> None:
-        names = {_identity.key(i.name) for i in items}
-        one = items[0].name if len(names) == 1 and not _identity.needs_read_all(items[0].name) else None
-        self.found = self.manager.get_raw(one)
-        self.read_all = one is None
+        self.found, self.read_all = self._get(items)
         self.stale = not self.manager.last_read_pinned
         if not (self.stale and self.manager.dc):
             return
@@ -179,8 +189,7 @@ class Engine:
             i.state == "absent" or not i.create or not i.settings.get("address_spaces"))]
         if not missing:
             return
-        names = {_identity.key(i.name) for i in missing}
-        again = self.manager.get_raw(missing[0].name if len(names) == 1 and not _identity.needs_read_all(missing[0].name) else None)
+        again, _all = self._get(missing)
         for item in missing:
             shown = _identity.find(again, item.name)
             if shown and _identity.key(item.name) not in self.confirmed:
@@ -459,20 +468,21 @@ def _as_planned(engine: Engine, plans: list[_Planned]) -> list[dict[str, Any]]:
 
 
 def apply(manager: Any, items: list[Item], head: str = "", read_back: bool = False,
-          gate: Optional[Callable[[list[dict[str, Any]]], bool]] = None) -> list[dict[str, Any]]:
+          gate: Optional[Callable[[list[dict[str, Any]]], bool]] = None, named: bool = False) -> list[dict[str, Any]]:
     """Bring every item to its wanted state: one read, every problem before the first write, one write per
     item that differs. Returns one result per item (name, state, changed, existed, commands, connector, diff).
     With ``read_back``, every item written also gets ``read_back`` (``Engine.read_back``: one read for all writes).
     ``gate`` is called after every problem check and before the first write, with the results check mode gives (the
     connectors as they will be, from the same read the writes are planned on); when it returns False nothing is
-    written and those results are returned.
+    written and those results are returned. ``named``: several items are read by their names in one call (the items'
+    connectors only) instead of reading every connector.
 
     Raises ItemsFailed with every problem (nothing written), or the write's own error with ``results``
     (the items done before it) and the names of those items in its message.
     """
     if not items:
         return []
-    engine = Engine(manager)
+    engine = Engine(manager, named)
     engine.read(items)
     problems: list[str] = []
     plans: list[_Planned] = []

@@ -97,7 +97,7 @@ class ConnectorManager:
         self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
         self.last_read_pinned = bool(domain_controller)
         self.names_by_pipeline = True  # False once the session answered that it has no Select-Object (get_names)
-        self.guids_by_pipeline = True  # False once Get-SendConnector bound no -Identity from pipeline input (get_by_guids)
+        self.guids_by_pipeline = True  # False once Get-SendConnector bound no -Identity from pipeline input (GUIDs or names)
 
     def _dc(self, params: list) -> list:
         if self.dc:
@@ -177,24 +177,52 @@ class ConnectorManager:
         wanted = list(dict.fromkeys(guids))
         if not wanted:
             return {}
-        if self.guids_by_pipeline:
-            errors: list[CmdletError] = []
-            try:
-                found = self.session.run_pipeline([("Get-SendConnector", self._dc([]))], input=wanted, errors=errors)
-            except CmdletError as err:
-                if not err.input_not_bound:
-                    raise
-                found, errors = [], [err]
-            refused = [err for err in errors if err.input_not_bound]
-            other = [err for err in errors if not err.not_found and not err.input_not_bound]
-            if other:
-                raise other[0]
-            if not refused:
-                self._learn_dc(found, next(iter(errors), None))
-                by_guid = {str(_options.identity_from_exchange(obj).get("guid") or "").lower(): obj for obj in found}
-                return {guid: by_guid.get(guid.lower()) for guid in wanted}
-            self.guids_by_pipeline = False  # this session takes no pipeline input: one read per GUID
+        found = self._by_pipeline(wanted)
+        if found is not None:
+            by_guid = {str(_options.identity_from_exchange(obj).get("guid") or "").lower(): obj for obj in found}
+            return {guid: by_guid.get(guid.lower()) for guid in wanted}
         return {guid: next(iter(self.get_raw(guid)), None) for guid in wanted}
+
+    def get_by_names(self, names: list[str]) -> list[dict[str, Any]]:
+        """The connectors named ``names`` (raw, like ``get_raw``'s), read with ONE Get-SendConnector: the names are its
+        pipeline input, bound to -Identity one by one, so each is looked up as ``get_raw(name)`` looks it up (the
+        caller keeps names that -Identity could misread, ``_identity.needs_read_all``, out). A name Exchange does not
+        find is left out. Where Exchange binds no parameter to the input, each name is read by itself."""
+        wanted = list(dict.fromkeys(names))
+        pinned = bool(self.dc)
+        found = self._by_pipeline(wanted)
+        if found is None:
+            return [obj for name in wanted for obj in self.get_raw(name)]
+        self.last_read_pinned = pinned
+        return found
+
+    def _by_pipeline(self, identities: list[str]) -> Optional[list[dict[str, Any]]]:
+        """ONE Get-SendConnector with ``identities`` (GUIDs or names) as its pipeline input: the objects found, or None
+        where this session binds no parameter to the input (then and for the rest of the run).
+
+        Microsoft's page for Get-SendConnector (MicrosoftDocs/office-docs-powershell,
+        exchange/exchange-ps/ExchangePowerShell/Get-SendConnector.md) lists -Identity with "Accept pipeline input:
+        True". An identity the DC does not show is a non-terminating "couldn't be found" error for that object while the
+        others are output; where Exchange binds no parameter to the input (a parameter binding error,
+        InputObjectNotBound) the caller reads each identity by itself.
+        """
+        if not self.guids_by_pipeline:
+            return None
+        errors: list[CmdletError] = []
+        try:
+            found = self.session.run_pipeline([("Get-SendConnector", self._dc([]))], input=identities, errors=errors)
+        except CmdletError as err:
+            if not err.input_not_bound:
+                raise
+            found, errors = [], [err]
+        other = [err for err in errors if not err.not_found and not err.input_not_bound]
+        if other:
+            raise other[0]
+        if [err for err in errors if err.input_not_bound]:
+            self.guids_by_pipeline = False  # this session takes no pipeline input
+            return None
+        self._learn_dc(found, next(iter(errors), None))
+        return found
 
     # ---- writes ------------------------------------------------------------------------
     def execute(self, plan: _plan.Plan) -> list[dict[str, Any]]:
