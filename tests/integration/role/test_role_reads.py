@@ -1,4 +1,4 @@
-"""How often the role reads the Send connectors (issue 17: at most twice per run), counted by the lab.
+"""How often the role reads the Send connectors (issue 17: at most twice per run; once now), counted by the lab.
 
 A run reads every connector once, whatever it writes: preflight and apply are one send_connectors run, whose checks
 and writes are planned on its one read. Apply reads back only the connectors it wrote, in ONE call however many (their GUIDs are the pipeline input
@@ -88,3 +88,22 @@ def test_a_write_the_read_back_does_not_show_fails_the_verification(tmp_path):
         counters = lab["lab"].counters()
         assert counters["read_all:Get-SendConnector"] == 1 and counters["writes"] == 2, counters
         assert counters["cmdlet:Get-SendConnector"] == 2, counters  # apply's read and the one read-back call
+
+
+def test_protocol_logging_for_the_test_reads_only_the_tested_connectors(tmp_path):
+    """smart_host_routing_protocol_log: the runs that turn SmtpSend logging on and off for the test read the tested
+    connectors by name (send_connectors' read: named), not every connector: the run still reads them all once."""
+    with lab_with_smart_host(str(tmp_path / "services"), starttls=True) as lab:
+        wanted = [dict(c, protocol_logging_level="None") for c in connectors(lab, ["Plog A", "Plog B", "Plog C"])]
+        created = run_playbook(lab, tmp_path, role_vars(wanted, smart_host_routing_verify=False))
+        assert created.rc == 0, created.output[-6000:]
+        unmanaged = [{k: v for k, v in c.items() if k != "protocol_logging_level"} for c in wanted]
+
+        before = lab["lab"].counters()
+        run = run_playbook(lab, tmp_path, role_vars(unmanaged, smart_host_routing_protocol_log=True))
+        assert run.rc == 0, run.output[-6000:]
+        moved = delta(before, lab["lab"].counters())
+        assert moved.get("writes") == 6, moved  # logging on and back off, three connectors each
+        assert moved.get("read_all:Get-SendConnector") == 1, moved  # apply's; the logging runs read by name
+        assert [s["trace"]["result"] for s in run.report] == ["sent"] * 3, run.report
+        assert all(s.get("smtp_session") for s in run.report), run.report  # the sessions the logging was on for
