@@ -614,22 +614,23 @@ def main():
     preflight = module.params["preflight"]
 
     def work(manager):
-        checked = {}
+        checked = {}  # the preflight's results, returned as they are
+        stops: list[str] = []  # why the preflight stopped the run (empty: it did not)
 
         def gate(planned):
             """The preflight checks on the connectors as they will be, before the first write: False stops the run."""
             found, messages = _preflight.check(manager.session.run, planned, items, preflight["probe"], preflight["fail_on"])
-            checked.update(found, stopped=bool(messages), why="; ".join(messages))
+            checked.update(found, stopped=bool(messages))
+            stops.extend(messages)
             return not messages
 
         results = _engine.apply(manager, work_items, read_back=module.params["read_back"],
                                 gate=gate if preflight is not None else None, named=module.params["read"] == "named")
-        if checked.get("stopped"):
+        if stops:
             return {"changed": False, "failed": True, "results": results, "commands": [], "preflight": checked,
-                    "msg": "send_connectors: the preflight checks stopped the run before any write: " + checked.pop("why")}
+                    "msg": "send_connectors: the preflight checks stopped the run before any write: " + "; ".join(stops)}
         res = {"changed": any(r["changed"] for r in results), "results": results, "commands": list(manager.commands)}
         if checked:
-            checked.pop("why")
             res["preflight"] = checked
         if module._diff:
             res["diff"] = [dict(r["diff"], before_header=r["name"], after_header=r["name"]) for r in res["results"] if r["changed"]]
