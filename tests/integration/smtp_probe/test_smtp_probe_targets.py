@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -101,45 +102,65 @@ def test_targets_are_probed_concurrently_in_one_module_run(probe):
 
 
 def test_the_pool_is_bounded():
-    """Never more probes at once than max_parallel, and every target still gets its record."""
+    """Never more probes at once than max_parallel, and every target still gets its record.
+
+    The servers hold the first connections without a banner, so each probe that has connected stays busy. While they
+    are held (until two are in, then one more second), a pool of 2 cannot open a third connection; a pool with no bound
+    opens all five. Only arrivals during that hold are counted: afterwards a worker that has read "221" may connect to
+    its next target a moment before the server thread that answered it has finished, which says nothing of the bound.
+    """
     import importlib  # pylint: disable=import-outside-toplevel
 
     engine = importlib.import_module("ansible_collections.mailflow.exchange.plugins.module_utils._probe.smtp")
-    active = {"now": 0, "max": 0}
-    lock = threading.Lock()
-    release = threading.Event()
+    held = {"now": 0, "max": 0}
+    arrived = threading.Condition()
+    hold_over = threading.Event()
     listeners = []
 
+    def referee() -> None:
+        with arrived:
+            arrived.wait_for(lambda: held["now"] >= 2, timeout=10)
+        time.sleep(1.0)  # a pool without a bound would connect the others in this time
+        hold_over.set()
+
     def server(listener: socket.socket) -> None:
-        conn = listener.accept()[0]
-        with lock:
-            active["now"] += 1
-            active["max"] = max(active["max"], active["now"])
-            if active["max"] >= 2:
-                release.set()
-        release.wait(5)  # hold the first two together, so a pool of 2 is really full
+        try:
+            conn = listener.accept()[0]
+        except OSError:  # the listener was closed: its target never connected
+            return
+        with arrived:
+            if not hold_over.is_set():
+                held["now"] += 1
+                held["max"] = max(held["max"], held["now"])
+                arrived.notify_all()
+        hold_over.wait(15)
         with conn, conn.makefile("rb") as reader:
             conn.sendall(b"220 pool.test\r\n")
             for line in reader:
-                conn.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 pool.test\r\n")
-                if line.upper().startswith(b"QUIT"):
+                quit_ = line.upper().startswith(b"QUIT")
+                conn.sendall(b"221 bye\r\n" if quit_ else b"250 pool.test\r\n")
+                if quit_:
                     break
-        with lock:
-            active["now"] -= 1
 
+    threads = [threading.Thread(target=referee, daemon=True)]
     try:
         for _index in range(5):
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
             listener.listen(2)
             listeners.append(listener)
-            threading.Thread(target=server, args=(listener,), daemon=True).start()
-        settings = [engine.ProbeSettings(host="127.0.0.1", port=s.getsockname()[1], timeout=8, label=str(i)) for i, s in enumerate(listeners)]
+            threads.append(threading.Thread(target=server, args=(listener,), daemon=True))
+        for thread in threads:
+            thread.start()
+        settings = [engine.ProbeSettings(host="127.0.0.1", port=s.getsockname()[1], timeout=20, label=str(i)) for i, s in enumerate(listeners)]
         records = engine.probe_hosts(settings, max_parallel=2)
     finally:
+        hold_over.set()
         for listener in listeners:
             listener.close()
-    assert active["max"] == 2
+        for thread in threads:
+            thread.join(5)
+    assert held["max"] == 2
     assert [r["label"] for r in records] == ["0", "1", "2", "3", "4"] and all(r["banner"]["code"] == 220 for r in records)
 
 
