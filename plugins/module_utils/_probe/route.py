@@ -340,6 +340,10 @@ def connector_item(item: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         problems.append("%s.tls_certificate_name: %s" % (path, err))
     try:
         out["max_message_size"] = _values.parse_size(item.get("max_message_size"))
+        # the option table's range rule, as send_connector words it (a connector cannot hold a larger size)
+        outside = _options.BY_NAME["max_message_size"].check(out["max_message_size"])
+        if outside:
+            problems.append("%s.max_message_size: %s" % (path, outside))
     except _values.BadValue as err:
         problems.append("%s.max_message_size: %s" % (path, err))
     for key in ("is_scoped_connector", "frontend_proxy_enabled"):

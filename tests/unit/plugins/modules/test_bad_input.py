@@ -58,7 +58,7 @@ def all_cases(port: int) -> list:
     plan = [
         (c.send_connector_case(), 420), (c.odd_valid_case(), 30), (c.connection_case(), 130),
         (c.smart_host_case(), 150), (c.info_case(), 30), (c.trace_case(), 200), (c.connectors_case(), 90),
-        (c.probe_case(port), 130),
+        (c.probe_case(port), 130), (c.preflight_case(), 80), (c.connectors_preflight_case(), 60), (c.route_case(), 80),
     ]
     cases = []
     for strategy, count in plan:

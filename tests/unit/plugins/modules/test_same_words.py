@@ -1,7 +1,8 @@
-"""One checker: the same bad input gets the same words from send_connector, a send_connectors item and the role.
+"""One checker: the same bad input gets the same words from send_connector, a send_connectors item, a
+send_connector_preflight item and the role.
 
-Each of 24 bad settings is given three ways: as send_connector's options and as one item of send_connectors
-(both through the modules' real ``main()``, bad_input/runner.py, the connection pointing at a closed port,
+Each of 24 bad settings is given four ways: as send_connector's options and as one item of send_connectors and of
+send_connector_preflight (all three through the modules' real ``main()``, bad_input/runner.py, the connection pointing at a closed port,
 so nothing is ever sent), and as one connector of the role's ``smart_host_routing_connectors``, run by
 ``ansible-playbook`` through the role itself, which stops in its validate stage (one playbook for all cases,
 each case an ``include_role`` whose failure is rescued and kept). The problems, without their location
@@ -76,6 +77,8 @@ def module_answers(tmp_path_factory, collections_path):
     for index, (bad, _field, _word) in enumerate(BAD):
         cases.append({"id": "one-%d" % index, "module": "send_connector", "args": dict(connection, **dict(BASE, **bad))})
         cases.append({"id": "item-%d" % index, "module": "send_connectors",
+                      "args": dict(connection, connectors=[dict(BASE, **bad)])})
+        cases.append({"id": "preflight-%d" % index, "module": "send_connector_preflight",
                       "args": dict(connection, connectors=[dict(BASE, **bad)])})
     workdir = str(tmp_path_factory.mktemp("same_words"))
     env = dict(os.environ)
@@ -176,13 +179,15 @@ def test_same_words_from_module_item_and_role(module_answers, role_answers, inde
     bad, field, word = BAD[index]
     one = module_answers["one-%d" % index]
     item = module_answers["item-%d" % index]
-    assert one["failed"] and item["failed"], (one, item)
+    preflight = module_answers["preflight-%d" % index]
+    assert one["failed"] and item["failed"] and preflight["failed"], (one, item, preflight)
     task, head, role = role_answers[index]
     # the role's one validate task, refusing in its input check (the JSON Schema of send_connectors and smart_host)
     assert task == VALIDATE_TASK and " problem(s) in the input; nothing was changed:" in head, (task, head, role)
     from_module = sorted(strip(e, "") for e in one["errors"])
     from_item = sorted(strip(e, "connectors[0].") for e in item["errors"])
+    from_preflight = sorted(strip(e, "connectors[0].") for e in preflight["errors"])
     from_role = sorted(strip(e, role_filter.ROLE_VAR + "[0].") for e in role)
-    assert from_module == from_item == from_role, (from_module, from_item, from_role)
+    assert from_module == from_item == from_preflight == from_role, (from_module, from_item, from_preflight, from_role)
     assert any(e.startswith(field + ": ") and word in e for e in from_module), from_module
-    assert one["msg"].startswith("invalid task: ") and item["msg"].startswith("invalid task: "), (one["msg"], item["msg"])
+    assert all(a["msg"].startswith("invalid task: ") for a in (one, item, preflight)), (one["msg"], item["msg"], preflight["msg"])

@@ -308,3 +308,93 @@ def probe_case(draw, port):
     if "targets" in args:
         args.pop("hosts", None)
     return {"module": "smtp_probe", "args": args, "bad": sorted(bad)}
+
+
+# ---- the preflight: send_connector_preflight's probe and fail_on, and send_connectors' preflight option ----------
+PREFLIGHT_BAD = {
+    "enabled": BAD["bool"],
+    "ca_cert": CONTROL + [["x"], "/nonexistent/mailflow-ca.pem"],
+    "timeout": PROBE_BAD["timeout"],
+    "connect_addresses": [{"relay.contoso.com": "bad host!"}, {"relay.contoso.com": "a\x00b"}, "x", [1],
+                          {"relay.contoso.com": ["1.2.3.4"]}],
+    "helo_name": PROBE_BAD["helo_name"],
+    "login": BAD["bool"],
+}
+FAIL_ON_BAD = [["fatal"], "bogus", [5], ["error", "Error "]]
+
+
+def _preflight_items(draw, bad: list) -> list:
+    """Two valid smart-host connectors, and sometimes a bad setting in one of them (paths connectors[i].option)."""
+    items = [{"name": "Fuzz %d" % i, "address_spaces": ["fuzz%d.example" % i], "smart_hosts": ["relay.contoso.com"],
+              "dns_routing_enabled": False} for i in range(2)]
+    if draw(st.booleans()):
+        index = draw(st.integers(0, 1))
+        option = draw(_pick(sorted(o for o in OPTION_KIND if o not in ("name", "smart_hosts", "dns_routing_enabled"))))
+        items[index][option] = draw(_pick(bad_for(option)))
+        bad.append("connectors[%d].%s" % (index, option))
+    return items
+
+
+def _preflight_options(draw, prefix: str, bad: list) -> dict:
+    """1-2 bad probe suboptions and/or a bad fail_on; paths under ``prefix`` ("" for the module, "preflight")."""
+    out: dict = {}
+    probe = {}
+    for option in draw(st.lists(_pick(sorted(PREFLIGHT_BAD)), min_size=0, max_size=2, unique=True)):
+        probe[option] = draw(_pick(PREFLIGHT_BAD[option]))
+        bad.append(path_of("probe." + option, prefix))
+    if probe:
+        out["probe"] = probe
+    if not probe or draw(st.booleans()):
+        out["fail_on"] = draw(_pick(FAIL_ON_BAD))
+        bad.append(path_of("fail_on", prefix))
+    return out
+
+
+@st.composite
+def preflight_case(draw):
+    """send_connector_preflight: bad probe suboptions, fail_on, and item settings, all named in one message."""
+    bad: list = []
+    args = dict(CONNECTION, connectors=_preflight_items(draw, bad), **_preflight_options(draw, "", bad))
+    return {"module": "send_connector_preflight", "args": args, "bad": sorted(bad)}
+
+
+@st.composite
+def connectors_preflight_case(draw):
+    """send_connectors with preflight: the same rules, paths preflight.probe.option and preflight.fail_on."""
+    bad: list = []
+    items = _preflight_items(draw, bad)
+    args = dict(CONNECTION, connectors=items, preflight=_preflight_options(draw, "preflight", bad))
+    return {"module": "send_connectors", "args": args, "bad": sorted(bad)}
+
+
+ROUTE_BAD = {
+    "name": ["", " ", 5, ["n"]],
+    "smart_hosts": ["relay.contoso.com", [""], [5], [["x"]], {"a": 1}],
+    "source_transport_servers": ["EX01", [" "], [5], [{"a": 1}]],
+    "tls_certificate_name": BAD["certname"],
+    "max_message_size": BAD["size"],
+    "is_scoped_connector": ["maybe", 2, [True], "yes please"],
+    "frontend_proxy_enabled": ["maybe", 2, {"a": 1}],
+}
+
+
+@st.composite
+def route_case(draw):
+    """send_connector_route: bad connector keys (connectors[i].key), SIZE limits and fail_on."""
+    items = [{"name": "Route %d" % i, "smart_hosts": ["relay%d.contoso.com" % i], "source_transport_servers": ["EX01"]}
+             for i in range(2)]
+    args = dict(CONNECTION, connectors=items)
+    bad = []
+    for choice in draw(st.lists(_pick(["item", "sizes", "fail_on"]), min_size=1, max_size=3, unique=True)):
+        if choice == "item":
+            index = draw(st.integers(0, 1))
+            key = draw(_pick(sorted(ROUTE_BAD)))
+            items[index][key] = draw(_pick(ROUTE_BAD[key]))
+            bad.append("connectors[%d].%s" % (index, key))
+        elif choice == "sizes":
+            args["smart_host_sizes"] = {"relay0.contoso.com": draw(_pick([-1, "big", True, 1.5, [1]]))}
+            bad.append("smart_host_sizes.relay0.contoso.com")
+        else:
+            args["fail_on"] = draw(_pick(FAIL_ON_BAD))
+            bad.append("fail_on")
+    return {"module": "send_connector_route", "args": args, "bad": sorted(bad)}
