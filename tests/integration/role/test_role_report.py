@@ -98,7 +98,8 @@ def test_no_file_when_the_path_is_empty(lab, tmp_path):
     assert run.rc == 0, run.output[-6000:]
     assert run.task(REPORT_TASK)["result"]["report_file"] == ""  # no file written
     assert run.task("Report | Say where the report file is")["status"] == "skipped"
-    assert _report_lines(run.output)[0] == "Send connector '%s' (present): no change" % SEED
+    # created when this test runs by itself, no change after the tests above: the report is printed either way
+    assert _report_lines(run.output)[0] in ["Send connector '%s' (present): %s" % (SEED, state) for state in ("created", "no change")]
 
 
 def test_a_report_file_that_cannot_be_written_fails_after_the_summary(lab, tmp_path):
