@@ -22,17 +22,20 @@ from ansible_collections.mailflow.exchange.plugins.module_utils._remoting import
 
 
 def exchange_module(argument_spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
-                    label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None, **kwargs: Any) -> AnsibleModule:
+                    label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None, own_words: tuple[str, ...] = (),
+                    **kwargs: Any) -> AnsibleModule:
     """The AnsibleModule of a collection module, after its whole input was checked.
 
     ``validate(params)`` returns the module's own problems (paths and rules in words); they come back
     in one message together with every option whose type is wrong, before any remote call. ``label(problems,
-    raw)`` may add context to each (send_connectors: the connector an item problem is about).
+    raw)`` may add context to each (send_connectors: the connector an item problem is about). ``own_words``: options
+    whose values ``validate`` judges whole, NUL/CR/LF included (see ``_schema.check_input``).
     """
     spec = dict(_session.CONNECTION_ARGSPEC)
     spec.update(argument_spec)
     if _schema.HAS_JSONSCHEMA:
-        problems = check_input(spec, validate, label=label, constraints={k: kwargs[k] for k in CONSTRAINTS if k in kwargs})
+        problems = check_input(spec, validate, label=label, constraints={k: kwargs[k] for k in CONSTRAINTS if k in kwargs},
+                               own_words=own_words)
         if problems:
             _refuse(spec, problems)
     module = AnsibleModule(argument_spec=spec, **kwargs)

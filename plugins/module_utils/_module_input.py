@@ -96,7 +96,7 @@ CONSTRAINTS = ("mutually_exclusive", "required_one_of", "required_together")
 
 def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any]], list[str]]] = None,
                 control: bool = True, label: Optional[Callable[[list[str], dict[str, Any]], list[str]]] = None,
-                constraints: Optional[dict[str, Any]] = None) -> list[str]:
+                constraints: Optional[dict[str, Any]] = None, own_words: tuple[str, ...] = ()) -> list[str]:
     """All problems of the module input: each option's type (as AnsibleModule would convert it) and the
     module's own rules (``validate`` gets the converted parameters, with None for an option whose type was
     wrong). Never raises: a bug in a check becomes a problem named as such, not a traceback."""
@@ -105,7 +105,7 @@ def check_input(spec: dict[str, Any], validate: Optional[Callable[[dict[str, Any
     except Exception:  # not run by Ansible (no arguments): AnsibleModule reports that itself
         return []
     try:
-        converted, problems = _schema.check_input(spec, raw, control=control, constraints=constraints)
+        converted, problems = _schema.check_input(spec, raw, control=control, constraints=constraints, own_words=own_words)
     except Exception as err:  # pragma: no cover - a defect of a check; never a traceback for the user
         return ["(task): the input could not be checked (%s)" % type(err).__name__]
     if validate is not None:

@@ -548,7 +548,9 @@ def submit_test_message(module):
 
 
 def main():
-    module = exchange_module(ARGUMENT_SPEC, validate=validate_input, supports_check_mode=True, **CONSTRAINTS)
+    # the test message's values are judged by smtp_probe's checks (its body has lines; its addresses get SMTP's words)
+    module = exchange_module(ARGUMENT_SPEC, validate=validate_input, own_words=("send_test_message",), supports_check_mode=True,
+                             **CONSTRAINTS)
     p = module.params
     sent = submit_test_message(module) if p["send_test_message"] else {}
     not_before = first_search(time.monotonic(), p["poll_interval"]) if sent else None

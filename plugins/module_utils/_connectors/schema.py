@@ -483,13 +483,16 @@ def constraint_problems(given: Any, prefix: str = "", mutually_exclusive: Any = 
 
 def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
                 ranges: Optional[dict[str, tuple[float, float]]] = None,
-                control: bool = True, constraints: Optional[dict[str, Any]] = None) -> tuple[dict[str, Any], list[str]]:
+                control: bool = True, constraints: Optional[dict[str, Any]] = None,
+                own_words: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
     """(converted parameters, problems) for module input ``raw`` against an Ansible argument spec.
 
     Every option is converted as Ansible would (defaults filled in); an option that cannot be converted
     is reported (path and rule, never its value) and left out (None) of the converted parameters, so
     that the module's own checks can still run on the rest and report their problems in the same message.
     ``control``: refuse NUL/CR/LF in strings here (False: the module's own checks word that rule).
+    ``own_words``: top-level options whose whole value the module's own checks judge, NUL/CR/LF included (a test
+    message: its body has lines, its addresses and subject get the SMTP words smtp_probe gives them).
     """
     ranges = INPUT_RANGES if ranges is None else ranges
     problems: list[str] = []
@@ -524,6 +527,7 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             converted[name] = value
             continue
         kind = entry.get("type", "str")
+        checked = control and name not in own_words
         try:
             value = _convert(kind if isinstance(kind, str) else "raw", value)
         except _Bad as err:
@@ -531,7 +535,7 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             converted[name] = entry.get("default")  # checked as if left out
             continue
         bad = False
-        if control and kind in ("str", "path") and v.has_control(value):
+        if checked and kind in ("str", "path") and v.has_control(value):
             problems.append("%s: %s" % (path, v.CONTROL_RULE))
             bad = True
         elif kind == "list" and entry.get("elements"):
@@ -540,7 +544,7 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
             items = []
             for index, item in enumerate(value):
                 if entry.get("options") and entry["elements"] == "dict":
-                    sub, found = check_input(entry["options"], item, _join(path, index), ranges={}, control=control)
+                    sub, found = check_input(entry["options"], item, _join(path, index), ranges={}, control=checked)
                     problems.extend(found)
                     items.append(sub)
                     continue
@@ -550,7 +554,7 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
                     problems.append("%s: must be %s, not %s" % (_join(path, index), err, type_name(item)))
                     items.append(item)
                     continue
-                if control and v.has_control(item):
+                if checked and v.has_control(item):
                     problems.append("%s: %s" % (_join(path, index), v.CONTROL_RULE))
                 elif entry.get("choices") and item not in entry["choices"]:
                     problems.append("%s: must be one of %s" % (_join(path, index),
@@ -560,7 +564,7 @@ def check_input(spec: dict[str, Any], raw: Any, prefix: str = "",
         elif kind == "dict" and entry.get("options"):
             # a credential is always held to it (AUTH PLAIN separates its fields with NUL; never echoed here)
             value, _found = check_input(entry["options"], value, path, ranges={},
-                                        control=control or name == "authentication_credential")
+                                        control=checked or name == "authentication_credential")
             problems.extend(_found)
         choices = entry.get("choices")
         if not bad and choices and kind != "list" and value not in choices:

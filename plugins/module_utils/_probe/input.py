@@ -153,15 +153,18 @@ def header_text(path: str, value: Any) -> list[str]:
     return []
 
 
-def smart_host(path: str, value: Any) -> tuple[list[str], Optional[str]]:
-    """A smart host as on the connector (FQDN, IP, [IP]); returns (problems, host without brackets)."""
+def smart_host(path: str, value: Any, port_option: str = "port") -> tuple[list[str], Optional[str]]:
+    """A smart host as on the connector (FQDN, IP, [IP]); returns (problems, host without brackets).
+    ``port_option``: where its port is given instead (a target's own port, the test message's server's)."""
     problems = control_characters(path, value)
     if problems:
         return problems, None
     text = str(value).strip()
     bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     if ":" in bare and not v.is_ip(bare):
-        return [f"{path}: {_show(value)} carries a port; Send connectors have one port for all smart hosts, give it as port"], None
+        where = "Send connectors have one port for all smart hosts, give it as port" if port_option == "port" \
+            else f"give it as {port_option}"
+        return [f"{path}: {_show(value)} carries a port; {where}"], None
     try:
         v.canonical_smart_host(text)
     except ValueError as exc:
@@ -207,19 +210,21 @@ def timeout(path: str, value: Any) -> list[str]:
 
 def ca_cert(path: str, value: str) -> list[str]:
     """A missing file, an unreadable one and one without PEM certificates each get their own sentence."""
+    # a line break or NUL in the path is shown quoted, not printed into the message
+    shown = value if str(value).isprintable() else _show(value)
     if not os.path.exists(value):
-        return [f"{path}: {value} does not exist"]
+        return [f"{path}: {shown} does not exist"]
     if os.path.isdir(value):
-        return [f"{path}: {value} is a directory; give a PEM file of CA certificates"]
+        return [f"{path}: {shown} is a directory; give a PEM file of CA certificates"]
     try:
         with open(value, "rb") as handle:
             handle.read(1)
-    except OSError as exc:
-        return [f"{path}: cannot read {value} ({exc.strerror or exc})"]
+    except (OSError, ValueError) as exc:
+        return [f"{path}: cannot read {shown} ({getattr(exc, 'strerror', None) or exc})"]
     try:
         ssl.create_default_context(cafile=value)
     except (OSError, ssl.SSLError, ValueError) as exc:
-        return [f"{path}: {value} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
+        return [f"{path}: {shown} holds no PEM CA certificate that could be loaded ({getattr(exc, 'reason', None) or exc})"]
     return []
 
 
@@ -259,7 +264,7 @@ def submission_problems(path: str, spec: dict[str, Any]) -> list[str]:
     name, how it is reached, the TLS trust, and the message, each problem under ``path``."""
     errors: list[str] = []
     if spec.get("host") is not None:
-        errors.extend(smart_host(f"{path}.host", spec["host"])[0])
+        errors.extend(smart_host(f"{path}.host", spec["host"], f"{path}.port")[0])
     errors.extend(endpoint_problems(lambda key: f"{path}.{key}", spec.get("port"), spec.get("connect_address"), spec.get("helo_name")))
     if spec.get("timeout") is not None:
         errors.extend(timeout(f"{path}.timeout", spec["timeout"]))
@@ -350,7 +355,9 @@ def build_targets(params: dict[str, Any]) -> tuple[list[Target], list[str]]:
         given = {k for k in TARGET_KEYS if item.get(k) is not None}
         merged = {k: (item[k] if k in given else params.get(k)) for k in TARGET_KEYS}
         host_path = f"{path}.host" if path.startswith("targets") else path
-        host_problems, host = smart_host(host_path, item.get("host")) if item.get("host") is not None else ([f"{host_path}: required"], None)
+        port_option = f"{path}.port" if path.startswith("targets") else "port"
+        host_problems, host = smart_host(host_path, item.get("host"), port_option) if item.get("host") is not None \
+            else ([f"{host_path}: required"], None)
         problems = list(host_problems)
 
         def where(key: str, _path: str = path, _given: frozenset = frozenset(given)) -> str:

@@ -352,6 +352,43 @@ def test_send_test_message_with_a_single_trace(lab, trace):
     assert result["test_message"]["queued"] is True and result["changed"] is True
 
 
+def test_a_test_message_body_of_several_lines_is_sent_as_written(lab, trace, relay):
+    """A body has lines: message_trace sends it as smtp_probe does (it refused a line feed in the body before)."""
+    subject = "Body lines %s" % uuid.uuid4().hex[:8]
+    body = "First line.\n.A line that starts with a dot\n\nLast line after an empty one.\n"
+    result = trace(send_test_message=_submission(lab, to=["lee@fabrikam.com"], subject=subject, body=body),
+                   messages=[{"connector": "Smart host to Internet"}], wait_for="send")
+    assert result["result"] == "sent" and result["test_message"]["queued"] is True, result
+    [delivered] = [m for m in relay.messages() if m.message_id == result["message_id"]]
+    assert delivered.message.get_content().replace("\r\n", "\n") == body
+
+
+def test_the_test_messages_values_get_the_same_words_from_message_trace_and_smtp_probe(lab, trace, tmp_path):
+    """The same bad values in send_test_message: the same sentences from both modules, before any connection."""
+    message = {"from": "chris@contoso.com\r\nRCPT TO:<x@y.example>", "to": ["pat@fabrikam.com", "lee@fab\nrikam.com"],
+               "subject": "two\nlines", "helo_name": "ex01\r\n", "ca_cert": "/nonexistent/ca\n.pem"}
+    before = lab.counters()
+    traced = trace(send_test_message=dict(message, host="relay.contoso.com"), messages=[{"connector": "Smart host to Internet"}],
+                   wait_for="send")
+    probed, _output = run_module("smtp_probe", {"hosts": ["relay.contoso.com"], "helo_name": message["helo_name"],
+                                                "ca_cert": message["ca_cert"],
+                                                "send_test_message": {k: message[k] for k in ("from", "to", "subject")}},
+                                 str(tmp_path), timeout=60)
+    assert traced["failed"] is True and probed["failed"] is True
+    expected = [
+        "from: 'chris@contoso.com\\r\\nRCPT TO:<x@y.example>' contains a line break (CR or LF); a value sent in an SMTP command "
+        "or header must be a single line",
+        "to[1]: 'lee@fab\\nrikam.com' contains a line break (CR or LF); a value sent in an SMTP command or header must be a single line",
+        "subject: 'two\\nlines' contains a line break (CR or LF); a value sent in an SMTP command or header must be a single line",
+        "helo_name: 'ex01\\r\\n' contains a line break (CR or LF); a value sent in an SMTP command or header must be a single line",
+        "ca_cert: '/nonexistent/ca\\n.pem' does not exist",
+    ]
+    from_trace = sorted(e[len("send_test_message."):] for e in traced["errors"])
+    from_probe = sorted(e[len("send_test_message."):] if e.startswith("send_test_message.") else e for e in probed["errors"])
+    assert from_trace == from_probe == sorted(expected), (from_trace, from_probe)
+    assert lab.counters().get("runspaces_opened", 0) == before.get("runspaces_opened", 0)
+
+
 def test_a_refused_test_message_fails_in_smtp_probes_words_before_any_exchange_session(lab, trace, tmp_path):
     # The lab's receive connector refuses to relay for a sender outside its accepted domains (550 5.7.54).
     message = {"from": "someone@not-accepted.example", "to": ["pat@fabrikam.com"]}
@@ -389,7 +426,7 @@ def test_bad_send_test_message_input_is_refused_with_every_field_named_before_an
                    wait_for="send")
     assert result["failed"] is True and "traces" not in result and "test_message" not in result
     for expected in (
-        "send_test_message.host: 'ex01.contoso.com:25' carries a port",
+        "send_test_message.host: 'ex01.contoso.com:25' carries a port; give it as send_test_message.port",
         "send_test_message.port: 70000 is not a TCP port (1-65535)",
         "send_test_message.connect_address: 'not-an-ip' is not an IP address",
         "send_test_message.timeout: must be a number of seconds above 0 and at most 3600",

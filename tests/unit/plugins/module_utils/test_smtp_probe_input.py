@@ -52,7 +52,13 @@ def test_header_address_takes_a_display_name():
 def test_smart_host_uses_the_shared_parser():
     assert checks.smart_host("hosts[0]", "[192.0.2.1]") == ([], "192.0.2.1")
     assert checks.smart_host("hosts[0]", "Relay.Contoso.net") == ([], "Relay.Contoso.net")
-    assert "carries a port" in checks.smart_host("hosts[1]", "relay.contoso.net:587")[0][0]
+    assert checks.smart_host("hosts[1]", "relay.contoso.net:587")[0] == [
+        "hosts[1]: 'relay.contoso.net:587' carries a port; Send connectors have one port for all smart hosts, give it as port"]
+    # where the port goes instead: a target's own, the test message's server's
+    assert checks.smart_host("targets[0].host", "relay.contoso.net:587", "targets[0].port")[0] == [
+        "targets[0].host: 'relay.contoso.net:587' carries a port; give it as targets[0].port"]
+    assert checks.smart_host("send_test_message.host", "ex01:25", "send_test_message.port")[0] == [
+        "send_test_message.host: 'ex01:25' carries a port; give it as send_test_message.port"]
     assert checks.smart_host("hosts[2]", "relay.contoso.net\n")[0][0].startswith("hosts[2]: ")
     assert checks.smart_host("hosts[3]", "not a host")[0][0].startswith("hosts[3]: ")
 
@@ -98,3 +104,9 @@ def test_hosts_share_the_top_level_settings():
     assert errors == [] and [(t.path, t.host, t.require_tls) for t in targets] == [("hosts[0]", "a.contoso.net", True), ("hosts[2]", "2001:db8::1", True)]
     _targets, errors = checks.build_targets(_params(hosts=["a.contoso.net", "b.contoso.net"], connect_address="192.0.2.1"))
     assert errors == ["connect_address: only allowed with exactly one entry in hosts (use targets for one address per smart host)"]
+
+
+def test_a_ca_cert_path_with_a_line_break_is_shown_quoted():
+    assert checks.ca_cert("ca_cert", "/nonexistent/ca\n.pem") == ["ca_cert: '/nonexistent/ca\\n.pem' does not exist"]
+    assert checks.ca_cert("ca_cert", "/nonexistent/ca.pem") == ["ca_cert: /nonexistent/ca.pem does not exist"]
+    assert checks.ca_cert("ca_cert", "/nonexistent/ca\x00.pem") == ["ca_cert: '/nonexistent/ca\\x00.pem' does not exist"]
