@@ -295,6 +295,8 @@ result:
     - V(sent) a C(SEND)/C(SENDEXTERNAL) event through O(connector) (or any Send connector) was found;
       V(failed) a C(FAIL) or C(DSN) event was found; V(deferred) a C(DEFER) event was found and the message was not sent;
       V(other_connector) the message left through another Send connector than O(connector) (see RV(taken_by));
+      V(no_connector) (an item of O(messages) only) no Send connector has the item's C(connector) name, so the message
+      cannot leave through it; the other items are still traced (one message without O(messages) fails instead);
       V(timeout) O(wait_for=send) gave up; V(found) events were found but none of those; V(not_found) nothing matched.
   returned: always
   type: str

@@ -552,8 +552,8 @@ def verification_failures(summaries: t.Any, connectors: t.Any = None) -> list[st
         name = short_name(s.get("name"))
         for difference in s.get("read_back_differences") or []:
             failures.append(
-                "%s: read back differs: %s (hint: the change is not visible yet - AD replication or another writer; "
-                "pin domain_controller and run again)" % (name, difference)
+                "%s: read back differs: %s (hint: another writer changed it after the write, or Active Directory "
+                "replication; run again to see what it holds now)" % (name, difference)
             )
         if "test_message_id" in s and not s.get("test_message_id"):
             failures.append(

@@ -435,11 +435,14 @@ class Engine:
             differences = ["it does not exist"] if missing is None else missing
             result["read_back"] = {"connector": read or {}, "differences": differences}
             if differences:
+                # read from the DC that took the write: someone else changed it since; from any DC: replication too
+                why = ("another writer changed it after this write; run the task again to see what it holds now"
+                       if manager.dc else
+                       "Active Directory replication or another writer; pin domain_controller and run the task again")
                 where = " on %s" % manager.dc if manager.dc else ""
                 manager.warnings.append(
-                    "%sthe Send connector '%s' read back%s after the write does not hold what was written: %s (Active "
-                    "Directory replication or another writer; pin domain_controller and run the task again)%s"
-                    % (item.path + ": " if item.path else "", name, where, "; ".join(differences), item.label))
+                    "%sthe Send connector '%s' read back%s after the write does not hold what was written: %s (%s)%s"
+                    % (item.path + ": " if item.path else "", name, where, "; ".join(differences), why, item.label))
 
 
 def _split(error: str) -> tuple[str, str]:

@@ -10,7 +10,9 @@ One domain controller per run. Exchange reads and writes Send connectors in Acti
 through a domain controller, and a change reaches the others only after replication. So every call
 of a run after the first goes to one DC: ``domain_controller`` when given (then the first read too),
 otherwise the DC the session reports in its first answer (a connector's OriginatingServer, or the
-DC a "couldn't be found on 'DC'" error names). ``last_read_pinned`` tells the engine whether a read
+DC a "couldn't be found on 'DC'" error names). In an organisation with no Send connector yet (a new one), the first
+read names no DC: then the first New-SendConnector's answer (the connector it made, with the DC that took it) pins
+the rest of the run, its read-back included. ``last_read_pinned`` tells the engine whether a read
 named that DC; a write the DC refuses after a read that did not is decided again there (``_engine``).
 
 A write whose answer is lost. When the connection fails after New-/Set-/Remove-SendConnector was
@@ -252,6 +254,8 @@ class ConnectorManager:
             if option:  # name the option the refused value came from (issue 15): Exchange names only the value
                 err.message = "%s: %s" % (option, err.message)
             raise
+        if plan.cmdlet == "New-SendConnector":
+            self._learn_dc(output)  # an empty organisation's first read named no DC: the DC that took the write
         if plan.cmdlet == "Set-SendConnector":
             # Exchange's own "The command completed successfully but no settings of 'X' have been modified."
             # (update_password: always with the same password): nothing changed, and that is no warning.

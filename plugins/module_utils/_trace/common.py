@@ -81,7 +81,8 @@ def overall_result(traces):
     results = [t["result"] for t in traces]
     if results and all(r == "sent" for r in results):
         return "sent"
-    return next((r for r in ("failed", "other_connector", "deferred", "timeout", "not_found", "found") if r in results), "not_found")
+    return next((r for r in ("failed", "no_connector", "other_connector", "deferred", "timeout", "not_found", "found")
+                 if r in results), "not_found")
 
 
 def not_sent_message(result, params):
@@ -97,6 +98,8 @@ def not_sent_message(result, params):
         text = "%s was not sent: %s" % (what, trace["result"])
         if trace.get("taken_by"):
             text += " (Send connector %s took it)" % trace["taken_by"]
+        if trace["result"] == "no_connector":
+            text += " (no Send connector has that name)"
         if trace.get("last_error"):
             text += ", LastError: %s" % trace["last_error"]
         parts.append(text)

@@ -284,17 +284,30 @@ class MessageTracer:
         p = self.params
         return item["result"] in ("sent", "failed", "other_connector") or (item["result"] == "deferred" and p["stop_on_defer"])
 
+    def _missing(self, item, err):
+        """With ``messages``, a connector that does not exist fails its own item (result ``no_connector``), not the
+        run: the other messages are still traced. One message (no ``messages``): the module fails with ``err``."""
+        if not self.params.get("messages") or not item["connector"] or "no Send connector named" not in err.message:
+            raise err
+        item["result"] = "no_connector"
+        item["missing"] = err.message
+
     def run(self):
         p = self.params
         for item in self.items:
-            item["servers_searched"] = self.servers_of(item)
+            try:
+                item["servers_searched"] = self.servers_of(item)
+            except TraceError as err:
+                self._missing(item, err)
+                item["servers_searched"] = []
+                item["events"], item["sent"] = [], None
         waiting = p["wait_for"] == "send"
         deadline = time.monotonic() + max(0, p["timeout"])
         attempts = 0
-        pending = list(self.items)
-        if self.not_before is not None:
+        pending = [item for item in self.items if not item.get("missing")]
+        if self.not_before is not None and pending:
             time.sleep(max(0.0, min(self.not_before, deadline) - time.monotonic()))
-        while True:
+        while pending:
             attempts += 1
             self.query(pending)
             for item in pending:
@@ -320,7 +333,13 @@ class MessageTracer:
             if item["result"] in ("failed", "deferred", "timeout"):
                 guid = None
                 if item["connector"]:
-                    raw = self.connector(item["connector"])
+                    try:
+                        raw = self.connector(item["connector"])
+                    except TraceError as err:  # read only now (messages with servers given): it does not exist
+                        self._missing(item, err)
+                        trace["result"] = item["result"]
+                        traces.append(judge(trace))
+                        continue
                     guid = str(raw.get("Guid") or "").lower() or None
                     certificate = None if raw.get("TlsCertificateName") in (None, "") else str(raw["TlsCertificateName"])
                 queues = self.queues_with_errors(item["servers_searched"], guid)
@@ -417,6 +436,12 @@ def trace_hint(trace, tls_certificate_name=None):
         e.get("recipient_status") for e in trace.get("events") or [] if isinstance(e, dict)]).lower()
     if "unknowncredentials" in early or (tls_certificate_name and re.search(r"timed out", early)):
         return _LOCAL_CERTIFICATE % (tls_certificate_name or "the connector's")
+    if trace.get("result") == "no_connector":
+        return (
+            "Check the connector's name (mailflow.exchange.send_connector_info lists them). A connector created or "
+            "renamed a moment ago may not have reached the domain controller this run reads yet (Active Directory "
+            "replication): give domain_controller, the one the change was written to, or run again later."
+        )
     if trace.get("result") == "other_connector":
         return (
             "Send connector '%s' took the message: its address spaces also cover the recipient's domain, and Exchange "
@@ -456,6 +481,8 @@ def judge(trace, tls_certificate_name=None):
         through = "through connector '%s'" % short_name(trace["connector"]) if trace.get("connector") else "through a Send connector"
         if trace["result"] == "other_connector":
             problem = "the message left through connector '%s', not %s" % (short_name(trace.get("taken_by")), through[len("through "):])
+        elif trace["result"] == "no_connector":
+            problem = "no Send connector named '%s' exists, so the message cannot leave through it" % short_name(trace["connector"])
         else:
             problem = "the message did not leave %s (%s)" % (through, trace["result"])
         if trace.get("last_error"):

@@ -235,6 +235,26 @@ def test_many_messages_in_one_polling_loop(lab, trace):
     assert moved == {"runspaces_opened": 1, "cmdlet:Get-SendConnector": 1}, moved
 
 
+def test_a_missing_connector_fails_its_own_item_and_the_others_are_still_traced(lab, trace):
+    """With messages, an item whose connector does not exist (a typo, a connector removed or not replicated yet) gets
+    result no_connector, verdict fail, a problem and a hint; the other items are traced as before. (With servers
+    given, the connectors are read only to explain a message that did not leave: the role's test
+    test_a_write_the_read_back_does_not_show_fails_the_verification covers that way.)"""
+    message_id = submit(lab, "pat@fabrikam.com", subject="One connector is missing")
+    result = trace(messages=[{"message_id": message_id, "connector": "No such connector"},
+                             {"message_id": message_id, "connector": "Smart host to Internet"}],
+                   wait_for="send", start="-10m", timeout=20, poll_interval=0.5)
+    missing, found = result["traces"]
+    assert (missing["result"], missing["verdict"], missing["servers"]) == ("no_connector", "fail", []), missing
+    assert missing["problem"] == "no Send connector named 'No such connector' exists, so the message cannot leave through it"
+    assert "send_connector_info" in missing["hint"] and "domain_controller" in missing["hint"]
+    assert (found["result"], found["verdict"]) == ("sent", "pass"), found
+    assert result["result"] == "no_connector" and result["failed"] is True
+    assert result["msg"] == ("the message %s (connector No such connector) was not sent: no_connector (no Send connector has "
+                             "that name)" % message_id), result["msg"]
+    # one message without messages: the module still fails at once, naming the connector (test_clear_errors)
+
+
 def test_a_message_another_connector_took_ends_the_wait_at_once_and_names_that_connector(lab, trace, relay):
     # pat@fabrikam.com is routed by 'Smart host to Internet' (address space *), never by 'Relay a'
     # (a.wild.example): the SEND through 'Smart host to Internet' answers the question, so the trace stops

@@ -70,11 +70,11 @@ def test_a_run_reads_every_connector_once_and_what_it_wrote_in_one_call_more(tmp
 
 
 def test_a_write_the_read_back_does_not_show_fails_the_verification(tmp_path):
-    # An empty organisation and no preflight: apply's first read (cmdlet 1) shows nothing and names no DC, and
-    # cmdlet 2 is the New-SendConnector of 'Hidden A', which replication keeps from every DC but the one that took
-    # it. The read-back (one call for both GUIDs) names no DC yet and does not see 'Hidden A' ("couldn't be found"
-    # for its GUID, 'Hidden B' output): a difference, reported and failing the play.
-    faults = {"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]}
+    # An empty organisation and no preflight: apply's first read (cmdlet 1) shows nothing, and cmdlet 2 is the
+    # New-SendConnector of 'Hidden A', which another administrator removes before the next cmdlet. The read-back (one
+    # call for both GUIDs) does not find 'Hidden A' ("couldn't be found" for its GUID, 'Hidden B' output): a
+    # difference, reported and failing the play.
+    faults = {"faults": [{"on_cmdlet": 2, "kind": "reverted"}]}
     with lab_with_smart_host(str(tmp_path / "services"), starttls=True, lab_config=faults) as lab:
         wanted = connectors(lab, ["Hidden A", "Hidden B"])
         run = run_playbook(lab, tmp_path, role_vars(wanted, smart_host_routing_preflight=False))
@@ -85,9 +85,14 @@ def test_a_write_the_read_back_does_not_show_fails_the_verification(tmp_path):
         assert by_name["Hidden B"]["read_back"] == "matches", by_name
         assert "Hidden A: read back differs: it does not exist (hint:" in run.output, run.output[-6000:]
         assert "read back: differs" in run.output
+        # the verification still traces the other connector: one missing connector fails its own trace, not the run
+        assert by_name["Hidden A"]["trace"]["result"] == "no_connector" and by_name["Hidden A"]["trace"]["verdict"] == "fail"
+        assert by_name["Hidden B"]["trace"]["result"] == "sent" and by_name["Hidden B"]["trace"]["verdict"] == "pass", by_name
+        assert "Hidden A: no Send connector named 'Hidden A' exists, so the message cannot leave through it (hint:" in run.output
         counters = lab["lab"].counters()
-        assert counters["read_all:Get-SendConnector"] == 1 and counters["writes"] == 2, counters
-        assert counters["cmdlet:Get-SendConnector"] == 2, counters  # apply's read and the one read-back call
+        assert counters["writes"] == 2, counters
+        # apply's read, the one read-back call, and the trace's read of the connectors to explain the failed message
+        assert counters["read_all:Get-SendConnector"] == 2 and counters["cmdlet:Get-SendConnector"] == 3, counters
 
 
 def test_protocol_logging_for_the_test_reads_only_the_tested_connectors(tmp_path):

@@ -84,13 +84,33 @@ def test_without_read_back_a_change_makes_no_read_after_its_write(ansible, lab):
     assert moved.get("cmdlet:Get-SendConnector") == 1 and moved.get("writes") == 1 and moved.get("cmdlets_run") == 2, moved
 
 
-def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_factory, tmp_path):
-    # an empty organisation: the first read names no DC, so nothing pins the run's calls to one DC yet; cmdlet 2
-    # is the first New-SendConnector (Get, New A): replication keeps 'Back A' from every DC but the one that took
-    # it for an hour, and the read-back (one call for the three GUIDs, no DC named) does not see it: its GUID is
-    # "couldn't be found on 'DC01'" while the other two are output.
+def test_in_an_empty_organisation_the_first_new_pins_the_run_to_its_dc(tmp_path_factory, tmp_path):
+    # an empty organisation: the first read names no DC. Cmdlet 2 is the first New-SendConnector (Get, New A), and
+    # replication keeps 'Back A' from every DC but the one that took it for an hour. The New's answer names that DC
+    # (OriginatingServer), so the other writes and the read-back go there, and the read-back shows all three.
     lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
                      config={"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]})
+    lab.start()
+    try:
+        res = Ansible(lab, str(tmp_path)).play(task(FOUR[:3])).result("bulk")
+        assert not res["failed"] and res["changed"] is True, res
+        for result in res["results"]:
+            assert result["read_back"]["differences"] == [] and result["read_back"]["connector"]["name"] == result["name"]
+        assert not [w for w in res.get("warnings", []) if "read back" in w], res.get("warnings")
+        # the DC the run learned is not shown in the rendered commands (as for one learned from a read)
+        assert not [c for c in res["commands"] if "DomainController" in c], res["commands"]
+        counters = lab.counters()
+        assert reads(counters) == (1, 1) and counters["writes"] == 3, counters
+    finally:
+        lab.stop()
+
+
+def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_factory, tmp_path):
+    # an empty organisation; cmdlet 2 is the first New-SendConnector (Get, New A): another administrator removes
+    # 'Back A' before the next cmdlet. The read-back (one call for the three GUIDs, on the DC the New named) does not
+    # find it ("couldn't be found" for its GUID) while the other two are output: a difference, per item.
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
+                     config={"faults": [{"on_cmdlet": 2, "kind": "reverted"}]})
     lab.start()
     try:
         res = Ansible(lab, str(tmp_path)).play(task(FOUR[:3])).result("bulk")
@@ -99,8 +119,9 @@ def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_facto
         assert by_name["Back A"]["read_back"] == {"connector": {}, "differences": ["it does not exist"]}, by_name["Back A"]
         assert by_name["Back B"]["read_back"]["differences"] == by_name["Back C"]["read_back"]["differences"] == []
         [warning] = [w for w in res.get("warnings", []) if "read back" in w]
-        assert warning.startswith("connectors[0]: the Send connector 'Back A' read back") and "it does not exist" in warning
-        assert "pin domain_controller" in warning and warning.endswith("(connector 'Back A')"), warning
+        assert warning.startswith("connectors[0]: the Send connector 'Back A' read back on DC01.contoso.com after the write") \
+            and "it does not exist" in warning, warning
+        assert "another writer changed it after this write" in warning and warning.endswith("(connector 'Back A')"), warning
         counters = lab.counters()
         assert reads(counters) == (1, 1) and counters["writes"] == 3, counters
     finally:

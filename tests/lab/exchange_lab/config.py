@@ -30,6 +30,7 @@ Example::
       - {on_request: 5, kind: wsman_fault}   # answer a WSManFault (500) instead of the real reply
       - {on_request: 9, kind: drop}          # close the TCP connection without answering
       - {on_cmdlet: 3, kind: replication_delay, seconds: 2}  # a write becomes visible to reads only later
+      - {on_cmdlet: 4, kind: reverted}      # the 4th cmdlet's write is undone before the next cmdlet (someone else)
       - {on_command: 2, kind: command_drop}     # the 2nd pipeline's Command request: closed before it runs
       - {on_command: 3, kind: command_late, seconds: 10}  # the 3rd: its cmdlet runs, the answer comes 10 s late
       - {on_command: 4, kind: receive_late, seconds: 30}  # the 4th: the Receive with its output comes 30 s late
@@ -147,7 +148,7 @@ def _server(entry: t.Any, index: int) -> ServerDef:
 
 @dataclasses.dataclass
 class FaultDef:
-    kind: str  # wsman_fault | drop | replication_delay | write_answer_fault | write_answer_drop | command_drop | command_late | receive_late
+    kind: str  # wsman_fault | drop | replication_delay | reverted | write_answer_fault | write_answer_drop | command_drop | command_late | receive_late
     on_request: int | None = None
     on_cmdlet: int | None = None
     on_write: int | None = None  # the Nth cmdlet call that changed stored state (the ``writes`` counter)
@@ -172,6 +173,9 @@ FAULT_TRIGGERS = {
     "wsman_fault": "on_request",
     "drop": "on_request",
     "replication_delay": "on_cmdlet",
+    # The Nth cmdlet's write is made and answered, then undone before the next cmdlet runs: another administrator
+    # (or another tool) changed it back in between. A New's connector is gone, a Set's old values are back.
+    "reverted": "on_cmdlet",
     # The write is applied; the reply that carries its result (the next WSMan Receive answered after it)
     # is replaced by a WSManFault (HTTP 500) or a closed TCP connection.
     "write_answer_fault": "on_write",

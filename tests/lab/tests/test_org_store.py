@@ -144,6 +144,24 @@ def test_replication_delay_ends(tmp_path):
     assert h.run("Set-SendConnector", "Late", Port=26).errors == []
 
 
+def test_reverted_undoes_a_write_before_the_next_cmdlet(tmp_path):
+    config = LabConfig(faults=[FaultDef(kind="reverted", on_cmdlet=1), FaultDef(kind="reverted", on_cmdlet=3)])
+    h = OrgHarness(str(tmp_path), config)
+    [made] = h.run("New-SendConnector", Name="Gone", AddressSpaces=["*"]).output  # cmdlet 1: answered as usual
+    assert made.Name == "Gone"
+    assert h.run("Get-SendConnector").output == []  # cmdlet 2: another administrator removed it
+    assert h.connector("Gone") is None
+    assert h.run("New-SendConnector", Name="AlsoGone", AddressSpaces=["a.example"]).errors == []  # cmdlet 3: undone too
+    assert h.connector("AlsoGone") is not None  # the undo waits for the next cmdlet
+    assert h.run("Get-SendConnector", "AlsoGone").errors  # cmdlet 4: gone
+    config = LabConfig(faults=[FaultDef(kind="reverted", on_cmdlet=2)])
+    h = OrgHarness(str(tmp_path / "set"), config)
+    assert h.run("New-SendConnector", Name="Changed", AddressSpaces=["*"]).errors == []  # cmdlet 1
+    assert h.run("Set-SendConnector", "Changed", Port=2525).errors == []  # cmdlet 2: undone
+    [seen] = h.run("Get-SendConnector", "Changed").output  # cmdlet 3
+    assert seen.Port == 25
+
+
 def test_concurrent_threads_lose_no_write(tmp_path):
     h = OrgHarness(str(tmp_path))
     problems: list[str] = []

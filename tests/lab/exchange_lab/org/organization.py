@@ -77,6 +77,10 @@ class Organization:
         self._cmdlet_count = 0
         # guid -> (visible elsewhere at, old record, the DC that took the write)
         self._hidden: dict[str, tuple[float, dict[str, t.Any] | None, str]] = {}
+        # the ``reverted`` fault: the next write is to be undone (armed by its cmdlet), then the undo waiting for the
+        # next cmdlet: (guid, the record before the write, or None for a New)
+        self._revert_armed = False
+        self._revert_pending: tuple[str, dict[str, t.Any] | None] | None = None
         self._runspaces: set[str] = set()
 
     # --- Backend: users -------------------------------------------------------------------
@@ -156,6 +160,10 @@ class Organization:
         """Persist the store (caller holds ``store.locked()``) and note the write."""
         self.store.save()
         ctx.wrote = True
+        with self._lock:
+            if self._revert_armed:
+                self._revert_armed = False
+                self._revert_pending = (guid, copy.deepcopy(before))
         delay = getattr(ctx, "replication_delay", 0.0)
         if delay > 0:
             writer = getattr(ctx, "domain_controller", None) or self.config.domain_controller
@@ -217,6 +225,7 @@ class Organization:
         if cmd.name.lower() in UNCOUNTED:
             return 0.0
         delay = 0.0
+        self._undo_reverted()
         self.metrics.incr("cmdlets_run")
         self.metrics.incr(f"cmdlet:{cmd.name}")
         with self._lock:
@@ -225,9 +234,27 @@ class Organization:
         for fault in self.config.faults:
             if fault.kind == "replication_delay" and fault.on_cmdlet == number:
                 delay = float(fault.seconds)
+            if fault.kind == "reverted" and fault.on_cmdlet == number:
+                with self._lock:
+                    self._revert_armed = True
         if self.config.cmdlet_delay > 0 and cmd.name.lower() not in NO_LATENCY:
             time.sleep(self.config.cmdlet_delay)
         return delay
+
+    def _undo_reverted(self) -> None:
+        """The ``reverted`` fault: undo the armed cmdlet's write before the next cmdlet runs (someone else did)."""
+        with self._lock:
+            pending, self._revert_pending = self._revert_pending, None
+        if pending is None:
+            return
+        guid, before = pending
+        with self.store.locked() as data:
+            kept = [r for r in data["connectors"] if str(r.get("Guid", "")).lower() != guid.lower()]
+            if before is not None:
+                kept.append(before)
+            data["connectors"][:] = kept
+            self.store.save()
+        log.info("fault: the write to connector %s was reverted (as if by another administrator)", guid)
 
     def _run_one(
         self,

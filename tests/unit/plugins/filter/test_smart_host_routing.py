@@ -136,8 +136,8 @@ def test_readback_differences_and_changes_show_values_as_yaml_writes_them():
     assert s["read_back_differences"] == ["require_tls reads False, the task wants True"]
     assert f.report_lines([s])[0] == "Send connector 'c' (present): changed"
     assert f.verification_failures([s]) == [
-        "c: read back differs: require_tls reads False, the task wants True (hint: the change is not visible yet - AD "
-        "replication or another writer; pin domain_controller and run again)"]
+        "c: read back differs: require_tls reads False, the task wants True (hint: another writer changed it after the "
+        "write, or Active Directory replication; run again to see what it holds now)"]
 
 
 def test_summary_and_report_never_contain_a_secret():
