@@ -208,3 +208,19 @@ def test_the_audit_tag_still_runs_every_audit_task_and_the_apply_tags_none(org):
     proc, report_dir = run_audit(org, "--tags", "apply,report", extra={"smart_host_routing_audit_probe": False})
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "Audit |" not in proc.stdout and not report_dir.exists()
+
+
+def test_bad_role_settings_stop_the_audit_before_it_reads_anything(org):
+    """The audit checks the role's own settings first, as the apply mode's validate stage does: a bad probe timeout,
+    HELO name or statistics key is named, with its rule, before any session, probe or report file."""
+    lab = org["lab"]
+    before = lab.counters()
+    proc, report_dir = run_audit(org, extra={"smart_host_routing_probe_timeout": 0, "smart_host_routing_helo_name": "a b",
+                                             "smart_host_routing_stats_key": "bad key!"})
+    assert proc.returncode != 0, proc.stdout[-6000:]
+    assert "smart_host_routing: 3 problem(s) in the role's settings; nothing was changed:" in proc.stdout, proc.stdout[-6000:]
+    for variable in ("smart_host_routing_probe_timeout", "smart_host_routing_helo_name", "smart_host_routing_stats_key"):
+        assert "  - %s: " % variable in proc.stdout, (variable, proc.stdout[-6000:])
+    assert "Traceback" not in proc.stdout and not report_dir.exists()
+    moved = delta(before, lab.counters())
+    assert moved.get("runspaces_opened", 0) == 0 and moved.get("cmdlets_run", 0) == 0, moved
