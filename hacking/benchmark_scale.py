@@ -25,6 +25,9 @@ connectors are created, then with nothing to change it measures:
 * ``no-op task``: an ``ansible.builtin.ping`` task (what one Ansible task costs);
 * ``script``: a hand-written pypsrp script that opens a session per connector (Get, Set only if needed, close);
 * ``floor``: one session and one ``Get-SendConnector`` returning all connectors;
+* with ``--protocol-log``: the role run again with ``smart_host_routing_protocol_log`` on (SmtpSend logging turned on
+  for the test and off again, the sessions read from the lab's logs), and a ``send_connectors`` run naming 5 of the
+  N connectors with nothing to change, with ``read: all`` and with ``read: named``;
 * ``lab delivery``: from the lab's message tracking log, the time from the test message's RECEIVE to its last
   SEND (the lab's own transport delivering one message through N connectors): the part of the role's trace
   wait that is the lab's, not the client's.
@@ -233,14 +236,16 @@ class Bench:
             print("    ansible-playbook failed (rc %d):\n%s" % (proc.returncode, "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])))
         return {"wall": wall, "tasks": tasks, "delta": delta, "rc": proc.returncode}
 
-    def apply(self, items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-        return self.playbook({"tasks": [{"name": APPLY_TASK, "mailflow.exchange.send_connectors": {"connectors": "{{ items_ }}"}}]},
-                             {"items_": items})
+    def apply(self, items: list[dict[str, t.Any]], read: str | None = None) -> dict[str, t.Any]:
+        args: dict[str, t.Any] = {"connectors": "{{ items_ }}"}
+        if read:
+            args["read"] = read
+        return self.playbook({"tasks": [{"name": APPLY_TASK, "mailflow.exchange.send_connectors": args}]}, {"items_": items})
 
     def noop(self) -> dict[str, t.Any]:
         return self.playbook({"tasks": [{"name": "noop", "ansible.builtin.ping": {}}]})
 
-    def role(self, items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    def role(self, items: list[dict[str, t.Any]], protocol_log: bool = False) -> dict[str, t.Any]:
         ready = self.lab.ready
         variables = {
             "smart_host_routing_connectors": items,
@@ -255,6 +260,9 @@ class Bench:
             "smart_host_routing_trace_poll_interval": 1,
             "smart_host_routing_smart_host_credential": {"username": "", "password": ""},
         }
+        if protocol_log:  # SmtpSend logging on for the test and off again, the sessions read from the lab's logs
+            variables.update(smart_host_routing_protocol_log=True,
+                             smart_host_routing_protocol_log_dir=os.path.join(self.lab.state_dir, "logs"))
         return self.playbook({"roles": [{"role": "mailflow.exchange.smart_host_routing"}]}, variables)
 
     def _pool(self) -> t.Any:
@@ -303,7 +311,7 @@ def lab_delivery(state_dir: str) -> float:
     return (max(when) - min(when)).total_seconds()
 
 
-def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) -> dict[str, t.Any]:
+def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True, protocol_log: bool = False) -> dict[str, t.Any]:
     from exchange_lab.smarthost import SmartHost, SmartHostConfig
 
     os.makedirs(os.path.join(work, "sh"), exist_ok=True)
@@ -342,6 +350,21 @@ def one_size(work: str, n: int, repeat: int, five: bool, script: bool = True) ->
                 out["floor"].append(bench.floor())
                 if script:
                     out["script"].append(bench.script(items))
+            if protocol_log:
+                # the role with SmtpSend protocol logging on for the test (two more send_connectors runs, read: named),
+                # and a send_connectors run that names 5 of the N connectors (nothing to change): read all vs read named
+                out.update(role_plog=[], plog_delta={}, few_all=[], few_named=[])
+                for _round in range(repeat):
+                    run = bench.role(items, protocol_log=True)
+                    end_brokers(session_dir(lab.ready))
+                    out["role_plog"].append(run["wall"])
+                    out["plog_delta"], out["plog_rc"] = run["delta"], run["rc"]
+                    few = items[:5]
+                    every = bench.apply(few)
+                    named = bench.apply(few, read="named")
+                    out["few_all"].append(task_seconds(every, APPLY_TASK))
+                    out["few_named"].append(task_seconds(named, APPLY_TASK))
+                    out["few_deltas"] = (every["delta"], named["delta"])
             if five:
                 changed = [dict(c, port=2525) if i % 10 == 3 else c for i, c in enumerate(items)][:n]
                 run = bench.apply(changed)
@@ -364,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (medians are shown)")
     parser.add_argument("--no-script", action="store_true",
                         help="skip the per-connector-session script (about 1 s per connector on this profile)")
+    parser.add_argument("--protocol-log", action="store_true",
+                        help="also the role with smart_host_routing_protocol_log on, and send_connectors naming 5 of the N "
+                             "connectors with read: all and read: named")
     parser.add_argument("--wire", action="store_true",
                         help="then hacking/benchmark_wire.py's tables for the same sizes (parse per connector; the floor per "
                              "connector before and after the parser change, client parse vs lab and wire)")
@@ -376,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-scale-%d-" % n) as work:
-            results.append(one_size(work, n, args.repeat, five=(n >= 50), script=not args.no_script))
+            results.append(one_size(work, n, args.repeat, five=(n >= 50), script=not args.no_script,
+                                    protocol_log=args.protocol_log))
         r = results[-1]  # as soon as a size is done (a long run can be cut short without losing it)
         print("  N=%d done: role %s s, apply %s s, report printing %s s, role reads %d, rc %s; slowest: %s" % (
             n, [round(x, 1) for x in r["role"]], [round(x, 2) for x in r["apply"]], [round(x, 2) for x in r["report"]],
@@ -412,6 +439,17 @@ def main(argv: list[str] | None = None) -> int:
             print("\nN=%d, %d changed: apply %.2f s, runspaces %d, Get-SendConnector %d, writes %d, cmdlets %d" % (
                 r["n"], f["changed"], f["seconds"], f["delta"]["runspaces_opened"], f["delta"]["cmdlet:Get-SendConnector"],
                 f["delta"]["writes"], f["delta"]["cmdlets_run"]))
+    if args.protocol_log:
+        print("\n| N | role run | role run, protocol logging on | its runspaces, cmdlets, connector reads, writes | "
+              "5 of N named, read: all | read: named | their Get-SendConnector (all, named) |")
+        print("|---|---|---|---|---|---|---|")
+        for r in results:
+            d = r["plog_delta"]
+            every, named = r["few_deltas"]
+            print("| %d | %.1f s | %.1f s%s | %d, %d, %d, %d | %.2f s | %.2f s | %d, %d |" % (
+                r["n"], med(r["role"]), med(r["role_plog"]), "" if r.get("plog_rc") == 0 else " (rc %s)" % r.get("plog_rc"),
+                d["runspaces_opened"], d["cmdlets_run"], d["cmdlet:Get-SendConnector"], d["writes"],
+                med(r["few_all"]), med(r["few_named"]), every["cmdlet:Get-SendConnector"], named["cmdlet:Get-SendConnector"]))
     print("\nslowest role tasks (N=%d):" % results[-1]["n"])
     for task in results[-1]["role_breakdown"]:
         print("  %6.2f s  %s (%s)" % (task["seconds"], task["task"], task["status"]))
