@@ -390,3 +390,19 @@ def test_a_refused_test_message_is_reported_from_message_traces_failed_result():
     assert f.verification_failures([summary])[0].startswith("A: the test message was not accepted by Exchange's SMTP endpoint")
     for not_run in ({}, {"skipped": True, "changed": False}):
         assert "test_message_id" not in f.summary(f.facts(start, "test_message", not_run, tested=tested))[0]
+
+
+def test_input_errors_checks_the_same_input_once(monkeypatch):
+    """The validate task renders its message twice (assert's that and fail_msg): the second render of the same input
+    is the first one's answer, and any other input is checked again."""
+    calls = []
+    real = f._input_errors
+    monkeypatch.setattr(f, "_input_errors", lambda c, s: calls.append(1) or real(c, s))
+    base = dict(SEED, authentication_credential={"username": "relay", "password": "pw"})
+    bad = [dict(base, port=70000)]
+    first = f.input_errors(bad, [])
+    assert first and f.input_errors([dict(base, port=70000)], []) == first and len(calls) == 1
+    first.append("changed by the caller")
+    assert "changed by the caller" not in f.input_errors(bad, [])  # a copy each time
+    assert f.input_errors([dict(base, port=25)], []) == [] and len(calls) == 2
+    assert f.input_errors([dict(base, port="70000")], []) and len(calls) == 3  # '70000' is not 70000: checked again
