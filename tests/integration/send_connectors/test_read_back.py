@@ -10,6 +10,8 @@ Where Exchange binds no pipeline input (the lab's ``unbound_pipeline_input``), e
 
 from __future__ import annotations
 
+import contextlib
+
 import yaml
 
 from send_connector_harness import Ansible, LabProcess, delta
@@ -26,6 +28,17 @@ def task(connectors, read_back=True):
     return ("- name: bulk\n  mailflow.exchange.send_connectors:\n    connectors: %s\n    read_back: %s\n"
             "  ignore_errors: true\n" % (yaml.safe_dump(connectors, default_flow_style=True, width=100000).strip(),
                                          "true" if read_back else "false"))
+
+
+@contextlib.contextmanager
+def own_lab(tmp_path_factory, **config):
+    """A lab of its own (an empty organisation) with ``config`` (faults...), stopped also when the test fails."""
+    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic", config=config)
+    lab.start()
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
 def reads(moved):
@@ -88,10 +101,7 @@ def test_in_an_empty_organisation_the_first_new_pins_the_run_to_its_dc(tmp_path_
     # an empty organisation: the first read names no DC. Cmdlet 2 is the first New-SendConnector (Get, New A), and
     # replication keeps 'Back A' from every DC but the one that took it for an hour. The New's answer names that DC
     # (OriginatingServer), so the other writes and the read-back go there, and the read-back shows all three.
-    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
-                     config={"faults": [{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]})
-    lab.start()
-    try:
+    with own_lab(tmp_path_factory, faults=[{"on_cmdlet": 2, "kind": "replication_delay", "seconds": 3600}]) as lab:
         res = Ansible(lab, str(tmp_path)).play(task(FOUR[:3])).result("bulk")
         assert not res["failed"] and res["changed"] is True, res
         for result in res["results"]:
@@ -101,18 +111,13 @@ def test_in_an_empty_organisation_the_first_new_pins_the_run_to_its_dc(tmp_path_
         assert not [c for c in res["commands"] if "DomainController" in c], res["commands"]
         counters = lab.counters()
         assert reads(counters) == (1, 1) and counters["writes"] == 3, counters
-    finally:
-        lab.stop()
 
 
 def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_factory, tmp_path):
     # an empty organisation; cmdlet 2 is the first New-SendConnector (Get, New A): another administrator removes
     # 'Back A' before the next cmdlet. The read-back (one call for the three GUIDs, on the DC the New named) does not
     # find it ("couldn't be found" for its GUID) while the other two are output: a difference, per item.
-    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
-                     config={"faults": [{"on_cmdlet": 2, "kind": "reverted"}]})
-    lab.start()
-    try:
+    with own_lab(tmp_path_factory, faults=[{"on_cmdlet": 2, "kind": "reverted"}]) as lab:
         res = Ansible(lab, str(tmp_path)).play(task(FOUR[:3])).result("bulk")
         assert not res["failed"] and res["changed"] is True, res  # a difference is reported, not a failure
         by_name = {r["name"]: r for r in res["results"]}
@@ -124,17 +129,12 @@ def test_a_write_the_read_back_does_not_show_is_reported_per_item(tmp_path_facto
         assert "another writer changed it after this write" in warning and warning.endswith("(connector 'Back A')"), warning
         counters = lab.counters()
         assert reads(counters) == (1, 1) and counters["writes"] == 3, counters
-    finally:
-        lab.stop()
 
 
 def test_where_exchange_binds_no_pipeline_input_each_guid_is_read_by_itself(tmp_path_factory, tmp_path):
     # the lab's unbound_pipeline_input: Get-SendConnector answers every input object with InputObjectNotBound
     # (non-terminating); the read-back then reads each GUID with -Identity, with the same results
-    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
-                     config={"unbound_pipeline_input": ["Get-SendConnector"]})
-    lab.start()
-    try:
+    with own_lab(tmp_path_factory, unbound_pipeline_input=["Get-SendConnector"]) as lab:
         ansible = Ansible(lab, str(tmp_path))
         res = ansible.play(task(FOUR[:3])).result("bulk")
         assert not res["failed"] and res["changed"] is True, res
@@ -155,17 +155,12 @@ def test_where_exchange_binds_no_pipeline_input_each_guid_is_read_by_itself(tmp_
             by_name["Back A"]["read_back"]["differences"] == [], by_name
         assert by_name["Back B"]["read_back"] == {"connector": {}, "differences": []}  # removed: confirmed absent
         assert reads(delta(before, lab.counters())) == (1, 1 + 2)
-    finally:
-        lab.stop()
 
 
 def test_a_read_back_call_that_fails_is_reported_for_every_item_it_read(tmp_path_factory, tmp_path):
     # an empty organisation; command 1 is the first read, 2 and 3 the News, 4 the one read-back call: the lab closes
     # the connection before it runs. The writes stand; each item written says its read-back failed, the task does not.
-    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic",
-                     config={"faults": [{"on_command": 4, "kind": "command_drop"}]})
-    lab.start()
-    try:
+    with own_lab(tmp_path_factory, faults=[{"on_command": 4, "kind": "command_drop"}]) as lab:
         res = Ansible(lab, str(tmp_path)).play(task(FOUR[:2])).result("bulk")
         assert not res["failed"] and res["changed"] is True, res
         for result in res["results"]:
@@ -176,5 +171,3 @@ def test_a_read_back_call_that_fails_is_reported_for_every_item_it_read(tmp_path
         assert [w.split(":")[0] for w in warnings] == ["connectors[0]", "connectors[1]"], res.get("warnings")
         counters = lab.counters()
         assert counters["writes"] == 2 and counters["cmdlet:Get-SendConnector"] == 1, counters  # the dropped one never ran
-    finally:
-        lab.stop()
