@@ -34,6 +34,10 @@ class TraceError(ExchangeError):
     """A wrong option value; the message names the option."""
 
 
+class NoSuchConnector(TraceError):
+    """The connector an item names does not exist (on the domain controller this run reads)."""
+
+
 def iso_utc(value):
     """A DateTime as pypsrp hands it over (text, local offset, 7 fraction digits) -> ``...Z`` UTC text."""
     if value is None:
@@ -216,7 +220,7 @@ class MessageTracer:
             self._connectors = {_identity.key(c.get("Name") or ""): c for c in found}
         connector = self._connectors.get(_identity.key(name))
         if connector is None:
-            raise TraceError("connector: no Send connector named '%s' exists" % name)
+            raise NoSuchConnector("connector: no Send connector named '%s' exists" % name)
         return connector
 
     def servers_of(self, item):
@@ -287,7 +291,7 @@ class MessageTracer:
     def _missing(self, item, err):
         """With ``messages``, a connector that does not exist fails its own item (result ``no_connector``), not the
         run: the other messages are still traced. One message (no ``messages``): the module fails with ``err``."""
-        if not self.params.get("messages") or not item["connector"] or "no Send connector named" not in err.message:
+        if not self.params.get("messages") or not isinstance(err, NoSuchConnector):
             raise err
         item["result"] = "no_connector"
         item["missing"] = err.message
