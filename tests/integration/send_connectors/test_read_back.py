@@ -14,7 +14,7 @@ import contextlib
 
 import yaml
 
-from send_connector_harness import Ansible, LabProcess, delta
+from send_connector_harness import Ansible, delta, started_lab
 
 FOUR = [
     {"name": "Back A", "address_spaces": ["a.example"], "smart_hosts": ["192.0.2.10"]},
@@ -30,15 +30,10 @@ def task(connectors, read_back=True):
                                          "true" if read_back else "false"))
 
 
-@contextlib.contextmanager
 def own_lab(tmp_path_factory, **config):
-    """A lab of its own (an empty organisation) with ``config`` (faults...), stopped also when the test fails."""
-    lab = LabProcess(str(tmp_path_factory.mktemp("lab")), auth="basic", config=config)
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    """A lab of its own (an empty organisation) with ``config`` (faults...), stopped also when the test fails: the
+    harness's started_lab, as a ``with`` block."""
+    return contextlib.contextmanager(started_lab)(tmp_path_factory, auth="basic", config=config)
 
 
 def reads(moved):
