@@ -99,7 +99,7 @@ class ConnectorManager:
         self.read_back: Optional[dict[str, Any]] = None  # the connector read after a lost write answer
         self.last_read_pinned = bool(domain_controller)
         self.names_by_pipeline = True  # False once the session answered that it has no Select-Object (get_names)
-        self.guids_by_pipeline = True  # False once Get-SendConnector bound no -Identity from pipeline input (GUIDs or names)
+        self.identities_by_pipeline = True  # False once Get-SendConnector bound no -Identity from pipeline input (GUIDs or names)
 
     def _dc(self, params: list) -> list:
         if self.dc:
@@ -208,7 +208,7 @@ class ConnectorManager:
         others are output; where Exchange binds no parameter to the input (a parameter binding error,
         InputObjectNotBound) the caller reads each identity by itself.
         """
-        if not self.guids_by_pipeline:
+        if not self.identities_by_pipeline:
             return None
         errors: list[CmdletError] = []
         try:
@@ -221,7 +221,7 @@ class ConnectorManager:
         if other:
             raise other[0]
         if [err for err in errors if err.input_not_bound]:
-            self.guids_by_pipeline = False  # this session takes no pipeline input
+            self.identities_by_pipeline = False  # this session takes no pipeline input
             return None
         self._learn_dc(found, next(iter(errors), None))
         return found

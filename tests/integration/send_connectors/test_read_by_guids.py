@@ -76,7 +76,7 @@ def test_get_by_guids_is_one_call_and_a_guid_not_found_is_absent(lab_and_guids):
     # the pipeline call; where it binds no input, one read per distinct GUID after it (and the run remembers)
     assert moved.get("cmdlet:Get-SendConnector") == (1 + 3 if unbound else 1), moved
     assert not moved.get("read_all:Get-SendConnector"), moved
-    assert manager.guids_by_pipeline is not unbound
+    assert manager.identities_by_pipeline is not unbound
     before = lab.counters()
     assert manager.get_by_guids([guids["Guid A"]])[guids["Guid A"]]["Name"] == "Guid A"
     assert delta(before, lab.counters()).get("cmdlet:Get-SendConnector") == 1  # no second refused pipeline call
