@@ -294,7 +294,6 @@ class MessageTracer:
         if not self.params.get("messages") or not isinstance(err, NoSuchConnector):
             raise err
         item["result"] = "no_connector"
-        item["missing"] = err.message
 
     def run(self):
         p = self.params
@@ -308,7 +307,7 @@ class MessageTracer:
         waiting = p["wait_for"] == "send"
         deadline = time.monotonic() + max(0, p["timeout"])
         attempts = 0
-        pending = [item for item in self.items if not item.get("missing")]
+        pending = [item for item in self.items if item.get("result") != "no_connector"]
         if self.not_before is not None and pending:
             time.sleep(max(0.0, min(self.not_before, deadline) - time.monotonic()))
         while pending:
